@@ -1,0 +1,71 @@
+# The commands developers type. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(BIN):$(PATH)
+export PYO3_PYTHON := $(BIN)/python
+
+.PHONY: help install lock build-dev build-prod format lint test test-rust test-python bench demo wheel clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements/dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.lock
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the locked dev dependencies
+
+lock: ## re-resolve requirements/dev.lock from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --all-extras --group pyproject.toml:dev -o requirements/dev.lock --python-version 3.11
+
+build-dev: install ## build the extension (debug) into .venv
+	maturin develop -q --skip-install
+
+build-prod: install ## build the extension (release, fat LTO) into .venv
+	maturin develop -q --skip-install --release
+
+format: install ## format Rust and Python
+	cargo fmt
+	ruff format python tests benches
+	ruff check --fix python tests benches
+
+lint: build-dev ## ruff, mypy --strict, stubtest, clippy, rustfmt, workflow checks
+	ruff format --check python tests benches
+	ruff check python tests benches
+	mypy
+	python -m mypy.stubtest automatosx._core --allowlist .stubtest-allowlist
+	cargo fmt --check
+	cargo clippy --all-targets -q -- -D warnings
+	cargo clippy --all-targets --features python -q -- -D warnings
+	check-jsonschema -q --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	zizmor --offline -q .github/workflows
+
+test-rust: ## cargo test of the pure core (no libpython)
+	cargo test -q
+
+test-python: build-dev ## pytest with coverage
+	python -m pytest -q --cov --cov-report=term --cov-fail-under=90
+
+test: test-rust test-python lint ## everything CI runs
+
+bench: build-prod ## the benchmarks (release build)
+	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly
+	python benches/startup.py
+
+demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
+	automatosx demo
+
+wheel: install ## a release abi3 wheel for manylinux2014 (via zig) in dist/
+	maturin build --release --zig --compatibility manylinux2014 -o dist
+	bash scripts/check-wheel.sh
+
+clean: ## remove build outputs and the virtualenv
+	rm -rf .venv target dist .mypy_cache .ruff_cache .pytest_cache .benchmarks .coverage
