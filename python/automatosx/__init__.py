@@ -1,0 +1,140 @@
+"""automatosx: one router for Claude, Gemini and OpenAI, with a Rust core.
+
+Importing the package loads only the Rust core. Everything else (pydantic models, the router,
+provider SDKs, the store) is imported on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from automatosx._core import (
+    AutomatosxError,
+    Backoff,
+    BreakerState,
+    CircuitBreaker,
+    Event,
+    InvalidTransitionError,
+    ProviderStateMachine,
+    RateLimiter,
+    State,
+)
+
+if TYPE_CHECKING:
+    from automatosx.errors import (
+        AllProvidersFailedError,
+        Attempt,
+        AuthenticationError,
+        CircuitOpenError,
+        ConfigurationError,
+        InvalidRequestError,
+        MigrationError,
+        ModelNotFoundError,
+        OverloadedError,
+        ProviderConnectionError,
+        ProviderError,
+        ProviderTimeoutError,
+        RateLimitError,
+        RequestValidationError,
+        ServerError,
+        StoreError,
+    )
+    from automatosx.providers.base import Provider, StreamEnd
+    from automatosx.router import Router, Stream
+    from automatosx.schemas import (
+        CostMetrics,
+        Message,
+        ProviderConfig,
+        ProviderHealth,
+        ProviderRequest,
+        ProviderResponse,
+        ProviderRouterOptions,
+        RateLimitInfo,
+        RouterOptions,
+        StreamChunk,
+        TokenUsage,
+    )
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllProvidersFailedError",
+    "Attempt",
+    "AuthenticationError",
+    "AutomatosxError",
+    "Backoff",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "CostMetrics",
+    "Event",
+    "InvalidRequestError",
+    "InvalidTransitionError",
+    "Message",
+    "MigrationError",
+    "ModelNotFoundError",
+    "OverloadedError",
+    "Provider",
+    "ProviderConfig",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHealth",
+    "ProviderRequest",
+    "ProviderResponse",
+    "ProviderRouterOptions",
+    "ProviderStateMachine",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "RateLimitInfo",
+    "RateLimiter",
+    "RequestValidationError",
+    "Router",
+    "RouterOptions",
+    "ServerError",
+    "State",
+    "StoreError",
+    "Stream",
+    "StreamChunk",
+    "StreamEnd",
+    "TokenUsage",
+]
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "AllProvidersFailedError", "Attempt", "AuthenticationError", "CircuitOpenError",
+            "ConfigurationError", "InvalidRequestError", "MigrationError", "ModelNotFoundError",
+            "OverloadedError", "ProviderConnectionError", "ProviderError",
+            "ProviderTimeoutError", "RateLimitError", "RequestValidationError", "ServerError",
+            "StoreError",
+        ],
+        "automatosx.errors",
+    ),
+    **dict.fromkeys(
+        [
+            "CostMetrics", "Message", "ProviderConfig", "ProviderHealth", "ProviderRequest",
+            "ProviderResponse", "ProviderRouterOptions", "RateLimitInfo", "RouterOptions",
+            "StreamChunk", "TokenUsage",
+        ],
+        "automatosx.schemas",
+    ),
+    "Provider": "automatosx.providers.base",
+    "StreamEnd": "automatosx.providers.base",
+    "Router": "automatosx.router",
+    "Stream": "automatosx.router",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'automatosx' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

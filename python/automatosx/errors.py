@@ -1,0 +1,264 @@
+"""The exception tree of automatosx.
+
+Every error the library raises derives from :class:`AutomatosxError`::
+
+    AutomatosxError                      (defined in the Rust core, re-exported here)
+    ├── ConfigurationError               bad options, missing API key, SDK extra not installed
+    ├── RequestValidationError           a request failed validation (names the field and fix)
+    ├── InvalidTransitionError           the state machine refused an event (Rust core)
+    ├── ProviderError                    a provider call failed: provider, status_code, code,
+    │   │                                retry_after (seconds)
+    │   ├── RateLimitError               429                       retry, fall back
+    │   ├── OverloadedError              529 overloaded            retry, fall back, breaker
+    │   ├── ServerError                  500 / 502 / 503 / 504     retry, fall back, breaker
+    │   ├── ProviderTimeoutError         the attempt timed out     retry, fall back, breaker
+    │   ├── ProviderConnectionError      connect / read failure    retry, fall back, breaker
+    │   ├── AuthenticationError          401 / 403                 fall back
+    │   ├── ModelNotFoundError           404 unknown model         fall back
+    │   └── InvalidRequestError          400 / 413 / 422           raised at once
+    ├── CircuitOpenError                 a provider's breaker is open
+    ├── AllProvidersFailedError          every candidate failed; ``.attempts`` has each error
+    └── StoreError                       the request store failed
+        └── MigrationError               a migration failed or an applied one was edited
+
+The failure policy of the router (DESIGN.md, "The router") lives on the classes, in one place:
+``retryable`` (retry the same provider), ``fallback`` (try the next candidate) and
+``counts_against_breaker``.
+
+No message or repr ever contains an API key: every provider message passes through
+:func:`redact` before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from automatosx._core import AutomatosxError, InvalidTransitionError
+
+__all__ = [
+    "AllProvidersFailedError",
+    "Attempt",
+    "AuthenticationError",
+    "AutomatosxError",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "InvalidRequestError",
+    "InvalidTransitionError",
+    "MigrationError",
+    "ModelNotFoundError",
+    "OverloadedError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "RequestValidationError",
+    "ServerError",
+    "StoreError",
+    "redact",
+]
+
+# Key shapes of the three providers (Anthropic sk-ant-..., OpenAI sk-/sk-proj-..., Google AIza...),
+# bearer tokens, and key-carrying query parameters or headers.
+_SECRET_PATTERNS = re.compile(
+    r"(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{16,}|AIza[0-9A-Za-z_\-]{20,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9._\-]{12,}"
+    r"|(?i:(?:api[_-]?key|x-goog-api-key|x-api-key|key)[\"']?\s*[=:]\s*[\"']?)[A-Za-z0-9._\-]{8,})"
+)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Return ``text`` with API keys (known shapes and the given ``secrets``) replaced."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[REDACTED]")
+    return _SECRET_PATTERNS.sub("[REDACTED]", text)
+
+
+class ConfigurationError(AutomatosxError):
+    """The router, a provider or the store was configured wrongly; the message says the fix."""
+
+
+class RequestValidationError(AutomatosxError, ValueError):
+    """A request (or options object) failed validation.
+
+    ``errors`` holds pydantic's structured errors; the message names each field and what it
+    must be.
+    """
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class ProviderError(AutomatosxError):
+    """A provider call failed.
+
+    ``provider`` names the provider, ``status_code`` is the HTTP status when there was one,
+    ``code`` is the machine code recorded in the database (``SERVER_ERROR``, ...), and
+    ``retry_after`` is the server's requested wait in seconds, when it sent one.
+    """
+
+    code_default: ClassVar[str] = "PROVIDER_ERROR"
+    retryable: ClassVar[bool] = False
+    fallback: ClassVar[bool] = True
+    counts_against_breaker: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = redact(message)
+        super().__init__(self.message)
+        self.provider = provider
+        self.status_code = status_code
+        self.code = code or self.code_default
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_ms(self) -> int | None:
+        """``retry_after`` in whole milliseconds, or None."""
+        return None if self.retry_after is None else max(0, round(self.retry_after * 1000))
+
+    def __str__(self) -> str:
+        where = f"{self.provider}: " if self.provider else ""
+        status = f" (HTTP {self.status_code})" if self.status_code is not None else ""
+        return f"{where}{self.message}{status}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider!r}, status_code={self.status_code!r},"
+            f" code={self.code!r}, retry_after={self.retry_after!r}, message={self.message!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_provider_error,
+            (type(self), self.message, self.provider, self.status_code, self.code,
+             self.retry_after),
+        )
+
+
+def _rebuild_provider_error(
+    cls: type[ProviderError],
+    message: str,
+    provider: str | None,
+    status_code: int | None,
+    code: str | None,
+    retry_after: float | None,
+) -> ProviderError:
+    return cls(
+        message, provider=provider, status_code=status_code, code=code, retry_after=retry_after
+    )
+
+
+class RateLimitError(ProviderError):
+    """429: the provider's rate limit was hit. Retried after ``retry_after``, then falls back."""
+
+    code_default = "RATE_LIMITED"
+    retryable = True
+
+
+class OverloadedError(ProviderError):
+    """529 (Anthropic ``overloaded_error``) or an equivalent: the provider is overloaded."""
+
+    code_default = "OVERLOADED"
+    retryable = True
+    counts_against_breaker = True
+
+
+class ServerError(ProviderError):
+    """500 / 502 / 503 / 504, or an error event in the middle of a stream."""
+
+    code_default = "SERVER_ERROR"
+    retryable = True
+    counts_against_breaker = True
+
+
+class ProviderTimeoutError(ProviderError):
+    """The attempt exceeded its timeout (``ProviderConfig.timeout`` or time to first token)."""
+
+    code_default = "TIMEOUT"
+    retryable = True
+    counts_against_breaker = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection failed or dropped before the reply was complete."""
+
+    code_default = "CONNECTION_ERROR"
+    retryable = True
+    counts_against_breaker = True
+
+
+class AuthenticationError(ProviderError):
+    """401 / 403: the API key is missing, wrong, or lacks permission. Falls back."""
+
+    code_default = "AUTHENTICATION_ERROR"
+
+
+class ModelNotFoundError(ProviderError):
+    """404: the provider does not know the model. Falls back."""
+
+    code_default = "NOT_FOUND"
+
+
+class InvalidRequestError(ProviderError):
+    """400 / 413 / 422: the request itself is wrong; no other provider would accept it."""
+
+    code_default = "INVALID_REQUEST"
+    fallback = False
+
+
+class CircuitOpenError(AutomatosxError):
+    """The provider's circuit breaker is open; the request was not sent to it."""
+
+    code = "CIRCUIT_OPEN"
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"{provider}: circuit breaker is open; provider skipped")
+        self.provider = provider
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one provider, as recorded in ``provider_attempts``."""
+
+    provider: str
+    model: str
+    error: BaseException | None
+    duration_ms: int
+
+    @property
+    def outcome(self) -> str:
+        return "success" if self.error is None else "failure"
+
+
+class AllProvidersFailedError(AutomatosxError):
+    """Every candidate provider failed. ``attempts`` lists each try and its error in order."""
+
+    def __init__(self, attempts: list[Attempt], request_id: str | None = None) -> None:
+        self.attempts = list(attempts)
+        self.request_id = request_id
+        tried = "; ".join(
+            f"{a.provider}/{a.model}: {type(a.error).__name__}: {a.error}" for a in self.attempts
+        )
+        super().__init__(f"all providers failed ({len(self.attempts)} attempts): {tried or 'none'}")
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return [a.error for a in self.attempts if a.error is not None]
+
+
+class StoreError(AutomatosxError):
+    """The request store could not be opened or written."""
+
+
+class MigrationError(StoreError):
+    """A migration failed, or a migration already applied to the database was edited since."""
