@@ -1,0 +1,125 @@
+"""How one request's life becomes rows: the router calls these, the store persists them.
+
+Every call only enqueues on the store's write-behind queue; nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from automatosx._core import ProviderStateMachine
+from automatosx.errors import ProviderError, redact
+from automatosx.schemas import Message, ProviderResponse
+from automatosx.store.base import AttemptRecord, RequestRecord, Store
+
+__all__ = ["Recorder", "messages_json", "now_ms"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def messages_json(messages: Sequence[Message] | Any, capture: bool) -> str:
+    """The messages as stored: JSON, or ``sha256:<hex>`` of that JSON when capture is off."""
+    if isinstance(messages, list) and all(isinstance(m, Message) for m in messages):
+        payload: Any = [
+            {"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})}
+            for m in messages
+        ]
+    else:
+        payload = messages
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    if capture:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def error_text(error: BaseException) -> str:
+    return redact(str(error))[:2000]
+
+
+class Recorder:
+    """Writes one request's rows through a store. One per request."""
+
+    __slots__ = ("attempts", "request_id", "store")
+
+    def __init__(self, store: Store, request_id: str) -> None:
+        self.store = store
+        self.request_id = request_id
+        self.attempts = 0
+
+    async def request(
+        self,
+        machine: ProviderStateMachine,
+        *,
+        messages: str,
+        max_tokens: int | None,
+        temperature: float,
+        stream: bool,
+        metadata: dict[str, Any] | None,
+        created_at: int,
+    ) -> None:
+        ctx = machine.context
+        await self.store.save_request(
+            RequestRecord(
+                id=self.request_id,
+                provider=ctx.provider,
+                model=ctx.model,
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stream=stream,
+                state=str(machine.state),
+                retry_count=ctx.retry_count,
+                history=machine.history,
+                created_at=created_at,
+                updated_at=created_at,
+                metadata=metadata,
+            )
+        )
+
+    async def attempt(
+        self, provider: str, model: str, error: BaseException | None, duration_ms: int
+    ) -> None:
+        self.attempts += 1
+        status = error.status_code if isinstance(error, ProviderError) else None
+        code = getattr(error, "code", None) if error is not None else None
+        await self.store.save_attempt(
+            AttemptRecord(
+                request_id=self.request_id,
+                attempt=self.attempts,
+                provider=provider,
+                model=model,
+                outcome="success" if error is None else "failure",
+                error_code=code if isinstance(code, str) else None,
+                error=None if error is None else error_text(error),
+                status_code=status,
+                duration=duration_ms,
+                created_at=now_ms(),
+            )
+        )
+
+    async def response(self, response: ProviderResponse) -> None:
+        await self.store.save_response(response)
+
+    async def chunks(self, chunks: Sequence[tuple[int, str, int]]) -> None:
+        if chunks:
+            await self.store.save_stream_chunks(self.request_id, chunks)
+
+    async def final(self, machine: ProviderStateMachine) -> None:
+        """The terminal state. The row keeps the provider and model that were asked for; the
+        response row names the one that served."""
+        ctx = machine.context
+        await self.store.update_request_state(
+            self.request_id,
+            state=str(machine.state),
+            retry_count=ctx.retry_count,
+            history=machine.history,
+            error=None if ctx.error is None else redact(ctx.error)[:2000],
+            error_code=ctx.error_code,
+            updated_at=now_ms(),
+        )

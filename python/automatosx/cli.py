@@ -1,0 +1,222 @@
+"""The ``automatosx`` command: demo, chat, stats, health, migrate, emulate.
+
+User mistakes (a missing key, an unknown provider, a bad database path) print one line and
+exit non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from automatosx.errors import AutomatosxError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["main"]
+
+_PROVIDERS = ("claude", "gemini", "openai")
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="automatosx",
+        description="Route chat requests to Claude, Gemini and OpenAI with fallback, "
+        "retries, streaming and a record of every request.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="offline demo: emulator + SQLite, nothing to configure")
+    demo.add_argument("--requests", type=int, default=300, help="requests to route (300)")
+    demo.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
+    demo.add_argument("--db", default=None, help="database file (default: a temp file)")
+    demo.add_argument("--seed", type=int, default=7, help="fault scenario seed (7)")
+
+    chat = sub.add_parser("chat", help="send one prompt to real providers from the environment")
+    chat.add_argument("prompt")
+    chat.add_argument("--provider", choices=_PROVIDERS, help="primary provider")
+    chat.add_argument("--fallback", action="append", choices=_PROVIDERS, default=[],
+                      help="fallback provider (repeatable)")
+    chat.add_argument("--model", help="model (default: the provider's default)")
+    chat.add_argument("--system", help="system prompt")
+    chat.add_argument("--max-tokens", type=int, default=None)
+    chat.add_argument("--stream", action="store_true", help="stream the answer")
+    chat.add_argument("--db", default=None, help="record the request in this SQLite file")
+
+    stats = sub.add_parser("stats", help="per-provider metrics from a database")
+    stats.add_argument("--db", required=True, help="SQLite database file")
+
+    health = sub.add_parser("health", help="check the providers configured in the environment")
+    health.add_argument("--db", default=None, help="record the checks in this SQLite file")
+
+    migrate = sub.add_parser("migrate", help="create or migrate a database")
+    migrate.add_argument("--db", required=True, help="SQLite database file")
+
+    emulate = sub.add_parser("emulate", help="serve the provider emulator on loopback")
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8765)
+    emulate.add_argument("--scenario", default=None, help="fault scenario file (JSON/TOML)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``automatosx`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "emulate":
+            from automatosx.emulator import serve
+
+            serve(args.host, args.port, scenario_path=args.scenario)
+            return 0
+        return asyncio.run(_COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        return 130
+    except AutomatosxError as exc:
+        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return 2
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        _console(stderr=True).print(
+            f"error: {missing} is not installed; install it with: pip install 'automatosx[all]'"
+        )
+        return 2
+
+
+def _db_url(path: str) -> str:
+    db = Path(path).expanduser()
+    if not db.parent.is_dir():
+        from automatosx.errors import ConfigurationError
+
+        raise ConfigurationError(f"--db: directory {str(db.parent)!r} does not exist")
+    return f"sqlite:///{db}"
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from automatosx.providers import providers_from_env
+    from automatosx.router import Router
+
+    configs = providers_from_env()
+    if not configs:
+        from automatosx.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "no provider keys in the environment: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
+            "GEMINI_API_KEY (or run 'automatosx demo' to try it offline)"
+        )
+    configured = [c.name for c in configs]
+    primary = args.provider or configured[0]
+    fallbacks = args.fallback or [n for n in configured if n != primary]
+    messages: list[dict[str, str]] = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": args.prompt})
+    request: dict[str, Any] = {"provider": primary, "messages": messages}
+    if args.model:
+        request["model"] = args.model
+    if args.max_tokens:
+        request["maxTokens"] = args.max_tokens
+    options = {"primaryProvider": primary, "fallbackProviders": fallbacks}
+    store = _db_url(args.db) if args.db else None
+    out = _console()
+    async with Router(options, configs, store=store) as router:
+        if args.stream:
+            stream = router.stream(request)
+            async with stream:
+                async for chunk in stream:
+                    out.print(chunk.chunk, end="", markup=False, highlight=False)
+            out.print()
+            response = stream.response
+        else:
+            response = await router.execute(request)
+            out.print(response.content, markup=False, highlight=False)
+    if response is not None:
+        tokens = response.tokens
+        cost = "?" if response.cost is None else f"${response.cost:.6f}"
+        _console(stderr=True).print(
+            f"[dim]{response.provider}/{response.model} · {tokens.input_tokens} in / "
+            f"{tokens.output_tokens} out · {response.duration} ms · {cost}[/]"
+        )
+    return 0
+
+
+async def _stats(args: argparse.Namespace) -> int:
+    from automatosx._report import provider_table
+
+    db = Path(args.db).expanduser()
+    if not db.is_file():
+        from automatosx.errors import ConfigurationError
+
+        raise ConfigurationError(f"--db: no database at {str(db)!r}")
+    _console().print(provider_table(db))
+    return 0
+
+
+async def _health(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from automatosx.providers import providers_from_env
+    from automatosx.router import Router
+
+    configs = providers_from_env()
+    if not configs:
+        from automatosx.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "no provider keys in the environment: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
+            "GEMINI_API_KEY"
+        )
+    options = {"primaryProvider": configs[0].name, "enableFallback": False}
+    store = _db_url(args.db) if args.db else None
+    async with Router(options, configs, store=store) as router:
+        results = await router.check_health()
+    table = Table(title="provider health")
+    for col in ("provider", "status", "latency ms", "rate limit left", "error"):
+        table.add_column(col)
+    for name, h in results.items():
+        latency = "" if h.latency is None else f"{h.latency:.0f}"
+        left = "" if h.rate_limit_remaining is None else str(h.rate_limit_remaining)
+        table.add_row(name, h.status, latency, left, h.error or "")
+    _console().print(table)
+    return 0 if all(h.status != "down" for h in results.values()) else 1
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    from automatosx.store import open_store
+
+    url = _db_url(args.db)
+    async with open_store(url):
+        pass
+    _console().print(f"migrated {args.db}")
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from automatosx._demo import run_demo
+
+    return await run_demo(
+        requests=args.requests, concurrency=args.concurrency, db=args.db, seed=args.seed
+    )
+
+
+_COMMANDS = {
+    "chat": _chat,
+    "demo": _demo,
+    "health": _health,
+    "migrate": _migrate,
+    "stats": _stats,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
