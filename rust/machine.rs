@@ -1,0 +1,518 @@
+//! The request state machine: one per request, driven by the router.
+//!
+//! [`Machine::transition`] is the whole behaviour: a `match (state, event)` read top to bottom.
+//! An event that matches no row (or whose guard is false) is an invalid transition: it returns a
+//! [`TransitionError`] naming the state and the event, and the machine is left unchanged —
+//! guards are checked before any effect runs.
+//!
+//! The baseline table is DESIGN.md's. Where this file goes beyond it, it says so here:
+//!
+//! * **History** starts as `[idle]` and gains an entry only when the state *changes*: the
+//!   `streaming → streaming` self-loop on each chunk and `validating → validating` on
+//!   `validate_request` do not grow it. So `history.len() == state changes + 1` and the last
+//!   entry is always the current state.
+//! * **`validate_request`** is valid only in `validating` and changes nothing (a self-loop). It
+//!   exists so a caller can say "validation started" without the machine caring.
+//! * **`receive_stream_chunk`** must carry `index == chunk_count` (chunks in order, none
+//!   skipped or repeated); any other index is invalid.
+//! * **`stream_complete` from `requesting`** (when streaming): a stream that ended before its
+//!   first chunk completes with an empty response.
+//! * **`complete`** takes `requesting` or `streaming` to `completed`, keeping whatever response
+//!   is there (usage untouched). It is the no-payload way for a router to close an attempt whose
+//!   result it recorded by other means.
+//! * **Streamed output is final**: once an attempt has delivered a chunk, it may not retry or fall
+//!   back (DESIGN.md: "a stream may retry or fall back only until its first chunk reaches the
+//!   caller"). `failed --retry_request-->` and `failed --fallback_to_provider-->` are invalid,
+//!   and `rate_limited --retry_request-->` goes to `failed` with `RATE_LIMITED`, as when no
+//!   retries are left.
+//! * **Retry and fallback need a started attempt**: a request that failed before
+//!   `validation_passed` (`attempt == 0`) can neither retry nor fall back — that would skip
+//!   validation.
+//! * **Fallback** to `provider` is valid only when `provider` is in the *remaining* fallback list
+//!   and differs from the current provider, and the error allows it: `INVALID_REQUEST`,
+//!   `VALIDATION_ERROR` and `CANCELLED` never fall back. Entries of the remaining list before
+//!   `provider` are consumed (the router may skip disabled providers or open breakers). The model
+//!   and `max_retries` change when given; `retry_count` becomes 0; chunks, error and
+//!   retry-after are cleared.
+//! * **`request_failed`'s `retryable`**, when absent, comes from [`is_retryable_code`].
+//! * **Attempts**: `attempt` counts attempts started — 1 after `validation_passed`, +1 on each
+//!   `send_request` and each fallback. Starting an attempt clears the previous attempt's chunks,
+//!   response, error and retry-after.
+//! * **`reset`** returns to `idle` with a fresh context that keeps the request id, the
+//!   constructor's `max_retries` and the original fallback list; history keeps growing
+//!   (`idle` is appended), so a reset request's whole life stays on record.
+
+use std::fmt;
+
+/// Error codes for which a retry of the same provider may succeed.
+const RETRYABLE_CODES: [&str; 5] = [
+    "RATE_LIMITED",
+    "OVERLOADED",
+    "SERVER_ERROR",
+    "TIMEOUT",
+    "CONNECTION_ERROR",
+];
+
+/// Error codes that end the request: another provider would fail the same way.
+const NO_FALLBACK_CODES: [&str; 3] = ["INVALID_REQUEST", "VALIDATION_ERROR", "CANCELLED"];
+
+/// Whether an error with this code is worth retrying on the same provider.
+pub fn is_retryable_code(code: &str) -> bool {
+    RETRYABLE_CODES.contains(&code)
+}
+
+/// Whether an error with this code may move the request to another provider.
+pub fn allows_fallback(code: &str) -> bool {
+    !NO_FALLBACK_CODES.contains(&code)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Idle,
+    Validating,
+    Requesting,
+    Streaming,
+    RateLimited,
+    Retrying,
+    Completed,
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 8] = [
+        State::Idle,
+        State::Validating,
+        State::Requesting,
+        State::Streaming,
+        State::RateLimited,
+        State::Retrying,
+        State::Completed,
+        State::Failed,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Validating => "validating",
+            State::Requesting => "requesting",
+            State::Streaming => "streaming",
+            State::RateLimited => "rate_limited",
+            State::Retrying => "retrying",
+            State::Completed => "completed",
+            State::Failed => "failed",
+        }
+    }
+
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, State::Completed | State::Failed)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Token usage and duration reported with a response.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    InitiateRequest {
+        provider: String,
+        model: String,
+        message_count: u32,
+        max_tokens: Option<u32>,
+        temperature: Option<f64>,
+        stream: bool,
+    },
+    ValidateRequest,
+    ValidationPassed,
+    ValidationFailed {
+        error: String,
+    },
+    SendRequest,
+    ReceiveResponse {
+        content: String,
+        usage: Usage,
+    },
+    ReceiveStreamChunk {
+        chunk: String,
+        index: u32,
+    },
+    StreamComplete {
+        usage: Usage,
+    },
+    RateLimitHit {
+        retry_after_ms: Option<u64>,
+    },
+    RetryRequest,
+    RequestFailed {
+        error: String,
+        code: String,
+        retryable: Option<bool>,
+    },
+    FallbackToProvider {
+        provider: String,
+        model: Option<String>,
+        max_retries: Option<u32>,
+    },
+    Complete,
+    Reset,
+}
+
+impl Event {
+    pub const NAMES: [&'static str; 14] = [
+        "initiate_request",
+        "validate_request",
+        "validation_passed",
+        "validation_failed",
+        "send_request",
+        "receive_response",
+        "receive_stream_chunk",
+        "stream_complete",
+        "rate_limit_hit",
+        "retry_request",
+        "request_failed",
+        "fallback_to_provider",
+        "complete",
+        "reset",
+    ];
+
+    pub const fn name(&self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    const fn index(&self) -> usize {
+        match self {
+            Event::InitiateRequest { .. } => 0,
+            Event::ValidateRequest => 1,
+            Event::ValidationPassed => 2,
+            Event::ValidationFailed { .. } => 3,
+            Event::SendRequest => 4,
+            Event::ReceiveResponse { .. } => 5,
+            Event::ReceiveStreamChunk { .. } => 6,
+            Event::StreamComplete { .. } => 7,
+            Event::RateLimitHit { .. } => 8,
+            Event::RetryRequest => 9,
+            Event::RequestFailed { .. } => 10,
+            Event::FallbackToProvider { .. } => 11,
+            Event::Complete => 12,
+            Event::Reset => 13,
+        }
+    }
+}
+
+/// An event that the current state does not accept. The machine is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransitionError {
+    pub from: State,
+    pub event: &'static str,
+}
+
+impl fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot apply event '{}' in state '{}'",
+            self.event, self.from
+        )
+    }
+}
+
+impl std::error::Error for TransitionError {}
+
+/// What the machine knows about its request: counts and outcomes, never message bodies.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Context {
+    pub request_id: String,
+    /// Empty until `initiate_request`.
+    pub provider: String,
+    /// Empty until `initiate_request`.
+    pub model: String,
+    pub message_count: u32,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub stream: bool,
+    pub retry_count: u32,
+    pub max_retries: u32,
+    /// The fallback list as given; `fallback_providers[fallback_index..]` are still available.
+    pub fallback_providers: Vec<String>,
+    pub fallback_index: usize,
+    /// The response so far: the whole content, or the chunks of this attempt joined.
+    pub response: String,
+    pub chunk_count: u32,
+    pub error: Option<String>,
+    pub error_code: Option<String>,
+    pub retryable: bool,
+    pub retry_after_ms: Option<u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+    pub duration_ms: u64,
+    pub attempt: u32,
+}
+
+impl Context {
+    fn new(request_id: String, max_retries: u32, fallback_providers: Vec<String>) -> Self {
+        Context {
+            request_id,
+            max_retries,
+            fallback_providers,
+            ..Context::default()
+        }
+    }
+
+    pub fn remaining_fallbacks(&self) -> &[String] {
+        self.fallback_providers
+            .get(self.fallback_index..)
+            .unwrap_or_default()
+    }
+
+    // Guards.
+
+    fn retries_left(&self) -> bool {
+        self.retry_count < self.max_retries
+    }
+
+    fn streamed(&self) -> bool {
+        self.chunk_count > 0
+    }
+
+    fn may_retry_failure(&self) -> bool {
+        self.attempt > 0 && self.retryable && self.retries_left() && !self.streamed()
+    }
+
+    /// Where `provider` sits in the remaining fallback list, if the request may move there.
+    fn fallback_position(&self, provider: &str) -> Option<usize> {
+        let code_allows = self.error_code.as_deref().is_none_or(allows_fallback);
+        if self.attempt == 0 || self.streamed() || !code_allows || provider == self.provider {
+            return None;
+        }
+        self.remaining_fallbacks()
+            .iter()
+            .position(|p| p == provider)
+    }
+
+    fn chunk_in_order(&self, index: u32) -> bool {
+        self.stream && index == self.chunk_count
+    }
+
+    // Effects.
+
+    fn initiate(&mut self, event: &Event) {
+        if let Event::InitiateRequest {
+            provider,
+            model,
+            message_count,
+            max_tokens,
+            temperature,
+            stream,
+        } = event
+        {
+            self.provider.clone_from(provider);
+            self.model.clone_from(model);
+            self.message_count = *message_count;
+            self.max_tokens = *max_tokens;
+            self.temperature = *temperature;
+            self.stream = *stream;
+        }
+    }
+
+    fn begin_attempt(&mut self) {
+        self.attempt += 1;
+        self.response.clear();
+        self.chunk_count = 0;
+        self.error = None;
+        self.error_code = None;
+        self.retryable = false;
+        self.retry_after_ms = None;
+    }
+
+    fn append_chunk(&mut self, chunk: &str) {
+        self.response.push_str(chunk);
+        self.chunk_count += 1;
+    }
+
+    fn record_usage(&mut self, usage: &Usage) {
+        self.input_tokens = usage.input_tokens;
+        self.output_tokens = usage.output_tokens;
+        self.total_tokens = usage.total_tokens;
+        self.duration_ms = usage.duration_ms;
+    }
+
+    fn fail(&mut self, error: &str, code: &str, retryable: Option<bool>) {
+        self.error = Some(error.to_owned());
+        self.error_code = Some(code.to_owned());
+        self.retryable = retryable.unwrap_or_else(|| is_retryable_code(code));
+    }
+
+    fn fall_back(&mut self, position: usize, event: &Event) {
+        if let Event::FallbackToProvider {
+            provider,
+            model,
+            max_retries,
+        } = event
+        {
+            self.fallback_index += position + 1;
+            self.provider.clone_from(provider);
+            if let Some(model) = model {
+                self.model.clone_from(model);
+            }
+            if let Some(max_retries) = max_retries {
+                self.max_retries = *max_retries;
+            }
+            self.retry_count = 0;
+            self.begin_attempt();
+        }
+    }
+
+    fn reset(&mut self, max_retries: u32) {
+        let request_id = std::mem::take(&mut self.request_id);
+        let fallback_providers = std::mem::take(&mut self.fallback_providers);
+        *self = Context::new(request_id, max_retries, fallback_providers);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Machine {
+    state: State,
+    context: Context,
+    history: Vec<State>,
+    initial_max_retries: u32,
+}
+
+impl Machine {
+    pub fn new(request_id: String, max_retries: u32, fallback_providers: Vec<String>) -> Self {
+        let mut history = Vec::with_capacity(8);
+        history.push(State::Idle);
+        Machine {
+            state: State::Idle,
+            context: Context::new(request_id, max_retries, fallback_providers),
+            history,
+            initial_max_retries: max_retries,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    pub fn history(&self) -> &[State] {
+        &self.history
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        self.state.is_terminal()
+    }
+
+    pub fn transition(&mut self, event: &Event) -> Result<(), TransitionError> {
+        use Event as E;
+        use State as S;
+        let ctx = &mut self.context;
+        let next = match (self.state, event) {
+            (S::Idle, E::InitiateRequest { .. }) => {
+                ctx.initiate(event);
+                S::Validating
+            }
+            (S::Validating, E::ValidateRequest) => S::Validating,
+            (S::Validating, E::ValidationPassed) if ctx.message_count > 0 => {
+                ctx.begin_attempt();
+                S::Requesting
+            }
+            (S::Validating, E::ValidationFailed { error }) => {
+                ctx.fail(error, "VALIDATION_ERROR", Some(false));
+                S::Failed
+            }
+            (S::Requesting, E::ReceiveResponse { content, usage }) if !ctx.stream => {
+                ctx.response.clone_from(content);
+                ctx.record_usage(usage);
+                S::Completed
+            }
+            (S::Requesting | S::Streaming, E::ReceiveStreamChunk { chunk, index })
+                if ctx.chunk_in_order(*index) =>
+            {
+                ctx.append_chunk(chunk);
+                S::Streaming
+            }
+            (S::Streaming, E::StreamComplete { usage }) => {
+                ctx.record_usage(usage);
+                S::Completed
+            }
+            (S::Requesting, E::StreamComplete { usage }) if ctx.stream => {
+                ctx.record_usage(usage);
+                S::Completed
+            }
+            (S::Requesting | S::Streaming, E::RateLimitHit { retry_after_ms }) => {
+                ctx.retry_after_ms = *retry_after_ms;
+                S::RateLimited
+            }
+            (S::RateLimited, E::RetryRequest) if ctx.retries_left() && !ctx.streamed() => {
+                ctx.retry_count += 1;
+                S::Retrying
+            }
+            (S::RateLimited, E::RetryRequest) => {
+                let why = if ctx.streamed() {
+                    "rate limited after the stream began"
+                } else {
+                    "rate limited and no retries left"
+                };
+                ctx.fail(why, "RATE_LIMITED", None);
+                S::Failed
+            }
+            (S::Retrying, E::SendRequest) => {
+                ctx.begin_attempt();
+                S::Requesting
+            }
+            (
+                from,
+                E::RequestFailed {
+                    error,
+                    code,
+                    retryable,
+                },
+            ) if !from.is_terminal() => {
+                ctx.fail(error, code, *retryable);
+                S::Failed
+            }
+            (S::Failed, E::RetryRequest) if ctx.may_retry_failure() => {
+                ctx.retry_count += 1;
+                S::Retrying
+            }
+            (S::Failed, E::FallbackToProvider { provider, .. })
+                if ctx.fallback_position(provider).is_some() =>
+            {
+                let position = ctx.fallback_position(provider).unwrap_or_default();
+                ctx.fall_back(position, event);
+                S::Requesting
+            }
+            (S::Requesting | S::Streaming, E::Complete) => S::Completed,
+            (S::Completed | S::Failed, E::Reset) => {
+                ctx.reset(self.initial_max_retries);
+                S::Idle
+            }
+            (from, _) => {
+                return Err(TransitionError {
+                    from,
+                    event: event.name(),
+                })
+            }
+        };
+        if next != self.state {
+            self.state = next;
+            self.history.push(next);
+        }
+        Ok(())
+    }
+}

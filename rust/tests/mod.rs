@@ -1,0 +1,10 @@
+//! Unit tests, one file per source file.
+
+mod backoff;
+mod breaker;
+mod limiter;
+mod machine_props;
+mod machine_rows;
+mod machine_table;
+mod migrations;
+mod retry_after;
