@@ -1,0 +1,253 @@
+"""The Store protocol, the records it persists, and :class:`NullStore`.
+
+A store records every request's life: the request, each attempt at a provider, the response,
+streamed chunks and health checks (tables in ``migrations/001_initial.sql``). Writes are
+``save_*`` calls the router awaits on its hot path, so an implementation must make them cheap
+(the SQLite store only enqueues them); reads see every write made before them.
+
+Timestamps are milliseconds since the Unix epoch (UTC) throughout.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from automatosx.schemas import ProviderHealth, ProviderResponse
+
+__all__ = [
+    "AttemptRecord",
+    "ChunkRow",
+    "MetricsRow",
+    "NullStore",
+    "Outcome",
+    "RequestRecord",
+    "RequestRow",
+    "Store",
+    "StoreState",
+]
+
+Outcome = Literal["success", "failure"]
+ChunkRow = tuple[int, str, int]
+"""One streamed chunk: ``(index, text, timestamp_ms)``."""
+
+
+class StoreState(enum.Enum):
+    """Lifecycle of a store: ``open()`` once, ``close()`` once (idempotent)."""
+
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A row of ``provider_requests``.
+
+    ``messages`` is the JSON array of the messages, or ``"sha256:<hex>"`` when message capture
+    is off; ``history`` lists every state entered, in order.
+    """
+
+    id: str
+    provider: str
+    model: str
+    messages: str
+    max_tokens: int | None
+    temperature: float
+    stream: bool
+    state: str
+    retry_count: int
+    history: list[str]
+    created_at: int
+    updated_at: int
+    metadata: dict[str, Any] | None
+    error: str | None = None
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """A row of ``provider_attempts``: one try of one provider/model (``attempt`` is 1-based).
+
+    ``duration`` is in ms. ``error`` must already be redacted (``ProviderError`` messages are).
+    """
+
+    request_id: str
+    attempt: int
+    provider: str
+    model: str
+    outcome: Outcome
+    error_code: str | None
+    error: str | None
+    status_code: int | None
+    duration: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsRow:
+    """A row of ``provider_metrics``: one provider/model on one UTC day (``YYYY-MM-DD``).
+
+    Counts are per attempt: a request that fell back counts once at every provider/model it
+    tried. Tokens and cost are those of the responses; ``total_duration`` sums attempts (ms).
+    """
+
+    provider: str
+    model: str
+    date: str
+    request_count: int
+    success_count: int
+    failure_count: int
+    total_input_tokens: int
+    total_output_tokens: int
+    total_tokens: int
+    total_cost: float
+    total_duration: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """A request with what hangs off it: attempts in order, the response if any, chunks.
+
+    ``chunks`` is loaded by :meth:`Store.get_request` only; :meth:`Store.list_requests` leaves
+    it ``None`` (``chunk_count`` is always set).
+    """
+
+    request: RequestRecord
+    attempts: list[AttemptRecord]
+    response: ProviderResponse | None
+    chunk_count: int
+    chunks: list[ChunkRow] | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the router records into. ``open()`` connects and migrates; ``close()`` flushes."""
+
+    async def open(self) -> None: ...
+
+    async def save_request(self, record: RequestRecord) -> None: ...
+
+    async def update_request_state(
+        self,
+        request_id: str,
+        *,
+        state: str,
+        retry_count: int,
+        history: list[str],
+        error: str | None = None,
+        error_code: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        updated_at: int,
+    ) -> None:
+        """Replace state, retry_count, history, error and error_code; change provider and
+        model only when given (a fallback)."""
+        ...
+
+    async def save_attempt(self, record: AttemptRecord) -> None: ...
+
+    async def save_response(self, response: ProviderResponse) -> None: ...
+
+    async def save_stream_chunks(self, request_id: str, chunks: Sequence[ChunkRow]) -> None: ...
+
+    async def save_health_check(self, health: ProviderHealth) -> None: ...
+
+    async def get_request(self, request_id: str) -> RequestRow | None: ...
+
+    async def get_provider_metrics(
+        self, provider: str | None = None, date: str | None = None
+    ) -> list[MetricsRow]: ...
+
+    async def get_provider_health(
+        self, provider: str | None = None, limit: int = 100
+    ) -> list[ProviderHealth]:
+        """The latest health checks, newest first."""
+        ...
+
+    async def list_requests(
+        self,
+        *,
+        state: str | None = None,
+        provider: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RequestRow]:
+        """Requests, newest first."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every write made so far is committed."""
+        ...
+
+    async def close(self) -> None:
+        """Flush, then release the store. Idempotent."""
+        ...
+
+
+class NullStore:
+    """A store that records nothing: what ``store=None`` means. Every method is a no-op."""
+
+    async def open(self) -> None:
+        return None
+
+    async def save_request(self, record: RequestRecord) -> None:
+        return None
+
+    async def update_request_state(
+        self,
+        request_id: str,
+        *,
+        state: str,
+        retry_count: int,
+        history: list[str],
+        error: str | None = None,
+        error_code: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        updated_at: int,
+    ) -> None:
+        return None
+
+    async def save_attempt(self, record: AttemptRecord) -> None:
+        return None
+
+    async def save_response(self, response: ProviderResponse) -> None:
+        return None
+
+    async def save_stream_chunks(self, request_id: str, chunks: Sequence[ChunkRow]) -> None:
+        return None
+
+    async def save_health_check(self, health: ProviderHealth) -> None:
+        return None
+
+    async def get_request(self, request_id: str) -> RequestRow | None:
+        return None
+
+    async def get_provider_metrics(
+        self, provider: str | None = None, date: str | None = None
+    ) -> list[MetricsRow]:
+        return []
+
+    async def get_provider_health(
+        self, provider: str | None = None, limit: int = 100
+    ) -> list[ProviderHealth]:
+        return []
+
+    async def list_requests(
+        self,
+        *,
+        state: str | None = None,
+        provider: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RequestRow]:
+        return []
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
