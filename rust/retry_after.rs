@@ -4,7 +4,8 @@
 //! * `retry-after` (RFC 9110): delay-seconds (integer, or decimal as some servers send) or an
 //!   HTTP-date in IMF-fixdate form (`Wed, 21 Oct 2015 07:28:00 GMT`); a date in the past means
 //!   0. The obsolete RFC 850 and asctime date forms are not accepted.
-//! * Gemini's `RetryInfo.retryDelay`: a protobuf JSON duration such as `"1.5s"`.
+//! * Gemini's `RetryInfo.retryDelay`: a protobuf JSON duration such as `"1.5s"`; Go-style
+//!   durations (`"6m0s"`) are accepted too.
 //!
 //! Fractions of a millisecond round up, so the wait is never shorter than asked. Anything else
 //! (negative numbers, exponents, stray text) is `None`; nothing here panics.
@@ -21,39 +22,82 @@ pub fn parse_retry_after(
     retry_after: Option<&str>,
     now_unix_ms: u64,
 ) -> Option<u64> {
-    if let Some(ms) = retry_after_ms.and_then(|s| parse_decimal(s.trim(), 0)) {
-        return Some(ms);
+    if let Some(ns) = retry_after_ms.and_then(|s| decimal_ns(s.trim(), NS_PER_MS)) {
+        return Some(ns_to_ms(ns));
     }
     let value = retry_after?.trim();
-    parse_decimal(value, 3).or_else(|| {
-        let at = http_date_unix_ms(value)?;
-        Some(u64::try_from(at).unwrap_or(0).saturating_sub(now_unix_ms))
-    })
+    match decimal_ns(value, NS_PER_S) {
+        Some(ns) => Some(ns_to_ms(ns)),
+        None => {
+            let at = http_date_unix_ms(value)?;
+            Some(u64::try_from(at).unwrap_or(0).saturating_sub(now_unix_ms))
+        }
+    }
 }
 
-/// Milliseconds in a protobuf JSON duration (`"30s"`, `"1.5s"`, `"0.250s"`).
+/// Milliseconds in a duration string: protobuf JSON (`"30s"`, `"1.5s"`, `"0.250s"`) or Go
+/// (`"6m0s"`, `"1h2m"`, `"300ms"`; units `h m s ms us µs ns`; a bare `"0"`).
 pub fn parse_duration(s: &str) -> Option<u64> {
-    parse_decimal(s.trim().strip_suffix('s')?, 3)
+    let mut rest = s.trim();
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total_ns: u128 = 0;
+    while !rest.is_empty() {
+        let is_number = |c: char| c.is_ascii_digit() || c == '.';
+        let (number, after) = rest.split_at(rest.find(|c| !is_number(c)).unwrap_or(rest.len()));
+        let (unit, next) = after.split_at(after.find(is_number).unwrap_or(after.len()));
+        let unit_ns = match unit {
+            "h" => 3_600 * NS_PER_S,
+            "m" => 60 * NS_PER_S,
+            "s" => NS_PER_S,
+            "ms" => NS_PER_MS,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ns" => 1,
+            _ => return None,
+        };
+        total_ns = total_ns.saturating_add(decimal_ns(number, unit_ns)?);
+        rest = next;
+    }
+    Some(ns_to_ms(total_ns))
 }
 
-/// A non-negative decimal times `10^shift`, rounded up; `None` unless it is digits with at most
-/// one dot. Too large to fit saturates.
-fn parse_decimal(s: &str, shift: u32) -> Option<u64> {
+const NS_PER_MS: u128 = 1_000_000;
+const NS_PER_S: u128 = 1_000_000_000;
+/// Fraction digits read exactly; any non-zero digit past them rounds up by a nanosecond.
+const FRACTION_DIGITS: usize = 18;
+
+fn ns_to_ms(ns: u128) -> u64 {
+    u64::try_from(ns.div_ceil(NS_PER_MS)).unwrap_or(u64::MAX)
+}
+
+/// A non-negative decimal (digits, at most one dot) times `unit_ns`, in nanoseconds rounded
+/// up; saturates rather than overflowing.
+fn decimal_ns(s: &str, unit_ns: u128) -> Option<u128> {
     let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
     let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     if whole.len() + fraction.len() == 0 || !all_digits(whole) || !all_digits(fraction) {
         return None;
     }
-    let mut value: u64 = 0;
-    let digits = whole.bytes().chain(fraction.bytes().take(shift as usize));
-    let padding = (shift as usize).saturating_sub(fraction.len());
-    for digit in digits.chain(std::iter::repeat_n(b'0', padding)) {
-        value = value
-            .saturating_mul(10)
-            .saturating_add(u64::from(digit - b'0'));
-    }
-    let rounds_up = fraction.bytes().skip(shift as usize).any(|b| b != b'0');
-    Some(value.saturating_add(u64::from(rounds_up)))
+    let digits_value = |digits: &[u8]| {
+        digits.iter().fold(0u128, |acc, &d| {
+            acc.saturating_mul(10).saturating_add(u128::from(d - b'0'))
+        })
+    };
+    let (exact, beyond) = fraction
+        .as_bytes()
+        .split_at(fraction.len().min(FRACTION_DIGITS));
+    let fraction_ns = (digits_value(exact) * unit_ns).div_ceil(10u128.pow(exact.len() as u32));
+    let rounds_up = beyond.iter().any(|&b| b != b'0');
+    Some(
+        digits_value(whole.as_bytes())
+            .saturating_mul(unit_ns)
+            .saturating_add(fraction_ns)
+            .saturating_add(u128::from(rounds_up)),
+    )
 }
 
 /// Unix milliseconds of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.

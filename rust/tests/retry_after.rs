@@ -101,7 +101,21 @@ fn durations() {
     assert_eq!(parse_duration("0.000000001s"), Some(1));
     assert_eq!(parse_duration("0s"), Some(0));
     assert_eq!(parse_duration(" 2s "), Some(2_000));
-    for garbage in ["", "s", "30", "-1s", "1.5ms", "abc", "1..5s", "1 s"] {
+    assert_eq!(parse_duration("6m0s"), Some(360_000));
+    assert_eq!(parse_duration("1h2m3.5s"), Some(3_723_500));
+    assert_eq!(parse_duration("300ms"), Some(300));
+    assert_eq!(parse_duration("1.5ms"), Some(2));
+    assert_eq!(parse_duration("1500us"), Some(2));
+    assert_eq!(parse_duration("1\u{b5}s"), Some(1));
+    assert_eq!(parse_duration("999999ns"), Some(1));
+    assert_eq!(parse_duration("0"), Some(0));
+    assert_eq!(
+        parse_duration("99999999999999999999999999999999999999999h"),
+        Some(u64::MAX)
+    );
+    for garbage in [
+        "", "s", "30", "-1s", "abc", "1..5s", "1 s", "5d", "1s2", ".s", "1S",
+    ] {
         assert_eq!(parse_duration(garbage), None, "{garbage:?}");
     }
 }
