@@ -1,0 +1,62 @@
+"""ASGI responses that pace their body, end it with an error event, or drop the connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["DroppedConnection", "Part", "ScriptedResponse"]
+
+
+class DroppedConnection(ConnectionResetError):
+    """Raised by the app to cut a response short.
+
+    Served by uvicorn, the client sees the connection close mid-body (an incomplete read).
+    In-process through `httpx2.ASGITransport`, this exception reaches the client itself, which
+    the SDKs report as their connection error.
+    """
+
+
+@dataclass(frozen=True)
+class Part:
+    data: bytes
+    delay: float = 0.0  # seconds to wait before sending it
+
+
+class ScriptedResponse(Response):
+    """Send `parts` one body message each, then finish, or raise `DroppedConnection`."""
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        parts: Sequence[Part],
+        *,
+        drop: bool = False,
+        content_length: int | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = b""
+        self.parts = list(parts)
+        self.drop = drop
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if content_length is not None:
+            raw.append((b"content-length", str(content_length).encode()))
+        self.raw_headers = raw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        for part in self.parts:
+            if part.delay > 0:
+                await asyncio.sleep(part.delay)
+            await send({"type": "http.response.body", "body": part.data, "more_body": True})
+        if self.drop:
+            raise DroppedConnection("emulator dropped the connection (scripted)")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
