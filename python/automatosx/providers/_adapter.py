@@ -1,0 +1,212 @@
+"""What the three SDK adapters share: config, timing, rate-limit headers, health, closing.
+
+Each adapter subclasses :class:`SdkAdapter` and supplies the SDK calls, ``map_error`` and its
+rate-limit header names; everything per request here is a few attribute reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import ClassVar
+
+import httpx2
+
+from automatosx.errors import ProviderError, RateLimitError
+from automatosx.providers._config import api_key_for
+from automatosx.providers._errors import retry_after_from_headers
+from automatosx.providers.base import StreamEvent
+from automatosx.schemas import (
+    FinishReason,
+    HealthStatus,
+    ProviderConfig,
+    ProviderHealth,
+    ProviderName,
+    ProviderRequest,
+    ProviderResponse,
+    RateLimitInfo,
+    TokenUsage,
+)
+
+__all__ = ["SdkAdapter", "epoch_ms_from_rfc3339", "make_response", "now_ms"]
+
+DEGRADED_LATENCY_MS = 2_000.0
+"""A health check slower than this reports ``degraded``."""
+DEGRADED_REMAINING_FRACTION = 0.1
+"""A health check reports ``degraded`` when less than this fraction of the budget is left."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def epoch_ms_from_rfc3339(value: str) -> int | None:
+    """Milliseconds since the epoch of an RFC 3339 timestamp (``2025-01-01T00:00:30Z``)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return int(moment.timestamp() * 1000)
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def make_response(
+    request: ProviderRequest,
+    provider: ProviderName,
+    model: str,
+    content: str,
+    input_tokens: int,
+    output_tokens: int,
+    total_tokens: int | None,
+    finish_reason: FinishReason | None,
+    started_ns: int,
+) -> ProviderResponse:
+    """A ProviderResponse built without re-validating what the SDK already parsed."""
+    ended = time.perf_counter_ns()
+    return ProviderResponse.model_construct(
+        request_id=request.request_id,
+        provider=provider,
+        model=model,
+        content=content,
+        tokens=TokenUsage.model_construct(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens if total_tokens is None else total_tokens,
+        ),
+        finish_reason=finish_reason,
+        duration=(ended - started_ns) // 1_000_000,
+        created_at=now_ms(),
+    )
+
+
+class SdkAdapter:
+    """Base of the built-in adapters. Subclasses set the class attributes and implement the
+    SDK calls (``execute``, ``stream``, ``_ping``, ``_close``) and ``map_error``."""
+
+    name: ClassVar[ProviderName]
+    sdk_errors: ClassVar[tuple[type[BaseException], ...]]
+    """Exceptions ``map_error`` understands: the SDK's, httpx2's, malformed JSON."""
+    # Rate-limit headers: (limit, remaining, reset) names, and how to read ``reset``.
+    rate_limit_headers: ClassVar[tuple[str, str, str] | None] = None
+
+    def __init__(self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None) -> None:
+        if config.name != self.name:
+            raise ValueError(f"{type(self).__name__} needs a {self.name!r} config")
+        self.config = config
+        self._api_key = api_key_for(config)
+        self._default_model = config.default_model
+        self._timeout_s = config.timeout / 1000
+        self._http_client = http_client
+        self._owns_http_client = http_client is None
+        self._closed = False
+        self._rl_pending: tuple[Mapping[str, str], int] | None = None
+        self._rl: RateLimitInfo | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} model={self._default_model!r}>"
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        pending = self._rl_pending
+        if pending is not None:
+            self._rl_pending = None
+            info = self._parse_rate_limit(*pending)
+            if info is not None:
+                self._rl = info
+        return self._rl
+
+    async def execute(self, request: ProviderRequest) -> ProviderResponse:
+        raise NotImplementedError
+
+    def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+        raise NotImplementedError
+
+    async def check_health(self) -> ProviderHealth:
+        started = time.perf_counter()
+        error: ProviderError | None = None
+        try:
+            await self._ping()
+        except Exception as exc:
+            error = self.map_error(exc)
+        latency = (time.perf_counter() - started) * 1000
+        budget = self.rate_limit
+        status: HealthStatus = "healthy"
+        if error is not None:
+            status = "degraded" if isinstance(error, RateLimitError) else "down"
+        elif latency > DEGRADED_LATENCY_MS or (
+            budget is not None and budget.remaining < budget.limit * DEGRADED_REMAINING_FRACTION
+        ):
+            status = "degraded"
+        return ProviderHealth(
+            provider=self.name,
+            status=status,
+            latency=latency,
+            rate_limit_remaining=budget.remaining if budget is not None else None,
+            rate_limit_reset=budget.reset if budget is not None else None,
+            error=str(error) if error is not None else None,
+        )
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._close()
+
+    # -- for subclasses --------------------------------------------------------------------
+
+    def map_error(self, exc: BaseException) -> ProviderError:
+        raise NotImplementedError
+
+    async def _ping(self) -> None:
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        raise NotImplementedError
+
+    def _note_headers(self, headers: Mapping[str, str]) -> None:
+        """Keep a response's headers; they are parsed only when ``rate_limit`` is read."""
+        self._rl_pending = (headers, now_ms())
+
+    def _note_error_headers(self, exc: BaseException) -> None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        if isinstance(headers, Mapping):
+            self._note_headers(headers)
+
+    def _parse_rate_limit(self, headers: Mapping[str, str], at_ms: int) -> RateLimitInfo | None:
+        names = self.rate_limit_headers
+        if names is None:
+            return None
+        limit = _int(headers.get(names[0]))
+        remaining = _int(headers.get(names[1]))
+        if limit is None or remaining is None or limit <= 0:
+            return None
+        reset_raw = headers.get(names[2])
+        reset = self._parse_reset(reset_raw, at_ms) if reset_raw else None
+        retry_after = retry_after_from_headers(headers)
+        return RateLimitInfo.model_construct(
+            limit=limit,
+            remaining=max(0, remaining),
+            reset=reset if reset is not None and reset > 0 else at_ms,
+            retry_after=None if retry_after is None else max(0, round(retry_after + 0.4999)),
+        )
+
+    def _parse_reset(self, value: str, at_ms: int) -> int | None:
+        """``reset`` in ms since the epoch; RFC 3339 by default (Anthropic)."""
+        return epoch_ms_from_rfc3339(value)
+
+    def _model(self, request: ProviderRequest) -> str:
+        return request.model or self._default_model

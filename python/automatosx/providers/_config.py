@@ -1,0 +1,106 @@
+"""Provider configuration from the environment: API keys, default models, default limits.
+
+No SDK is imported here: ``import automatosx.providers`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from automatosx.errors import ConfigurationError, redact
+from automatosx.schemas import ProviderConfig, ProviderName, ProviderRateLimits
+
+__all__ = ["PROVIDERS", "ProviderSpec", "api_key_for", "coerce_config", "provider_from_env"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """What the library knows about one provider before its SDK is imported."""
+
+    name: ProviderName
+    module: str  # the adapter module
+    sdk: str  # the SDK's top-level import, for the "not installed" message
+    extra: str  # pip extra that installs the SDK
+    env_keys: tuple[str, ...]  # API key variables, first wins (the SDK's own order)
+    default_model: str
+    requests_per_minute: int  # a tier-1 budget; set ``rateLimits`` to your own
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    "claude": ProviderSpec(
+        "claude", "automatosx.providers.anthropic", "anthropic", "claude",
+        ("ANTHROPIC_API_KEY",), "claude-sonnet-4-5", 50,
+    ),
+    "openai": ProviderSpec(
+        "openai", "automatosx.providers.openai", "openai", "openai",
+        ("OPENAI_API_KEY",), "gpt-4o-mini", 500,
+    ),
+    "gemini": ProviderSpec(
+        "gemini", "automatosx.providers.gemini", "google.genai", "gemini",
+        ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "gemini-2.5-flash", 1000,
+    ),
+}  # fmt: skip
+
+
+def _spec(name: str) -> ProviderSpec:
+    spec = PROVIDERS.get(name)
+    if spec is None:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ConfigurationError(f"unknown provider {name!r}: expected one of {known}")
+    return spec
+
+
+def _env_key(spec: ProviderSpec) -> str | None:
+    for var in spec.env_keys:
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    return None
+
+
+def provider_from_env(name: str) -> ProviderConfig | None:
+    """A default ProviderConfig for ``name`` if its API key is in the environment, else None.
+
+    The model is the provider's default (``claude-sonnet-4-5``, ``gpt-4o-mini``,
+    ``gemini-2.5-flash``); ``rateLimits`` is a tier-1 requests-per-minute budget. The key
+    itself is not copied into the config: the adapter reads it from the environment.
+    """
+    spec = _spec(name)
+    if _env_key(spec) is None:
+        return None
+    return ProviderConfig(
+        name=spec.name,
+        rate_limits=ProviderRateLimits(requests_per_minute=spec.requests_per_minute),
+        models=[spec.default_model],
+        default_model=spec.default_model,
+    )
+
+
+def api_key_for(config: ProviderConfig) -> str:
+    """The API key: the config's, else the environment's; ConfigurationError if neither."""
+    if config.api_key is not None:
+        return config.api_key.get_secret_value()
+    spec = _spec(config.name)
+    key = _env_key(spec)
+    if key is None:
+        names = " or ".join(spec.env_keys)
+        raise ConfigurationError(
+            f"{config.name}: no API key: set {names} in the environment or apiKey in the config"
+        )
+    return key
+
+
+def coerce_config(config: ProviderConfig | dict[str, Any]) -> ProviderConfig:
+    """A ProviderConfig from a model or a seed-shaped (camelCase) dict."""
+    if isinstance(config, ProviderConfig):
+        return config
+    if isinstance(config, dict):
+        from pydantic import ValidationError
+
+        try:
+            return ProviderConfig.model_validate(config)
+        except ValidationError as exc:
+            raise ConfigurationError(redact(f"invalid provider config: {exc}")) from exc
+    raise ConfigurationError(f"expected a ProviderConfig or a dict, got {type(config).__name__}")

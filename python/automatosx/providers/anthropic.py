@@ -1,0 +1,227 @@
+"""The ``claude`` adapter over the official ``anthropic`` SDK (``AsyncAnthropic``, Messages API).
+
+System messages go to the top-level ``system`` parameter (joined with blank lines).
+Anthropic requires ``max_tokens``: a request without one asks for :data:`DEFAULT_MAX_TOKENS`.
+The anthropic 2.x SDK has no sampling parameters: ``temperature`` (only when not the default
+1.0; capped at Anthropic's maximum of 1.0) and ``top_p`` (when set) travel in ``extra_body``.
+Input tokens include cache reads and cache writes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anthropic
+import httpx2
+
+from automatosx.errors import ProviderConnectionError, ProviderError
+from automatosx.providers._adapter import SdkAdapter, make_response
+from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers.base import StreamEnd, StreamEvent
+from automatosx.schemas import (
+    FinishReason,
+    ProviderConfig,
+    ProviderRequest,
+    ProviderResponse,
+    TokenUsage,
+)
+
+__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider"]
+
+DEFAULT_MAX_TOKENS = 4096
+"""``max_tokens`` sent when the request has none: the output limit of the oldest Claude 3
+models, so valid for every model."""
+
+FINISH_REASONS: dict[str | None, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+class AnthropicProvider(SdkAdapter):
+    """Claude through ``anthropic.AsyncAnthropic``; SDK retries off."""
+
+    name = "claude"
+    sdk_errors = (
+        anthropic.AnthropicError,
+        httpx2.HTTPError,
+        httpx2.StreamError,
+        json.JSONDecodeError,
+    )
+    rate_limit_headers = (
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+    )
+
+    def __init__(
+        self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None = None
+    ) -> None:
+        super().__init__(config, http_client=http_client)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=self._api_key,
+            base_url=config.base_url,
+            timeout=self._timeout_s,
+            max_retries=0,
+            http_client=http_client,
+        )
+        # Called with keyword dicts built per request; the SDK's overloads cannot see them.
+        self._create: Callable[..., Awaitable[Any]] = self._client.messages.with_raw_response.create
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _params(self, request: ProviderRequest) -> dict[str, Any]:
+        system: list[str] = []
+        messages: list[dict[str, Any]] = []
+        for message in request.messages:
+            if message.role == "system":
+                system.append(message.content)
+            else:
+                messages.append({"role": message.role, "content": message.content})
+        params: dict[str, Any] = {
+            "model": request.model or self._default_model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": messages,
+        }
+        if system:
+            params["system"] = "\n\n".join(system)
+        # anthropic 2.x has no sampling parameters; send them only when asked for.
+        sampling: dict[str, float] = {}
+        if request.temperature != 1.0:
+            sampling["temperature"] = min(request.temperature, 1.0)
+        if request.top_p is not None:
+            sampling["top_p"] = request.top_p
+        if sampling:
+            params["extra_body"] = sampling
+        if request.stop_sequences:
+            params["stop_sequences"] = request.stop_sequences
+        return params
+
+    async def execute(self, request: ProviderRequest) -> ProviderResponse:
+        started = time.perf_counter_ns()
+        try:
+            raw = await self._create(**self._params(request))
+            self._note_headers(raw.headers)
+            message = await raw.parse()
+        except self.sdk_errors as exc:
+            raise self.map_error(exc) from exc
+        usage = message.usage
+        input_tokens = (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
+        text = "".join(block.text for block in message.content if block.type == "text")
+        return make_response(
+            request,
+            "claude",
+            message.model or self._model(request),
+            text,
+            input_tokens,
+            usage.output_tokens,
+            None,
+            FINISH_REASONS.get(message.stop_reason),
+            started,
+        )
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+        params = self._params(request)
+        model: str | None = None
+        input_tokens = output_tokens = 0
+        stop_reason: str | None = None
+        finished = False
+        try:
+            raw = await self._create(**params, stream=True)
+            self._note_headers(raw.headers)
+            events = await raw.parse()
+            try:
+                async for event in events:
+                    kind = event.type
+                    if kind == "content_block_delta":
+                        if event.delta.type == "text_delta" and event.delta.text:
+                            yield event.delta.text
+                    elif kind == "message_start":
+                        model = event.message.model
+                        usage = event.message.usage
+                        input_tokens = (
+                            usage.input_tokens
+                            + (usage.cache_creation_input_tokens or 0)
+                            + (usage.cache_read_input_tokens or 0)
+                        )
+                        output_tokens = usage.output_tokens
+                    elif kind == "message_delta":
+                        stop_reason = event.delta.stop_reason
+                        delta_usage = event.usage
+                        output_tokens = delta_usage.output_tokens
+                        if delta_usage.input_tokens is not None:
+                            input_tokens = (
+                                delta_usage.input_tokens
+                                + (delta_usage.cache_creation_input_tokens or 0)
+                                + (delta_usage.cache_read_input_tokens or 0)
+                            )
+                    elif kind == "message_stop":
+                        finished = True
+            finally:
+                await events.close()
+        except self.sdk_errors as exc:
+            raise self.map_error(exc) from exc
+        if not finished and stop_reason is None:
+            raise ProviderConnectionError("stream ended before message_stop", provider=self.name)
+        yield StreamEnd(
+            TokenUsage.model_construct(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                total_tokens=input_tokens + output_tokens,
+            ),
+            FINISH_REASONS.get(stop_reason),
+            model or self._model(request),
+        )
+
+    # -- errors, health, closing -----------------------------------------------------------
+
+    def map_error(self, exc: BaseException) -> ProviderError:
+        """The one place Anthropic SDK (and transport) exceptions become ProviderErrors."""
+        key = self._api_key
+        if isinstance(exc, ProviderError):
+            return exc
+        if isinstance(exc, anthropic.APIStatusError):
+            self._note_error_headers(exc)
+            message = exc.api_message or exc.message
+            return provider_error(
+                f"{exc.type}: {message}" if exc.type else message,
+                provider=self.name,
+                api_key=key,
+                status=exc.status_code,
+                error_type=exc.type,
+                headers=exc.response.headers,
+            )
+        if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
+            return transport_error(exc, provider=self.name, api_key=key, timed_out=True)
+        if isinstance(exc, (anthropic.APIConnectionError, httpx2.HTTPError, httpx2.StreamError)):
+            return transport_error(exc, provider=self.name, api_key=key, timed_out=False)
+        if isinstance(exc, anthropic.APIResponseValidationError):
+            return provider_error(
+                f"invalid response: {exc.message}",
+                provider=self.name,
+                api_key=key,
+                status=exc.status_code if exc.status_code >= 500 else None,
+            )
+        kind = "malformed response" if isinstance(exc, json.JSONDecodeError) else "SDK error"
+        return provider_error(
+            f"{kind}: {type(exc).__name__}: {exc}", provider=self.name, api_key=key
+        )
+
+    async def _ping(self) -> None:
+        raw = await self._client.models.with_raw_response.retrieve(self._default_model)
+        self._note_headers(raw.headers)
+
+    async def _close(self) -> None:
+        if self._owns_http_client:
+            await self._client.close()

@@ -1,0 +1,281 @@
+"""The ``gemini`` adapter over the official ``google-genai`` SDK (``genai.Client(...).aio``).
+
+System messages become ``system_instruction``; ``assistant`` turns are sent with role
+``model``. The client always runs on an httpx2 ``AsyncClient`` (the injected one, or one the
+adapter owns), so google-genai never switches to aiohttp and has no retry options (it then
+makes one attempt). Output tokens include thinking tokens (``thoughtsTokenCount``), so
+input + output = total; thought parts are not part of the content.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, cast
+
+import httpx2
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
+
+from automatosx.errors import AuthenticationError, ProviderConnectionError, ProviderError
+from automatosx.providers._adapter import SdkAdapter, make_response
+from automatosx.providers._errors import provider_error, seconds_from_duration, transport_error
+from automatosx.providers.base import StreamEnd, StreamEvent
+from automatosx.schemas import (
+    FinishReason,
+    ProviderConfig,
+    ProviderRequest,
+    ProviderResponse,
+    TokenUsage,
+)
+
+__all__ = ["GeminiProvider"]
+
+FINISH_REASONS: dict[str | None, FinishReason] = {
+    "STOP": "stop",  # also when the reply is a function call
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "MALFORMED_FUNCTION_CALL": "tool_calls",
+    "UNEXPECTED_TOOL_CALL": "tool_calls",
+}
+_ROLES = {"user": "user", "assistant": "model"}
+_NO_AFC = {"disable": True}
+
+
+def _finish_reason(candidate: Any, response: Any) -> FinishReason | None:
+    if candidate is None:
+        feedback = response.prompt_feedback
+        return "content_filter" if feedback is not None and feedback.block_reason else None
+    reason = candidate.finish_reason
+    if reason is None:
+        return None
+    return FINISH_REASONS.get(getattr(reason, "value", reason))
+
+
+def _text(candidate: Any) -> str:
+    content = candidate.content if candidate is not None else None
+    if content is None or not content.parts:
+        return ""
+    return "".join(part.text for part in content.parts if part.text and not part.thought)
+
+
+def _usage(metadata: Any) -> tuple[int, int, int]:
+    if metadata is None:
+        return 0, 0, 0
+    input_tokens = (metadata.prompt_token_count or 0) + (metadata.tool_use_prompt_token_count or 0)
+    output_tokens = (metadata.candidates_token_count or 0) + (metadata.thoughts_token_count or 0)
+    total = metadata.total_token_count or input_tokens + output_tokens
+    return input_tokens, output_tokens, total
+
+
+class GeminiProvider(SdkAdapter):
+    """Gemini through ``google.genai.Client(...).aio``; no SDK retries."""
+
+    name = "gemini"
+    sdk_errors = (
+        genai_errors.APIError,
+        genai_errors.UnknownApiResponseError,
+        httpx2.HTTPError,
+        httpx2.StreamError,
+        json.JSONDecodeError,
+    )
+    # Gemini sends no rate-limit headers today; an OpenAI-style gateway in front might.
+    rate_limit_headers = (
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+    )
+
+    def __init__(
+        self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None = None
+    ) -> None:
+        super().__init__(config, http_client=http_client)
+        self._http = http_client if http_client is not None else httpx2.AsyncClient()
+        http_options = genai_types.HttpOptions(
+            timeout=config.timeout, httpx_async_client=self._http, base_url=config.base_url
+        )
+        self._client = genai.Client(
+            vertexai=False, api_key=self._api_key, http_options=http_options
+        )
+        self._models = self._client.aio.models
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _params(self, request: ProviderRequest) -> dict[str, Any]:
+        system: list[str] = []
+        contents: list[dict[str, Any]] = []
+        for message in request.messages:
+            if message.role == "system":
+                system.append(message.content)
+            else:
+                contents.append(
+                    {"role": _ROLES[message.role], "parts": [{"text": message.content}]}
+                )
+        config: dict[str, Any] = {
+            "temperature": request.temperature,
+            "automatic_function_calling": _NO_AFC,
+        }
+        if system:
+            config["system_instruction"] = "\n\n".join(system)
+        if request.max_tokens is not None:
+            config["max_output_tokens"] = request.max_tokens
+        if request.top_p is not None:
+            config["top_p"] = request.top_p
+        if request.stop_sequences:
+            config["stop_sequences"] = request.stop_sequences
+        return {
+            "model": request.model or self._default_model,
+            "contents": contents,
+            "config": config,
+        }
+
+    async def execute(self, request: ProviderRequest) -> ProviderResponse:
+        started = time.perf_counter_ns()
+        try:
+            response = await self._models.generate_content(**self._params(request))
+        except self.sdk_errors as exc:
+            raise self.map_error(exc) from exc
+        self._note_sdk_headers(response)
+        candidate = response.candidates[0] if response.candidates else None
+        input_tokens, output_tokens, total = _usage(response.usage_metadata)
+        return make_response(
+            request,
+            "gemini",
+            response.model_version or self._model(request),
+            _text(candidate),
+            input_tokens,
+            output_tokens,
+            total,
+            _finish_reason(candidate, response),
+            started,
+        )
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+        params = self._params(request)
+        model: str | None = None
+        finish_reason: FinishReason | None = None
+        finished = False
+        usage_metadata: Any = None
+        try:
+            chunks = cast(
+                AsyncGenerator[Any, None], await self._models.generate_content_stream(**params)
+            )
+            first = True
+            try:
+                async for chunk in chunks:
+                    if first:
+                        self._note_sdk_headers(chunk)
+                        first = False
+                    candidate = chunk.candidates[0] if chunk.candidates else None
+                    text = _text(candidate)
+                    if text:
+                        yield text
+                    if chunk.usage_metadata is not None:
+                        usage_metadata = chunk.usage_metadata  # cumulative: the last one wins
+                    model = chunk.model_version or model
+                    if candidate is not None and candidate.finish_reason is not None:
+                        finish_reason = _finish_reason(candidate, chunk)
+                        finished = True
+                    elif candidate is None and _finish_reason(None, chunk) is not None:
+                        finish_reason = "content_filter"  # the prompt was blocked
+                        finished = True
+            finally:
+                await chunks.aclose()
+        except self.sdk_errors as exc:
+            raise self.map_error(exc) from exc
+        if not finished:
+            raise ProviderConnectionError("stream ended before a finishReason", provider=self.name)
+        input_tokens, output_tokens, total = _usage(usage_metadata)
+        yield StreamEnd(
+            TokenUsage.model_construct(
+                input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
+            ),
+            finish_reason,
+            model or self._model(request),
+        )
+
+    def _note_sdk_headers(self, response: Any) -> None:
+        http_response = response.sdk_http_response
+        if http_response is not None and http_response.headers:
+            self._note_headers(http_response.headers)
+
+    # -- errors, health, closing -----------------------------------------------------------
+
+    def map_error(self, exc: BaseException) -> ProviderError:
+        """The one place google-genai (and transport) exceptions become ProviderErrors."""
+        key = self._api_key
+        if isinstance(exc, ProviderError):
+            return exc
+        if isinstance(exc, genai_errors.APIError):
+            headers = _headers(exc.response)
+            if headers is not None:
+                self._note_headers(headers)
+            error = _error_body(exc.details)
+            message = exc.message or str(exc)
+            return provider_error(
+                f"{exc.status}: {message}" if exc.status else message,
+                provider=self.name,
+                api_key=key,
+                status=exc.code if isinstance(exc.code, int) else None,
+                error_type=exc.status,
+                headers=headers,
+                retry_after=_retry_delay(error),
+                cls=AuthenticationError if _bad_api_key(error) else None,
+            )
+        if isinstance(exc, httpx2.TimeoutException):
+            return transport_error(exc, provider=self.name, api_key=key, timed_out=True)
+        if isinstance(exc, (httpx2.HTTPError, httpx2.StreamError)):
+            return transport_error(exc, provider=self.name, api_key=key, timed_out=False)
+        return provider_error(
+            f"malformed response: {type(exc).__name__}: {exc}", provider=self.name, api_key=key
+        )
+
+    async def _ping(self) -> None:
+        await self._models.get(model=self._default_model)
+
+    async def _close(self) -> None:
+        self._client.close()  # the SDK's own sync client: no I/O
+        if self._owns_http_client:
+            await self._http.aclose()
+
+
+def _headers(response: Any) -> Mapping[str, str] | None:
+    headers = getattr(response, "headers", None)
+    return headers if isinstance(headers, Mapping) else None
+
+
+def _error_body(details: Any) -> Mapping[str, Any]:
+    if isinstance(details, Mapping):
+        error = details.get("error", details)
+        if isinstance(error, Mapping):
+            return error
+    return {}
+
+
+def _detail_items(error: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    items = error.get("details")
+    if not isinstance(items, list):
+        return []
+    return [item for item in items if isinstance(item, Mapping)]
+
+
+def _retry_delay(error: Mapping[str, Any]) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "37s"``)."""
+    for item in _detail_items(error):
+        if str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            return seconds_from_duration(item.get("retryDelay"))
+    return None
+
+
+def _bad_api_key(error: Mapping[str, Any]) -> bool:
+    """Gemini answers an invalid API key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID."""
+    return any(item.get("reason") == "API_KEY_INVALID" for item in _detail_items(error))

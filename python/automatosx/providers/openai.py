@@ -1,0 +1,215 @@
+"""The ``openai`` adapter over the official ``openai`` SDK (``AsyncOpenAI``, Chat Completions).
+
+Messages keep their roles (``system`` included); ``max_tokens`` is sent as
+``max_completion_tokens`` (``max_tokens`` is deprecated and refused by reasoning models);
+streams ask for ``stream_options={"include_usage": True}`` so the last chunk carries usage.
+A 429 whose code is ``insufficient_quota`` (billing, not pacing) is an AuthenticationError:
+retrying it cannot help, another provider can.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx2
+import openai
+
+from automatosx._core import parse_duration
+from automatosx.errors import AuthenticationError, ProviderConnectionError, ProviderError
+from automatosx.providers._adapter import SdkAdapter, make_response
+from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers.base import StreamEnd, StreamEvent
+from automatosx.schemas import (
+    FinishReason,
+    ProviderConfig,
+    ProviderRequest,
+    ProviderResponse,
+    TokenUsage,
+)
+
+__all__ = ["OpenAIProvider"]
+
+FINISH_REASONS: dict[str | None, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+}
+_STREAM_OPTIONS = {"include_usage": True}
+
+
+class OpenAIProvider(SdkAdapter):
+    """OpenAI through ``openai.AsyncOpenAI`` (Chat Completions); SDK retries off."""
+
+    name = "openai"
+    sdk_errors = (openai.OpenAIError, httpx2.HTTPError, httpx2.StreamError, json.JSONDecodeError)
+    rate_limit_headers = (
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+    )
+
+    def __init__(
+        self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None = None
+    ) -> None:
+        super().__init__(config, http_client=http_client)
+        self._client = openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=config.base_url,
+            timeout=self._timeout_s,
+            max_retries=0,
+            http_client=http_client,
+        )
+        # Called with keyword dicts built per request; the SDK's overloads cannot see them.
+        self._create: Callable[..., Awaitable[Any]] = (
+            self._client.chat.completions.with_raw_response.create
+        )
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _params(self, request: ProviderRequest) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = []
+        for message in request.messages:
+            if message.name is None:
+                messages.append({"role": message.role, "content": message.content})
+            else:
+                messages.append(
+                    {"role": message.role, "content": message.content, "name": message.name}
+                )
+        params: dict[str, Any] = {
+            "model": request.model or self._default_model,
+            "messages": messages,
+            "temperature": request.temperature,
+        }
+        if request.max_tokens is not None:
+            params["max_completion_tokens"] = request.max_tokens
+        if request.top_p is not None:
+            params["top_p"] = request.top_p
+        if request.stop_sequences:
+            params["stop"] = request.stop_sequences
+        return params
+
+    async def execute(self, request: ProviderRequest) -> ProviderResponse:
+        started = time.perf_counter_ns()
+        try:
+            raw = await self._create(**self._params(request))
+            self._note_headers(raw.headers)
+            completion = raw.parse()
+        except self.sdk_errors as exc:
+            raise self.map_error(exc) from exc
+        choice = completion.choices[0] if completion.choices else None
+        usage = completion.usage
+        return make_response(
+            request,
+            "openai",
+            completion.model or self._model(request),
+            (choice.message.content or "") if choice is not None else "",
+            usage.prompt_tokens if usage is not None else 0,
+            usage.completion_tokens if usage is not None else 0,
+            usage.total_tokens if usage is not None else None,
+            FINISH_REASONS.get(choice.finish_reason) if choice is not None else None,
+            started,
+        )
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+        params = self._params(request)
+        model: str | None = None
+        finish_reason: str | None = None
+        usage: Any = None
+        try:
+            raw = await self._create(**params, stream=True, stream_options=_STREAM_OPTIONS)
+            self._note_headers(raw.headers)
+            chunks = raw.parse()
+            try:
+                async for chunk in chunks:
+                    if chunk.choices:
+                        choice = chunk.choices[0]
+                        text = choice.delta.content if choice.delta is not None else None
+                        if text:
+                            yield text
+                        if choice.finish_reason is not None:
+                            finish_reason = choice.finish_reason
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    model = chunk.model or model
+            finally:
+                await chunks.close()
+        except self.sdk_errors as exc:
+            raise self.map_error(exc) from exc
+        if finish_reason is None:
+            raise ProviderConnectionError("stream ended before a finish_reason", provider=self.name)
+        input_tokens = usage.prompt_tokens if usage is not None else 0
+        output_tokens = usage.completion_tokens if usage is not None else 0
+        yield StreamEnd(
+            TokenUsage.model_construct(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                total_tokens=usage.total_tokens if usage is not None else 0,
+            ),
+            FINISH_REASONS.get(finish_reason),
+            model or self._model(request),
+        )
+
+    # -- errors, health, closing -----------------------------------------------------------
+
+    def map_error(self, exc: BaseException) -> ProviderError:
+        """The one place OpenAI SDK (and transport) exceptions become ProviderErrors."""
+        key = self._api_key
+        if isinstance(exc, ProviderError):
+            return exc
+        if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
+            return transport_error(exc, provider=self.name, api_key=key, timed_out=True)
+        if isinstance(exc, openai.APIConnectionError):
+            return transport_error(exc, provider=self.name, api_key=key, timed_out=False)
+        if isinstance(exc, openai.APIStatusError):
+            self._note_error_headers(exc)
+            return provider_error(
+                _message(exc),
+                provider=self.name,
+                api_key=key,
+                status=exc.status_code,
+                error_type=exc.code or exc.type,
+                headers=exc.response.headers,
+                cls=AuthenticationError if exc.code == "insufficient_quota" else None,
+            )
+        if isinstance(exc, openai.APIResponseValidationError):
+            return provider_error(
+                f"invalid response: {exc.message}", provider=self.name, api_key=key
+            )
+        if isinstance(exc, openai.APIError):
+            # An error event inside a stream that began with HTTP 200.
+            return provider_error(
+                _message(exc), provider=self.name, api_key=key, error_type=exc.code or exc.type
+            )
+        if isinstance(exc, (httpx2.HTTPError, httpx2.StreamError)):
+            return transport_error(exc, provider=self.name, api_key=key, timed_out=False)
+        kind = "malformed response" if isinstance(exc, json.JSONDecodeError) else "SDK error"
+        return provider_error(
+            f"{kind}: {type(exc).__name__}: {exc}", provider=self.name, api_key=key
+        )
+
+    def _parse_reset(self, value: str, at_ms: int) -> int | None:
+        ms: int | None = parse_duration(value)
+        return None if ms is None else at_ms + ms
+
+    async def _ping(self) -> None:
+        raw = await self._client.models.with_raw_response.retrieve(self._default_model)
+        self._note_headers(raw.headers)
+
+    async def _close(self) -> None:
+        if self._owns_http_client:
+            await self._client.close()
+
+
+def _message(exc: openai.APIError) -> str:
+    body = exc.body
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        if isinstance(message, str) and message:
+            kind = exc.code or exc.type
+            return f"{kind}: {message}" if kind else message
+    return exc.message
