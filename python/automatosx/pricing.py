@@ -1,0 +1,177 @@
+"""Per-model prices and the cost of a response.
+
+Prices come from ``genai-prices`` (an optional dependency, installed with any provider
+extra). Importing it costs a few hundred milliseconds and one lookup tens of microseconds, so
+a :class:`PriceBook` resolves each (provider, model) pair's per-token prices once — lazily on
+first use, or eagerly with :meth:`PriceBook.prime` when the router opens — and a response's
+cost is then two multiplications. ``ProviderConfig.prices`` overrides win over genai-prices.
+An unknown model, or genai-prices not installed, prices as None; it never raises.
+
+Tiered prices (e.g. a higher rate for prompts over 200K tokens) are kept: as in genai-prices,
+crossing a tier's input-token threshold applies that tier's rate to all tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from automatosx.schemas import CostMetrics, ModelPrice, ProviderResponse, TokenUsage
+
+__all__ = ["GENAI_PRICES_PROVIDER", "PriceBook", "Rates", "lookup_rates"]
+
+GENAI_PRICES_PROVIDER: dict[str, str] = {
+    "claude": "anthropic",
+    "openai": "openai",
+    "gemini": "google",
+}
+"""genai-prices' provider id for each of our provider names."""
+
+_PER_MTOK = Decimal(1_000_000)
+_SNAPSHOT_SUFFIX = re.compile(r"\d{4}-?\d{2}-?\d{2}|\d{3,4}|latest")
+_NOT_LOOKED_UP: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per token. ``*_tiers`` are ``(input-token threshold, rate)``, highest first."""
+
+    input: float
+    output: float
+    input_tiers: tuple[tuple[int, float], ...] = ()
+    output_tiers: tuple[tuple[int, float], ...] = ()
+
+    def for_prompt(self, input_tokens: int) -> tuple[float, float]:
+        """The (input, output) rates that apply to a prompt of ``input_tokens``."""
+        rate_in, rate_out = self.input, self.output
+        for start, rate in self.input_tiers:
+            if input_tokens > start:
+                rate_in = rate
+                break
+        for start, rate in self.output_tiers:
+            if input_tokens > start:
+                rate_out = rate
+                break
+        return rate_in, rate_out
+
+
+def _split(price: Any) -> tuple[float, tuple[tuple[int, float], ...]] | None:
+    """(base per-token rate, tiers) of a genai-prices Decimal or TieredPrices, per MTok."""
+    if price is None:
+        return None
+    if isinstance(price, Decimal):
+        return float(price / _PER_MTOK), ()
+    base = getattr(price, "base", None)
+    if not isinstance(base, Decimal):
+        return None
+    tiers = tuple(
+        sorted(
+            ((int(tier.start), float(tier.price / _PER_MTOK)) for tier in price.tiers),
+            reverse=True,
+        )
+    )
+    return float(base / _PER_MTOK), tiers
+
+
+def lookup_rates(provider: str, model: str) -> Rates | None:
+    """Look one model up in genai-prices (slow: call once per pair). None when unknown or
+    when genai-prices is not installed."""
+    provider_id = GENAI_PRICES_PROVIDER.get(provider, provider)
+    try:
+        from genai_prices import data_snapshot
+    except ImportError:
+        return None
+    model_ref = model.removeprefix("models/")
+    try:
+        _, info = data_snapshot.get_snapshot().find_provider_model(
+            model_ref, None, provider_id, None
+        )
+        prices = info.get_prices(datetime.now(tz=timezone.utc))
+        input_price = _split(prices.input_mtok)
+        output_price = _split(prices.output_mtok)
+    except (LookupError, AttributeError, TypeError, ValueError):
+        return None
+    if input_price is None or output_price is None:
+        return None
+    return Rates(input_price[0], output_price[0], input_price[1], output_price[1])
+
+
+class PriceBook:
+    """Per-token prices by (provider, model), each resolved once and cached.
+
+    ``overrides`` maps a provider name to ``{model: ModelPrice}`` (``ProviderConfig.prices``).
+    """
+
+    def __init__(self, overrides: Mapping[str, Mapping[str, ModelPrice]] | None = None) -> None:
+        self._rates: dict[tuple[str, str], Rates | None] = {}
+        self._overrides: dict[str, dict[str, Rates]] = {}
+        self._lock = threading.Lock()
+        for provider, models in (overrides or {}).items():
+            for model, price in models.items():
+                rates = Rates(price.input_cost_per_token, price.output_cost_per_token)
+                self._overrides.setdefault(provider, {})[model] = rates
+                self._rates[(provider, model)] = rates
+
+    def rates(self, provider: str, model: str) -> Rates | None:
+        """The pair's rates, looking them up on first use; None if unknown."""
+        rates = self._rates.get((provider, model), _NOT_LOOKED_UP)
+        if rates is _NOT_LOOKED_UP:
+            rates = self._resolve(provider, model)
+        return rates  # type: ignore[no-any-return]
+
+    def _resolve(self, provider: str, model: str) -> Rates | None:
+        with self._lock:
+            key = (provider, model)
+            if key not in self._rates:
+                rates = self._override_for_snapshot(provider, model)
+                self._rates[key] = rates if rates is not None else lookup_rates(provider, model)
+            return self._rates[key]
+
+    def _override_for_snapshot(self, provider: str, model: str) -> Rates | None:
+        """An override for ``claude-sonnet-4-5`` also prices the reply's dated snapshot
+        ``claude-sonnet-4-5-20250929`` (providers report the snapshot that served)."""
+        for name, rates in self._overrides.get(provider, {}).items():
+            suffix = model.removeprefix(name + "-") if model.startswith(name + "-") else ""
+            if suffix and _SNAPSHOT_SUFFIX.fullmatch(suffix):
+                return rates
+        return None
+
+    def prime(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Resolve these pairs now (imports genai-prices once: call it off the hot path)."""
+        for provider, model in pairs:
+            self.rates(provider, model)
+
+    async def aprime(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """:meth:`prime` in a worker thread, so the event loop keeps running."""
+        await asyncio.to_thread(self.prime, list(pairs))
+
+    def cost(self, provider: str, model: str, usage: TokenUsage) -> float | None:
+        """USD for ``usage`` on this model, or None if its price is unknown."""
+        rates = self.rates(provider, model)
+        if rates is None:
+            return None
+        rate_in, rate_out = rates.for_prompt(usage.input_tokens)
+        return usage.input_tokens * rate_in + usage.output_tokens * rate_out
+
+    def cost_metrics(self, response: ProviderResponse) -> CostMetrics | None:
+        """The cost breakdown of a response, or None if its model's price is unknown."""
+        rates = self.rates(response.provider, response.model)
+        if rates is None:
+            return None
+        usage = response.tokens
+        rate_in, rate_out = rates.for_prompt(usage.input_tokens)
+        return CostMetrics(
+            provider=response.provider,
+            model=response.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            input_cost_per_token=rate_in,
+            output_cost_per_token=rate_out,
+            total_cost=usage.input_tokens * rate_in + usage.output_tokens * rate_out,
+        )
