@@ -91,6 +91,9 @@ class RequestValidationError(AutomatosxError, ValueError):
         super().__init__(message)
         self.errors = errors or []
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.errors))
+
 
 class ProviderError(AutomatosxError):
     """A provider call failed.
@@ -225,6 +228,9 @@ class CircuitOpenError(AutomatosxError):
         super().__init__(f"{provider}: circuit breaker is open; provider skipped")
         self.provider = provider
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.provider,))
+
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
@@ -250,6 +256,9 @@ class AllProvidersFailedError(AutomatosxError):
             f"{a.provider}/{a.model}: {type(a.error).__name__}: {a.error}" for a in self.attempts
         )
         super().__init__(f"all providers failed ({len(self.attempts)} attempts): {tried or 'none'}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.attempts, self.request_id))
 
     @property
     def errors(self) -> list[BaseException]:
