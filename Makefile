@@ -18,6 +18,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: requirements/dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'pip==26.3'
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.lock
 	touch $@
 
@@ -26,11 +27,11 @@ install: $(VENV)/.installed ## create .venv and install the locked dev dependenc
 lock: ## re-resolve requirements/dev.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --group pyproject.toml:dev -o requirements/dev.lock --python-version 3.11
 
-build-dev: install ## build the extension (debug) into .venv
-	maturin develop -q --skip-install
+build-dev: install ## build the extension (debug) and install the package editable into .venv
+	maturin develop -q
 
 build-prod: install ## build the extension (release, fat LTO) into .venv
-	maturin develop -q --skip-install --release
+	maturin develop -q --release
 
 format: install ## format Rust and Python
 	cargo fmt
