@@ -31,7 +31,7 @@ class ProviderSpec:
 PROVIDERS: dict[str, ProviderSpec] = {
     "claude": ProviderSpec(
         "claude", "automatosx.providers.anthropic", "anthropic", "claude",
-        ("ANTHROPIC_API_KEY",), "claude-sonnet-4-5", 50,
+        ("ANTHROPIC_API_KEY",), "claude-sonnet-4-6", 50,
     ),
     "openai": ProviderSpec(
         "openai", "automatosx.providers.openai", "openai", "openai",
@@ -63,7 +63,7 @@ def _env_key(spec: ProviderSpec) -> str | None:
 def provider_from_env(name: str) -> ProviderConfig | None:
     """A default ProviderConfig for ``name`` if its API key is in the environment, else None.
 
-    The model is the provider's default (``claude-sonnet-4-5``, ``gpt-4o-mini``,
+    The model is the provider's default (``claude-sonnet-4-6``, ``gpt-4o-mini``,
     ``gemini-2.5-flash``); ``rateLimits`` is a tier-1 requests-per-minute budget. The key
     itself is not copied into the config: the adapter reads it from the environment.
     """

@@ -195,7 +195,7 @@ class AnthropicProvider(SdkAdapter):
             self._note_error_headers(exc)
             message = exc.api_message or exc.message
             return provider_error(
-                f"{exc.type}: {message}" if exc.type else message,
+                f"{message} ({exc.type})" if exc.type else message,
                 provider=self.name,
                 api_key=key,
                 status=exc.status_code,

@@ -222,7 +222,7 @@ class GeminiProvider(SdkAdapter):
             error = _error_body(exc.details)
             message = exc.message or str(exc)
             return provider_error(
-                f"{exc.status}: {message}" if exc.status else message,
+                f"{message} ({exc.status})" if exc.status else message,
                 provider=self.name,
                 api_key=key,
                 status=exc.code if isinstance(exc.code, int) else None,

@@ -211,5 +211,5 @@ def _message(exc: openai.APIError) -> str:
         message = body.get("message")
         if isinstance(message, str) and message:
             kind = exc.code or exc.type
-            return f"{kind}: {message}" if kind else message
+            return f"{message} ({kind})" if kind else message
     return exc.message
