@@ -5,19 +5,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+if TYPE_CHECKING:
+    from httpx2 import RemoteProtocolError as _TransportDrop
+else:
+    try:
+        from httpx2 import RemoteProtocolError as _TransportDrop
+    except ImportError:  # pragma: no cover - httpx2 comes with every supported SDK
+        _TransportDrop = ConnectionResetError
+
 __all__ = ["DroppedConnection", "Part", "ScriptedResponse"]
 
 
-class DroppedConnection(ConnectionResetError):
+class DroppedConnection(_TransportDrop, ConnectionResetError):
     """Raised by the app to cut a response short.
 
     Served by uvicorn, the client sees the connection close mid-body (an incomplete read).
-    In-process through `httpx2.ASGITransport`, this exception reaches the client itself, which
-    the SDKs report as their connection error.
+    In-process through `httpx2.ASGITransport` the exception itself reaches the client; it is
+    an `httpx2.RemoteProtocolError` (what httpx2 raises for a peer that closed mid-body), so
+    the SDKs map it exactly as they map the real thing.
     """
 
 

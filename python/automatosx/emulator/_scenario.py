@@ -185,7 +185,7 @@ class Scenario:
     fault mix for load tests (`Scenario.random`), or to replay recorded traffic
     (`Scenario.replay`). The file format is the mapping format:
 
-        {"models": ["claude-sonnet-4-5"],           # optional: the only models that exist
+        {"models": ["claude-sonnet-4-6"],           # optional: the only models that exist
          "api_keys": ["sk-test"],                   # optional: the only keys accepted
          "rules": [{"provider": "claude", "first": 2, "status": 429, "retry_after": 1}],
          "random": {"fault_rate": 0.3, "seed": 7}}  # optional

@@ -31,7 +31,7 @@ MODEL_PREFIXES: dict[str, tuple[str, ...]] = {
     "gemini": ("gemini",),
 }
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
-    "claude": ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
+    "claude": ("claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5"),
     "openai": ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "o3-mini"),
     "gemini": ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash"),
 }
