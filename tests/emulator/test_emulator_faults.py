@@ -39,6 +39,12 @@ async def ask_gpt(emu: Emulated, **kwargs: Any) -> Any:
     )
 
 
+async def drain(stream: Any, into: list[Any]) -> None:
+    """Iterate `stream` to its end (or its error), keeping every item in `into`."""
+    async for item in stream:
+        into.append(item)
+
+
 async def ask_gemini(emu: Emulated, model: str = "gemini-2.5-flash") -> Any:
     return await emu.gemini.models.generate_content(model=model, contents="hello")
 
@@ -174,23 +180,20 @@ async def test_fault_message_and_extra_headers_are_served(emu: Emulated) -> None
 async def test_claude_midstream_error_event_raises_from_the_iterator(emu: Emulated) -> None:
     emu.scenario.add(Rule(provider="claude", stream_error_after=2))
     stream = await ask_claude(emu, stream=True)
-    deltas = []
+    events: list[Any] = []
     with pytest.raises(anthropic.APIStatusError) as caught:
-        async for event in stream:  # type: ignore[attr-defined]
-            if event.type == "content_block_delta":
-                deltas.append(event.delta.text)
-    assert len(deltas) == 2
+        await drain(stream, events)
+    assert [e.type for e in events].count("content_block_delta") == 2
     assert caught.value.type == "overloaded_error"
 
 
 async def test_openai_midstream_error_data_event_raises_api_error(emu: Emulated) -> None:
     emu.scenario.add(Rule(provider="openai", stream_error_after=1))
     stream = await ask_gpt(emu, stream=True)
-    texts = []
+    chunks: list[Any] = []
     with pytest.raises(openai.APIError) as caught:
-        async for chunk in stream:
-            texts.append(chunk.choices[0].delta.content)
-    assert texts[1:] != []
+        await drain(stream, chunks)
+    assert [c.choices[0].delta.content for c in chunks][1:] != []
     assert caught.value.type == "server_error"
 
 
@@ -199,11 +202,10 @@ async def test_gemini_midstream_error_json_raises_server_error(emu: Emulated) ->
     stream = await emu.gemini.models.generate_content_stream(
         model="gemini-2.5-flash", contents="hello"
     )
-    texts = []
+    chunks: list[Any] = []
     with pytest.raises(genai_errors.ServerError) as caught:
-        async for chunk in stream:
-            texts.append(chunk.text)
-    assert len(texts) == 2
+        await drain(stream, chunks)
+    assert len(chunks) == 2
     assert caught.value.code == 503
     assert caught.value.status == "UNAVAILABLE"
 
@@ -235,25 +237,22 @@ async def test_dropped_stream_raises_a_connection_error_after_some_chunks(
     loopback: Emulated,
 ) -> None:
     loopback.scenario.add(Rule(drop_after=2))
-    received: list[str] = []
+    events: list[Any] = []
     stream = await ask_claude(loopback, stream=True)
     with pytest.raises(CONNECTION_ERRORS):
-        async for event in stream:  # type: ignore[attr-defined]
-            received.append(event.type)
-    assert received.count("content_block_delta") == 2
+        await drain(stream, events)
+    assert [e.type for e in events].count("content_block_delta") == 2
 
     gpt_stream = await ask_gpt(loopback, stream=True)
     with pytest.raises(openai.APIConnectionError):
-        async for _ in gpt_stream:
-            pass
+        await drain(gpt_stream, [])
 
     gemini_stream = await loopback.gemini.models.generate_content_stream(
         model="gemini-2.5-flash", contents="hello"
     )
-    chunks = []
+    chunks: list[Any] = []
     with pytest.raises(CONNECTION_ERRORS):
-        async for chunk in gemini_stream:
-            chunks.append(chunk)
+        await drain(gemini_stream, chunks)
     assert len(chunks) == 2
 
 
