@@ -165,7 +165,7 @@ if [[ -n $ext_path && $(uname -s) == Linux && $plat_tag == *manylinux* ]]; then
     if command -v readelf >/dev/null; then
         allowed=' libgcc_s.so.1 libstdc++.so.6 libm.so.6 libdl.so.2 librt.so.1 libc.so.6 libnsl.so.1
                   libutil.so.1 libpthread.so.0 libresolv.so.2 libz.so.1 libexpat.so.1 '
-        needed=$(readelf -d "$ext_path" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+        needed=$(readelf -d "$ext_path" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd ' ')
         bad=""
         for lib in $needed; do
             [[ $lib == ld-linux* || $allowed == *" $lib "* ]] || bad+=" $lib"
