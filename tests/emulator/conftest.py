@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 import anthropic
 import httpx2
@@ -25,10 +26,12 @@ class Emulated:
 
     mode: str
     app: Starlette
+    origin: str
     claude: anthropic.AsyncAnthropic
     gpt: openai.AsyncOpenAI
     gemini: genai.client.AsyncClient
     http: httpx2.AsyncClient  # raw access, same route as the SDKs
+    extra: list[openai.AsyncOpenAI] = field(default_factory=list)
 
     @property
     def scenario(self) -> Scenario:
@@ -38,6 +41,19 @@ class Emulated:
     @scenario.setter
     def scenario(self, scenario: Scenario) -> None:
         self.app.state.scenario = scenario
+
+    def openai_at(self, path: str) -> openai.AsyncOpenAI:
+        """Another OpenAI client, for an OpenAI-compatible API under `path` (e.g. /api/v1)."""
+        http = (
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=self.app))
+            if self.mode == "in_process"
+            else None
+        )
+        client = openai.AsyncOpenAI(
+            api_key=KEY, base_url=self.origin + path, max_retries=0, http_client=http
+        )
+        self.extra.append(client)
+        return client
 
 
 def sdk_clients(
@@ -59,6 +75,7 @@ def sdk_clients(
     return Emulated(
         mode=mode,
         app=app,
+        origin=anthropic_url,
         claude=anthropic.AsyncAnthropic(
             api_key=KEY, base_url=anthropic_url, max_retries=0, http_client=claude_http
         ),
@@ -75,38 +92,52 @@ async def close(emulated: Emulated) -> None:
     await emulated.gpt.close()
     await emulated.gemini.aclose()
     await emulated.http.aclose()
+    for client in emulated.extra:
+        await client.close()
+
+
+@asynccontextmanager
+async def emulated(mode: str) -> AsyncIterator[Emulated]:
+    """Every SDK against a fresh emulator, in-process or over loopback HTTP."""
+    app = create_app(Scenario())
+    if mode == "in_process":
+        origin = IN_PROCESS_ORIGIN
+        clients = sdk_clients(mode, app, origin, origin + "/v1", origin)
+        clients.http.base_url = httpx2.URL(origin)
+        try:
+            yield clients
+        finally:
+            await close(clients)
+        return
+    async with EmulatorServer(app) as srv:
+        clients = sdk_clients(
+            mode, app, srv.anthropic_base_url, srv.openai_base_url, srv.gemini_base_url
+        )
+        try:
+            yield clients
+        finally:
+            await close(clients)
 
 
 @pytest.fixture(params=["in_process", "loopback"])
 async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulated]:
     """Each SDK against a fresh emulator, once in-process and once over loopback HTTP."""
-    app = create_app(Scenario())
-    if request.param == "in_process":
-        emulated = sdk_clients(
-            "in_process", app, IN_PROCESS_ORIGIN, IN_PROCESS_ORIGIN + "/v1", IN_PROCESS_ORIGIN
-        )
-        emulated.http.base_url = httpx2.URL(IN_PROCESS_ORIGIN)
-        yield emulated
-        await close(emulated)
-        return
-    async with EmulatorServer(app) as srv:
-        emulated = sdk_clients(
-            "loopback", app, srv.anthropic_base_url, srv.openai_base_url, srv.gemini_base_url
-        )
-        yield emulated
-        await close(emulated)
+    async with emulated(request.param) as clients:
+        yield clients
 
 
 @pytest.fixture
 async def loopback() -> AsyncIterator[Emulated]:
-    """Each SDK against a fresh emulator over loopback HTTP only (real streaming, real sockets)."""
-    app = create_app(Scenario())
-    async with EmulatorServer(app) as srv:
-        emulated = sdk_clients(
-            "loopback", app, srv.anthropic_base_url, srv.openai_base_url, srv.gemini_base_url
-        )
-        yield emulated
-        await close(emulated)
+    """Over loopback HTTP only: real sockets, real streaming."""
+    async with emulated("loopback") as clients:
+        yield clients
+
+
+@pytest.fixture
+async def in_process() -> AsyncIterator[Emulated]:
+    """In-process only: the SDKs' HTTP clients use httpx2.ASGITransport."""
+    async with emulated("in_process") as clients:
+        yield clients
 
 
 def user(text: str) -> list[dict[str, str]]:

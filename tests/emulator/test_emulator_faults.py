@@ -256,12 +256,12 @@ async def test_dropped_stream_raises_a_connection_error_after_some_chunks(
     assert len(chunks) == 2
 
 
-async def test_dropped_connection_in_process_raises_dropped_connection(emu: Emulated) -> None:
-    if emu.mode != "in_process":
-        pytest.skip("in-process only")
-    emu.scenario.add(Rule(provider="claude", drop_after=1))
+async def test_dropped_connection_in_process_raises_dropped_connection(
+    in_process: Emulated,
+) -> None:
+    in_process.scenario.add(Rule(provider="claude", drop_after=1))
     with pytest.raises(anthropic.APIConnectionError) as caught:
-        await ask_claude(emu, stream=True)
+        await ask_claude(in_process, stream=True)
     assert isinstance(caught.value.__cause__, DroppedConnection)
 
 
