@@ -38,11 +38,11 @@ from automatosx.emulator._server import EmulatorServer, serve
 
 __all__ = [
     "CONFORMANCE_ENV",
-    "PROVIDERS",
     "DroppedConnection",
     "EmulatorServer",
     "Fault",
     "FaultKind",
+    "PROVIDERS",
     "Prompt",
     "Recording",
     "Reply",

@@ -59,7 +59,6 @@ def _chars_of(content: Any) -> int:
 
 class AnthropicWire:
     provider = "claude"
-    request_id_header = "request-id"
 
     def api_key(self, request: Request) -> str | None:
         key = request.headers.get("x-api-key", "").strip()

@@ -76,7 +76,6 @@ def _turns(contents: Any) -> list[tuple[str, str, int]]:
 
 class GeminiWire:
     provider = "gemini"
-    request_id_header = "x-goog-request-id"
 
     def api_key(self, request: Request) -> str | None:
         key = request.headers.get("x-goog-api-key", "").strip()
@@ -227,11 +226,8 @@ class GeminiWire:
         return 503
 
     def headers(self, request_id: str, quota: Quota | None) -> dict[str, str]:
-        return {
-            "x-goog-request-id": request_id,
-            "server-timing": "gfet4t7; dur=1",
-            "vary": "Origin, X-Origin, Referer",
-        }
+        # The service sends no request id header.
+        return {"server-timing": "gfet4t7; dur=1", "vary": "Origin, X-Origin, Referer"}
 
     def stream_content_type(self) -> str:
         return "text/event-stream"

@@ -78,7 +78,6 @@ def _sse(data: dict[str, Any]) -> bytes:
 
 class OpenAIWire:
     provider = "openai"
-    request_id_header = "x-request-id"
 
     def api_key(self, request: Request) -> str | None:
         auth = request.headers.get("authorization", "")

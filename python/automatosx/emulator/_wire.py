@@ -98,7 +98,6 @@ class Wire(Protocol):
     """One provider's dialect. Methods raise `WireError` for requests the service rejects."""
 
     provider: str
-    request_id_header: str
 
     def api_key(self, request: Request) -> str | None:
         """The API key the request carries, or None."""
