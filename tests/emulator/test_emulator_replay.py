@@ -19,6 +19,7 @@ from automatosx.emulator import (
     Scenario,
     conformance_dir,
     conformance_files,
+    create_replay_app,
     load_recordings,
 )
 
@@ -246,3 +247,12 @@ def test_conformance_dir_honours_the_environment(
     monkeypatch.setenv(CONFORMANCE_ENV, str(tmp_path / "missing"))
     assert conformance_dir() is None
     assert conformance_files() == []
+
+
+async def test_create_replay_app_takes_one_path_or_several() -> None:
+    if not FILES:
+        pytest.skip(NO_RECORDINGS)
+    one = create_replay_app(FILES[0])
+    several = create_replay_app(FILES[:3])
+    assert len(one.state.scenario.recordings) == len(load_recordings(FILES[0]))
+    assert len(several.state.scenario.recordings) == sum(len(load_recordings(p)) for p in FILES[:3])

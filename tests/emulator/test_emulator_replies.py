@@ -5,6 +5,8 @@ from __future__ import annotations
 from google.genai import types as genai_types
 
 from automatosx.emulator import Prompt, compose_reply
+from automatosx.emulator._gemini import google_duration
+from automatosx.emulator._openai import go_duration
 
 from .conftest import Emulated, user
 
@@ -211,3 +213,13 @@ def test_reply_length_follows_max_tokens() -> None:
     assert cut.truncated
     assert cut.words == full.words[:3]
     assert "".join(full.chunks()) == full.text
+
+
+def test_reset_durations_are_formatted_like_the_services() -> None:
+    assert go_duration(0.006) == "6ms"
+    assert go_duration(1) == "1s"
+    assert go_duration(1.5) == "1.5s"
+    assert go_duration(360) == "6m0s"
+    assert go_duration(3725) == "1h2m5s"
+    assert google_duration(2) == "2s"
+    assert google_duration(0.2) == "0.200s"

@@ -16,6 +16,7 @@ In replay mode any other method and path is served from the recordings too.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -77,8 +78,11 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
     return app
 
 
-def create_replay_app(*paths: str | Path) -> Starlette:
-    """An app serving the recorded responses in these cassettes (see `Scenario.replay`)."""
+def create_replay_app(paths: str | Path | Iterable[str | Path]) -> Starlette:
+    """An app serving the responses recorded in a cassette, or in each of several, in order
+    (see `Scenario.replay`)."""
+    if isinstance(paths, (str, Path)):
+        return create_app(Scenario.replay(paths))
     return create_app(Scenario.replay(*paths))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -56,8 +57,10 @@ class Fault:
     - `error`: the error type / code to put in the body (e.g. "insufficient_quota" for OpenAI,
       "api_error" for Anthropic); each provider has a default per status.
     - `message`: the error message; defaults to the provider's usual wording.
-    - `retry_after` (seconds) -> `retry-after` header (and Gemini's `RetryInfo.retryDelay`);
-      `retry_after_ms` -> `retry-after-ms` header.
+    - `retry_after` (seconds) -> `retry-after` header, rounded up to whole seconds;
+      `retry_after_ms` -> `retry-after-ms` header. Gemini sends neither header (the real
+      service does not): both go into the error's `google.rpc.RetryInfo.retryDelay` instead,
+      `retry_after_ms` winning.
     - `headers`: extra response headers.
     - `latency`: seconds before the first byte; `chunk_latency`: seconds between stream chunks.
     - `stream_error_after`: on a streamed request, send this many text chunks, then the
@@ -268,7 +271,10 @@ class Scenario:
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() == ".toml":
-            import tomllib
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover - Python 3.10 needs the tomli backport
+                import tomli as tomllib
 
             return cls.from_dict(tomllib.loads(text))
         return cls.from_dict(json.loads(text))
