@@ -18,9 +18,10 @@ async def test_absolute_path_url(tmp_path: Path) -> None:
     path = tmp_path / "abs.db"
     async with open_store(f"sqlite:///{path}") as store:
         assert store.path == str(path)
-        assert store.state is StoreState.OPENED
+        states = [store.state]
+    states.append(store.state)
+    assert states == [StoreState.OPENED, StoreState.CLOSED]
     assert path.exists()
-    assert store.state is StoreState.CLOSED
 
 
 async def test_relative_path_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

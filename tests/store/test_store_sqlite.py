@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
@@ -190,13 +191,14 @@ async def test_missing_request_is_none(store: SQLiteStore) -> None:
 
 async def test_lifecycle_is_unopened_opened_closed(db_path: Path) -> None:
     store = SQLiteStore(db_path)
-    assert store.state is StoreState.UNOPENED
+    seen = [store.state]
     await store.open()
-    assert store.state is StoreState.OPENED
+    seen.append(store.state)
     await store.close()
-    assert store.state is StoreState.CLOSED
+    seen.append(store.state)
     await store.close()  # idempotent
-    assert store.state is StoreState.CLOSED
+    seen.append(store.state)
+    assert seen == [StoreState.UNOPENED, StoreState.OPENED, StoreState.CLOSED, StoreState.CLOSED]
 
 
 async def test_unopened_store_says_how_to_open_it(db_path: Path) -> None:
@@ -369,3 +371,38 @@ async def test_null_store_records_nothing() -> None:
     assert await store.get_provider_metrics() == []
     assert await store.get_provider_health() == []
     await store.close()
+
+
+async def test_batch_lost_to_a_connection_failure_is_reported_and_the_writer_lives_on(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automatosx.store.sqlite as sqlite_module
+
+    real = sqlite_module._execute_grouped
+
+    async def fail_once(conn: object, batch: object) -> None:
+        monkeypatch.setattr(sqlite_module, "_execute_grouped", real)
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(sqlite_module, "_execute_grouped", fail_once)
+    await store.save_request(request_record())
+    with pytest.raises(StoreError, match="save_request failed: disk on fire"):
+        await store.flush()
+    rid = new_id()
+    await store.save_request(request_record(rid))
+    assert await store.get_request(rid) is not None
+
+
+async def test_stopped_writer_fails_saves_and_flush_loudly(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    await store.open()
+    assert store._writer is not None
+    store._writer.cancel()
+    await asyncio.wait([store._writer])
+    with pytest.raises(StoreError, match="writer task stopped unexpectedly"):
+        await store.flush()
+    with pytest.raises(StoreError, match="writer task stopped unexpectedly"):
+        await store.save_request(request_record())
+    with pytest.raises(StoreError, match="writer task stopped unexpectedly"):
+        await store.close()
+    assert store.state is StoreState.CLOSED

@@ -138,6 +138,8 @@ class SQLiteStore:
         self._busy_timeout_ms = int(busy_timeout_ms)
         self._state = StoreState.UNOPENED
         self._accepting = False  # True while OPENED and not closing: the hot-path check
+        self._closing = False
+        self._stopping_writer = False  # close() is cancelling the writer: not a failure
         self._conn: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Op] = asyncio.Queue(queue_size)
         self._lock = asyncio.Lock()  # one transaction or read at a time on the connection
@@ -147,6 +149,7 @@ class SQLiteStore:
         self._done = 0  # ops written or failed
         self._blocked_puts = 0  # callers waiting for queue space
         self._flushers: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._inflight: list[_Op] = []  # the batch being written
         self._failures: list[StoreError] = []
         self._failure_count = 0
 
@@ -188,13 +191,15 @@ class SQLiteStore:
     async def close(self) -> None:
         """Write everything queued, stop the writer, close the connection. Idempotent.
 
-        Raises :class:`StoreError` (after closing) if writes failed since the last flush.
+        Raises :class:`StoreError` (after closing) if writes failed since the last flush, or
+        if the writer had stopped.
         """
         if self._state is StoreState.UNOPENED:
             self._state = StoreState.CLOSED
             return
-        if self._state is StoreState.CLOSED or not self._accepting:
+        if self._state is StoreState.CLOSED or self._closing:
             return
+        self._closing = True
         self._accepting = False
         try:
             while self._writer_error is None:
@@ -203,12 +208,15 @@ class SQLiteStore:
                     break
                 await asyncio.sleep(0)  # let callers woken with queue space enqueue
         finally:
+            self._stopping_writer = True
             if self._writer is not None:
                 self._writer.cancel()
                 await asyncio.wait([self._writer])
             if self._conn is not None:
                 await self._conn.close()
             self._state = StoreState.CLOSED
+        if self._writer_error is not None:
+            raise self._writer_error
         self._raise_failures()
 
     async def __aenter__(self) -> SQLiteStore:
@@ -350,14 +358,20 @@ class SQLiteStore:
         try:
             self._queue.put_nowait(op)
         except asyncio.QueueFull:
-            self._blocked_puts += 1
-            try:
-                await self._queue.put(op)
-            finally:
-                self._blocked_puts -= 1
+            await self._put_when_space(op)
         self._enqueued += 1
         if waiter is not None:
             await waiter
+
+    async def _put_when_space(self, op: _Op) -> None:
+        """Back-pressure: wait for the writer to make room; never drop."""
+        self._blocked_puts += 1
+        try:
+            await self._queue.put(op)
+        finally:
+            self._blocked_puts -= 1
+        if self._writer_error is not None:
+            raise self._writer_error
 
     # -- the writer -----------------------------------------------------------------------
 
@@ -371,8 +385,10 @@ class SQLiteStore:
                     batch.append(queue.get_nowait())
                 except asyncio.QueueEmpty:
                     break
+            self._inflight = batch
             failures = await self._write_batch(batch)
             self._settle(batch, failures)
+            self._inflight = []
             self._done += len(batch)
             self._wake_flushers()
 
@@ -421,8 +437,8 @@ class SQLiteStore:
                 future.set_result(None)
 
     def _on_writer_exit(self, task: asyncio.Task[None]) -> None:
-        if not self._accepting:
-            return  # stopped by close()
+        if self._stopping_writer:
+            return
         self._accepting = False
         self._writer_error = StoreError("the store's writer task stopped unexpectedly")
         if not task.cancelled() and task.exception() is not None:
@@ -431,8 +447,10 @@ class SQLiteStore:
             _, future = self._flushers.popleft()
             if not future.done():
                 future.set_exception(self._writer_error)
+        lost = list(self._inflight)
         while not self._queue.empty():
-            waiter = self._queue.get_nowait()[3]
+            lost.append(self._queue.get_nowait())
+        for _sql, _params, _many, waiter in lost:
             if waiter is not None and not waiter.done():
                 waiter.set_exception(self._writer_error)
 
@@ -457,7 +475,7 @@ class SQLiteStore:
         ) from first
 
     def _check_usable(self) -> None:
-        if self._state is not StoreState.OPENED:
+        if self._state is not StoreState.OPENED or self._writer_error is not None:
             raise self._unusable()
 
     def _unusable(self) -> StoreError:
