@@ -376,15 +376,15 @@ async def test_null_store_records_nothing() -> None:
 async def test_batch_lost_to_a_connection_failure_is_reported_and_the_writer_lives_on(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import automatosx.store.sqlite as sqlite_module
+    import automatosx.store._writer as writer_module
 
-    real = sqlite_module._execute_grouped
+    real = writer_module._execute_grouped
 
     async def fail_once(conn: object, batch: object) -> None:
-        monkeypatch.setattr(sqlite_module, "_execute_grouped", real)
+        monkeypatch.setattr(writer_module, "_execute_grouped", real)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(sqlite_module, "_execute_grouped", fail_once)
+    monkeypatch.setattr(writer_module, "_execute_grouped", fail_once)
     await store.save_request(request_record())
     with pytest.raises(StoreError, match="save_request failed: disk on fire"):
         await store.flush()
@@ -396,9 +396,9 @@ async def test_batch_lost_to_a_connection_failure_is_reported_and_the_writer_liv
 async def test_stopped_writer_fails_saves_and_flush_loudly(db_path: Path) -> None:
     store = SQLiteStore(db_path)
     await store.open()
-    assert store._writer is not None
-    store._writer.cancel()
-    await asyncio.wait([store._writer])
+    assert store._writes is not None
+    store._writes._task.cancel()
+    await asyncio.wait([store._writes._task])
     with pytest.raises(StoreError, match="writer task stopped unexpectedly"):
         await store.flush()
     with pytest.raises(StoreError, match="writer task stopped unexpectedly"):

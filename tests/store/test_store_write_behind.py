@@ -68,6 +68,8 @@ async def test_ten_thousand_records_from_many_tasks_all_arrive(db_path: Path) ->
 async def test_full_queue_makes_writers_wait_and_drops_nothing(db_path: Path) -> None:
     store = SQLiteStore(db_path, queue_size=4, batch_size=2)
     await store.open()
+    assert store._writes is not None
+    writes = store._writes
     try:
         ids = [new_id() for _ in range(200)]
         waited = 0
@@ -75,10 +77,10 @@ async def test_full_queue_makes_writers_wait_and_drops_nothing(db_path: Path) ->
         async def writer(chunk: list[str]) -> None:
             nonlocal waited
             for rid in chunk:
-                if store._queue.full():
+                if writes.queued >= 4:
                     waited += 1
                 await store.save_request(request_record(rid))
-                assert store._queue.qsize() <= 4
+                assert writes.queued <= 4
 
         await asyncio.gather(*(writer(ids[i::8]) for i in range(8)))
         assert waited > 0  # back-pressure happened

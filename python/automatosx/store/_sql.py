@@ -1,0 +1,193 @@
+"""The SQL of the SQLite store: statements, and rows back into records.
+
+Statements name their columns (never ``SELECT *``), so the column lists here are the one
+contract between a query and its decoder.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+
+from automatosx.schemas import ProviderHealth, ProviderResponse
+from automatosx.store.base import AttemptRecord, MetricsRow, RequestRecord
+
+__all__ = [
+    "ATTEMPT_COLUMNS",
+    "INSERT_ATTEMPT",
+    "INSERT_CHUNK",
+    "INSERT_HEALTH",
+    "INSERT_REQUEST",
+    "INSERT_RESPONSE",
+    "LABELS",
+    "METRICS_COLUMNS",
+    "REQUEST_COLUMNS",
+    "RESPONSE_COLUMNS",
+    "UPDATE_REQUEST_STATE",
+    "attempt_from_row",
+    "dumps",
+    "fetch_in",
+    "fetchall",
+    "health_from_row",
+    "json_or_none",
+    "loads",
+    "metrics_from_row",
+    "request_from_row",
+    "response_from_row",
+    "where_clause",
+]
+
+INSERT_REQUEST = (
+    "INSERT INTO provider_requests (id, provider, model, messages, max_tokens, temperature,"
+    " stream, state, retry_count, error, error_code, history, created_at, updated_at, metadata)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_REQUEST_STATE = (
+    "UPDATE provider_requests SET state = ?, retry_count = ?, history = ?, error = ?,"
+    " error_code = ?, provider = COALESCE(?, provider), model = COALESCE(?, model),"
+    " updated_at = ? WHERE id = ?"
+)
+INSERT_ATTEMPT = (
+    "INSERT INTO provider_attempts (request_id, attempt, provider, model, outcome, error_code,"
+    " error, status_code, duration, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_RESPONSE = (
+    "INSERT INTO provider_responses (request_id, provider, model, content, input_tokens,"
+    " output_tokens, total_tokens, finish_reason, duration, cost, created_at, metadata)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_CHUNK = (
+    "INSERT INTO stream_chunks (request_id, chunk_index, chunk_content, timestamp)"
+    " VALUES (?, ?, ?, ?)"
+)
+INSERT_HEALTH = (
+    "INSERT INTO provider_health (provider, status, latency, rate_limit_remaining,"
+    " rate_limit_reset, error_message, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+LABELS = {
+    INSERT_REQUEST: "save_request",
+    UPDATE_REQUEST_STATE: "update_request_state",
+    INSERT_ATTEMPT: "save_attempt",
+    INSERT_RESPONSE: "save_response",
+    INSERT_CHUNK: "save_stream_chunks",
+    INSERT_HEALTH: "save_health_check",
+}
+
+REQUEST_COLUMNS = (
+    "id, provider, model, messages, max_tokens, temperature, stream, state, retry_count,"
+    " history, created_at, updated_at, metadata, error, error_code"
+)
+ATTEMPT_COLUMNS = (
+    "request_id, attempt, provider, model, outcome, error_code, error, status_code, duration,"
+    " created_at"
+)
+RESPONSE_COLUMNS = (
+    "request_id, provider, model, content, input_tokens, output_tokens, total_tokens,"
+    " finish_reason, duration, cost, created_at, metadata"
+)
+METRICS_COLUMNS = (
+    "provider, model, date, request_count, success_count, failure_count, total_input_tokens,"
+    " total_output_tokens, total_tokens, total_cost, total_duration"
+)
+IN_BATCH = 500  # ids per `IN (...)` query, well under SQLite's variable limit
+
+# A value JSON cannot encode is stored as its str(): recording never fails a request.
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def json_or_none(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else dumps(value)
+
+
+# -- reads --------------------------------------------------------------------------------
+
+
+async def fetchall(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+) -> list[sqlite3.Row]:
+    return list(await conn.execute_fetchall(sql, params))
+
+
+async def fetch_in(
+    conn: aiosqlite.Connection, select: str, ids: list[str], tail: str
+) -> list[sqlite3.Row]:
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(ids), IN_BATCH):
+        part = ids[start : start + IN_BATCH]
+        marks = ", ".join("?" * len(part))
+        rows += await fetchall(conn, f"{select} WHERE request_id IN ({marks}){tail}", part)
+    return rows
+
+
+def where_clause(**filters: object) -> tuple[str, list[object]]:
+    used = {column: value for column, value in filters.items() if value is not None}
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(f"{column} = ?" for column in used), list(used.values())
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def request_from_row(row: sqlite3.Row) -> RequestRecord:
+    return RequestRecord(
+        id=row[0],
+        provider=row[1],
+        model=row[2],
+        messages=row[3],
+        max_tokens=row[4],
+        temperature=row[5],
+        stream=bool(row[6]),
+        state=row[7],
+        retry_count=row[8],
+        history=json.loads(row[9]),
+        created_at=row[10],
+        updated_at=row[11],
+        metadata=loads(row[12]),
+        error=row[13],
+        error_code=row[14],
+    )
+
+
+def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(*row)
+
+
+def response_from_row(row: sqlite3.Row) -> ProviderResponse:
+    return ProviderResponse.model_validate(
+        {
+            "request_id": row[0],
+            "provider": row[1],
+            "model": row[2],
+            "content": row[3],
+            "tokens": {"input_tokens": row[4], "output_tokens": row[5], "total_tokens": row[6]},
+            "finish_reason": row[7],
+            "duration": row[8],
+            "cost": row[9],
+            "created_at": row[10],
+            "metadata": loads(row[11]),
+        }
+    )
+
+
+def metrics_from_row(row: sqlite3.Row) -> MetricsRow:
+    return MetricsRow(*row)
+
+
+def health_from_row(row: sqlite3.Row) -> ProviderHealth:
+    return ProviderHealth.model_validate(
+        {
+            "provider": row[0],
+            "status": row[1],
+            "latency": row[2],
+            "rate_limit_remaining": row[3],
+            "rate_limit_reset": row[4],
+            "error": row[5],
+            "last_checked": row[6],
+        }
+    )
