@@ -92,7 +92,9 @@ def test_enqueue_cost_per_record(
         for record in rounds.attempts:
             await save(record)
 
-    benchmark.pedantic(lambda: loop.run_until_complete(burst()), setup=rounds.next_round, rounds=30)
+    benchmark.pedantic(  # type: ignore[no-untyped-call]
+        lambda: loop.run_until_complete(burst()), setup=rounds.next_round, rounds=30
+    )
     if benchmark.stats is not None:
         per_record = benchmark.stats.stats.median / ENQUEUE_BURST
         benchmark.extra_info["ns_per_record"] = round(per_record * 1e9)
@@ -112,7 +114,7 @@ def test_sustained_records_per_second(
             await save(record)
         await store.flush()
 
-    benchmark.pedantic(
+    benchmark.pedantic(  # type: ignore[no-untyped-call]
         lambda: loop.run_until_complete(saves_and_flush()), setup=rounds.next_round, rounds=10
     )
     if benchmark.stats is not None:
