@@ -332,6 +332,7 @@ def test_request_id_is_generated_when_absent() -> None:
     first = ProviderRequest.model_validate(doc).request_id
     second = ProviderRequest.model_validate(doc).request_id
     assert str(uuid.UUID(first)) == first
+    assert uuid.UUID(first).version == 4
     assert first != second
 
 
