@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date as Date
 from types import TracebackType
 from typing import Any, Literal
@@ -91,6 +91,9 @@ class SQLiteStore:
         self._lock = asyncio.Lock()  # one transaction or read at a time on the connection
         self._writes: WriteBehind | None = None
         self._closing = False
+        # What save_* call: the writer's own submit once open (one coroutine on the hot
+        # path); after close() it refuses by itself.
+        self._submit: Callable[..., Awaitable[None]] = self._refuse
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r}, durability={self._durability!r}, {self.state.value})"
@@ -130,6 +133,7 @@ class SQLiteStore:
             sync=self._sync,
             labels=LABELS,
         )
+        self._submit = self._writes.submit
         self._state = StoreState.OPENED
 
     async def close(self) -> None:
@@ -285,11 +289,9 @@ class SQLiteStore:
             ),
         )
 
-    async def _submit(self, sql: str, params: Any, many: bool = False) -> None:
-        writes = self._writes
-        if writes is None:
-            raise self._unusable()
-        await writes.submit(sql, params, many)
+    async def _refuse(self, sql: str, params: Any, many: bool = False) -> None:
+        """``_submit`` until the store is opened."""
+        raise self._unusable()
 
     def _usable(self) -> WriteBehind:
         writes = self._writes
