@@ -1,7 +1,8 @@
 -- 001_initial: the request store (DESIGN.md, "Persistence").
 --
 -- Conventions: timestamps are BIGINT milliseconds since the Unix epoch (UTC); JSON is TEXT;
--- enumerations are CHECK constraints; children of provider_requests are deleted with it.
+-- floats are DOUBLE PRECISION (PostgreSQL's REAL is 4 bytes); enumerations are CHECK
+-- constraints; children of provider_requests are deleted with it.
 -- The SQL is portable (SQLite now, PostgreSQL later) except where marked "SQLite:":
 --   * `INTEGER PRIMARY KEY` is SQLite's auto-assigned rowid; PostgreSQL needs
 --     `BIGINT GENERATED ALWAYS AS IDENTITY`.
@@ -16,7 +17,7 @@ CREATE TABLE provider_requests (
     -- the messages as a JSON array, or 'sha256:<hex>' when message capture is off
     messages     TEXT NOT NULL,
     max_tokens   INTEGER CHECK (max_tokens IS NULL OR max_tokens > 0),
-    temperature  REAL NOT NULL CHECK (temperature >= 0 AND temperature <= 2),
+    temperature  DOUBLE PRECISION NOT NULL CHECK (temperature >= 0 AND temperature <= 2),
     stream       INTEGER NOT NULL DEFAULT 0 CHECK (stream IN (0, 1)),
     state        TEXT NOT NULL CHECK (state IN ('idle', 'validating', 'requesting', 'streaming',
                                                 'rate_limited', 'retrying', 'completed',
@@ -66,7 +67,7 @@ CREATE TABLE provider_responses (
                                OR finish_reason IN ('stop', 'length', 'content_filter',
                                                     'tool_calls')),
     duration       INTEGER NOT NULL DEFAULT 0 CHECK (duration >= 0),  -- ms
-    cost           REAL CHECK (cost IS NULL OR cost >= 0),  -- USD
+    cost           DOUBLE PRECISION CHECK (cost IS NULL OR cost >= 0),  -- USD
     created_at     BIGINT NOT NULL,
     metadata       TEXT
 );
@@ -85,7 +86,7 @@ CREATE TABLE provider_health (
     id                    INTEGER PRIMARY KEY,  -- SQLite: rowid
     provider              TEXT NOT NULL CHECK (provider IN ('claude', 'gemini', 'openai')),
     status                TEXT NOT NULL CHECK (status IN ('healthy', 'degraded', 'down')),
-    latency               REAL CHECK (latency IS NULL OR latency >= 0),  -- ms
+    latency               DOUBLE PRECISION CHECK (latency IS NULL OR latency >= 0),  -- ms
     rate_limit_remaining  INTEGER CHECK (rate_limit_remaining IS NULL
                                          OR rate_limit_remaining >= 0),
     rate_limit_reset      BIGINT,
@@ -111,7 +112,7 @@ CREATE TABLE provider_metrics (
     total_input_tokens   BIGINT NOT NULL DEFAULT 0,
     total_output_tokens  BIGINT NOT NULL DEFAULT 0,
     total_tokens         BIGINT NOT NULL DEFAULT 0,
-    total_cost           REAL NOT NULL DEFAULT 0,  -- USD
+    total_cost           DOUBLE PRECISION NOT NULL DEFAULT 0,  -- USD
     total_duration       BIGINT NOT NULL DEFAULT 0,  -- ms, summed over attempts
     UNIQUE (provider, model, date)
 );
