@@ -16,7 +16,7 @@ from automatosx.errors import ProviderError, redact
 from automatosx.schemas import Message, ProviderResponse
 from automatosx.store.base import AttemptRecord, RequestRecord, Store
 
-__all__ = ["Recorder", "messages_json", "now_ms"]
+__all__ = ["LazyMessages", "Recorder", "messages_json", "now_ms"]
 
 
 def now_ms() -> int:
@@ -25,7 +25,7 @@ def now_ms() -> int:
 
 def messages_json(messages: Sequence[Message] | Any, capture: bool) -> str:
     """The messages as stored: JSON, or ``sha256:<hex>`` of that JSON when capture is off."""
-    if isinstance(messages, list) and all(isinstance(m, Message) for m in messages):
+    if isinstance(messages, list) and messages and isinstance(messages[0], Message):
         payload: Any = [
             {"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})}
             for m in messages
@@ -36,6 +36,32 @@ def messages_json(messages: Sequence[Message] | Any, capture: bool) -> str:
     if capture:
         return text
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class LazyMessages:
+    """The messages column, serialized only when the store's writer binds it (sqlite3 calls
+    ``__conform__``), so the JSON encoding stays off the request's path."""
+
+    __slots__ = ("_capture", "_messages", "_text")
+
+    def __init__(self, messages: Sequence[Message] | Any, capture: bool) -> None:
+        self._messages = messages
+        self._capture = capture
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = messages_json(self._messages, self._capture)
+        return self._text
+
+    def __conform__(self, protocol: object) -> str:
+        return str(self)
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
 
 
 def error_text(error: BaseException) -> str:
@@ -56,7 +82,7 @@ class Recorder:
         self,
         machine: ProviderStateMachine,
         *,
-        messages: str,
+        messages: str | LazyMessages,
         max_tokens: int | None,
         temperature: float,
         stream: bool,

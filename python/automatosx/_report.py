@@ -86,10 +86,12 @@ def request_states(db: Path) -> dict[str, int]:
 def provider_table(db: Path, title: str = "per provider") -> Table:
     from rich.table import Table
 
-    table = Table(title=title)
-    for col in ("provider", "attempts", "success", "p50 ms", "p95 ms", "tokens", "cost $",
-                "retries", "fallbacks"):
-        table.add_column(col, justify="left" if col == "provider" else "right")
+    from rich import box
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("provider", "tries", "ok", "p50 ms", "p95 ms", "tokens", "cost $", "retries",
+                "fallbacks"):
+        table.add_column(col, justify="left" if col == "provider" else "right", no_wrap=True)
     for row in provider_summaries(db):
         rate = "-" if row["success_rate"] is None else f"{row['success_rate']:.1%}"
         p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}"

@@ -20,8 +20,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from automatosx._core import Backoff, Event, InvalidTransitionError, ProviderStateMachine, State
-from automatosx._recorder import Recorder, messages_json, now_ms
+from automatosx._core import (
+    Backoff,
+    Event,
+    InvalidTransitionError,
+    ProviderStateMachine,
+    State,
+    monotonic_ms,
+)
+from automatosx._recorder import LazyMessages, Recorder, messages_json, now_ms
 from automatosx._slots import Slot, build_slots
 from automatosx.errors import (
     AllProvidersFailedError,
@@ -34,7 +41,7 @@ from automatosx.errors import (
     RequestValidationError,
     redact,
 )
-from automatosx.providers.base import Provider, StreamEnd
+from automatosx.providers.base import Provider, StreamEnd, StreamEvent
 from automatosx.schemas import (
     ProviderConfig,
     ProviderHealth,
@@ -46,12 +53,7 @@ from automatosx.schemas import (
     TokenUsage,
     _UUID_PATTERN,
 )
-from automatosx.store.base import Store
-
-if sys.version_info >= (3, 11):
-    from asyncio import timeout as _timeout
-else:  # pragma: no cover - exercised on 3.10 only
-    from automatosx._compat import timeout as _timeout
+from automatosx.store.base import NullStore, Store
 
 __all__ = ["Router", "Stream"]
 
@@ -133,6 +135,9 @@ class Router:
             max_wait_ms=self.options.max_retry_wait_ms,
         )
         self._prices: Any = None
+        self._null_store = True
+        self._candidates: dict[ProviderName, list[Slot]] = {}
+        self._fallback_names: dict[ProviderName, list[str]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -160,13 +165,20 @@ class Router:
         self._slots = build_slots(entries, self.options, self._http_client)
         try:
             self._check_candidates()
+            self._plan_candidates()
             self._store = await _open_store(self._store_arg)
+            self._null_store = isinstance(self._store, NullStore)
             from automatosx.pricing import PriceBook
 
             self._prices = PriceBook({s.name: dict(s.prices) for s in self._slots.values()})
-            self._prices.prime([(s.name, s.default_model) for s in self._slots.values()])
+            await self._prices.aprime(
+                [(s.name, s.default_model) for s in self._slots.values() if s.default_model]
+            )
         except BaseException:
             await self._close_providers()
+            if self._store is not None:
+                await self._store.close()
+                self._store = None
             raise
         self._lifecycle = _Lifecycle.OPENED
 
@@ -184,6 +196,17 @@ class Router:
                 f"provider(s) {', '.join(missing)} named in the router options are not "
                 f"configured (or disabled); configured: {', '.join(self._slots)}"
             )
+
+    def _plan_candidates(self) -> None:
+        """Each possible primary's candidate order, computed once: the primary, then the
+        configured fallbacks (when enabled), each once."""
+        opts = self.options
+        fallbacks = opts.fallback_providers if opts.enable_fallback else []
+        for primary in self._slots:
+            names = [primary, *(n for n in fallbacks if n != primary)]
+            names = list(dict.fromkeys(n for n in names if n in self._slots))
+            self._candidates[primary] = [self._slots[n] for n in names]
+            self._fallback_names[primary] = names[1:]
 
     async def aclose(self) -> None:
         """Close the provider clients and flush the store. Idempotent."""
@@ -302,7 +325,7 @@ class Router:
 
 
 async def _open_store(store: str | Store | None) -> Store:
-    from automatosx.store import NullStore, open_store_url
+    from automatosx.store import open_store_url
 
     if store is None:
         return NullStore()
@@ -321,48 +344,54 @@ async def _health(slot: Slot) -> ProviderHealth:
         )
 
 
+def _expire(task: asyncio.Task[Any], run: _Run) -> None:
+    run.expired = True
+    task.cancel()
+
+
+def _uncancel(task: asyncio.Task[Any]) -> int:
+    """Take back our own cancel; the count of cancellations someone else still wants."""
+    return task.uncancel() if sys.version_info >= (3, 11) else 0
+
+
 class _Run:
     """One request's trip through the candidates. Drives the machine; records every step."""
 
     __slots__ = (
-        "attempts", "chunks", "estimate", "machine", "rec", "request", "router", "slots",
-        "started_ns", "store",
+        "attempts", "chunks", "estimate", "expired", "machine", "model", "rec", "request",
+        "router", "slots", "started_ns",
     )
 
     def __init__(self, router: Router, store: Store, request: ProviderRequest, stream: bool):
-        opts = router.options
-        primary = request.provider or opts.primary_provider
-        names: list[ProviderName] = [primary]
-        if opts.enable_fallback:
-            names += [n for n in opts.fallback_providers if n != primary and n not in names]
-        slots = router._slots
-        if primary not in slots:
+        primary = request.provider or router.options.primary_provider
+        slots = router._candidates.get(primary)
+        if slots is None:
             raise ConfigurationError(
-                f"request.provider {primary!r} is not configured; configured: {', '.join(slots)}"
+                f"request.provider {primary!r} is not configured; configured: "
+                f"{', '.join(router._slots)}"
             )
-        self.router = router
-        self.store = store
-        self.slots = [slots[n] for n in names if n in slots]
-        first = self.slots[0]
+        first = slots[0]
         model = request.model or first.default_model
         if model is None:
             raise ConfigurationError(
                 f"request.model is missing and provider {primary!r} has no default_model"
             )
         if request.provider != primary or request.model != model or request.stream != stream:
-            request = request.model_copy(
-                update={"provider": primary, "model": model, "stream": stream}
-            )
+            request = request._rerouted(primary, model, stream)
+        self.router = router
+        self.slots = slots
         self.request = request
+        self.model: str = model
         self.machine = ProviderStateMachine(
             request.request_id,
             max_retries=first.max_retries,
-            fallback_providers=[s.name for s in self.slots[1:]],
+            fallback_providers=router._fallback_names[primary],
         )
-        self.rec = Recorder(store, request.request_id)
+        self.rec = None if router._null_store else Recorder(store, request.request_id)
         self.attempts: list[Attempt] = []
         self.chunks: list[tuple[int, str, int]] = []
         self.estimate = 0
+        self.expired = False
         self.started_ns = time.perf_counter_ns()
 
     async def start(self) -> None:
@@ -370,8 +399,8 @@ class _Run:
         m = self.machine
         m.transition(
             Event.initiate_request(
-                provider=req.provider,
-                model=req.model,
+                provider=self.slots[0].name,
+                model=self.model,
                 message_count=len(req.messages),
                 max_tokens=req.max_tokens,
                 temperature=req.temperature,
@@ -379,18 +408,20 @@ class _Run:
             )
         )
         m.transition(_VALIDATION_PASSED)
-        self.estimate = sum(len(msg.content) for msg in req.messages) // 4 + (
-            req.max_tokens or 256
-        )
-        await self.rec.request(
-            m,
-            messages=messages_json(req.messages, self.router.options.record_messages),
-            max_tokens=req.max_tokens,
-            temperature=req.temperature,
-            stream=req.stream,
-            metadata=req.metadata,
-            created_at=now_ms(),
-        )
+        if self.slots[0].limiter is not None:
+            self.estimate = sum(len(msg.content) for msg in req.messages) // 4 + (
+                req.max_tokens or 256
+            )
+        if self.rec is not None:
+            await self.rec.request(
+                m,
+                messages=LazyMessages(req.messages, self.router.options.record_messages),
+                max_tokens=req.max_tokens,
+                temperature=req.temperature,
+                stream=req.stream,
+                metadata=req.metadata,
+                created_at=now_ms(),
+            )
 
     # -- candidates and admission --------------------------------------------------------------
 
@@ -399,7 +430,7 @@ class _Run:
         for i, slot in enumerate(self.slots):
             request = self.request
             if i:
-                model = slot.default_model or self.request.model
+                model = slot.default_model or self.model
                 try:
                     self.machine.transition(
                         Event.fallback_to_provider(
@@ -408,27 +439,28 @@ class _Run:
                     )
                 except InvalidTransitionError:
                     return
-                request = request.model_copy(update={"provider": slot.name, "model": model})
+                request = request._rerouted(slot.name, model, request.stream)
             yield slot, request
 
     async def admit(self, slot: Slot) -> ProviderError | CircuitOpenError | None:
         """Wait for the provider's limiter or cooldown when the wait is short. Returns the
         reason to skip this provider, or None when the request may be sent now."""
-        patience = self.router.options.max_retry_wait_ms
-        while True:
-            wait = slot.cooled_until_ms - now_ms() if slot.cooled_until_ms else 0
-            if wait <= 0 and slot.limiter is not None:
-                wait = slot.limiter.try_acquire(tokens=self.estimate)
-            if wait <= 0:
-                break
-            if wait > patience:
-                return RateLimitError(
-                    f"rate limit: would wait {wait} ms (more than max_retry_wait_ms="
-                    f"{patience})",
-                    provider=slot.name,
-                    retry_after=wait / 1000,
-                )
-            await asyncio.sleep(wait / 1000)
+        if slot.cooled_until_ms or slot.limiter is not None:
+            patience = self.router.options.max_retry_wait_ms
+            while True:
+                wait = slot.cooled_until_ms - monotonic_ms() if slot.cooled_until_ms else 0
+                if wait <= 0 and slot.limiter is not None:
+                    wait = slot.limiter.try_acquire(tokens=self.estimate)
+                if wait <= 0:
+                    break
+                if wait > patience:
+                    return RateLimitError(
+                        f"rate limit: would wait {wait} ms (more than max_retry_wait_ms="
+                        f"{patience})",
+                        provider=slot.name,
+                        retry_after=wait / 1000,
+                    )
+                await asyncio.sleep(wait / 1000)
         if slot.breaker is not None and not slot.breaker.allow_request():
             return CircuitOpenError(slot.name)
         return None
@@ -439,25 +471,70 @@ class _Run:
         self.attempts.append(Attempt(slot.name, self.machine.context.model, reason, 0))
         log.debug("skipping %s: %s", slot.name, reason)
 
+    async def call(self, slot: Slot, request: ProviderRequest) -> ProviderResponse:
+        """One attempt within the provider's timeout (a timer, not a task per attempt)."""
+        task = asyncio.current_task()
+        assert task is not None
+        loop = task.get_loop()
+        self.expired = False
+        handle = loop.call_at(loop.time() + slot.timeout_s, _expire, task, self)
+        try:
+            return await slot.provider.execute(request)
+        except asyncio.CancelledError:
+            if self.expired and _uncancel(task) == 0:
+                raise ProviderTimeoutError(
+                    f"no reply within {slot.timeout_s:g}s", provider=slot.name
+                ) from None
+            raise
+        finally:
+            handle.cancel()
+
+    async def first_event(self, slot: Slot, events: AsyncIterator[StreamEvent]) -> StreamEvent:
+        """The first non-empty event of an attempt, within the time-to-first-token limit."""
+        limit_ms = self.router.options.first_token_timeout_ms
+        limit = slot.timeout_s if limit_ms is None else min(slot.timeout_s, limit_ms / 1000)
+        task = asyncio.current_task()
+        assert task is not None
+        loop = task.get_loop()
+        self.expired = False
+        handle = loop.call_at(loop.time() + limit, _expire, task, self)
+        try:
+            return await _next_event(events)
+        except asyncio.CancelledError:
+            if self.expired and _uncancel(task) == 0:
+                raise ProviderTimeoutError(
+                    f"no first token within {limit:g}s", provider=slot.name
+                ) from None
+            raise
+        finally:
+            handle.cancel()
+
     # -- outcomes ------------------------------------------------------------------------------
 
-    async def failed(self, slot: Slot, err: ProviderError, started_ns: int) -> float | None:
-        """Record a failed attempt and decide: seconds to wait before retrying the same
-        provider, or None to fall back. Raises ``err`` itself when it forbids fallback."""
-        duration = (time.perf_counter_ns() - started_ns) // 1_000_000
-        m = self.machine
-        model = m.context.model
-        self.attempts.append(Attempt(slot.name, model, err, duration))
-        await self.rec.attempt(slot.name, model, err, duration)
+    def _breaker_outcome(self, slot: Slot, err: ProviderError) -> None:
         if slot.breaker is not None:
             if err.counts_against_breaker:
                 slot.breaker.record_failure()
             else:
                 slot.breaker.record_neutral()
+
+    async def _record_failure(self, slot: Slot, err: ProviderError, started_ns: int) -> None:
+        duration = (time.perf_counter_ns() - started_ns) // 1_000_000
+        model = self.machine.context.model
+        self.attempts.append(Attempt(slot.name, model, err, duration))
+        if self.rec is not None:
+            await self.rec.attempt(slot.name, model, err, duration)
+        self._breaker_outcome(slot, err)
+
+    async def failed(self, slot: Slot, err: ProviderError, started_ns: int) -> float | None:
+        """Record a failed attempt and decide: seconds to wait before retrying the same
+        provider, or None to fall back. Raises ``err`` itself when it forbids fallback."""
+        await self._record_failure(slot, err, started_ns)
+        m = self.machine
         retry_after_ms = err.retry_after_ms
         if isinstance(err, RateLimitError):
             if retry_after_ms:
-                slot.cooled_until_ms = now_ms() + retry_after_ms
+                slot.cooled_until_ms = monotonic_ms() + retry_after_ms
             delay = self.router._backoff.delay_ms(m.context.retry_count, retry_after_ms)
             m.transition(Event.rate_limit_hit(retry_after_ms=retry_after_ms))
             if delay is None:
@@ -484,40 +561,43 @@ class _Run:
         await asyncio.sleep(delay_s)
         self.machine.transition(_SEND_REQUEST)
 
-    def price(self, slot: Slot, model: str, usage: TokenUsage) -> float | None:
-        prices = self.router._prices
-        return None if prices is None else prices.cost(slot.name, model, usage)
-
     async def succeeded(self, slot: Slot, response: ProviderResponse, started_ns: int) -> None:
-        duration = (time.perf_counter_ns() - started_ns) // 1_000_000
         usage = response.tokens
         if slot.breaker is not None:
             slot.breaker.record_success()
         if slot.limiter is not None:
             slot.limiter.settle(self.estimate, usage.total_tokens)
         if response.cost is None:
-            response.cost = self.price(slot, response.model, usage)
-        self.attempts.append(Attempt(slot.name, response.model, None, duration))
-        await self.rec.attempt(slot.name, self.machine.context.model, None, duration)
-        await self.rec.response(response)
+            prices = self.router._prices
+            if prices is not None:
+                response.cost = prices.cost(slot.name, response.model, usage)
+        if self.rec is not None:
+            duration = (time.perf_counter_ns() - started_ns) // 1_000_000
+            await self.rec.attempt(slot.name, self.machine.context.model, None, duration)
+            await self.rec.response(response)
 
     async def cancelled(self, slot: Slot | None, started_ns: int) -> None:
         m = self.machine
         if m.is_terminal:
             return
-        m.transition(Event.request_failed(error="cancelled by the caller", code="CANCELLED",
-                                          retryable=False))
+        m.transition(
+            Event.request_failed(error="cancelled by the caller", code="CANCELLED",
+                                 retryable=False)
+        )
         if slot is not None:
             if slot.breaker is not None:
                 slot.breaker.record_neutral()
-            duration = (time.perf_counter_ns() - started_ns) // 1_000_000
-            err = ProviderError("cancelled by the caller", provider=slot.name, code="CANCELLED")
-            await self.rec.attempt(slot.name, m.context.model, err, duration)
+            if self.rec is not None:
+                duration = (time.perf_counter_ns() - started_ns) // 1_000_000
+                err = ProviderError("cancelled by the caller", provider=slot.name,
+                                    code="CANCELLED")
+                await self.rec.attempt(slot.name, m.context.model, err, duration)
         await self.finish()
 
     async def finish(self) -> None:
-        await self.rec.chunks(self.chunks)
-        await self.rec.final(self.machine)
+        if self.rec is not None:
+            await self.rec.chunks(self.chunks)
+            await self.rec.final(self.machine)
 
     async def all_failed(self) -> AllProvidersFailedError:
         await self.finish()
@@ -537,8 +617,7 @@ class _Run:
                         break
                     started = time.perf_counter_ns()
                     try:
-                        async with _timeout(slot.timeout_s):
-                            response = await slot.provider.execute(request)
+                        response = await self.call(slot, request)
                     except (asyncio.CancelledError, KeyboardInterrupt):
                         raise
                     except Exception as exc:  # mapped: adapters raise ProviderError
@@ -567,31 +646,9 @@ class _Run:
 
     # -- streaming -----------------------------------------------------------------------------
 
-    async def first_event(
-        self, slot: Slot, events: AsyncIterator[str | StreamEnd]
-    ) -> str | StreamEnd:
-        """The first non-empty event of an attempt, within the time-to-first-token limit."""
-        limit_ms = self.router.options.first_token_timeout_ms
-        limit = slot.timeout_s if limit_ms is None else min(slot.timeout_s, limit_ms / 1000)
-        try:
-            async with _timeout(limit):
-                return await _next_event(events)
-        except TimeoutError as exc:
-            raise ProviderTimeoutError(
-                f"no first token within {limit:g}s", provider=slot.name
-            ) from exc
-
     async def failed_midstream(self, slot: Slot, err: ProviderError, started_ns: int) -> None:
         """Past the first chunk a failure ends the stream: no retry, no fallback."""
-        duration = (time.perf_counter_ns() - started_ns) // 1_000_000
-        model = self.machine.context.model
-        self.attempts.append(Attempt(slot.name, model, err, duration))
-        await self.rec.attempt(slot.name, model, err, duration)
-        if slot.breaker is not None:
-            if err.counts_against_breaker:
-                slot.breaker.record_failure()
-            else:
-                slot.breaker.record_neutral()
+        await self._record_failure(slot, err, started_ns)
         self.machine.transition(
             Event.request_failed(error=str(err), code=err.code, retryable=err.retryable)
         )
@@ -627,6 +684,9 @@ class _Run:
         return response
 
 
+_END = StreamEnd(TokenUsage())
+
+
 async def _stream(
     router: Router, store: Store, raw: ProviderRequest | Mapping[str, Any], handle: Stream
 ) -> AsyncIterator[StreamChunk]:
@@ -638,7 +698,10 @@ async def _stream(
     rid = req.request_id
     chunks = run.chunks
     keep_text = router.options.record_stream_chunks
-    construct = StreamChunk.model_construct
+    chunk_of = StreamChunk._trusted
+    chunk_event = Event.receive_stream_chunk
+    transition = m.transition
+    clock = time.time_ns
     slot: Slot | None = None
     started = run.started_ns
     try:
@@ -663,16 +726,19 @@ async def _stream(
                     await run.retry_after(delay)
                     continue
                 # Committed: from here on a failure ends the stream with the error.
+                pull = events.__anext__
                 try:
                     while isinstance(item, str):
-                        index = len(chunks)
-                        m.transition(Event.receive_stream_chunk(chunk=item, index=index))
-                        ts = time.time_ns() // 1_000_000
-                        chunks.append((index, item if keep_text else "", ts))
-                        yield construct(
-                            request_id=rid, index=index, chunk=item, done=False, timestamp=ts
-                        )
-                        item = await _next_event(events)
+                        if item:
+                            index = len(chunks)
+                            transition(chunk_event(chunk=item, index=index))
+                            ts = clock() // 1_000_000
+                            chunks.append((index, item if keep_text else "", ts))
+                            yield chunk_of(rid, index, item, False, ts)
+                        try:
+                            item = await pull()
+                        except StopAsyncIteration:
+                            item = _END
                 except (asyncio.CancelledError, GeneratorExit):
                     await _aclose(events)
                     raise
@@ -684,9 +750,7 @@ async def _stream(
                         raise
                     raise err from exc
                 handle.response = await run.completed_stream(slot, item, started)
-                yield construct(
-                    request_id=rid, index=len(chunks), chunk="", done=True, timestamp=now_ms()
-                )
+                yield chunk_of(rid, len(chunks), "", True, now_ms())
                 return
     except (asyncio.CancelledError, GeneratorExit):
         if not m.is_terminal:
@@ -695,12 +759,12 @@ async def _stream(
     raise await run.all_failed()
 
 
-async def _next_event(events: AsyncIterator[str | StreamEnd]) -> str | StreamEnd:
+async def _next_event(events: AsyncIterator[StreamEvent]) -> StreamEvent:
     while True:
         try:
             item = await events.__anext__()
         except StopAsyncIteration:
-            return StreamEnd(TokenUsage())
+            return _END
         if item:
             return item
 

@@ -17,8 +17,8 @@ Deviations from the seed, each for a reason (see docs/architecture.md):
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -78,7 +78,16 @@ HttpUrlStr = Annotated[str, AfterValidator(_check_url)]
 
 
 def _new_request_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID string; ~3x cheaper than ``str(uuid.uuid4())``."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = "89ab"
+
+
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _now_ms() -> int:
@@ -171,6 +180,24 @@ class ProviderRequest(_SeedModel):
     metadata: dict[str, Any] | None = None
 
 
+    def _rerouted(self, provider: ProviderName, model: str, stream: bool) -> ProviderRequest:
+        """A copy aimed at another provider/model, skipping validation (the values come from
+        validated configuration): ``model_copy``'s ~1.8 us is too much per attempt."""
+        obj = _new(ProviderRequest)
+        data = dict(self.__dict__)
+        data["provider"] = provider
+        data["model"] = model
+        data["stream"] = stream
+        _setattr(obj, "__dict__", data)
+        _setattr(obj, "__pydantic_fields_set__", self.__pydantic_fields_set__ | _ROUTE_FIELDS)
+        _setattr(obj, "__pydantic_extra__", None)
+        _setattr(obj, "__pydantic_private__", None)
+        return obj
+
+
+_ROUTE_FIELDS = frozenset({"provider", "model", "stream"})
+
+
 class TokenUsage(_SeedModel):
     """Token counts of one response."""
 
@@ -209,6 +236,27 @@ class StreamChunk(_SeedModel):
     chunk: str
     done: bool = False
     timestamp: PosInt = Field(default_factory=_now_ms)
+
+    @classmethod
+    def _trusted(
+        cls, request_id: str, index: int, chunk: str, done: bool, timestamp: int
+    ) -> StreamChunk:
+        """Build from values the router already holds valid, skipping validation: the
+        per-chunk path, where ``model_construct``'s ~2.5 us would be most of the budget."""
+        obj = _new(cls)
+        _setattr(
+            obj,
+            "__dict__",
+            {"request_id": request_id, "index": index, "chunk": chunk, "done": done,
+             "timestamp": timestamp},
+        )
+        _setattr(obj, "__pydantic_fields_set__", _CHUNK_FIELDS)
+        _setattr(obj, "__pydantic_extra__", None)
+        _setattr(obj, "__pydantic_private__", None)
+        return obj
+
+
+_CHUNK_FIELDS = frozenset(StreamChunk.model_fields)
 
 
 class ProviderHealth(_SeedModel):
