@@ -102,8 +102,10 @@ async def _stream_one(router: Router, out: Console) -> None:
     out.print()
     if stream.response is not None:
         r = stream.response
-        out.print(f"[dim]  served by {r.provider}/{r.model}, {r.tokens.total_tokens} tokens, "
-                  f"{r.duration} ms[/]")
+        out.print(
+            f"[dim]  served by {r.provider}/{r.model}, {r.tokens.total_tokens} tokens, "
+            f"{r.duration} ms[/]"
+        )
 
 
 async def _watch_breakers(router: Router, out: Console, stop: asyncio.Event) -> None:
@@ -113,8 +115,10 @@ async def _watch_breakers(router: Router, out: Console, stop: asyncio.Event) -> 
         for name in _PROVIDERS:
             state = router.breaker_state(name)
             if state != states[name]:
-                out.print(f"  [{time.perf_counter() - start:5.2f}s] {name} breaker: "
-                          f"{states[name]} -> [bold]{state}[/]")
+                out.print(
+                    f"  [{time.perf_counter() - start:5.2f}s] {name} breaker: "
+                    f"{states[name]} -> [bold]{state}[/]"
+                )
                 states[name] = state
         await asyncio.sleep(0.01)
 
@@ -126,8 +130,13 @@ async def _route_many(router: Router, out: Console, requests: int, concurrency: 
     gate = asyncio.Semaphore(concurrency)
     failures = 0
     stop = asyncio.Event()
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=out) as progress:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    ) as progress:
         task = progress.add_task("routing", total=requests)
         watcher = asyncio.create_task(_watch_breakers(router, progress.console, stop))
 
@@ -152,8 +161,9 @@ async def _route_many(router: Router, out: Console, requests: int, concurrency: 
     return failures
 
 
-async def run_demo(*, requests: int = 300, concurrency: int = 16, db: str | None = None,
-                   seed: int = 7) -> int:
+async def run_demo(
+    *, requests: int = 300, concurrency: int = 16, db: str | None = None, seed: int = 7
+) -> int:
     from rich.console import Console
 
     from automatosx._report import provider_table
@@ -163,14 +173,17 @@ async def run_demo(*, requests: int = 300, concurrency: int = 16, db: str | None
     scenario = demo_scenario(seed)
     async with EmulatorServer(scenario) as server:
         out.print(f"emulator on {server.base_url}; recording to {db_path}")
-        async with Router(demo_options(), demo_configs(server),
-                          store=f"sqlite:///{db_path}") as router:
+        async with Router(
+            demo_options(), demo_configs(server), store=f"sqlite:///{db_path}"
+        ) as router:
             await _stream_one(router, out)
             outage = asyncio.create_task(_outage(scenario, start_s=0.8, length_s=1.5))
             failures = await _route_many(router, out, requests, concurrency)
             await outage
     out.rule("[bold]3. from the database[/]")
     out.print(provider_table(db_path, title=f"per provider ({db_path})"))
-    out.print(f"{failures} request(s) failed on every provider; "
-              f"inspect with: automatosx stats --db {db_path}")
+    out.print(
+        f"{failures} request(s) failed on every provider; "
+        f"inspect with: automatosx stats --db {db_path}"
+    )
     return 0

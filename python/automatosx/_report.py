@@ -84,21 +84,36 @@ def request_states(db: Path) -> dict[str, int]:
 
 
 def provider_table(db: Path, title: str = "per provider") -> Table:
+    from rich import box
     from rich.table import Table
 
-    from rich import box
-
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("provider", "tries", "ok", "p50 ms", "p95 ms", "tokens", "cost $", "retries",
-                "fallbacks"):
+    for col in (
+        "provider",
+        "tries",
+        "ok",
+        "p50 ms",
+        "p95 ms",
+        "tokens",
+        "cost $",
+        "retries",
+        "fallbacks",
+    ):
         table.add_column(col, justify="left" if col == "provider" else "right", no_wrap=True)
     for row in provider_summaries(db):
         rate = "-" if row["success_rate"] is None else f"{row['success_rate']:.1%}"
         p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}"
         p95 = "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}"
         table.add_row(
-            row["provider"], str(row["attempts"]), rate, p50, p95, f"{row['tokens']:,}",
-            f"{row['cost']:.4f}", str(row["retries"]), str(row["fallbacks"]),
+            row["provider"],
+            str(row["attempts"]),
+            rate,
+            p50,
+            p95,
+            f"{row['tokens']:,}",
+            f"{row['cost']:.4f}",
+            str(row["retries"]),
+            str(row["fallbacks"]),
         )
     states = request_states(db)
     table.caption = "requests: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))

@@ -46,8 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="send one prompt to real providers from the environment")
     chat.add_argument("prompt")
     chat.add_argument("--provider", choices=_PROVIDERS, help="primary provider")
-    chat.add_argument("--fallback", action="append", choices=_PROVIDERS, default=[],
-                      help="fallback provider (repeatable)")
+    chat.add_argument(
+        "--fallback",
+        action="append",
+        choices=_PROVIDERS,
+        default=[],
+        help="fallback provider (repeatable)",
+    )
     chat.add_argument("--model", help="model (default: the provider's default)")
     chat.add_argument("--system", help="system prompt")
     chat.add_argument("--max-tokens", type=int, default=None)
@@ -79,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve(args.host, args.port, scenario_path=args.scenario)
             return 0
+        if args.command == "stats":
+            return _stats(args)
+        if args.command != "demo" and args.db is not None:
+            args.db = _db_url(args.db)
         return asyncio.run(_COMMANDS[args.command](args))
     except KeyboardInterrupt:
         return 130
@@ -127,7 +136,7 @@ async def _chat(args: argparse.Namespace) -> int:
     if args.max_tokens:
         request["maxTokens"] = args.max_tokens
     options = {"primaryProvider": primary, "fallbackProviders": fallbacks}
-    store = _db_url(args.db) if args.db else None
+    store = args.db
     out = _console()
     async with Router(options, configs, store=store) as router:
         if args.stream:
@@ -150,7 +159,7 @@ async def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _stats(args: argparse.Namespace) -> int:
+def _stats(args: argparse.Namespace) -> int:
     from automatosx._report import provider_table
 
     db = Path(args.db).expanduser()
@@ -177,8 +186,7 @@ async def _health(args: argparse.Namespace) -> int:
             "GEMINI_API_KEY"
         )
     options = {"primaryProvider": configs[0].name, "enableFallback": False}
-    store = _db_url(args.db) if args.db else None
-    async with Router(options, configs, store=store) as router:
+    async with Router(options, configs, store=args.db) as router:
         results = await router.check_health()
     table = Table(title="provider health")
     for col in ("provider", "status", "latency ms", "rate limit left", "error"):
@@ -194,10 +202,9 @@ async def _health(args: argparse.Namespace) -> int:
 async def _migrate(args: argparse.Namespace) -> int:
     from automatosx.store import open_store
 
-    url = _db_url(args.db)
-    async with open_store(url):
+    async with open_store(args.db):
         pass
-    _console().print(f"migrated {args.db}")
+    _console().print(f"migrated {args.db.removeprefix('sqlite:///')}")
     return 0
 
 
@@ -214,7 +221,6 @@ _COMMANDS = {
     "demo": _demo,
     "health": _health,
     "migrate": _migrate,
-    "stats": _stats,
 }
 
 

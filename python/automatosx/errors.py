@@ -32,6 +32,7 @@ No message or repr ever contains an API key: every provider message passes throu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -87,9 +88,9 @@ class RequestValidationError(AutomatosxError, ValueError):
     must be.
     """
 
-    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, errors: Sequence[Mapping[str, Any]] | None = None) -> None:
         super().__init__(message)
-        self.errors = errors or []
+        self.errors: list[Mapping[str, Any]] = list(errors or [])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.errors))
@@ -143,8 +144,14 @@ class ProviderError(AutomatosxError):
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _rebuild_provider_error,
-            (type(self), self.message, self.provider, self.status_code, self.code,
-             self.retry_after),
+            (
+                type(self),
+                self.message,
+                self.provider,
+                self.status_code,
+                self.code,
+                self.retry_after,
+            ),
         )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import sys
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
@@ -43,6 +43,7 @@ from automatosx.errors import (
 )
 from automatosx.providers.base import Provider, StreamEnd, StreamEvent
 from automatosx.schemas import (
+    UUID_PATTERN,
     ProviderConfig,
     ProviderHealth,
     ProviderName,
@@ -51,7 +52,6 @@ from automatosx.schemas import (
     RouterOptions,
     StreamChunk,
     TokenUsage,
-    _UUID_PATTERN,
 )
 from automatosx.store.base import NullStore, Store
 
@@ -59,7 +59,7 @@ __all__ = ["Router", "Stream"]
 
 log = logging.getLogger("automatosx")
 
-_UUID = re.compile(_UUID_PATTERN)
+_UUID = re.compile(UUID_PATTERN)
 _RETRYING = State.retrying
 _VALIDATION_PASSED = Event.validation_passed()
 _SEND_REQUEST = Event.send_request()
@@ -95,9 +95,7 @@ def _as_provider_error(exc: BaseException, slot: Slot) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, TimeoutError):
-        return ProviderTimeoutError(
-            f"no reply within {slot.timeout_s:g}s", provider=slot.name
-        )
+        return ProviderTimeoutError(f"no reply within {slot.timeout_s:g}s", provider=slot.name)
     # An adapter that broke its contract (raised something unmapped): fall back, never retry.
     return ProviderError(
         f"adapter raised {type(exc).__name__}: {exc}", provider=slot.name, code="PROVIDER_ERROR"
@@ -204,9 +202,9 @@ class Router:
         fallbacks = opts.fallback_providers if opts.enable_fallback else []
         for primary in self._slots:
             names = [primary, *(n for n in fallbacks if n != primary)]
-            names = list(dict.fromkeys(n for n in names if n in self._slots))
-            self._candidates[primary] = [self._slots[n] for n in names]
-            self._fallback_names[primary] = names[1:]
+            order = list(dict.fromkeys(n for n in names if n in self._slots))
+            self._candidates[primary] = [self._slots[n] for n in order]
+            self._fallback_names[primary] = [str(n) for n in order[1:]]
 
     async def aclose(self) -> None:
         """Close the provider clients and flush the store. Idempotent."""
@@ -358,8 +356,17 @@ class _Run:
     """One request's trip through the candidates. Drives the machine; records every step."""
 
     __slots__ = (
-        "attempts", "chunks", "estimate", "expired", "machine", "model", "rec", "request",
-        "router", "slots", "started_ns",
+        "attempts",
+        "chunks",
+        "estimate",
+        "expired",
+        "machine",
+        "model",
+        "rec",
+        "request",
+        "router",
+        "slots",
+        "started_ns",
     )
 
     def __init__(self, router: Router, store: Store, request: ProviderRequest, stream: bool):
@@ -581,16 +588,14 @@ class _Run:
         if m.is_terminal:
             return
         m.transition(
-            Event.request_failed(error="cancelled by the caller", code="CANCELLED",
-                                 retryable=False)
+            Event.request_failed(error="cancelled by the caller", code="CANCELLED", retryable=False)
         )
         if slot is not None:
             if slot.breaker is not None:
                 slot.breaker.record_neutral()
             if self.rec is not None:
                 duration = (time.perf_counter_ns() - started_ns) // 1_000_000
-                err = ProviderError("cancelled by the caller", provider=slot.name,
-                                    code="CANCELLED")
+                err = ProviderError("cancelled by the caller", provider=slot.name, code="CANCELLED")
                 await self.rec.attempt(slot.name, m.context.model, err, duration)
         await self.finish()
 
@@ -689,7 +694,7 @@ _END = StreamEnd(TokenUsage())
 
 async def _stream(
     router: Router, store: Store, raw: ProviderRequest | Mapping[str, Any], handle: Stream
-) -> AsyncIterator[StreamChunk]:
+) -> AsyncGenerator[StreamChunk, None]:
     """The whole streamed request in one generator frame (no per-chunk delegation)."""
     req = await router._coerce(raw, store)
     run = _Run(router, store, req, stream=True)
@@ -826,4 +831,3 @@ class Stream:
         """Consume the stream and return the whole reply."""
         parts = [chunk.chunk async for chunk in self]
         return "".join(parts)
-

@@ -34,6 +34,7 @@ from pydantic import (
     model_serializer,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 __all__ = [
     "CostMetrics",
@@ -60,11 +61,11 @@ Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
 HealthStatus = Literal["healthy", "degraded", "down"]
 
-_UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-UUIDStr = Annotated[str, StringConstraints(pattern=_UUID_PATTERN)]
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+UUIDStr = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosInt = Annotated[int, Field(gt=0)]
-_EXTENSION = {"extension": True}
+_EXTENSION: JsonDict = {"extension": True}
 
 
 def _check_url(value: str) -> str:
@@ -179,7 +180,6 @@ class ProviderRequest(_SeedModel):
     stop_sequences: Annotated[list[str], Field(max_length=10)] | None = None
     metadata: dict[str, Any] | None = None
 
-
     def _rerouted(self, provider: ProviderName, model: str, stream: bool) -> ProviderRequest:
         """A copy aimed at another provider/model, skipping validation (the values come from
         validated configuration): ``model_copy``'s ~1.8 us is too much per attempt."""
@@ -247,8 +247,13 @@ class StreamChunk(_SeedModel):
         _setattr(
             obj,
             "__dict__",
-            {"request_id": request_id, "index": index, "chunk": chunk, "done": done,
-             "timestamp": timestamp},
+            {
+                "request_id": request_id,
+                "index": index,
+                "chunk": chunk,
+                "done": done,
+                "timestamp": timestamp,
+            },
         )
         _setattr(obj, "__pydantic_fields_set__", _CHUNK_FIELDS)
         _setattr(obj, "__pydantic_extra__", None)

@@ -217,6 +217,12 @@ class Scenario:
             self._rules.extend(rules)
         return self
 
+    def remove(self, *rules: Rule) -> Scenario:
+        """Remove these rules (by equality); the others and the random mix stay."""
+        with self._lock:
+            self._rules = [r for r in self._rules if r not in rules]
+        return self
+
     def clear(self) -> Scenario:
         """Remove every rule and the random mix (counters are kept: see `reset`)."""
         with self._lock:

@@ -34,6 +34,13 @@ ChunkRow = tuple[int, str, int]
 """One streamed chunk: ``(index, text, timestamp_ms)``."""
 
 
+class LazyText(Protocol):
+    """Text produced only when the writer binds it, off the caller's path: ``str()`` gives it,
+    and sqlite3 adapts it through ``__conform__``."""
+
+    def __conform__(self, protocol: object) -> str: ...
+
+
 class StoreState(enum.Enum):
     """Lifecycle of a store: ``open()`` once, ``close()`` once (idempotent)."""
 
@@ -53,7 +60,7 @@ class RequestRecord:
     id: str
     provider: str
     model: str
-    messages: str
+    messages: str | LazyText
     max_tokens: int | None
     temperature: float
     stream: bool
