@@ -10,6 +10,7 @@ breaker closes.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -69,7 +70,7 @@ def demo_configs(server: EmulatorServer) -> list[ProviderConfig]:
                 "apiKey": f"demo-{name}-key",
                 "baseUrl": base_urls[name],
                 "timeout": 5_000,
-                "maxRetries": 2,
+                "maxRetries": 0 if name == "gemini" else 2,  # a Gemini 503 shows OpenAI
                 "rateLimits": {"requestsPerMinute": 6_000, "tokensPerMinute": 2_000_000},
                 "models": [_MODELS[name]],
                 "defaultModel": _MODELS[name],
@@ -155,6 +156,7 @@ async def _route_many(router: Router, out: Console, requests: int, concurrency: 
         # Keep a trickle going until Claude's breaker has recovered, so its close is shown.
         deadline = time.perf_counter() + 5
         while router.breaker_state("claude") != "closed" and time.perf_counter() < deadline:
+            progress.update(task, total=(progress.tasks[0].total or 0) + 1)
             await one(requests)
         stop.set()
         await watcher
@@ -162,13 +164,13 @@ async def _route_many(router: Router, out: Console, requests: int, concurrency: 
 
 
 async def run_demo(
-    *, requests: int = 300, concurrency: int = 16, db: str | None = None, seed: int = 7
+    *, requests: int = 300, concurrency: int = 8, db: str | None = None, seed: int = 7
 ) -> int:
     from rich.console import Console
 
     from automatosx._report import provider_table
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
     db_path = Path(db) if db else Path(tempfile.mkdtemp(prefix="automatosx-demo-")) / "demo.db"
     scenario = demo_scenario(seed)
     async with EmulatorServer(scenario) as server:

@@ -26,7 +26,8 @@ _PROVIDERS = ("claude", "gemini", "openai")
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 100)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="offline demo: emulator + SQLite, nothing to configure")
     demo.add_argument("--requests", type=int, default=300, help="requests to route (300)")
-    demo.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
+    demo.add_argument("--concurrency", type=int, default=8, help="requests in flight (8)")
     demo.add_argument("--db", default=None, help="database file (default: a temp file)")
     demo.add_argument("--seed", type=int, default=7, help="fault scenario seed (7)")
 
