@@ -601,7 +601,8 @@ class _Run:
 
     async def finish(self) -> None:
         if self.rec is not None:
-            await self.rec.chunks(self.chunks)
+            if self.router.options.record_stream_chunks:
+                await self.rec.chunks(self.chunks)
             await self.rec.final(self.machine)
 
     async def all_failed(self) -> AllProvidersFailedError:
@@ -702,7 +703,6 @@ async def _stream(
     m = run.machine
     rid = req.request_id
     chunks = run.chunks
-    keep_text = router.options.record_stream_chunks
     chunk_of = StreamChunk._trusted
     chunk_event = Event.receive_stream_chunk
     transition = m.transition
@@ -738,7 +738,7 @@ async def _stream(
                             index = len(chunks)
                             transition(chunk_event(chunk=item, index=index))
                             ts = clock() // 1_000_000
-                            chunks.append((index, item if keep_text else "", ts))
+                            chunks.append((index, item, ts))
                             yield chunk_of(rid, index, item, False, ts)
                         try:
                             item = await pull()
