@@ -16,7 +16,6 @@ from automatosx import (
     ModelNotFoundError,
     OverloadedError,
     ProviderRequest,
-    ProviderTimeoutError,
     RateLimitError,
     RequestValidationError,
     Router,
@@ -28,8 +27,12 @@ from .conftest import FAST, REQUEST, ScriptedProvider, sleeper
 
 
 def options(*fallbacks: str, **extra: Any) -> dict[str, Any]:
-    return {"primaryProvider": "claude", "fallbackProviders": list(fallbacks or ["gemini"]),
-            **FAST, **extra}
+    return {
+        "primaryProvider": "claude",
+        "fallbackProviders": list(fallbacks or ["gemini"]),
+        **FAST,
+        **extra,
+    }
 
 
 async def read(db_url: str, request_id: str) -> Any:
@@ -51,7 +54,9 @@ async def test_primary_success_is_recorded_completed(db_url: str) -> None:
 
 
 async def test_server_error_is_retried_then_falls_back(db_url: str) -> None:
-    claude = ScriptedProvider("claude", [ServerError("down", provider="claude", status_code=500)] * 4)
+    claude = ScriptedProvider(
+        "claude", [ServerError("down", provider="claude", status_code=500)] * 4
+    )
     claude.max_retries = 3
     gemini = ScriptedProvider("gemini", default_model="g-1")
     async with Router(options(), [claude, gemini], store=db_url) as router:
@@ -132,8 +137,14 @@ async def test_all_providers_failed_carries_every_attempt(db_url: str) -> None:
         with pytest.raises(AllProvidersFailedError) as info:
             await router.execute(req)
     attempts = info.value.attempts
-    assert [a.provider for a in attempts] == ["claude", "claude", "gemini", "gemini", "openai",
-                                              "openai"]
+    assert [a.provider for a in attempts] == [
+        "claude",
+        "claude",
+        "gemini",
+        "gemini",
+        "openai",
+        "openai",
+    ]
     assert all(isinstance(a.error, OverloadedError) for a in attempts)
     row = await read(db_url, req.request_id)
     assert row.request.state == "failed"
@@ -236,8 +247,9 @@ async def test_message_capture_off_stores_a_digest(db_url: str) -> None:
 
 
 async def test_health_checks_are_recorded(db_url: str) -> None:
-    async with Router(options(), [ScriptedProvider("claude"), ScriptedProvider("gemini")],
-                      store=db_url) as router:
+    async with Router(
+        options(), [ScriptedProvider("claude"), ScriptedProvider("gemini")], store=db_url
+    ) as router:
         results = await router.check_health()
     assert {n: h.status for n, h in results.items()} == {"claude": "healthy", "gemini": "healthy"}
     async with open_store(db_url) as store:

@@ -44,7 +44,8 @@ async def test_failure_before_the_first_chunk_falls_back(db_url: str) -> None:
         stream = router.stream(REQUEST)
         text = await stream.text()
     assert text == "Hello World"
-    assert stream.response is not None and stream.response.provider == "gemini"
+    assert stream.response is not None
+    assert stream.response.provider == "gemini"
     row = await read(db_url, stream.response.request_id)
     assert [(a.provider, a.outcome) for a in row.attempts] == [
         ("claude", "failure"),
@@ -66,9 +67,13 @@ async def test_failure_after_the_first_chunk_ends_the_stream(db_url: str) -> Non
     async with Router(OPTS, [claude, gemini], store=db_url) as router:
         req = ProviderRequest.model_validate(REQUEST)
         seen: list[str] = []
-        with pytest.raises(ProviderConnectionError):
+
+        async def consume() -> None:
             async for chunk in router.stream(req):
                 seen.append(chunk.chunk)
+
+        with pytest.raises(ProviderConnectionError):
+            await consume()
     assert seen == ["Hello", " Wor"]
     assert gemini.requests == []  # no fallback once the caller has text
     assert len(claude.requests) == 1  # and no retry
@@ -97,7 +102,8 @@ async def test_first_token_timeout_falls_back() -> None:
     async with Router(opts, [claude, ScriptedProvider("gemini")]) as router:
         stream = router.stream(REQUEST)
         assert await stream.text() == "Hello World"
-    assert stream.response is not None and stream.response.provider == "gemini"
+    assert stream.response is not None
+    assert stream.response.provider == "gemini"
 
 
 async def test_a_stream_with_no_text_completes_empty() -> None:
@@ -105,13 +111,15 @@ async def test_a_stream_with_no_text_completes_empty() -> None:
         stream = r.stream(REQUEST)
         chunks = [c async for c in stream]
     assert [(c.chunk, c.done) for c in chunks] == [("", True)]
-    assert stream.response is not None and stream.response.content == ""
+    assert stream.response is not None
+    assert stream.response.content == ""
 
 
 async def test_stream_chunk_text_capture_can_be_turned_off(db_url: str) -> None:
     opts = {**OPTS, "recordStreamChunks": False}
-    async with Router(opts, [ScriptedProvider("claude"), ScriptedProvider("gemini")],
-                      store=db_url) as router:
+    async with Router(
+        opts, [ScriptedProvider("claude"), ScriptedProvider("gemini")], store=db_url
+    ) as router:
         stream = router.stream(REQUEST)
         await stream.text()
     assert stream.response is not None

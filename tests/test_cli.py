@@ -1,0 +1,128 @@
+"""The ``automatosx`` command: real runs against the emulator and real database files."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from automatosx.cli import main
+from automatosx.emulator import EmulatorServer
+
+KEY_VARS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+@pytest.fixture
+def no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def emulated_claude(monkeypatch: pytest.MonkeyPatch, no_keys: None) -> Iterator[EmulatorServer]:
+    with EmulatorServer() as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key-0123456789")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        yield server
+
+
+def test_demo_routes_requests_and_prints_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--requests", "40", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "per provider" in out
+    assert "claude" in out
+    with sqlite3.connect(db) as conn:
+        states = dict(conn.execute("SELECT state, COUNT(*) FROM provider_requests GROUP BY state"))
+    assert sum(states.values()) >= 41  # the streamed answer, the 40, and any trickle
+    assert set(states) <= {"completed", "failed"}
+
+
+def test_chat_without_keys_is_one_clear_line(
+    no_keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["chat", "hello"]) == 2
+    err = capsys.readouterr().err
+    assert "ANTHROPIC_API_KEY" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2
+
+
+def test_chat_against_the_emulator_prints_the_reply_and_records_it(
+    emulated_claude: EmulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "chat.db"
+    assert main(["chat", "hello there", "--provider", "claude", "--db", str(db)]) == 0
+    captured = capsys.readouterr()
+    assert "Emulated reply" in captured.out
+    assert "claude/" in captured.err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT state FROM provider_requests").fetchall() == [("completed",)]
+    assert "sk-ant-test-key" not in db.read_bytes().decode("latin-1")
+
+
+def test_chat_streams(emulated_claude: EmulatorServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "stream please", "--stream", "--system", "be brief"]) == 0
+    assert "Emulated reply" in capsys.readouterr().out
+
+
+def test_chat_with_an_unknown_provider_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["chat", "hi", "--provider", "mistral"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_bad_database_directory_is_one_clear_line(
+    emulated_claude: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["chat", "hi", "--db", "/nonexistent/dir/x.db"]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err
+    assert "Traceback" not in err
+
+
+def test_migrate_then_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "m.db"
+    assert main(["migrate", "--db", str(db)]) == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] >= 1
+    assert main(["stats", "--db", str(db)]) == 0
+    assert "per provider" in capsys.readouterr().out
+
+
+def test_stats_on_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "--db", str(tmp_path / "nope.db")]) == 2
+    assert "no database" in capsys.readouterr().err
+
+
+def test_health_reports_the_emulated_provider(
+    emulated_claude: EmulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "h.db"
+    assert main(["health", "--db", str(db)]) == 0
+    assert "healthy" in capsys.readouterr().out
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT provider, status FROM provider_health").fetchall() == [
+            ("claude", "healthy")
+        ]
+
+
+def test_health_without_keys(no_keys: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["health"]) == 2
+    assert "no provider keys" in capsys.readouterr().err
+
+
+def test_console_script_help() -> None:
+    exe = Path(sys.executable).with_name("automatosx")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    for command in ("demo", "chat", "stats", "health", "migrate", "emulate"):
+        assert command in result.stdout

@@ -1,0 +1,70 @@
+"""The public namespace: complete, sorted, lazy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import automatosx
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert automatosx.__all__ == sorted(set(automatosx.__all__))
+
+
+@pytest.mark.parametrize("name", automatosx.__all__)
+def test_every_public_name_resolves(name: str) -> None:
+    assert getattr(automatosx, name) is not None
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        automatosx.Nope  # noqa: B018
+
+
+def test_errors_share_one_base_with_the_core() -> None:
+    assert issubclass(automatosx.InvalidTransitionError, automatosx.AutomatosxError)
+    assert issubclass(automatosx.ProviderError, automatosx.AutomatosxError)
+    assert automatosx.RouterOptions is automatosx.ProviderRouterOptions
+
+
+def _modules_after(code: str) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return list(json.loads(out.stdout))
+
+
+HEAVY = (
+    "pydantic",
+    "anthropic",
+    "openai",
+    "google",
+    "httpx2",
+    "aiosqlite",
+    "genai_prices",
+    "rich",
+    "starlette",
+    "uvicorn",
+)
+
+
+def test_import_loads_only_the_core() -> None:
+    loaded = _modules_after("import automatosx")
+    heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
+    assert heavy == []
+    assert "automatosx._core" in loaded
+
+
+def test_building_one_provider_imports_only_its_sdk() -> None:
+    code = (
+        "from automatosx.providers import create_provider\n"
+        "create_provider({'name': 'openai', 'apiKey': 'sk-test-0123456789abcdef',"
+        " 'rateLimits': {'requestsPerMinute': 10}, 'models': ['gpt-4o-mini'],"
+        " 'defaultModel': 'gpt-4o-mini'})"
+    )
+    roots = {m.split(".")[0] for m in _modules_after(code)}
+    assert "openai" in roots
+    assert not roots & {"anthropic", "google", "genai_prices", "aiosqlite"}
