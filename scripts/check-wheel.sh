@@ -305,6 +305,14 @@ if [[ -x $script ]]; then
         else
             fail "automatosx --help failed: $(tail -n 3 "$TMP/cli.log")"
         fi
+        # A fresh database migrates from the installed wheel alone (migrations in _core).
+        if (cd "$RUN" && timeout 60 "$script" migrate --db "$TMP/fresh.db") >"$TMP/migrate.log" 2>&1 \
+            && tables=$("$vpy" -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(' '.join(sorted(r[0] for r in c.execute(\"SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'\"))))" "$TMP/fresh.db") \
+            && [[ $tables == *provider_requests* && $tables == *schema_migrations* ]]; then
+            pass "automatosx migrate --db fresh.db from the wheel: $tables"
+        else
+            fail "migrating a fresh database from the wheel failed: $(tail -n 3 "$TMP/migrate.log")"
+        fi
     else
         warn "automatosx.cli is not in the wheel yet: the console script cannot run (not run)"
     fi
