@@ -57,7 +57,7 @@ test-python: build-dev ## pytest with coverage
 
 test: test-rust test-python lint ## everything CI runs
 
-bench: build-prod ## the benchmarks (release build)
+bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per budget (docs/performance.md)
 	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly
 	python benches/startup.py
 
