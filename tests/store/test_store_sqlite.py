@@ -12,6 +12,7 @@ import pytest
 from store_records import T0, attempt_record, new_id, request_record, response
 
 from automatosx.errors import StoreError
+from automatosx.store import open_store
 from automatosx.schemas import ProviderHealth
 from automatosx.store import NullStore, SQLiteStore, Store, StoreState
 
@@ -380,7 +381,7 @@ async def test_batch_lost_to_a_connection_failure_is_reported_and_the_writer_liv
 
     real = writer_module._execute_grouped
 
-    async def fail_once(conn: object, batch: object) -> None:
+    async def fail_once(conn: object, batch: object, rank: object) -> None:
         monkeypatch.setattr(writer_module, "_execute_grouped", real)
         raise RuntimeError("disk on fire")
 
@@ -406,3 +407,23 @@ async def test_stopped_writer_fails_saves_and_flush_loudly(db_path: Path) -> Non
     with pytest.raises(StoreError, match="writer task stopped unexpectedly"):
         await store.close()
     assert store.state is StoreState.CLOSED
+
+
+async def test_a_batch_runs_each_statement_once_in_dependency_order(db_path: Path) -> None:
+    """Interleaved saves of many requests land in one batch grouped by statement; the request
+    rows go first, so no foreign key breaks, and each statement's rows keep their order."""
+    store = SQLiteStore(db_path, batch_size=4096)
+    await store.open()
+    ids = [new_id() for _ in range(50)]
+    for rid in ids:
+        await store.save_request(request_record(rid))
+        await store.update_request_state(
+            rid, state="completed", retry_count=0, history=["idle", "completed"], updated_at=2
+        )
+        await store.update_request_state(
+            rid, state="failed", retry_count=1, history=["idle", "failed"], updated_at=3
+        )
+    await store.close()
+    async with open_store(f"sqlite:///{db_path}") as reopened:
+        rows = [await reopened.get_request(rid) for rid in ids]
+    assert all(r is not None and r.request.state == "failed" for r in rows)

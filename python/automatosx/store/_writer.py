@@ -1,8 +1,9 @@
 """The write-behind queue of the SQLite store: one bounded queue, one writer task.
 
 ``submit`` only puts a row on the queue (the caller's hot path). The writer drains it in
-batches, one transaction per batch, in FIFO order, running consecutive identical statements
-as one ``executemany``. A full queue makes callers wait for space; nothing is dropped.
+batches, one transaction per batch, running all rows of one statement as one ``executemany``
+(statements in the order of ``labels``, which inserts every referenced row first; rows of one
+statement in FIFO order). A full queue makes callers wait for space; nothing is dropped.
 
 A batch that fails is rolled back and replayed row by row (one savepoint each), so only the
 rows that fail are lost. In ``sync`` mode the failing ``submit`` raises :class:`StoreError`;
@@ -33,7 +34,8 @@ class WriteBehind:
     """Writes rows to ``conn`` from a queue. Create it inside the running event loop.
 
     ``lock`` serialises the writer's transactions with the store's reads on the one
-    connection; ``labels`` name each statement in error messages (``save_attempt``).
+    connection; ``labels`` name each statement in error messages (``save_attempt``), and
+    their order is the order a batch runs its statements in.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class WriteBehind:
         self._sync = sync
         self._batch_size = batch_size
         self._labels = labels
+        self._rank = {sql: i for i, sql in enumerate(labels)}
         self._queue: asyncio.Queue[_Op] = asyncio.Queue(queue_size)
         self._enqueued = 0  # ops put on the queue
         self._done = 0  # ops written or failed
@@ -156,7 +159,7 @@ class WriteBehind:
         async with self._lock:
             try:
                 try:
-                    await _execute_grouped(conn, batch)
+                    await _execute_grouped(conn, batch, self._rank)
                     return {}
                 except sqlite3.Error:
                     if conn.in_transaction:
@@ -212,26 +215,26 @@ class WriteBehind:
                 waiter.set_exception(self.error)
 
 
-def _grouped(batch: list[_Op]) -> Iterable[tuple[str, list[Any]]]:
-    """Consecutive ops with the same statement, as (sql, rows): FIFO order is kept."""
-    sql: str | None = None
-    rows: list[Any] = []
-    for op_sql, params, many, _ in batch:
-        if op_sql != sql:
-            if sql is not None:
-                yield sql, rows
-            sql, rows = op_sql, []
+def _grouped(batch: list[_Op], rank: Mapping[str, int]) -> Iterable[tuple[str, list[Any]]]:
+    """The batch's rows by statement, as (sql, rows): statements by ``rank`` (which puts every
+    referenced row before its referrers; unranked ones last, as first seen), the rows of one
+    statement in FIFO order."""
+    groups: dict[str, list[Any]] = {}
+    for sql, params, many, _ in batch:
+        rows = groups.setdefault(sql, [])
         if many:
             rows.extend(params)
         else:
             rows.append(params)
-    if sql is not None:
-        yield sql, rows
+    last = len(rank)
+    return sorted(groups.items(), key=lambda group: rank.get(group[0], last))
 
 
-async def _execute_grouped(conn: aiosqlite.Connection, batch: list[_Op]) -> None:
+async def _execute_grouped(
+    conn: aiosqlite.Connection, batch: list[_Op], rank: Mapping[str, int]
+) -> None:
     await conn.execute("BEGIN")
-    for sql, rows in _grouped(batch):
+    for sql, rows in _grouped(batch, rank):
         if len(rows) == 1:
             await conn.execute(sql, rows[0])
         else:
