@@ -12,9 +12,8 @@ import pytest
 from store_records import T0, attempt_record, new_id, request_record, response
 
 from automatosx.errors import StoreError
-from automatosx.store import open_store
 from automatosx.schemas import ProviderHealth
-from automatosx.store import NullStore, SQLiteStore, Store, StoreState
+from automatosx.store import NullStore, SQLiteStore, Store, StoreState, open_store
 
 
 def count(path: Path, table: str) -> int:
