@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import pytest
 
 from automatosx.errors import (
@@ -197,3 +198,17 @@ async def test_api_key_echoed_by_the_server_is_redacted(wire_provider: Make) -> 
         await provider.execute(make_request())
     assert API_KEY not in str(caught.value)
     assert API_KEY not in repr(caught.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>oops</html>", b"[1, 2]", b'{"unexpected": true}'],
+    ids=["not-json", "not-an-object", "wrong-shape"],
+)
+async def test_malformed_200_reply_is_a_server_error(wire_provider: Make, body: bytes) -> None:
+    headers = {"content-type": "application/json"}
+    provider, _ = wire_provider(
+        "openai", lambda request: httpx2.Response(200, content=body, headers=headers)
+    )
+    with pytest.raises(ServerError, match="malformed"):
+        await provider.execute(make_request())

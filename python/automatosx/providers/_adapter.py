@@ -6,14 +6,15 @@ rate-limit header names; everything per request here is a few attribute reads.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx2
 
-from automatosx.errors import ProviderError, RateLimitError
+from automatosx.errors import ProviderError, RateLimitError, ServerError
 from automatosx.providers._config import api_key_for
 from automatosx.providers._errors import retry_after_from_headers
 from automatosx.providers.base import StreamEvent
@@ -29,7 +30,14 @@ from automatosx.schemas import (
     TokenUsage,
 )
 
-__all__ = ["SdkAdapter", "epoch_ms_from_rfc3339", "make_response", "now_ms"]
+__all__ = [
+    "SdkAdapter",
+    "epoch_ms_from_rfc3339",
+    "json_body",
+    "make_response",
+    "malformed",
+    "now_ms",
+]
 
 DEGRADED_LATENCY_MS = 2_000.0
 """A health check slower than this reports ``degraded``."""
@@ -61,6 +69,23 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def json_body(raw: Any) -> dict[str, Any]:
+    """The decoded JSON body of an SDK raw response (``.with_raw_response``).
+
+    Reading the few fields we need from the dict costs a few microseconds; the SDKs' own
+    ``parse()`` builds their whole response model (about 80 us).
+    """
+    data = json.loads(raw.http_response.content)
+    if not isinstance(data, dict):
+        raise json.JSONDecodeError("expected a JSON object", str(data)[:50], 0)
+    return data
+
+
+def malformed(provider: str, exc: Exception) -> ProviderError:
+    """A reply whose JSON does not have the provider's shape."""
+    return ServerError(f"malformed response: {type(exc).__name__}: {exc}", provider=provider)
+
+
 def make_response(
     request: ProviderRequest,
     provider: ProviderName,
@@ -72,14 +97,15 @@ def make_response(
     finish_reason: FinishReason | None,
     started_ns: int,
 ) -> ProviderResponse:
-    """A ProviderResponse built without re-validating what the SDK already parsed."""
+    """The ProviderResponse of one attempt. Built by pydantic's validator, which for this
+    small model is faster than ``model_construct`` (about 3 us against 7 us)."""
     ended = time.perf_counter_ns()
-    return ProviderResponse.model_construct(
+    return ProviderResponse(
         request_id=request.request_id,
         provider=provider,
         model=model,
         content=content,
-        tokens=TokenUsage.model_construct(
+        tokens=TokenUsage(
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             total_tokens=input_tokens + output_tokens if total_tokens is None else total_tokens,
@@ -197,7 +223,7 @@ class SdkAdapter:
         reset_raw = headers.get(names[2])
         reset = self._parse_reset(reset_raw, at_ms) if reset_raw else None
         retry_after = retry_after_from_headers(headers)
-        return RateLimitInfo.model_construct(
+        return RateLimitInfo(
             limit=limit,
             remaining=max(0, remaining),
             reset=reset if reset is not None and reset > 0 else at_ms,

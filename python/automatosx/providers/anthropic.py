@@ -18,7 +18,7 @@ import anthropic
 import httpx2
 
 from automatosx.errors import ProviderConnectionError, ProviderError
-from automatosx.providers._adapter import SdkAdapter, make_response
+from automatosx.providers._adapter import SdkAdapter, json_body, make_response, malformed
 from automatosx.providers._errors import provider_error, transport_error
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -43,6 +43,16 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+
+
+def _input_tokens(usage: dict[str, Any]) -> int:
+    """Prompt tokens: uncached input plus cache writes and cache reads."""
+    total: int = (
+        usage["input_tokens"]
+        + (usage.get("cache_creation_input_tokens") or 0)
+        + (usage.get("cache_read_input_tokens") or 0)
+    )
+    return total
 
 
 class AnthropicProvider(SdkAdapter):
@@ -109,27 +119,25 @@ class AnthropicProvider(SdkAdapter):
         try:
             raw = await self._create(**self._params(request))
             self._note_headers(raw.headers)
-            message = await raw.parse()
+            data = json_body(raw)
         except self.sdk_errors as exc:
             raise self.map_error(exc) from exc
-        usage = message.usage
-        input_tokens = (
-            usage.input_tokens
-            + (usage.cache_creation_input_tokens or 0)
-            + (usage.cache_read_input_tokens or 0)
-        )
-        text = "".join(block.text for block in message.content if block.type == "text")
-        return make_response(
-            request,
-            "claude",
-            message.model or self._model(request),
-            text,
-            input_tokens,
-            usage.output_tokens,
-            None,
-            FINISH_REASONS.get(message.stop_reason),
-            started,
-        )
+        try:
+            usage = data["usage"]
+            text = "".join(b["text"] for b in data["content"] if b.get("type") == "text")
+            return make_response(
+                request,
+                "claude",
+                data.get("model") or self._model(request),
+                text,
+                _input_tokens(usage),
+                usage["output_tokens"],
+                None,
+                FINISH_REASONS.get(data.get("stop_reason")),
+                started,
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise malformed(self.name, exc) from exc
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
@@ -175,7 +183,7 @@ class AnthropicProvider(SdkAdapter):
         if not finished and stop_reason is None:
             raise ProviderConnectionError("stream ended before message_stop", provider=self.name)
         yield StreamEnd(
-            TokenUsage.model_construct(
+            TokenUsage(
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 total_tokens=input_tokens + output_tokens,

@@ -48,7 +48,6 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
     "UNEXPECTED_TOOL_CALL": "tool_calls",
 }
 _ROLES = {"user": "user", "assistant": "model"}
-_NO_AFC = {"disable": True}
 
 
 def _finish_reason(candidate: Any, response: Any) -> FinishReason | None:
@@ -122,7 +121,6 @@ class GeminiProvider(SdkAdapter):
                 )
         config: dict[str, Any] = {
             "temperature": request.temperature,
-            "automatic_function_calling": _NO_AFC,
         }
         if system:
             config["system_instruction"] = "\n\n".join(system)
@@ -196,9 +194,7 @@ class GeminiProvider(SdkAdapter):
             raise ProviderConnectionError("stream ended before a finishReason", provider=self.name)
         input_tokens, output_tokens, total = _usage(usage_metadata)
         yield StreamEnd(
-            TokenUsage.model_construct(
-                input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
-            ),
+            TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total),
             finish_reason,
             model or self._model(request),
         )

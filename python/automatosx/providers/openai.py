@@ -19,7 +19,7 @@ import openai
 
 from automatosx._core import parse_duration
 from automatosx.errors import AuthenticationError, ProviderConnectionError, ProviderError
-from automatosx.providers._adapter import SdkAdapter, make_response
+from automatosx.providers._adapter import SdkAdapter, json_body, make_response, malformed
 from automatosx.providers._errors import provider_error, transport_error
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -98,22 +98,26 @@ class OpenAIProvider(SdkAdapter):
         try:
             raw = await self._create(**self._params(request))
             self._note_headers(raw.headers)
-            completion = raw.parse()
+            data = json_body(raw)
         except self.sdk_errors as exc:
             raise self.map_error(exc) from exc
-        choice = completion.choices[0] if completion.choices else None
-        usage = completion.usage
-        return make_response(
-            request,
-            "openai",
-            completion.model or self._model(request),
-            (choice.message.content or "") if choice is not None else "",
-            usage.prompt_tokens if usage is not None else 0,
-            usage.completion_tokens if usage is not None else 0,
-            usage.total_tokens if usage is not None else None,
-            FINISH_REASONS.get(choice.finish_reason) if choice is not None else None,
-            started,
-        )
+        try:
+            choices = data["choices"]
+            choice = choices[0] if choices else {}
+            usage = data.get("usage") or {}
+            return make_response(
+                request,
+                "openai",
+                data.get("model") or self._model(request),
+                (choice.get("message") or {}).get("content") or "",
+                usage.get("prompt_tokens") or 0,
+                usage.get("completion_tokens") or 0,
+                usage.get("total_tokens"),
+                FINISH_REASONS.get(choice.get("finish_reason")),
+                started,
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise malformed(self.name, exc) from exc
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
@@ -145,7 +149,7 @@ class OpenAIProvider(SdkAdapter):
         input_tokens = usage.prompt_tokens if usage is not None else 0
         output_tokens = usage.completion_tokens if usage is not None else 0
         yield StreamEnd(
-            TokenUsage.model_construct(
+            TokenUsage(
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 total_tokens=usage.total_tokens if usage is not None else 0,
