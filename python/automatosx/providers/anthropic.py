@@ -55,6 +55,16 @@ def _input_tokens(usage: dict[str, Any]) -> int:
     return total
 
 
+def _sdk_input_tokens(usage: Any) -> int:
+    """:func:`_input_tokens` of the SDK's usage object (stream events)."""
+    total: int = (
+        usage.input_tokens
+        + (usage.cache_creation_input_tokens or 0)
+        + (usage.cache_read_input_tokens or 0)
+    )
+    return total
+
+
 class AnthropicProvider(SdkAdapter):
     """Claude through ``anthropic.AsyncAnthropic``; SDK retries off."""
 
@@ -157,23 +167,14 @@ class AnthropicProvider(SdkAdapter):
                             yield event.delta.text
                     elif kind == "message_start":
                         model = event.message.model
-                        usage = event.message.usage
-                        input_tokens = (
-                            usage.input_tokens
-                            + (usage.cache_creation_input_tokens or 0)
-                            + (usage.cache_read_input_tokens or 0)
-                        )
-                        output_tokens = usage.output_tokens
+                        input_tokens = _sdk_input_tokens(event.message.usage)
+                        output_tokens = event.message.usage.output_tokens
                     elif kind == "message_delta":
                         stop_reason = event.delta.stop_reason
                         delta_usage = event.usage
                         output_tokens = delta_usage.output_tokens
                         if delta_usage.input_tokens is not None:
-                            input_tokens = (
-                                delta_usage.input_tokens
-                                + (delta_usage.cache_creation_input_tokens or 0)
-                                + (delta_usage.cache_read_input_tokens or 0)
-                            )
+                            input_tokens = _sdk_input_tokens(delta_usage)
                     elif kind == "message_stop":
                         finished = True
             finally:
