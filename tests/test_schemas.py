@@ -352,3 +352,44 @@ def test_provider_and_model_may_be_omitted() -> None:
     parsed = ProviderRequest.model_validate(doc)
     assert (parsed.provider, parsed.model) == (None, None)
     assert "provider" not in parsed.model_dump(by_alias=True)
+
+
+def test_trusted_constructors_equal_validated_models_and_stay_mutable() -> None:
+    from automatosx.schemas import ProviderResponse, StreamChunk, TokenUsage
+
+    rid = "123e4567-e89b-12d3-a456-426614174000"
+    usage = TokenUsage._trusted(input_tokens=1, output_tokens=2, total_tokens=3)
+    assert usage == TokenUsage(input_tokens=1, output_tokens=2, total_tokens=3)
+    fields = {
+        "request_id": rid,
+        "provider": "claude",
+        "model": "m",
+        "content": "hi",
+        "tokens": usage,
+        "finish_reason": "stop",
+        "duration": 5,
+        "cost": None,
+        "metadata": None,
+        "created_at": 9,
+    }
+    trusted = ProviderResponse._trusted(**fields)
+    assert trusted == ProviderResponse(**fields)
+    assert trusted.model_dump(by_alias=True) == ProviderResponse(**fields).model_dump(by_alias=True)
+    trusted.cost = 0.5  # the router prices responses after the fact
+    assert trusted.cost == 0.5
+    chunk = StreamChunk._chunk(rid, 0, "x", False, 7)
+    assert chunk == StreamChunk(request_id=rid, index=0, chunk="x", done=False, timestamp=7)
+    chunk.done = True
+    assert chunk.done is True
+
+
+def test_generated_request_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    from automatosx.schemas import _new_request_id
+
+    ids = {_new_request_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)

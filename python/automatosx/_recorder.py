@@ -80,28 +80,31 @@ class Recorder:
 
     async def request(
         self,
-        machine: ProviderStateMachine,
         *,
+        provider: str,
+        model: str,
+        history: list[str],
         messages: str | LazyMessages,
         max_tokens: int | None,
         temperature: float,
         stream: bool,
         metadata: dict[str, Any] | None,
         created_at: int,
+        state: str = "requesting",
     ) -> None:
-        ctx = machine.context
+        """The request row at entry (state ``requesting``, or ``failed`` for an invalid one)."""
         await self.store.save_request(
             RequestRecord(
                 id=self.request_id,
-                provider=ctx.provider,
-                model=ctx.model,
+                provider=provider,
+                model=model,
                 messages=messages,
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stream=stream,
-                state=str(machine.state),
-                retry_count=ctx.retry_count,
-                history=machine.history,
+                state=state,
+                retry_count=0,
+                history=history,
                 created_at=created_at,
                 updated_at=created_at,
                 metadata=metadata,

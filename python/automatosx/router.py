@@ -62,6 +62,7 @@ log = logging.getLogger("automatosx")
 _UUID = re.compile(UUID_PATTERN)
 _RETRYING = State.retrying
 _VALIDATION_PASSED = Event.validation_passed()
+_STARTED = ["idle", "validating", "requesting"]  # the history once validation passed
 _SEND_REQUEST = Event.send_request()
 _RETRY_REQUEST = Event.retry_request()
 
@@ -311,7 +312,10 @@ class Router:
         recorder = Recorder(store, rid)
         created = now_ms()
         await recorder.request(
-            machine,
+            provider=provider,
+            model=model,
+            history=machine.history,
+            state="failed",
             messages=messages_json(messages, self.options.record_messages),
             max_tokens=None,
             temperature=1.0,
@@ -421,7 +425,9 @@ class _Run:
             )
         if self.rec is not None:
             await self.rec.request(
-                m,
+                provider=self.slots[0].name,
+                model=self.model,
+                history=_STARTED,
                 messages=LazyMessages(req.messages, self.router.options.record_messages),
                 max_tokens=req.max_tokens,
                 temperature=req.temperature,
@@ -673,7 +679,7 @@ class _Run:
             )
         )
         ctx = m.context
-        response = ProviderResponse.model_construct(
+        response = ProviderResponse._trusted(
             request_id=self.request.request_id,
             provider=slot.name,
             model=end.model or ctx.model,
@@ -703,7 +709,7 @@ async def _stream(
     m = run.machine
     rid = req.request_id
     chunks = run.chunks
-    chunk_of = StreamChunk._trusted
+    chunk_of = StreamChunk._chunk
     chunk_event = Event.receive_stream_chunk
     transition = m.transition
     clock = time.time_ns
@@ -754,6 +760,7 @@ async def _stream(
                     if err is exc:
                         raise
                     raise err from exc
+                await _aclose(events)  # past its StreamEnd: let the adapter clean up now
                 handle.response = await run.completed_stream(slot, item, started)
                 yield chunk_of(rid, len(chunks), "", True, now_ms())
                 return

@@ -17,7 +17,8 @@ Deviations from the seed, each for a reason (see docs/architecture.md):
 
 from __future__ import annotations
 
-import os
+import functools
+import random
 import time
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
+from typing_extensions import Self
 
 __all__ = [
     "CostMetrics",
@@ -79,16 +81,24 @@ HttpUrlStr = Annotated[str, AfterValidator(_check_url)]
 
 
 def _new_request_id() -> str:
-    """A random (version 4) UUID string; ~3x cheaper than ``str(uuid.uuid4())``."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    """A random version-4 UUID string, ~5x cheaper than ``str(uuid.uuid4())``. An identifier,
+    not a secret: ``random`` (reseeded in forked children) is enough."""
+    h = f"{(_getrandbits(128) & _UUID_CLEAR) | _UUID_V4:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_VARIANT = "89ab"
+_getrandbits = random.getrandbits
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID_V4 = (0x4 << 76) | (0x2 << 62)
 
 
 _new = object.__new__
 _setattr = object.__setattr__
+
+
+@functools.cache
+def _fields_of(cls: type[BaseModel]) -> frozenset[str]:
+    return frozenset(cls.model_fields)
 
 
 def _now_ms() -> int:
@@ -125,6 +135,18 @@ class _SeedModel(BaseModel):
             ):
                 del data[key]
         return data
+
+    @classmethod
+    def _trusted(cls, **values: Any) -> Self:
+        """Build from values that are already valid, skipping validation (``model_construct``
+        costs ~2.5 us, this ~0.5 us). ``values`` must name every field; only the router and
+        the adapters use it, with values they built themselves."""
+        obj = _new(cls)
+        _setattr(obj, "__dict__", values)
+        _setattr(obj, "__pydantic_fields_set__", set(_fields_of(cls)))
+        _setattr(obj, "__pydantic_extra__", None)
+        _setattr(obj, "__pydantic_private__", None)
+        return obj
 
 
 class ProviderRateLimits(_SeedModel):
@@ -238,11 +260,8 @@ class StreamChunk(_SeedModel):
     timestamp: PosInt = Field(default_factory=_now_ms)
 
     @classmethod
-    def _trusted(
-        cls, request_id: str, index: int, chunk: str, done: bool, timestamp: int
-    ) -> StreamChunk:
-        """Build from values the router already holds valid, skipping validation: the
-        per-chunk path, where ``model_construct``'s ~2.5 us would be most of the budget."""
+    def _chunk(cls, request_id: str, index: int, chunk: str, done: bool, timestamp: int) -> Self:
+        """The per-chunk path's trusted constructor, positional (each keyword costs here)."""
         obj = _new(cls)
         _setattr(
             obj,
@@ -255,7 +274,7 @@ class StreamChunk(_SeedModel):
                 "timestamp": timestamp,
             },
         )
-        _setattr(obj, "__pydantic_fields_set__", _CHUNK_FIELDS)
+        _setattr(obj, "__pydantic_fields_set__", set(_CHUNK_FIELDS))
         _setattr(obj, "__pydantic_extra__", None)
         _setattr(obj, "__pydantic_private__", None)
         return obj

@@ -6,6 +6,7 @@ contract between a query and its decoder.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "UPDATE_REQUEST_STATE",
     "attempt_from_row",
     "dumps",
+    "history_json",
     "fetch_in",
     "fetchall",
     "health_from_row",
@@ -100,6 +102,16 @@ IN_BATCH = 500  # ids per `IN (...)` query, well under SQLite's variable limit
 
 # A value JSON cannot encode is stored as its str(): recording never fails a request.
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+@functools.lru_cache(maxsize=1024)
+def _history_json(history: tuple[str, ...]) -> str:
+    return dumps(list(history))
+
+
+def history_json(history: list[str]) -> str:
+    """A state history as JSON. Requests share a handful of histories: cached."""
+    return _history_json(tuple(history))
 
 
 def json_or_none(value: dict[str, Any] | None) -> str | None:

@@ -49,7 +49,7 @@ class StoreState(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestRecord:
     """A row of ``provider_requests``.
 
@@ -74,7 +74,7 @@ class RequestRecord:
     error_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AttemptRecord:
     """A row of ``provider_attempts``: one try of one provider/model (``attempt`` is 1-based).
 
