@@ -371,6 +371,7 @@ class _Run:
         "router",
         "slots",
         "started_ns",
+        "stream",
     )
 
     def __init__(self, router: Router, store: Store, request: ProviderRequest, stream: bool):
@@ -387,10 +388,11 @@ class _Run:
             raise ConfigurationError(
                 f"request.model is missing and provider {primary!r} has no default_model"
             )
-        if request.provider != primary or request.model != model or request.stream != stream:
-            request = request._rerouted(primary, model, stream)
+        if request.provider != primary or request.model != model:
+            request = request._rerouted(primary, model, request.stream)
         self.router = router
         self.slots = slots
+        self.stream = stream  # which call this is; the adapters ignore ``request.stream``
         self.request = request
         self.model: str = model
         self.machine = ProviderStateMachine(
@@ -415,7 +417,7 @@ class _Run:
                 message_count=len(req.messages),
                 max_tokens=req.max_tokens,
                 temperature=req.temperature,
-                stream=req.stream,
+                stream=self.stream,
             )
         )
         m.transition(_VALIDATION_PASSED)
@@ -431,7 +433,7 @@ class _Run:
                 messages=LazyMessages(req.messages, self.router.options.record_messages),
                 max_tokens=req.max_tokens,
                 temperature=req.temperature,
-                stream=req.stream,
+                stream=self.stream,
                 metadata=req.metadata,
                 created_at=now_ms(),
             )
