@@ -97,21 +97,24 @@ def make_response(
     finish_reason: FinishReason | None,
     started_ns: int,
 ) -> ProviderResponse:
-    """The ProviderResponse of one attempt. Built by pydantic's validator, which for this
-    small model is faster than ``model_construct`` (about 3 us against 7 us)."""
+    """The ProviderResponse of one attempt, built without re-validation (~0.5 us instead of
+    ~3 us): the adapter mapped every value itself; counts are coerced to ``int`` here."""
     ended = time.perf_counter_ns()
-    return ProviderResponse(
+    inputs, outputs = int(input_tokens), int(output_tokens)
+    return ProviderResponse._trusted(
         request_id=request.request_id,
         provider=provider,
         model=model,
         content=content,
-        tokens=TokenUsage(
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            total_tokens=input_tokens + output_tokens if total_tokens is None else total_tokens,
+        tokens=TokenUsage._trusted(
+            input_tokens=inputs,
+            output_tokens=outputs,
+            total_tokens=inputs + outputs if total_tokens is None else int(total_tokens),
         ),
         finish_reason=finish_reason,
         duration=(ended - started_ns) // 1_000_000,
+        cost=None,
+        metadata=None,
         created_at=now_ms(),
     )
 
