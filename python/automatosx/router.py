@@ -592,6 +592,8 @@ class _Run:
             await self.rec.response(response)
 
     async def cancelled(self, slot: Slot | None, started_ns: int) -> None:
+        """The caller cancelled. ``slot`` is the provider whose call was under way (None while
+        waiting for a limiter, a cooldown or a retry delay: no attempt to record then)."""
         m = self.machine
         if m.is_terminal:
             return
@@ -620,7 +622,7 @@ class _Run:
     # -- non-streaming -------------------------------------------------------------------------
 
     async def execute(self) -> ProviderResponse:
-        slot: Slot | None = None
+        inflight: Slot | None = None  # the provider with a call under way, for cancellation
         started = self.started_ns
         try:
             for slot, request in self.candidates():
@@ -630,16 +632,19 @@ class _Run:
                         self.skip(slot, skip)
                         break
                     started = time.perf_counter_ns()
+                    inflight = slot
                     try:
                         response = await self.call(slot, request)
                     except (asyncio.CancelledError, KeyboardInterrupt):
                         raise
                     except Exception as exc:  # mapped: adapters raise ProviderError
+                        inflight = None
                         delay = await self.failed(slot, _as_provider_error(exc, slot), started)
                         if delay is None:
                             break
                         await self.retry_after(delay)
                         continue
+                    inflight = None
                     await self.succeeded(slot, response, started)
                     usage = response.tokens
                     self.machine.transition(
@@ -654,7 +659,7 @@ class _Run:
                     await self.finish()
                     return response
         except asyncio.CancelledError:
-            await asyncio.shield(self.cancelled(slot, started))
+            await asyncio.shield(self.cancelled(inflight, started))
             raise
         raise await self.all_failed()
 
@@ -715,7 +720,7 @@ async def _stream(
     chunk_event = Event.receive_stream_chunk
     transition = m.transition
     clock = time.time_ns
-    slot: Slot | None = None
+    inflight: Slot | None = None  # the provider with a call under way, for cancellation
     started = run.started_ns
     try:
         for slot, request in run.candidates():
@@ -725,6 +730,7 @@ async def _stream(
                     run.skip(slot, skip)
                     break
                 started = time.perf_counter_ns()
+                inflight = slot
                 events = slot.provider.stream(request).__aiter__()
                 try:
                     item = await run.first_event(slot, events)
@@ -732,6 +738,7 @@ async def _stream(
                     await _aclose(events)
                     raise
                 except Exception as exc:
+                    inflight = None
                     await _aclose(events)
                     delay = await run.failed(slot, _as_provider_error(exc, slot), started)
                     if delay is None:
@@ -756,19 +763,21 @@ async def _stream(
                     await _aclose(events)
                     raise
                 except Exception as exc:
+                    inflight = None
                     await _aclose(events)
                     err = _as_provider_error(exc, slot)
                     await run.failed_midstream(slot, err, started)
                     if err is exc:
                         raise
                     raise err from exc
+                inflight = None
                 await _aclose(events)  # past its StreamEnd: let the adapter clean up now
                 handle.response = await run.completed_stream(slot, item, started)
                 yield chunk_of(rid, len(chunks), "", True, now_ms())
                 return
     except (asyncio.CancelledError, GeneratorExit):
         if not m.is_terminal:
-            await asyncio.shield(run.cancelled(slot, started))
+            await asyncio.shield(run.cancelled(inflight, started))
         raise
     raise await run.all_failed()
 
