@@ -147,12 +147,14 @@ def _check_key(wire: Wire, request: Request, scenario: Scenario) -> None:
 async def _generate(request: Request, wire: Wire) -> Response:
     scenario = _scenario(request)
     number, fault = scenario.next_request(wire.provider)
+    # Read the body first, as a server does: a client that gives up during the scripted
+    # latency then leaves quietly instead of as an ASGI ClientDisconnect traceback.
+    body = await request.body()
     if fault.latency:
         await asyncio.sleep(fault.latency)
     headers = {_NUMBER_HEADER: str(number)}
     try:
         _check_key(wire, request, scenario)
-        body = await request.body()
         cuts_stream = fault.stream_error_after is not None or fault.drop_after is not None
         if fault.status is not None and not cuts_stream:
             raise WireError(fault.status, fault.message, fault.error)
