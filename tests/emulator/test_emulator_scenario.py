@@ -200,6 +200,12 @@ async def test_two_thousand_concurrent_requests_in_process_are_all_counted() -> 
     assert statuses.count(200) == 1800
 
 
+# httpx2's pool can leave a client socket to the garbage collector when 200 connections churn
+# at once (a ResourceWarning raised at GC, outside this test's code): not what this pins.
+@pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <(socket\.socket|function _SelectorTransport\.__del__)"
+    r":pytest.PytestUnraisableExceptionWarning"
+)
 async def test_two_thousand_concurrent_requests_over_loopback_are_all_counted() -> None:
     scenario = Scenario([Rule(provider="openai", every=10, status=429)])
     limits = httpx2.Limits(max_connections=200)
