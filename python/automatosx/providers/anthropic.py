@@ -94,6 +94,8 @@ class AnthropicProvider(SdkAdapter):
         )
         # Called with keyword dicts built per request; the SDK's overloads cannot see them.
         self._create: Callable[..., Awaitable[Any]] = self._client.messages.with_raw_response.create
+        # Streams skip the raw-response wrapper (~40 us): the SDK's stream keeps the response.
+        self._create_stream: Callable[..., Awaitable[Any]] = self._client.messages.create
 
     # -- requests --------------------------------------------------------------------------
 
@@ -156,9 +158,8 @@ class AnthropicProvider(SdkAdapter):
         stop_reason: str | None = None
         finished = False
         try:
-            raw = await self._create(**params, stream=True)
-            self._note_headers(raw.headers)
-            events = await raw.parse()
+            events = await self._create_stream(**params, stream=True)
+            self._note_headers(events.response.headers)
             try:
                 async for event in events:
                     kind = event.type

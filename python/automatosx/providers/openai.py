@@ -68,6 +68,8 @@ class OpenAIProvider(SdkAdapter):
         self._create: Callable[..., Awaitable[Any]] = (
             self._client.chat.completions.with_raw_response.create
         )
+        # Streams skip the raw-response wrapper: the SDK's stream keeps the response.
+        self._create_stream: Callable[..., Awaitable[Any]] = self._client.chat.completions.create
 
     # -- requests --------------------------------------------------------------------------
 
@@ -125,9 +127,10 @@ class OpenAIProvider(SdkAdapter):
         finish_reason: str | None = None
         usage: Any = None
         try:
-            raw = await self._create(**params, stream=True, stream_options=_STREAM_OPTIONS)
-            self._note_headers(raw.headers)
-            chunks = raw.parse()
+            chunks = await self._create_stream(
+                **params, stream=True, stream_options=_STREAM_OPTIONS
+            )
+            self._note_headers(chunks.response.headers)
             try:
                 async for chunk in chunks:
                     if chunk.choices:
