@@ -30,7 +30,7 @@ from automatosx import Router
 from automatosx.emulator import Scenario, create_app
 from automatosx.providers import create_provider
 
-BATCH, ROUNDS = 20, 15  # 300 calls each side per benchmark
+BATCH, ROUNDS = 20, 40  # 800 calls each side per benchmark: the ratio is noisy
 ORIGIN = "http://emulator.invalid"
 KEY = "sk-bench-0123456789abcdefghij"
 MODELS = {"claude": "claude-sonnet-4-6", "openai": "gpt-4o-mini", "gemini": "gemini-2.5-flash"}
