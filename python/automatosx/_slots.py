@@ -93,11 +93,12 @@ def build_slots(
     """Build a slot per provider: configs and dicts get a built-in adapter, instances are
     used as they are (and not closed by the router)."""
     from automatosx.providers import create_provider
+    from automatosx.providers._config import coerce_config
 
     slots: dict[ProviderName, Slot] = {}
     for entry in entries:
         if isinstance(entry, Mapping):
-            entry = ProviderConfig.model_validate(entry)
+            entry = coerce_config(dict(entry))
         if isinstance(entry, ProviderConfig):
             if not entry.enabled:
                 continue

@@ -280,3 +280,19 @@ async def test_user_adapters_are_not_closed_by_the_router() -> None:
     async with Router({"primaryProvider": "claude"}, [claude]):
         pass
     assert claude.closed is False
+
+
+async def test_a_bad_provider_config_is_a_configuration_error_without_the_key() -> None:
+    bad = {
+        "name": "claude",
+        "apiKey": "sk-ant-secret-0123456789",
+        "timeout": -5,
+        "rateLimits": {"requestsPerMinute": 10},
+        "models": ["m"],
+        "defaultModel": "m",
+    }
+    router = Router({"primaryProvider": "claude"}, [bad])
+    with pytest.raises(ConfigurationError, match="timeout") as info:
+        await router.open()
+    assert "sk-ant-secret" not in str(info.value)
+    assert "sk-ant-secret" not in repr(info.value)
