@@ -150,7 +150,7 @@ async def _route_many(router: Router, out: Console, requests: int, concurrency: 
                 except Exception:
                     failures += 1
                 progress.advance(task)
-                await asyncio.sleep(0.02)  # pace the load so the breaker's timeline is visible
+                await asyncio.sleep(0.04)  # pace the load so the breaker's timeline is visible
 
         await asyncio.gather(*(one(i) for i in range(requests)))
         # Keep a trickle going until Claude's breaker has recovered, so its close is shown.
