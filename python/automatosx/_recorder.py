@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from automatosx._core import ProviderStateMachine
 from automatosx.errors import ProviderError, redact
 from automatosx.schemas import Message, ProviderResponse
+from automatosx.schemas import _now_ms as now_ms
 from automatosx.store.base import AttemptRecord, RequestRecord, Store
 
 __all__ = ["LazyMessages", "Recorder", "messages_json", "now_ms"]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def messages_json(messages: Sequence[Message] | Any, capture: bool) -> str:
@@ -91,8 +87,11 @@ class Recorder:
         metadata: dict[str, Any] | None,
         created_at: int,
         state: str = "requesting",
+        error: str | None = None,
+        error_code: str | None = None,
     ) -> None:
-        """The request row at entry (state ``requesting``, or ``failed`` for an invalid one)."""
+        """The request row at entry: ``requesting``, or the whole row of a request that failed
+        validation (``failed`` with its error: nothing follows it)."""
         await self.store.save_request(
             RequestRecord(
                 id=self.request_id,
@@ -108,6 +107,8 @@ class Recorder:
                 created_at=created_at,
                 updated_at=created_at,
                 metadata=metadata,
+                error=error,
+                error_code=error_code,
             )
         )
 

@@ -138,10 +138,6 @@ class Run:
             )
         )
         m.transition(_VALIDATION_PASSED)
-        if self.slots[0].limiter is not None:
-            self.estimate = sum(len(msg.content) for msg in req.messages) // 4 + (
-                req.max_tokens or 256
-            )
         if self.rec is not None:
             await self.rec.request(
                 provider=self.slots[0].name,
@@ -182,7 +178,7 @@ class Run:
             while True:
                 wait = slot.cooled_until_ms - monotonic_ms() if slot.cooled_until_ms else 0
                 if wait <= 0 and slot.limiter is not None:
-                    wait = slot.limiter.try_acquire(tokens=self.estimate)
+                    wait = slot.limiter.try_acquire(tokens=self.token_estimate())
                 if wait <= 0:
                     break
                 if wait > patience:
@@ -196,6 +192,15 @@ class Run:
         if slot.breaker is not None and not slot.breaker.allow_request():
             return CircuitOpenError(slot.name)
         return None
+
+    def token_estimate(self) -> int:
+        """Tokens to reserve before the call (prompt chars / 4 + max_tokens), computed the
+        first time a limiter asks; ``settle`` corrects it with the real usage."""
+        if not self.estimate:
+            req = self.request
+            chars = sum(len(msg.content) for msg in req.messages)
+            self.estimate = chars // 4 + (req.max_tokens or 256)
+        return self.estimate
 
     def skip(self, slot: Slot, reason: ProviderError | CircuitOpenError) -> None:
         code = reason.code
@@ -309,11 +314,10 @@ class Run:
             Event.request_failed(error="cancelled by the caller", code="CANCELLED", retryable=False)
         )
         if slot is not None:
-            if slot.breaker is not None:
-                slot.breaker.record_neutral()
+            err = ProviderError("cancelled by the caller", provider=slot.name, code="CANCELLED")
+            self._breaker_outcome(slot, err)  # neutral: a cancel says nothing of the provider
             if self.rec is not None:
                 duration = (time.perf_counter_ns() - started_ns) // 1_000_000
-                err = ProviderError("cancelled by the caller", provider=slot.name, code="CANCELLED")
                 await self.rec.attempt(slot.name, m.context.model, err, duration)
         await self.finish()
 

@@ -34,13 +34,6 @@ class Slot:
     """Monotonic ms until which a 429's retry-after cools the provider."""
 
 
-def _provider_attr(provider: object, name: str, default: Any) -> Any:
-    config = getattr(provider, "config", None)
-    if isinstance(config, ProviderConfig):
-        return getattr(config, name)
-    return getattr(provider, name, default)
-
-
 def _breaker(options: RouterOptions) -> CircuitBreaker | None:
     if not options.enable_circuit_breaker:
         return None
@@ -76,9 +69,9 @@ def _slot_for_instance(provider: Provider, options: RouterOptions) -> Slot:
     return Slot(
         name=provider.name,
         provider=provider,
-        default_model=_provider_attr(provider, "default_model", None),
-        max_retries=int(_provider_attr(provider, "max_retries", _DEFAULT_MAX_RETRIES)),
-        timeout_s=int(_provider_attr(provider, "timeout", _DEFAULT_TIMEOUT_MS)) / 1000,
+        default_model=getattr(provider, "default_model", None),
+        max_retries=int(getattr(provider, "max_retries", _DEFAULT_MAX_RETRIES)),
+        timeout_s=int(getattr(provider, "timeout", _DEFAULT_TIMEOUT_MS)) / 1000,
         breaker=_breaker(options),
         limiter=None,
         owned=False,

@@ -1,8 +1,9 @@
 """The router: one request, many providers, one recorded life.
 
-Policy lives here; I/O lives in the provider adapters (transports) and the store. Each request
-drives one Rust ``ProviderStateMachine`` from ``initiate_request`` to ``completed`` or
-``failed``; breakers, limiters and backoff delays come from the Rust core too.
+``Router`` owns the lifecycle (provider clients, store, prices) and the input; each request's
+trip through its candidates is ``_run.Run`` (the policy); I/O lives in the provider adapters
+(transports) and the store. Breakers, limiters, backoff and the request state machine are the
+Rust core's.
 """
 
 from __future__ import annotations
@@ -10,19 +11,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import re
-import uuid
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from pydantic import ValidationError
 
-from automatosx._core import (
-    Backoff,
-    Event,
-    ProviderStateMachine,
-    State,
-)
+from automatosx._core import Backoff, Event, ProviderStateMachine
 from automatosx._recorder import Recorder, messages_json, now_ms
 from automatosx._run import Run, stream_request
 from automatosx._slots import Slot, build_slots
@@ -41,17 +36,13 @@ from automatosx.schemas import (
     ProviderResponse,
     RouterOptions,
     StreamChunk,
+    _new_request_id,
 )
 from automatosx.store.base import NullStore, Store
 
 __all__ = ["Router", "Stream"]
 
 _UUID = re.compile(UUID_PATTERN)
-_RETRYING = State.retrying
-_VALIDATION_PASSED = Event.validation_passed()
-_STARTED = ["idle", "validating", "requesting"]  # the history once validation passed
-_SEND_REQUEST = Event.send_request()
-_RETRY_REQUEST = Event.retry_request()
 
 
 class _Lifecycle(enum.Enum):
@@ -265,7 +256,7 @@ class Router:
         raw = raw if isinstance(raw, Mapping) else {}
         rid = raw.get("requestId", raw.get("request_id"))
         if not (isinstance(rid, str) and _UUID.match(rid)):
-            rid = str(uuid.uuid4())
+            rid = _new_request_id()
         provider = raw.get("provider")
         if provider not in self._slots:
             provider = self.options.primary_provider
@@ -285,21 +276,20 @@ class Router:
             )
         )
         machine.transition(Event.validation_failed(error=message))
-        recorder = Recorder(store, rid)
-        created = now_ms()
-        await recorder.request(
+        await Recorder(store, rid).request(
             provider=provider,
             model=model,
             history=machine.history,
             state="failed",
+            error=message,
+            error_code="VALIDATION_ERROR",
             messages=messages_json(messages, self.options.record_messages),
             max_tokens=None,
             temperature=1.0,
             stream=bool(raw.get("stream", False)),
             metadata=None,
-            created_at=created,
+            created_at=now_ms(),
         )
-        await recorder.final(machine)
 
 
 async def _open_store(store: str | Store | None) -> Store:
