@@ -68,3 +68,9 @@ def test_building_one_provider_imports_only_its_sdk() -> None:
     roots = {m.split(".")[0] for m in _modules_after(code)}
     assert "openai" in roots
     assert not roots & {"anthropic", "google", "genai_prices", "aiosqlite"}
+
+
+def test_a_router_without_a_store_does_not_load_the_sqlite_backend() -> None:
+    roots = set(_modules_after("import automatosx.router"))
+    assert "aiosqlite" not in roots
+    assert "automatosx.store.sqlite" not in roots

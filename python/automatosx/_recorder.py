@@ -1,6 +1,7 @@
 """How one request's life becomes rows: the router calls these, the store persists them.
 
-Every call only enqueues on the store's write-behind queue; nothing here touches the disk.
+Each call is one store write; with the SQLite store's default durability that is only an
+enqueue on its write-behind queue (``durability="sync"`` waits for the commit).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["LazyMessages", "Recorder", "messages_json", "now_ms"]
 
 def messages_json(messages: Sequence[Message] | Any, capture: bool) -> str:
     """The messages as stored: JSON, or ``sha256:<hex>`` of that JSON when capture is off."""
-    if isinstance(messages, list) and messages and isinstance(messages[0], Message):
+    if isinstance(messages, (list, tuple)) and messages and isinstance(messages[0], Message):
         payload: Any = [
             {"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})}
             for m in messages
@@ -41,7 +42,10 @@ class LazyMessages:
     __slots__ = ("_capture", "_messages", "_text")
 
     def __init__(self, messages: Sequence[Message] | Any, capture: bool) -> None:
-        self._messages = messages
+        # A snapshot: the writer binds it after the call returned, and the caller may have
+        # appended the reply to the same list by then (a chat loop). Messages themselves are
+        # models the caller could mutate too; copying each would cost the hot path.
+        self._messages = tuple(messages) if isinstance(messages, list) else messages
         self._capture = capture
         self._text: str | None = None
 
@@ -52,12 +56,6 @@ class LazyMessages:
 
     def __conform__(self, protocol: object) -> str:
         return str(self)
-
-    def __eq__(self, other: object) -> bool:
-        return str(self) == str(other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
 
 
 def error_text(error: BaseException) -> str:

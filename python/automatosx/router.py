@@ -253,6 +253,8 @@ class Router:
 
     async def _record_invalid(self, raw: Any, store: Store, message: str) -> None:
         """A request that failed validation still ends in a recorded terminal state."""
+        if self._null_store:
+            return
         raw = raw if isinstance(raw, Mapping) else {}
         rid = raw.get("requestId", raw.get("request_id"))
         if not (isinstance(rid, str) and _UUID.match(rid)):

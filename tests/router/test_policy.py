@@ -296,3 +296,19 @@ async def test_a_bad_provider_config_is_a_configuration_error_without_the_key() 
         await router.open()
     assert "sk-ant-secret" not in str(info.value)
     assert "sk-ant-secret" not in repr(info.value)
+
+
+async def test_messages_are_recorded_as_sent_even_if_the_caller_appends_later(
+    db_url: str,
+) -> None:
+    """The writer serializes messages after execute() returned; a chat loop appending the
+    reply to the same list must not change what was recorded."""
+    async with Router(
+        {"primaryProvider": "claude"}, [ScriptedProvider("claude")], store=db_url
+    ) as router:
+        req = ProviderRequest.model_validate(REQUEST)
+        reply = await router.execute(req)
+        req.messages.append(req.messages[0].model_copy(update={"content": "LATER"}))
+    row = await read(db_url, reply.request_id)
+    assert "LATER" not in row.request.messages
+    assert "hello" in row.request.messages

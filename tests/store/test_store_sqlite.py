@@ -14,6 +14,7 @@ from store_records import T0, attempt_record, new_id, request_record, response
 from automatosx.errors import StoreError
 from automatosx.schemas import ProviderHealth
 from automatosx.store import NullStore, SQLiteStore, Store, StoreState, open_store
+from automatosx.store._sql import INSERT_REQUEST, UPDATE_REQUEST_STATE
 
 
 def count(path: Path, table: str) -> int:
@@ -413,6 +414,15 @@ async def test_a_batch_runs_each_statement_once_in_dependency_order(db_path: Pat
     rows go first, so no foreign key breaks, and each statement's rows keep their order."""
     store = SQLiteStore(db_path, batch_size=4096)
     await store.open()
+    assert store._conn is not None
+    calls: list[str] = []
+    executemany = store._conn.executemany
+
+    async def counting(sql: str, rows: object) -> object:
+        calls.append(sql)
+        return await executemany(sql, rows)  # type: ignore[arg-type]
+
+    store._conn.executemany = counting  # type: ignore[method-assign]
     ids = [new_id() for _ in range(50)]
     for rid in ids:
         await store.save_request(request_record(rid))
@@ -422,6 +432,9 @@ async def test_a_batch_runs_each_statement_once_in_dependency_order(db_path: Pat
         await store.update_request_state(
             rid, state="failed", retry_count=1, history=["idle", "failed"], updated_at=3
         )
+    await store.flush()
+    # One batch: each statement ran once for all its rows, the inserts before the updates.
+    assert calls == [INSERT_REQUEST, UPDATE_REQUEST_STATE]
     await store.close()
     async with open_store(f"sqlite:///{db_path}") as reopened:
         rows = [await reopened.get_request(rid) for rid in ids]

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from automatosx.errors import ConfigurationError
 from automatosx.store.base import (
@@ -28,8 +29,10 @@ from automatosx.store.base import (
     Store,
     StoreState,
 )
-from automatosx.store.migrate import migrate
-from automatosx.store.sqlite import Durability, SQLiteStore
+from automatosx.store.migrate import migrate  # eager: the name is also its submodule's
+
+if TYPE_CHECKING:
+    from automatosx.store.sqlite import Durability, SQLiteStore
 
 __all__ = [
     "AttemptRecord",
@@ -52,6 +55,22 @@ __all__ = [
 
 SUPPORTED_SCHEMES = ("sqlite",)
 
+# The backends load on first use: the router imports this package for the record types and
+# must not pull in aiosqlite when it records nothing (``store=None``).
+_LAZY = {
+    "Durability": "automatosx.store.sqlite",
+    "SQLiteStore": "automatosx.store.sqlite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'automatosx.store' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 def create_store(url: str, **kwargs: Any) -> SQLiteStore:
     """The store a URL names, not yet opened. ``kwargs`` go to the store's constructor."""
@@ -64,6 +83,8 @@ def create_store(url: str, **kwargs: Any) -> SQLiteStore:
             + ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES)
             + " (e.g. 'sqlite:///requests.db', 'sqlite://:memory:')"
         )
+    from automatosx.store.sqlite import SQLiteStore
+
     return SQLiteStore(_sqlite_path(rest), **kwargs)
 
 

@@ -5,8 +5,9 @@ batches, one transaction per batch, running all rows of one statement as one ``e
 (statements in the order of ``labels``, which inserts every referenced row first; rows of one
 statement in FIFO order). A full queue makes callers wait for space; nothing is dropped.
 
-A batch that fails is rolled back and replayed row by row (one savepoint each), so only the
-rows that fail are lost. In ``sync`` mode the failing ``submit`` raises :class:`StoreError`;
+A batch that fails is rolled back and replayed save by save (one savepoint each), so only the
+saves that fail are lost (a save of several rows, e.g. a stream's chunks, fails whole).
+In ``sync`` mode the failing ``submit`` raises :class:`StoreError`;
 otherwise the failure is kept and raised by the next ``raise_failures()`` (``flush``/``close``).
 """
 
