@@ -55,7 +55,7 @@ async def test_request_with_message_digest_round_trips(store: SQLiteStore) -> No
     assert row.request.messages == "sha256:" + "ab" * 32
 
 
-async def test_state_update_replaces_state_and_keeps_provider_unless_given(
+async def test_state_update_replaces_state_and_keeps_the_requested_provider(
     store: SQLiteStore,
 ) -> None:
     record = request_record()
@@ -89,13 +89,11 @@ async def test_state_update_replaces_state_and_keeps_provider_unless_given(
         state="requesting",
         retry_count=0,
         history=[*history, "requesting"],
-        provider="gemini",
-        model="gemini-2.5-flash",
         updated_at=T0 + 6,
     )
     row = await store.get_request(record.id)
     assert row is not None
-    assert (row.request.provider, row.request.model) == ("gemini", "gemini-2.5-flash")
+    assert (row.request.provider, row.request.model) == ("claude", "claude-sonnet-4-5")
     assert (row.request.error, row.request.error_code) == (None, None)
 
 

@@ -50,8 +50,7 @@ INSERT_REQUEST = (
 )
 UPDATE_REQUEST_STATE = (
     "UPDATE provider_requests SET state = ?, retry_count = ?, history = ?, error = ?,"
-    " error_code = ?, provider = COALESCE(?, provider), model = COALESCE(?, model),"
-    " updated_at = ? WHERE id = ?"
+    " error_code = ?, updated_at = ? WHERE id = ?"
 )
 INSERT_ATTEMPT = (
     "INSERT INTO provider_attempts (request_id, attempt, provider, model, outcome, error_code,"

@@ -146,12 +146,10 @@ class Store(Protocol):
         history: list[str],
         error: str | None = None,
         error_code: str | None = None,
-        provider: str | None = None,
-        model: str | None = None,
         updated_at: int,
     ) -> None:
-        """Replace state, retry_count, history, error and error_code; change provider and
-        model only when given (a fallback)."""
+        """Replace state, retry_count, history, error and error_code. The row keeps the
+        provider and model that were asked for; the response row names the one that served."""
         ...
 
     async def save_attempt(self, record: AttemptRecord) -> None: ...
@@ -212,8 +210,6 @@ class NullStore:
         history: list[str],
         error: str | None = None,
         error_code: str | None = None,
-        provider: str | None = None,
-        model: str | None = None,
         updated_at: int,
     ) -> None:
         return None

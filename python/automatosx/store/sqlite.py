@@ -214,8 +214,6 @@ class SQLiteStore:
         history: list[str],
         error: str | None = None,
         error_code: str | None = None,
-        provider: str | None = None,
-        model: str | None = None,
         updated_at: int,
     ) -> None:
         await self._submit(
@@ -226,8 +224,6 @@ class SQLiteStore:
                 history_json(history),
                 error,
                 error_code,
-                provider,
-                model,
                 updated_at,
                 request_id,
             ),
