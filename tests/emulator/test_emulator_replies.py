@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from google.genai import types as genai_types
 
-from automatosx.emulator import Prompt, compose_reply
+from automatosx.emulator import Prompt, compose_reply, estimate_tokens
 from automatosx.emulator._gemini import google_duration
 from automatosx.emulator._openai import go_duration
 
@@ -21,7 +21,7 @@ async def test_claude_reply_parses_with_usage_and_echoed_model(emu: Emulated) ->
     assert text.startswith("Emulated reply from claude-sonnet-4-6 to: What is the capital")
     assert message.model == "claude-sonnet-4-6"
     assert message.stop_reason == "end_turn"
-    assert message.usage.input_tokens == len(QUESTION) // 4 + 1
+    assert message.usage.input_tokens == estimate_tokens(len(QUESTION))
     assert message.usage.output_tokens == len(text.split())
 
 
@@ -81,7 +81,7 @@ async def test_openai_reply_parses_with_usage(emu: Emulated) -> None:
     assert choice.finish_reason == "stop"
     assert completion.model == "gpt-4o-mini"
     assert completion.usage is not None
-    assert completion.usage.prompt_tokens == len(QUESTION) // 4 + 1
+    assert completion.usage.prompt_tokens == estimate_tokens(len(QUESTION))
     assert completion.usage.completion_tokens == len(choice.message.content.split())
     assert completion.usage.total_tokens == (
         completion.usage.prompt_tokens + completion.usage.completion_tokens
@@ -132,7 +132,7 @@ async def test_gemini_reply_parses_with_usage_metadata(emu: Emulated) -> None:
     assert response.candidates[0].finish_reason == genai_types.FinishReason.STOP
     usage = response.usage_metadata
     assert usage is not None
-    assert usage.prompt_token_count == len(QUESTION) // 4 + 1
+    assert usage.prompt_token_count == estimate_tokens(len(QUESTION))
     assert usage.candidates_token_count == len(response.text.split())
     assert response.model_version == "gemini-2.5-flash"
 

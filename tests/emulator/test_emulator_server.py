@@ -63,6 +63,8 @@ async def test_async_context_manager_serves_an_app_and_stops() -> None:
         assert response.json()["data"][0]["type"] == "model"
     with pytest.raises(httpx2.ConnectError):
         httpx2.get(f"http://127.0.0.1:{port}/v1/models")
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = srv.port
 
 
 def test_starting_twice_is_an_error_and_port_needs_a_start() -> None:

@@ -10,15 +10,14 @@ bodies with a small reference parser here, independent of the SDKs.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 import yaml
 
+from automatosx.emulator import CONFORMANCE_ENV, conformance_dir, conformance_files
 from automatosx.errors import (
     InvalidRequestError,
     ModelNotFoundError,
@@ -30,24 +29,11 @@ from automatosx.schemas import ProviderRequest
 
 from .conftest import collect, make_config
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def conformance_dir() -> Path | None:
-    override = os.environ.get("AUTOMATOSX_CONFORMANCE_DIR")
-    path = Path(override) if override else ROOT.parent / "shared" / "conformance"
-    return path if path.is_dir() else None
-
-
 DIR = conformance_dir()
-FILES = sorted(
-    p.relative_to(DIR).as_posix()
-    for p in (DIR.rglob("*") if DIR else [])
-    if p.name.endswith((".yaml", ".sse.txt"))
-)
+FILES = [p.relative_to(DIR).as_posix() for p in conformance_files()] if DIR else []
 pytestmark = pytest.mark.skipif(
     DIR is None,
-    reason="no recordings: ../shared/conformance is absent (set AUTOMATOSX_CONFORMANCE_DIR)",
+    reason=f"no recordings: ../shared/conformance is absent (set {CONFORMANCE_ENV})",
 )
 
 ADAPTER_OF = {"anthropic": "claude", "openai": "openai", "gemini": "gemini"}

@@ -189,6 +189,7 @@ async def test_rate_limit_does_not_count_against_the_breaker() -> None:
         for _ in range(4):
             await router.execute(REQUEST)
             await asyncio.sleep(0.002)
+        assert len(claude.requests) == 4  # every 429 reached the router, past the threshold
         assert router.breaker_state("claude") == "closed"
 
 

@@ -15,8 +15,12 @@ if TYPE_CHECKING:
 else:
     try:
         from httpx2 import RemoteProtocolError as _TransportDrop
-    except ImportError:  # pragma: no cover - httpx2 comes with every supported SDK
-        _TransportDrop = ConnectionResetError
+    except ImportError:  # httpx2 comes with every supported SDK; without it: a plain reset
+
+        class _TransportDrop(Exception):
+            """An empty first base in place of `httpx2.RemoteProtocolError` (naming
+            `ConnectionResetError` here would list that base twice: a TypeError)."""
+
 
 __all__ = ["DroppedConnection", "Part", "ScriptedResponse"]
 

@@ -53,7 +53,8 @@ class Fault:
     """What to do to one request: the merged effect of the rules that matched it.
 
     - `status`: answer with this HTTP status and the provider's real error body. With
-      `stream_error_after` or `drop_after` set it names the error carried by the event instead.
+      `stream_error_after` set it names the error carried by the event instead; with
+      `drop_after` set (and no `stream_error_after`) it is ignored.
     - `error`: the error type / code to put in the body (e.g. "insufficient_quota" for OpenAI,
       "api_error" for Anthropic); each provider has a default per status.
     - `message`: the error message; defaults to the provider's usual wording.
@@ -67,6 +68,11 @@ class Fault:
       provider's in-stream error event; a non-streamed request gets the error as a status.
     - `drop_after`: close the connection after this many text chunks (streamed) or after part
       of the body (non-streamed, any value).
+
+    Replaying recorded traffic, only `status` (on generation requests, answered before any
+    recording is taken, its error body shaped by `error`, `message` and the retry fields),
+    `latency`, `headers` and `drop_after` apply; `stream_error_after` and `chunk_latency`
+    are ignored.
     """
 
     status: int | None = None

@@ -157,6 +157,7 @@ class EmulatorServer:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = None
+        self._socket = None
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
