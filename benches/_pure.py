@@ -191,10 +191,14 @@ class PureLimiter:
     """GCRA on requests and tokens per minute (integer arithmetic, as in limiter.rs)."""
 
     def __init__(
-        self, requests_per_minute: int | None = None, tokens_per_minute: int | None = None
+        self,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        request_burst: int | None = None,
+        token_burst: int | None = None,
     ) -> None:
-        self._requests = _Gcra(requests_per_minute, None) if requests_per_minute else None
-        self._tokens = _Gcra(tokens_per_minute, None) if tokens_per_minute else None
+        self._requests = _Gcra(requests_per_minute, request_burst) if requests_per_minute else None
+        self._tokens = _Gcra(tokens_per_minute, token_burst) if tokens_per_minute else None
         self._lock = threading.Lock()
 
     def try_acquire(self, tokens: int = 0, now_ms: int | None = None) -> int:

@@ -156,6 +156,29 @@ class Direct:
         await self.http.aclose()
 
 
+class Routed:
+    """The routed side: the built-in adapter on its own client, behind a store-less Router."""
+
+    def __init__(self, name: str, app: Any) -> None:
+        config = {
+            "name": name,
+            "apiKey": KEY,
+            "baseUrl": BASE_URLS[name],
+            "maxRetries": 0,
+            "rateLimits": {"requestsPerMinute": 1_000_000_000},
+            "models": [MODELS[name]],
+            "defaultModel": MODELS[name],
+        }
+        self.http = _http(app)
+        self.provider = create_provider(config, http_client=self.http)
+        self.router = Router({"primaryProvider": name}, providers=[self.provider], store=None)
+
+    async def aclose(self) -> None:
+        await self.router.aclose()
+        await self.provider.aclose()
+        await self.http.aclose()
+
+
 @dataclass
 class Pair:
     loop: asyncio.AbstractEventLoop
@@ -170,26 +193,13 @@ class Pair:
 def pair(request: pytest.FixtureRequest, loop: asyncio.AbstractEventLoop) -> Iterator[Pair]:
     name = request.param
     app = create_app(Scenario())
-    config = {
-        "name": name,
-        "apiKey": KEY,
-        "baseUrl": BASE_URLS[name],
-        "maxRetries": 0,
-        "rateLimits": {"requestsPerMinute": 1_000_000_000},
-        "models": [MODELS[name]],
-        "defaultModel": MODELS[name],
-    }
-    routed_http = _http(app)
-    provider = create_provider(config, http_client=routed_http)
-    router = Router({"primaryProvider": name}, providers=[provider], store=None)
+    routed = Routed(name, app)
     direct = Direct(name, app)
-    loop.run_until_complete(router.open())
+    loop.run_until_complete(routed.router.open())
     try:
-        yield Pair(loop, direct, router)
+        yield Pair(loop, direct, routed.router)
     finally:
-        loop.run_until_complete(router.aclose())
-        loop.run_until_complete(provider.aclose())
-        loop.run_until_complete(routed_http.aclose())
+        loop.run_until_complete(routed.aclose())
         loop.run_until_complete(direct.aclose())
 
 
@@ -232,16 +242,25 @@ def test_router_over_sdk(benchmark: BenchmarkFixture, pair: Pair, mode: str) -> 
     info(f"sdk: direct {name} SDK {mode} (emulator included)", d50 / 1000, "us")
 
 
-def test_direct_calls_get_the_same_reply(loop: asyncio.AbstractEventLoop) -> None:
+def test_both_sides_get_the_same_reply(loop: asyncio.AbstractEventLoop) -> None:
     """Not a benchmark: both sides of each pair really do the same work."""
     app = create_app(Scenario())
     for name in MODELS:
-        direct = Direct(name, app)
+        direct, routed = Direct(name, app), Routed(name, app)
         try:
             text, tokens = loop.run_until_complete(direct.call("execute")())
             streamed, _ = loop.run_until_complete(direct.call("stream")())
+            loop.run_until_complete(routed.router.open())
+            reply = loop.run_until_complete(routed.router.execute(ROUTED))
+            routed_streamed = loop.run_until_complete(_routed_stream(routed.router))
         finally:
+            loop.run_until_complete(routed.aclose())
             loop.run_until_complete(direct.aclose())
         assert text.startswith(f"Emulated reply from {MODELS[name]}")
         assert tokens > 0
         assert streamed == text
+        assert reply.provider == name
+        assert reply.model == MODELS[name]
+        assert reply.content == text
+        assert reply.tokens.output_tokens == tokens
+        assert routed_streamed == text
