@@ -15,7 +15,8 @@ from automatosx.providers import Provider, create_provider
 from automatosx.providers.base import StreamEnd
 from automatosx.schemas import ProviderConfig, ProviderRequest
 
-API_KEY = "sk-test-0123456789abcdefghij"
+API_KEY = "test-key-of-no-known-shape-0042"
+"""Of no shape errors.redact knows: only redacting with the adapter's own key hides it."""
 MODELS = {"claude": "claude-sonnet-4-6", "openai": "gpt-4o-mini", "gemini": "gemini-2.5-flash"}
 NAMES = ("claude", "openai", "gemini")
 

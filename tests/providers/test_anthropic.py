@@ -50,7 +50,7 @@ START = (
 )
 
 
-def delta(text: str) -> tuple[str, dict[str, Any]]:
+def delta(text: Any) -> tuple[str, dict[str, Any]]:
     return (
         "content_block_delta",
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
@@ -157,14 +157,23 @@ async def test_rate_limit_headers_are_read_on_every_response(wire_provider: Make
         "anthropic-ratelimit-requests-remaining": "4",
         "anthropic-ratelimit-requests-reset": "2030-01-01T00:00:30Z",
     }
-    provider, _ = wire_provider("claude", json_response(200, message(), headers))
+    ping_headers = {**headers, "anthropic-ratelimit-requests-remaining": "40"}
+    model = {"type": "model", "id": "claude-sonnet-4-6", "display_name": "Claude Sonnet 4.6"}
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "GET" and request.url.path.startswith("/v1/models/"):
+            return httpx2.Response(200, json=model, headers=ping_headers)
+        return httpx2.Response(200, json=message(), headers=headers)
+
+    provider, wire = wire_provider("claude", handler)
     await provider.execute(make_request())
     info = provider.rate_limit
     assert info is not None
     assert (info.limit, info.remaining, info.reset) == (50, 4, 1_893_456_030_000)
-    health = await provider.check_health()  # models.retrieve answers with the same headers
-    assert health.status == "degraded"  # 4 of 50 left: under 10%
-    assert health.rate_limit_remaining == 4
+    health = await provider.check_health()  # models.retrieve answers: 40 of 50 left
+    assert wire.requests[-1].url.path == "/v1/models/claude-sonnet-4-6"
+    assert health.rate_limit_remaining == 40
+    assert health.status == "healthy"  # it was 4 of 50 (degraded) before the ping
 
 
 async def test_a_429_updates_the_budget_and_carries_retry_after(wire_provider: Make) -> None:
@@ -255,3 +264,103 @@ async def test_malformed_200_reply_is_a_server_error(wire_provider: Make, body: 
     )
     with pytest.raises(ServerError, match="malformed"):
         await provider.execute(make_request())
+
+
+def _bad_message(**changes: Any) -> dict[str, Any]:
+    body = message()
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = body
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[leaf] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _bad_message(usage__output_tokens=None),
+        _bad_message(usage__input_tokens=-1),
+        _bad_message(usage__cache_read_input_tokens=-5),
+        _bad_message(usage__output_tokens="many"),
+        _bad_message(content__0__text=5),
+        _bad_message(model=5),
+        _bad_message(content="Paris."),
+        _bad_message(stop_reason=["end_turn"]),
+    ],
+    ids=[
+        "null-output-tokens",
+        "negative-input-tokens",
+        "negative-cache-reads",
+        "non-numeric-count",
+        "non-str-text",
+        "non-str-model",
+        "content-not-a-list",
+        "unhashable-stop-reason",
+    ],
+)
+async def test_execute_with_wrongly_typed_fields_is_malformed(
+    wire_provider: Make, body: dict[str, Any]
+) -> None:
+    provider, _ = wire_provider("claude", json_response(200, body))
+    with pytest.raises(ServerError, match="malformed"):
+        await provider.execute(make_request())
+
+
+def _start(**message_fields: Any) -> tuple[str, dict[str, Any]]:
+    return ("message_start", {"type": "message_start", "message": message_fields})
+
+
+def _message_delta(usage: Any, stop_reason: Any = "end_turn") -> tuple[str, dict[str, Any]]:
+    event = {"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": usage}
+    return ("message_delta", event)
+
+
+STOP = ("message_stop", {"type": "message_stop"})
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        (START, _message_delta({"output_tokens": -1}), STOP),
+        (START, _message_delta({"output_tokens": "two"}), STOP),
+        (START, _message_delta("usage"), STOP),
+        (START, _message_delta({"output_tokens": 2}, stop_reason={"x": 1}), STOP),
+        (("message_start", {"type": "message_start", "message": None}), *END),
+        (_start(model=5, usage={"input_tokens": 1, "output_tokens": 1}), *END),
+        (_start(model="m", usage={"input_tokens": -5, "output_tokens": 1}), *END),
+        (START, ("content_block_delta", {"type": "content_block_delta", "delta": "x"}), *END),
+        (START, delta(5), *END),
+    ],
+    ids=[
+        "negative-output-tokens",
+        "non-numeric-count",
+        "usage-not-an-object",
+        "unhashable-stop-reason",
+        "null-message",
+        "non-str-model",
+        "negative-input-tokens",
+        "delta-not-an-object",
+        "non-str-text",
+    ],
+)
+async def test_stream_with_wrongly_shaped_events_is_malformed(
+    wire_provider: Make, events: tuple[tuple[str, dict[str, Any]], ...]
+) -> None:
+    provider, _ = wire_provider("claude", sse_response(sse(*events)))
+    with pytest.raises(ServerError, match="malformed"):
+        await collect(provider, make_request())
+
+
+async def test_message_delta_without_output_tokens_keeps_the_start_count(
+    wire_provider: Make,
+) -> None:
+    start = _start(model="claude-x", usage={"input_tokens": 7, "output_tokens": 1})
+    provider, _ = wire_provider(
+        "claude", sse_response(sse(start, delta("Hi"), _message_delta({}), STOP))
+    )
+    chunks, end = await collect(provider, make_request())
+    assert chunks == ["Hi"]
+    assert (end.usage.input_tokens, end.usage.output_tokens, end.usage.total_tokens) == (7, 1, 8)
+    assert end.finish_reason == "stop"

@@ -195,3 +195,65 @@ async def test_non_json_error_body_is_still_classified(wire_provider: Make) -> N
     with pytest.raises(ServerError) as caught:
         await provider.execute(make_request())
     assert caught.value.status_code == 502
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        generated(usageMetadata={**USAGE, "promptTokenCount": "x"}),
+        generated(usageMetadata={**USAGE, "promptTokenCount": -9}),
+        generated(usageMetadata={**USAGE, "totalTokenCount": -1}),
+        generated(usageMetadata={**USAGE, "thoughtsTokenCount": 2**64}),
+        generated(parts=[{"text": 5}]),
+        generated(modelVersion=5),
+    ],
+    ids=[
+        "non-numeric-count",
+        "negative-prompt-tokens",
+        "negative-total",
+        "count-beyond-int64",
+        "non-str-text",
+        "non-str-model",
+    ],
+)
+async def test_execute_with_wrongly_typed_fields_is_malformed(
+    wire_provider: Make, body: dict[str, Any]
+) -> None:
+    provider, _ = wire_provider("gemini", json_response(200, body))
+    with pytest.raises(ServerError, match="malformed"):
+        await provider.execute(make_request())
+
+
+async def test_execute_with_null_counts_reports_zero(wire_provider: Make) -> None:
+    usage = dict.fromkeys(USAGE)
+    provider, _ = wire_provider("gemini", ok(usageMetadata=usage))
+    tokens = (await provider.execute(make_request())).tokens
+    assert (tokens.input_tokens, tokens.output_tokens, tokens.total_tokens) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        generated(usageMetadata={**USAGE, "candidatesTokenCount": "x"}),
+        generated(usageMetadata={**USAGE, "candidatesTokenCount": -4}),
+        generated(usageMetadata={**USAGE, "totalTokenCount": 2**64}),
+        generated(parts=[{"text": ["x"]}]),
+        generated(modelVersion={"v": 2}),
+        {**generated(), "candidates": [5]},
+    ],
+    ids=[
+        "non-numeric-count",
+        "negative-candidates-tokens",
+        "count-beyond-int64",
+        "non-str-text",
+        "non-str-model",
+        "candidate-not-an-object",
+    ],
+)
+async def test_stream_with_wrongly_typed_fields_is_malformed(
+    wire_provider: Make, last: dict[str, Any]
+) -> None:
+    first = generated(parts=[{"text": "Pa"}], finish=None)
+    provider, _ = wire_provider("gemini", sse_response(events(first, last)))
+    with pytest.raises(ServerError, match="malformed"):
+        await collect(provider, make_request())

@@ -42,7 +42,7 @@ def completion(content: str | None = "Paris.", finish_reason: str = "stop") -> d
     }
 
 
-def chunk(text: str | None = None, finish: str | None = None, usage: bool = False) -> str:
+def chunk(text: str | None = None, finish: Any = None, usage: bool = False) -> str:
     data: dict[str, Any] = {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
@@ -212,3 +212,118 @@ async def test_malformed_200_reply_is_a_server_error(wire_provider: Make, body: 
     )
     with pytest.raises(ServerError, match="malformed"):
         await provider.execute(make_request())
+
+
+def _completion_with(**changes: Any) -> dict[str, Any]:
+    body = completion()
+    usage = body["usage"]
+    for key, value in changes.items():
+        if key in usage:
+            usage[key] = value
+        elif key == "content":
+            body["choices"][0]["message"]["content"] = value
+        else:
+            body[key] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _completion_with(prompt_tokens=-1),
+        _completion_with(completion_tokens=-2),
+        _completion_with(total_tokens=-11),
+        _completion_with(prompt_tokens=2**64),
+        _completion_with(prompt_tokens="nine"),
+        _completion_with(content=5),
+        _completion_with(content=["Paris."]),
+        _completion_with(model=5),
+        _completion_with(usage="lots"),
+        _completion_with(choices=["x"]),
+    ],
+    ids=[
+        "negative-prompt-tokens",
+        "negative-completion-tokens",
+        "negative-total",
+        "count-beyond-int64",
+        "non-numeric-count",
+        "non-str-content",
+        "list-content",
+        "non-str-model",
+        "usage-not-an-object",
+        "choice-not-an-object",
+    ],
+)
+async def test_execute_with_wrongly_typed_fields_is_malformed(
+    wire_provider: Make, body: dict[str, Any]
+) -> None:
+    provider, _ = wire_provider("openai", json_response(200, body))
+    with pytest.raises(ServerError, match="malformed"):
+        await provider.execute(make_request())
+
+
+async def test_execute_with_null_counts_reports_zero(wire_provider: Make) -> None:
+    body = _completion_with(prompt_tokens=None, completion_tokens=None, total_tokens=None)
+    provider, _ = wire_provider("openai", json_response(200, body))
+    tokens = (await provider.execute(make_request())).tokens
+    assert (tokens.input_tokens, tokens.output_tokens, tokens.total_tokens) == (0, 0, 0)
+
+
+def _data(payload: Any) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+def _usage_chunk(**usage: Any) -> str:
+    data = json.loads(chunk(usage=True).removeprefix("data: "))
+    data["usage"].update(usage)
+    return _data(data)
+
+
+def _chunk_with(**fields: Any) -> str:
+    data = json.loads(chunk("Hi").removeprefix("data: "))
+    data.update(fields)
+    return _data(data)
+
+
+FINISH = chunk(finish="stop")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        FINISH + _usage_chunk(prompt_tokens=-1) + DONE,
+        FINISH + _usage_chunk(completion_tokens="two") + DONE,
+        FINISH + _usage_chunk(total_tokens=2**64) + DONE,
+        FINISH + _data({**json.loads(chunk(usage=True).removeprefix("data: ")), "usage": 1}) + DONE,
+        _chunk_with(choices=[{"index": 0, "delta": {"content": 5}}]) + FINISH + DONE,
+        _chunk_with(choices=["x"]) + FINISH + DONE,
+        _chunk_with(choices=[{"index": 0, "delta": "x", "finish_reason": None}]) + FINISH + DONE,
+        _data({**json.loads(FINISH.removeprefix("data: ")), "model": 5}) + DONE,
+        chunk(finish=["stop"]) + DONE,
+    ],
+    ids=[
+        "negative-prompt-tokens",
+        "non-numeric-count",
+        "count-beyond-int64",
+        "usage-not-an-object",
+        "non-str-content",
+        "choice-not-an-object",
+        "delta-not-an-object",
+        "non-str-model",
+        "unhashable-finish-reason",
+    ],
+)
+async def test_stream_with_wrongly_shaped_chunks_is_malformed(
+    wire_provider: Make, text: str
+) -> None:
+    provider, _ = wire_provider("openai", sse_response(text))
+    with pytest.raises(ServerError, match="malformed"):
+        await collect(provider, make_request())
+
+
+async def test_stream_usage_with_null_counts_reports_zero(wire_provider: Make) -> None:
+    usage = _usage_chunk(prompt_tokens=None, completion_tokens=3, total_tokens=None)
+    provider, _ = wire_provider("openai", sse_response(chunk("Hi") + FINISH + usage + DONE))
+    chunks, end = await collect(provider, make_request())
+    assert chunks == ["Hi"]
+    assert (end.usage.input_tokens, end.usage.output_tokens, end.usage.total_tokens) == (0, 3, 3)

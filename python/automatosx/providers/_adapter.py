@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import httpx2
 
-from automatosx.errors import ProviderError, RateLimitError, ServerError
+from automatosx.errors import ProviderError, RateLimitError, ServerError, redact
 from automatosx.providers._config import api_key_for
 from automatosx.providers._errors import retry_after_from_headers
 from automatosx.providers.base import StreamEvent
@@ -29,24 +29,38 @@ from automatosx.schemas import (
     RateLimitInfo,
     TokenUsage,
 )
+from automatosx.schemas import _now_ms as now_ms
 
 __all__ = [
+    "MALFORMED_ERRORS",
     "SdkAdapter",
     "epoch_ms_from_rfc3339",
     "json_body",
     "make_response",
     "malformed",
     "now_ms",
+    "token_count",
+    "token_usage",
+    "wire_str",
 ]
 
 DEGRADED_LATENCY_MS = 2_000.0
 """A health check slower than this reports ``degraded``."""
 DEGRADED_REMAINING_FRACTION = 0.1
 """A health check reports ``degraded`` when less than this fraction of the budget is left."""
+_COUNT_LIMIT = 2**63
+"""Token counts must be below this: they must fit a signed 64-bit integer (SQLite INTEGER)."""
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+MALFORMED_ERRORS: tuple[type[Exception], ...] = (
+    LookupError,
+    TypeError,
+    AttributeError,
+    ValueError,
+)
+"""What reading fields from a reply of the wrong shape raises (``KeyError`` of a missing key,
+``TypeError`` of ``None + 1``, ``AttributeError`` of an SDK object built without validation,
+``ValueError`` from :func:`token_usage` or :func:`wire_str`); the adapters turn these into
+:func:`malformed`."""
 
 
 def epoch_ms_from_rfc3339(value: str) -> int | None:
@@ -81,36 +95,72 @@ def json_body(raw: Any) -> dict[str, Any]:
     return data
 
 
-def malformed(provider: str, exc: Exception) -> ProviderError:
+def malformed(provider: str, exc: Exception, api_key: str | None = None) -> ProviderError:
     """A reply whose JSON does not have the provider's shape."""
-    return ServerError(f"malformed response: {type(exc).__name__}: {exc}", provider=provider)
+    return ServerError(
+        redact(f"malformed response: {type(exc).__name__}: {exc}", api_key), provider=provider
+    )
+
+
+def token_count(value: Any) -> int:
+    """One token count read from the wire (a part of a sum): ``int(value)``, checked to be
+    non-negative and below 2**63; ``ValueError`` or ``TypeError`` otherwise."""
+    try:
+        count = int(value)
+    except OverflowError as exc:
+        raise ValueError(f"token count out of range: {exc}") from exc
+    if not 0 <= count < _COUNT_LIMIT:
+        raise ValueError(f"token count out of range: {count}")
+    return count
+
+
+def token_usage(input_tokens: Any, output_tokens: Any, total_tokens: Any = None) -> TokenUsage:
+    """The TokenUsage of counts read from the wire, built without re-validation: counts are
+    coerced to ``int`` and checked to be non-negative (and below 2**63); ``total_tokens`` of
+    ``None`` is input + output. Raises ``ValueError`` or ``TypeError`` otherwise."""
+    try:
+        inputs, outputs = int(input_tokens), int(output_tokens)
+        total = inputs + outputs if total_tokens is None else int(total_tokens)
+    except OverflowError as exc:  # int(float("inf")): Python's json reads ``Infinity``
+        raise ValueError(f"token count out of range: {exc}") from exc
+    if not (
+        0 <= inputs < _COUNT_LIMIT and 0 <= outputs < _COUNT_LIMIT and 0 <= total < _COUNT_LIMIT
+    ):
+        raise ValueError(f"token counts out of range: {inputs}, {outputs}, {total}")
+    return TokenUsage._trusted(input_tokens=inputs, output_tokens=outputs, total_tokens=total)
+
+
+def wire_str(value: Any, field: str) -> str:
+    """``value`` if it is a ``str``; ``ValueError`` naming ``field`` (not the value) if not."""
+    if not isinstance(value, str):
+        raise ValueError(f"{field} is {type(value).__name__}, not str")
+    return value
 
 
 def make_response(
     request: ProviderRequest,
     provider: ProviderName,
-    model: str,
-    content: str,
-    input_tokens: int,
-    output_tokens: int,
-    total_tokens: int | None,
+    model: Any,
+    content: Any,
+    input_tokens: Any,
+    output_tokens: Any,
+    total_tokens: Any,
     finish_reason: FinishReason | None,
     started_ns: int,
 ) -> ProviderResponse:
     """The ProviderResponse of one attempt, built without re-validation (~0.5 us instead of
-    ~3 us): the adapter mapped every value itself; counts are coerced to ``int`` here."""
+    ~3 us). ``model``, ``content`` and the counts come from the wire: counts are coerced to
+    ``int`` and checked non-negative (see :func:`token_usage`), content and model checked to
+    be ``str``; anything else raises ``ValueError`` (or ``TypeError``), which the caller turns
+    into :func:`malformed`. ``finish_reason`` is the adapter's own mapping."""
     ended = time.perf_counter_ns()
-    inputs, outputs = int(input_tokens), int(output_tokens)
+    tokens = token_usage(input_tokens, output_tokens, total_tokens)
     return ProviderResponse._trusted(
         request_id=request.request_id,
         provider=provider,
-        model=model,
-        content=content,
-        tokens=TokenUsage._trusted(
-            input_tokens=inputs,
-            output_tokens=outputs,
-            total_tokens=inputs + outputs if total_tokens is None else int(total_tokens),
-        ),
+        model=wire_str(model, "model"),
+        content=wire_str(content, "content"),
+        tokens=tokens,
         finish_reason=finish_reason,
         duration=(ended - started_ns) // 1_000_000,
         cost=None,

@@ -18,7 +18,16 @@ import anthropic
 import httpx2
 
 from automatosx.errors import ProviderConnectionError, ProviderError
-from automatosx.providers._adapter import SdkAdapter, json_body, make_response, malformed
+from automatosx.providers._adapter import (
+    MALFORMED_ERRORS,
+    SdkAdapter,
+    json_body,
+    make_response,
+    malformed,
+    token_count,
+    token_usage,
+    wire_str,
+)
 from automatosx.providers._errors import provider_error, transport_error
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -26,7 +35,6 @@ from automatosx.schemas import (
     ProviderConfig,
     ProviderRequest,
     ProviderResponse,
-    TokenUsage,
 )
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider"]
@@ -46,23 +54,21 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
 
 
 def _input_tokens(usage: dict[str, Any]) -> int:
-    """Prompt tokens: uncached input plus cache writes and cache reads."""
-    total: int = (
-        usage["input_tokens"]
-        + (usage.get("cache_creation_input_tokens") or 0)
-        + (usage.get("cache_read_input_tokens") or 0)
+    """Prompt tokens: uncached input plus cache writes and cache reads (each checked)."""
+    return (
+        token_count(usage["input_tokens"])
+        + token_count(usage.get("cache_creation_input_tokens") or 0)
+        + token_count(usage.get("cache_read_input_tokens") or 0)
     )
-    return total
 
 
 def _sdk_input_tokens(usage: Any) -> int:
     """:func:`_input_tokens` of the SDK's usage object (stream events)."""
-    total: int = (
-        usage.input_tokens
-        + (usage.cache_creation_input_tokens or 0)
-        + (usage.cache_read_input_tokens or 0)
+    return (
+        token_count(usage.input_tokens or 0)
+        + token_count(usage.cache_creation_input_tokens or 0)
+        + token_count(usage.cache_read_input_tokens or 0)
     )
-    return total
 
 
 class AnthropicProvider(SdkAdapter):
@@ -108,7 +114,7 @@ class AnthropicProvider(SdkAdapter):
             else:
                 messages.append({"role": message.role, "content": message.content})
         params: dict[str, Any] = {
-            "model": request.model or self._default_model,
+            "model": self._model(request),
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
             "messages": messages,
         }
@@ -148,8 +154,8 @@ class AnthropicProvider(SdkAdapter):
                 FINISH_REASONS.get(data.get("stop_reason")),
                 started,
             )
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise malformed(self.name, exc) from exc
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
@@ -162,18 +168,21 @@ class AnthropicProvider(SdkAdapter):
             self._note_headers(events.response.headers)
             try:
                 async for event in events:
+                    # The SDK builds events without validation: any field may be of any type.
                     kind = event.type
                     if kind == "content_block_delta":
                         if event.delta.type == "text_delta" and event.delta.text:
-                            yield event.delta.text
+                            yield wire_str(event.delta.text, "delta.text")
                     elif kind == "message_start":
                         model = event.message.model
                         input_tokens = _sdk_input_tokens(event.message.usage)
-                        output_tokens = event.message.usage.output_tokens
+                        output_tokens = event.message.usage.output_tokens or 0
                     elif kind == "message_delta":
                         stop_reason = event.delta.stop_reason
                         delta_usage = event.usage
-                        output_tokens = delta_usage.output_tokens
+                        # Cumulative counts; one left out keeps the value message_start gave.
+                        if delta_usage.output_tokens is not None:
+                            output_tokens = delta_usage.output_tokens
                         if delta_usage.input_tokens is not None:
                             input_tokens = _sdk_input_tokens(delta_usage)
                     elif kind == "message_stop":
@@ -182,17 +191,19 @@ class AnthropicProvider(SdkAdapter):
                 await events.close()
         except self.sdk_errors as exc:
             raise self.map_error(exc) from exc
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
         if not finished and stop_reason is None:
             raise ProviderConnectionError("stream ended before message_stop", provider=self.name)
-        yield StreamEnd(
-            TokenUsage(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                total_tokens=input_tokens + output_tokens,
-            ),
-            FINISH_REASONS.get(stop_reason),
-            model or self._model(request),
-        )
+        try:
+            end = StreamEnd(
+                token_usage(input_tokens, output_tokens),
+                FINISH_REASONS.get(stop_reason),
+                wire_str(model or self._model(request), "model"),
+            )
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
+        yield end
 
     # -- errors, health, closing -----------------------------------------------------------
 

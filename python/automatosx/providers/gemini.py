@@ -15,12 +15,21 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, cast
 
 import httpx2
+import pydantic
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
 from automatosx.errors import AuthenticationError, ProviderConnectionError, ProviderError
-from automatosx.providers._adapter import SdkAdapter, make_response
+from automatosx.providers._adapter import (
+    MALFORMED_ERRORS,
+    SdkAdapter,
+    make_response,
+    malformed,
+    token_count,
+    token_usage,
+    wire_str,
+)
 from automatosx.providers._errors import provider_error, seconds_from_duration, transport_error
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -28,7 +37,6 @@ from automatosx.schemas import (
     ProviderConfig,
     ProviderRequest,
     ProviderResponse,
-    TokenUsage,
 )
 
 __all__ = ["GeminiProvider"]
@@ -67,13 +75,16 @@ def _text(candidate: Any) -> str:
     return "".join(part.text for part in content.parts if part.text and not part.thought)
 
 
-def _usage(metadata: Any) -> tuple[int, int, int]:
+def _usage(metadata: Any) -> tuple[int, int, int | None]:
     if metadata is None:
-        return 0, 0, 0
-    input_tokens = (metadata.prompt_token_count or 0) + (metadata.tool_use_prompt_token_count or 0)
-    output_tokens = (metadata.candidates_token_count or 0) + (metadata.thoughts_token_count or 0)
-    total = metadata.total_token_count or input_tokens + output_tokens
-    return input_tokens, output_tokens, total
+        return 0, 0, None
+    input_tokens = token_count(metadata.prompt_token_count or 0) + token_count(
+        metadata.tool_use_prompt_token_count or 0
+    )
+    output_tokens = token_count(metadata.candidates_token_count or 0) + token_count(
+        metadata.thoughts_token_count or 0
+    )
+    return input_tokens, output_tokens, metadata.total_token_count or None
 
 
 class GeminiProvider(SdkAdapter):
@@ -86,6 +97,7 @@ class GeminiProvider(SdkAdapter):
         httpx2.HTTPError,
         httpx2.StreamError,
         json.JSONDecodeError,
+        pydantic.ValidationError,  # a 200 whose fields have the wrong types
     )
     # Gemini sends no rate-limit headers today; an OpenAI-style gateway in front might.
     rate_limit_headers = (
@@ -131,7 +143,7 @@ class GeminiProvider(SdkAdapter):
         if request.stop_sequences:
             config["stop_sequences"] = request.stop_sequences
         return {
-            "model": request.model or self._default_model,
+            "model": self._model(request),
             "contents": contents,
             "config": config,
         }
@@ -142,20 +154,23 @@ class GeminiProvider(SdkAdapter):
             response = await self._models.generate_content(**self._params(request))
         except self.sdk_errors as exc:
             raise self.map_error(exc) from exc
-        self._note_sdk_headers(response)
-        candidate = response.candidates[0] if response.candidates else None
-        input_tokens, output_tokens, total = _usage(response.usage_metadata)
-        return make_response(
-            request,
-            "gemini",
-            response.model_version or self._model(request),
-            _text(candidate),
-            input_tokens,
-            output_tokens,
-            total,
-            _finish_reason(candidate, response),
-            started,
-        )
+        try:
+            self._note_sdk_headers(response)
+            candidate = response.candidates[0] if response.candidates else None
+            input_tokens, output_tokens, total = _usage(response.usage_metadata)
+            return make_response(
+                request,
+                "gemini",
+                response.model_version or self._model(request),
+                _text(candidate),
+                input_tokens,
+                output_tokens,
+                total,
+                _finish_reason(candidate, response),
+                started,
+            )
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
@@ -190,14 +205,19 @@ class GeminiProvider(SdkAdapter):
                 await chunks.aclose()
         except self.sdk_errors as exc:
             raise self.map_error(exc) from exc
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
         if not finished:
             raise ProviderConnectionError("stream ended before a finishReason", provider=self.name)
-        input_tokens, output_tokens, total = _usage(usage_metadata)
-        yield StreamEnd(
-            TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total),
-            finish_reason,
-            model or self._model(request),
-        )
+        try:
+            end = StreamEnd(
+                token_usage(*_usage(usage_metadata)),
+                finish_reason,
+                wire_str(model or self._model(request), "model"),
+            )
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
+        yield end
 
     def _note_sdk_headers(self, response: Any) -> None:
         http_response = response.sdk_http_response

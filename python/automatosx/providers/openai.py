@@ -19,7 +19,15 @@ import openai
 
 from automatosx._core import parse_duration
 from automatosx.errors import AuthenticationError, ProviderConnectionError, ProviderError
-from automatosx.providers._adapter import SdkAdapter, json_body, make_response, malformed
+from automatosx.providers._adapter import (
+    MALFORMED_ERRORS,
+    SdkAdapter,
+    json_body,
+    make_response,
+    malformed,
+    token_usage,
+    wire_str,
+)
 from automatosx.providers._errors import provider_error, transport_error
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -27,7 +35,6 @@ from automatosx.schemas import (
     ProviderConfig,
     ProviderRequest,
     ProviderResponse,
-    TokenUsage,
 )
 
 __all__ = ["OpenAIProvider"]
@@ -83,7 +90,7 @@ class OpenAIProvider(SdkAdapter):
                     {"role": message.role, "content": message.content, "name": message.name}
                 )
         params: dict[str, Any] = {
-            "model": request.model or self._default_model,
+            "model": self._model(request),
             "messages": messages,
             "temperature": request.temperature,
         }
@@ -118,8 +125,8 @@ class OpenAIProvider(SdkAdapter):
                 FINISH_REASONS.get(choice.get("finish_reason")),
                 started,
             )
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise malformed(self.name, exc) from exc
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
@@ -133,11 +140,12 @@ class OpenAIProvider(SdkAdapter):
             self._note_headers(chunks.response.headers)
             try:
                 async for chunk in chunks:
+                    # The SDK builds chunks without validation: any field may be of any type.
                     if chunk.choices:
                         choice = chunk.choices[0]
                         text = choice.delta.content if choice.delta is not None else None
                         if text:
-                            yield text
+                            yield wire_str(text, "delta.content")
                         if choice.finish_reason is not None:
                             finish_reason = choice.finish_reason
                     if chunk.usage is not None:
@@ -147,19 +155,25 @@ class OpenAIProvider(SdkAdapter):
                 await chunks.close()
         except self.sdk_errors as exc:
             raise self.map_error(exc) from exc
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
         if finish_reason is None:
             raise ProviderConnectionError("stream ended before a finish_reason", provider=self.name)
-        input_tokens = usage.prompt_tokens if usage is not None else 0
-        output_tokens = usage.completion_tokens if usage is not None else 0
-        yield StreamEnd(
-            TokenUsage(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                total_tokens=usage.total_tokens if usage is not None else 0,
-            ),
-            FINISH_REASONS.get(finish_reason),
-            model or self._model(request),
-        )
+        try:
+            if usage is None:
+                tokens = token_usage(0, 0, 0)
+            else:
+                tokens = token_usage(
+                    usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens
+                )
+            end = StreamEnd(
+                tokens,
+                FINISH_REASONS.get(finish_reason),
+                wire_str(model or self._model(request), "model"),
+            )
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
+        yield end
 
     # -- errors, health, closing -----------------------------------------------------------
 
