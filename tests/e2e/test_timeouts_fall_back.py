@@ -26,7 +26,6 @@ async def test_execute_times_out_retries_then_falls_back(e2e: Harness) -> None:
 
     assert reply.provider == "gemini"
     assert elapsed < 2, "waited for the slow provider instead of timing out"
-    assert (e2e.count("claude"), e2e.count("gemini")) == (2, 1)
     row = await e2e.stored(req["requestId"])
     assert row.request.state == "completed"
     assert [(a.provider, a.outcome, a.error_code, a.status_code) for a in row.attempts] == [
@@ -35,6 +34,11 @@ async def test_execute_times_out_retries_then_falls_back(e2e: Harness) -> None:
         ("gemini", "success", None, None),
     ]
     assert all(a.duration >= 250 for a in row.attempts[:2])
+    # The timeout covers the whole attempt, the client's own work before the request is on the
+    # wire included: on a stalled machine an attempt can expire before the emulator sees it.
+    # So the wire count is bounded, not exact; the two recorded attempts above are the retry.
+    assert 1 <= e2e.count("claude") <= 2
+    assert e2e.count("gemini") == 1
 
 
 async def test_stream_first_token_timeout_falls_back_before_anything_is_streamed(
@@ -63,18 +67,19 @@ async def test_stream_first_token_timeout_falls_back_before_anything_is_streamed
 
 
 async def test_first_token_timeout_does_not_cut_a_stream_that_has_started(e2e: Harness) -> None:
-    # Chunks 150 ms apart, first-token limit 100 ms: only the first chunk is timed.
-    e2e.scenario.add(Rule(provider="claude", chunk_latency=0.15))
-    req = e2e.request("Stream slowly", maxTokens=12)
+    # Chunks 600 ms apart, first-token limit 400 ms: only the first chunk is timed. (The first
+    # chunk is sent at once; 400 ms leaves a loaded machine room to deliver it.)
+    e2e.scenario.add(Rule(provider="claude", chunk_latency=0.6))
+    req = e2e.request("Stream slowly", maxTokens=3)
 
-    async with e2e.router("claude", ["gemini"], firstTokenTimeoutMs=100) as router:
+    async with e2e.router("claude", ["gemini"], firstTokenTimeoutMs=400) as router:
         stream = router.stream(req)
         async with stream:
             text = await stream.text()
 
     assert stream.response is not None
     assert stream.response.provider == "claude"
-    assert len(text.split()) == 12
+    assert len(text.split()) == 3
     assert e2e.count("gemini") == 0
     row = await e2e.stored(req["requestId"])
     assert row.request.state == "completed"

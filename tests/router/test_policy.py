@@ -154,7 +154,8 @@ async def test_all_providers_failed_carries_every_attempt(db_url: str) -> None:
 async def test_open_breaker_is_skipped_and_probe_closes_it() -> None:
     claude = ScriptedProvider("claude", [ServerError("x", provider="claude")] * 3)
     claude.max_retries = 0
-    opts = options(circuitBreakerThreshold=3, circuitBreakerTimeout=50)
+    # A reset timeout with room for a stalled machine between opening and the skipped call.
+    opts = options(circuitBreakerThreshold=3, circuitBreakerTimeout=300)
     async with Router(opts, [claude, ScriptedProvider("gemini")]) as router:
         for _ in range(3):
             assert (await router.execute(REQUEST)).provider == "gemini"
@@ -162,7 +163,7 @@ async def test_open_breaker_is_skipped_and_probe_closes_it() -> None:
         sent = len(claude.requests)
         assert (await router.execute(REQUEST)).provider == "gemini"
         assert len(claude.requests) == sent  # skipped while open
-        await asyncio.sleep(0.06)
+        await asyncio.sleep(0.31)
         assert (await router.execute(REQUEST)).provider == "claude"  # the half-open probe
         assert router.breaker_state("claude") == "closed"
 
