@@ -29,6 +29,7 @@ from automatosx.providers._adapter import (
     wire_str,
 )
 from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers._sse import sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
     FinishReason,
@@ -59,15 +60,6 @@ def _input_tokens(usage: dict[str, Any]) -> int:
         token_count(usage["input_tokens"])
         + token_count(usage.get("cache_creation_input_tokens") or 0)
         + token_count(usage.get("cache_read_input_tokens") or 0)
-    )
-
-
-def _sdk_input_tokens(usage: Any) -> int:
-    """:func:`_input_tokens` of the SDK's usage object (stream events)."""
-    return (
-        token_count(usage.input_tokens or 0)
-        + token_count(usage.cache_creation_input_tokens or 0)
-        + token_count(usage.cache_read_input_tokens or 0)
     )
 
 
@@ -164,27 +156,38 @@ class AnthropicProvider(SdkAdapter):
         stop_reason: str | None = None
         finished = False
         try:
+            # The SDK sends the request and raises HTTP errors; the body is read as raw events
+            # (``_sse``): the SDK's event objects cost more than everything else we do.
             events = await self._create_stream(**params, stream=True)
             self._note_headers(events.response.headers)
             try:
-                async for event in events:
-                    # The SDK builds events without validation: any field may be of any type.
-                    kind = event.type
+                async for name, data in sse_events(events.response):
+                    if name == "error":
+                        raise self._stream_error(data)
+                    if name == "ping" or not name or not data:  # as the SDK skips them
+                        continue
+                    event = json.loads(data)
+                    kind = event["type"]
                     if kind == "content_block_delta":
-                        if event.delta.type == "text_delta" and event.delta.text:
-                            yield wire_str(event.delta.text, "delta.text")
+                        delta = event["delta"]
+                        if delta["type"] == "text_delta":
+                            text = delta["text"]
+                            if text:
+                                yield wire_str(text, "delta.text")
                     elif kind == "message_start":
-                        model = event.message.model
-                        input_tokens = _sdk_input_tokens(event.message.usage)
-                        output_tokens = event.message.usage.output_tokens or 0
+                        message = event["message"]
+                        model = message.get("model")
+                        usage = message["usage"]
+                        input_tokens = _input_tokens(usage)
+                        output_tokens = token_count(usage.get("output_tokens") or 0)
                     elif kind == "message_delta":
-                        stop_reason = event.delta.stop_reason
-                        delta_usage = event.usage
+                        stop_reason = event["delta"].get("stop_reason")
+                        delta_usage = event["usage"]
                         # Cumulative counts; one left out keeps the value message_start gave.
-                        if delta_usage.output_tokens is not None:
-                            output_tokens = delta_usage.output_tokens
-                        if delta_usage.input_tokens is not None:
-                            input_tokens = _sdk_input_tokens(delta_usage)
+                        if delta_usage.get("output_tokens") is not None:
+                            output_tokens = delta_usage["output_tokens"]
+                        if delta_usage.get("input_tokens") is not None:
+                            input_tokens = _input_tokens(delta_usage)
                     elif kind == "message_stop":
                         finished = True
             finally:
@@ -204,6 +207,26 @@ class AnthropicProvider(SdkAdapter):
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc
         yield end
+
+    def _stream_error(self, data: str) -> ProviderError:
+        """An ``event: error`` after the 200 (``{"type": "error", "error": {"type": ...,
+        "message": ...}}``): classified by its error type, as the SDK's error would be."""
+        try:
+            body = json.loads(data)
+            error = body.get("error") if isinstance(body, dict) else None
+        except ValueError:
+            body, error = data, None
+        error = error if isinstance(error, dict) else {}
+        kind = error.get("type") if isinstance(error.get("type"), str) else None
+        message = error.get("message")
+        if not isinstance(message, str) or not message:
+            message = str(body) or "error event in the stream"
+        return provider_error(
+            f"{message} ({kind})" if kind else message,
+            provider=self.name,
+            api_key=self._api_key,
+            error_type=kind,
+        )
 
     # -- errors, health, closing -----------------------------------------------------------
 

@@ -56,6 +56,7 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
     "UNEXPECTED_TOOL_CALL": "tool_calls",
 }
 _ROLES = {"user": "user", "assistant": "model"}
+_NO_AFC: dict[str, bool] = {"disable": True}  # never mutated: the SDK parses it into its own model
 
 
 def _finish_reason(candidate: Any, response: Any) -> FinishReason | None:
@@ -133,6 +134,9 @@ class GeminiProvider(SdkAdapter):
                 )
         config: dict[str, Any] = {
             "temperature": request.temperature,
+            # No tools are ever sent: skip the SDK's function-calling loop (a deep copy of the
+            # config and more per call, ~0.1 ms).
+            "automatic_function_calling": _NO_AFC,
         }
         if system:
             config["system_instruction"] = "\n\n".join(system)

@@ -29,6 +29,7 @@ from automatosx.providers._adapter import (
     wire_str,
 )
 from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers._sse import sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
     FinishReason,
@@ -134,23 +135,36 @@ class OpenAIProvider(SdkAdapter):
         finish_reason: str | None = None
         usage: Any = None
         try:
+            # The SDK sends the request and raises HTTP errors; the body is read as raw events
+            # (``_sse``): the SDK's chunk objects cost more than everything else we do.
             chunks = await self._create_stream(
                 **params, stream=True, stream_options=_STREAM_OPTIONS
             )
             self._note_headers(chunks.response.headers)
+            done = False
             try:
-                async for chunk in chunks:
-                    # The SDK builds chunks without validation: any field may be of any type.
-                    if chunk.choices:
-                        choice = chunk.choices[0]
-                        text = choice.delta.content if choice.delta is not None else None
+                async for _, data in sse_events(chunks.response):
+                    if done:
+                        continue  # read to the end: the connection goes back to the pool
+                    if data.startswith("[DONE]"):
+                        done = True
+                        continue
+                    chunk = json.loads(data)
+                    error = chunk.get("error")
+                    if error:
+                        raise self._stream_error(error)
+                    choices = chunk.get("choices")
+                    if choices:
+                        choice = choices[0]
+                        delta = choice.get("delta")
+                        text = delta.get("content") if delta is not None else None
                         if text:
                             yield wire_str(text, "delta.content")
-                        if choice.finish_reason is not None:
-                            finish_reason = choice.finish_reason
-                    if chunk.usage is not None:
-                        usage = chunk.usage
-                    model = chunk.model or model
+                        if choice.get("finish_reason") is not None:
+                            finish_reason = choice["finish_reason"]
+                    if chunk.get("usage") is not None:
+                        usage = chunk["usage"]
+                    model = chunk.get("model") or model
             finally:
                 await chunks.close()
         except self.sdk_errors as exc:
@@ -164,7 +178,9 @@ class OpenAIProvider(SdkAdapter):
                 tokens = token_usage(0, 0, 0)
             else:
                 tokens = token_usage(
-                    usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens
+                    usage.get("prompt_tokens") or 0,
+                    usage.get("completion_tokens") or 0,
+                    usage.get("total_tokens"),
                 )
             end = StreamEnd(
                 tokens,
@@ -174,6 +190,20 @@ class OpenAIProvider(SdkAdapter):
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc
         yield end
+
+    def _stream_error(self, error: Any) -> ProviderError:
+        """A ``data: {"error": {...}}`` event after the 200, classified by its code or type
+        (as the SDK's ``APIError`` for it would be)."""
+        if not isinstance(error, Mapping):
+            error = {}
+        code, kind = error.get("code"), error.get("type")
+        kind = code if isinstance(code, str) and code else kind if isinstance(kind, str) else None
+        message = error.get("message")
+        if not isinstance(message, str) or not message:
+            message = "An error occurred during streaming"
+        elif kind:
+            message = f"{message} ({kind})"
+        return provider_error(message, provider=self.name, api_key=self._api_key, error_type=kind)
 
     # -- errors, health, closing -----------------------------------------------------------
 
