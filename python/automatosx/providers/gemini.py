@@ -88,6 +88,41 @@ def _usage(metadata: Any) -> tuple[int, int, int | None]:
     return input_tokens, output_tokens, metadata.total_token_count or None
 
 
+def _json_usage(metadata: Any) -> tuple[int, int, int | None]:
+    """:func:`_usage` of the reply's JSON ``usageMetadata``."""
+    if metadata is None:
+        return 0, 0, None
+    get = metadata.get
+    input_tokens = token_count(get("promptTokenCount") or 0) + token_count(
+        get("toolUsePromptTokenCount") or 0
+    )
+    output_tokens = token_count(get("candidatesTokenCount") or 0) + token_count(
+        get("thoughtsTokenCount") or 0
+    )
+    return input_tokens, output_tokens, get("totalTokenCount") or None
+
+
+def _json_text(candidate: Any) -> str:
+    """:func:`_text` of a JSON candidate."""
+    content = candidate.get("content") if candidate is not None else None
+    parts = content.get("parts") if content is not None else None
+    if not parts:
+        return ""
+    return "".join(
+        wire_str(part["text"], "parts.text")
+        for part in parts
+        if part.get("text") and not part.get("thought")
+    )
+
+
+def _json_finish_reason(candidate: Any, data: Mapping[str, Any]) -> FinishReason | None:
+    """:func:`_finish_reason` of a JSON reply."""
+    if candidate is None:
+        feedback = data.get("promptFeedback")
+        return "content_filter" if feedback is not None and feedback.get("blockReason") else None
+    return FINISH_REASONS.get(candidate.get("finishReason"))
+
+
 class GeminiProvider(SdkAdapter):
     """Gemini through ``google.genai.Client(...).aio``; no SDK retries."""
 
@@ -154,23 +189,30 @@ class GeminiProvider(SdkAdapter):
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
         started = time.perf_counter_ns()
+        params = self._params(request)
+        # The SDK's public raw-reply switch: it sends the request and raises HTTP errors, and
+        # hands back the body instead of validating it into its response model (~0.2 ms).
+        params["config"]["should_return_http_response"] = True
         try:
-            response = await self._models.generate_content(**self._params(request))
+            raw = (await self._models.generate_content(**params)).sdk_http_response
+            if raw is not None and raw.headers:
+                self._note_headers(raw.headers)
+            data = json.loads(raw.body) if raw is not None and raw.body else {}
         except self.sdk_errors as exc:
             raise self.map_error(exc) from exc
         try:
-            self._note_sdk_headers(response)
-            candidate = response.candidates[0] if response.candidates else None
-            input_tokens, output_tokens, total = _usage(response.usage_metadata)
+            candidates = data.get("candidates")
+            candidate = candidates[0] if candidates else None
+            input_tokens, output_tokens, total = _json_usage(data.get("usageMetadata"))
             return make_response(
                 request,
                 "gemini",
-                response.model_version or self._model(request),
-                _text(candidate),
+                data.get("modelVersion") or self._model(request),
+                _json_text(candidate),
                 input_tokens,
                 output_tokens,
                 total,
-                _finish_reason(candidate, response),
+                _json_finish_reason(candidate, data),
                 started,
             )
         except MALFORMED_ERRORS as exc:
