@@ -227,15 +227,15 @@ class Run:
         finally:
             handle.cancel()
 
-    async def call(self, slot: Slot, request: ProviderRequest) -> ProviderResponse:
-        """One attempt within the provider's timeout."""
-        return await self.within(slot, slot.timeout_s, slot.provider.execute(request), "no reply")
+    def call(self, slot: Slot, request: ProviderRequest) -> Awaitable[ProviderResponse]:
+        """One attempt within the provider's timeout (the awaitable: no frame of its own)."""
+        return self.within(slot, slot.timeout_s, slot.provider.execute(request), "no reply")
 
-    async def first_event(self, slot: Slot, events: AsyncIterator[StreamEvent]) -> StreamEvent:
+    def first_event(self, slot: Slot, events: AsyncIterator[StreamEvent]) -> Awaitable[StreamEvent]:
         """The first non-empty event of an attempt, within the time-to-first-token limit."""
         limit_ms = self.router.options.first_token_timeout_ms
         limit = slot.timeout_s if limit_ms is None else min(slot.timeout_s, limit_ms / 1000)
-        return await self.within(slot, limit, _next_event(events), "no first token")
+        return self.within(slot, limit, _next_event(events), "no first token")
 
     # -- outcomes ------------------------------------------------------------------------------
 
@@ -289,7 +289,8 @@ class Run:
         await asyncio.sleep(delay_s)
         self.machine.transition(_SEND_REQUEST)
 
-    async def succeeded(self, slot: Slot, response: ProviderResponse, started_ns: int) -> None:
+    def succeeded(self, slot: Slot, response: ProviderResponse) -> None:
+        """Settle a successful attempt: breaker, limiter, price (records: ``recorded``)."""
         usage = response.tokens
         if slot.breaker is not None:
             slot.breaker.record_success()
@@ -299,10 +300,14 @@ class Run:
             prices = self.router._prices
             if prices is not None:
                 response.cost = prices.cost(slot.name, response.model, usage)
-        if self.rec is not None:
+
+    async def recorded(self, slot: Slot, response: ProviderResponse, started_ns: int) -> None:
+        """Record the successful attempt, its response and the final state (with a store)."""
+        rec = self.rec
+        if rec is not None:
             duration = (time.perf_counter_ns() - started_ns) // 1_000_000
-            await self.rec.attempt(slot.name, self.machine.context.model, None, duration)
-            await self.rec.response(response)
+            await rec.attempt(slot.name, self.machine.context.model, None, duration)
+            await rec.response(response)
 
     async def cancelled(self, slot: Slot | None, started_ns: int) -> None:
         """The caller cancelled. ``slot`` is the provider whose call was under way (None while
@@ -357,7 +362,7 @@ class Run:
                         await self.retry_after(delay)
                         continue
                     inflight = None
-                    await self.succeeded(slot, response, started)
+                    self.succeeded(slot, response)
                     usage = response.tokens
                     self.machine.transition(
                         Event.receive_response(
@@ -368,7 +373,9 @@ class Run:
                             duration_ms=response.duration,
                         )
                     )
-                    await self.finish()
+                    if self.rec is not None:
+                        await self.recorded(slot, response, started)
+                        await self.finish()
                     return response
         except asyncio.CancelledError:
             await asyncio.shield(self.cancelled(inflight, started))
@@ -398,20 +405,24 @@ class Run:
             )
         )
         ctx = m.context
+        model = end.model or ctx.model
+        prices = self.router._prices
         response = ProviderResponse._trusted(
             request_id=self.request.request_id,
             provider=slot.name,
-            model=end.model or ctx.model,
+            model=model,
             content=ctx.response,
             tokens=usage,
             finish_reason=end.finish_reason,
             duration=duration,
-            cost=None,
+            cost=None if prices is None else prices.cost(slot.name, model, usage),
             metadata=None,
             created_at=now_ms(),
         )
-        await self.succeeded(slot, response, started)
-        await self.finish()
+        self.succeeded(slot, response)
+        if self.rec is not None:
+            await self.recorded(slot, response, started)
+            await self.finish()
         return response
 
 
