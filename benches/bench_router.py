@@ -138,8 +138,8 @@ def test_execute_overhead(benchmark: BenchmarkFixture, bench: Bench, given: str)
     )
     median, p99 = _overhead(benchmark, "execute", routed, direct)
     name = f"router: execute overhead, {bench.label}, {given}"
-    report(name, median, 20, "us")
-    report(name + " p99", p99, 60, "us")
+    _budget(bench, name, median, 20)
+    _budget(bench, name + " p99", p99, 60)
 
 
 @pytest.mark.benchmark(group="router")
@@ -173,9 +173,19 @@ def test_stream_overhead(benchmark: BenchmarkFixture, bench: Bench) -> None:
     long_overhead, _ = _overhead(benchmark, "stream100", samples["r100"], samples["d100"])
     per_chunk = (long_overhead - per_stream) / (CHUNKS - 1)
     benchmark.extra_info["per_chunk_overhead_us"] = round(per_chunk, 3)
-    report(f"router: stream overhead per request, {bench.label}", per_stream, 20, "us")
-    report(f"router: stream overhead per request, {bench.label} p99", per_stream_p99, 60, "us")
-    report(f"router: stream overhead per chunk, {bench.label}", per_chunk, 2, "us")
+    _budget(bench, f"router: stream overhead per request, {bench.label}", per_stream, 20)
+    _budget(bench, f"router: stream overhead per request, {bench.label} p99", per_stream_p99, 60)
+    _budget(bench, f"router: stream overhead per chunk, {bench.label}", per_chunk, 2)
+
+
+def _budget(bench: Bench, name: str, measured_us: float, budget_us: float) -> None:
+    """The budgets are the router's own (stub provider, ``store=None``). With the SQLite
+    store the figure also holds the store's cost on the caller's path, which issue 6 asks to
+    measure but gives no budget: it is shown next to the router's budget, not judged by it."""
+    if bench.store is None:
+        report(name, measured_us, budget_us, "us")
+    else:
+        info(name, measured_us, "us", against=budget_us)
 
 
 @pytest.mark.benchmark(group="throughput")
