@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -20,8 +20,7 @@ import httpx2
 from automatosx.errors import ProviderConnectionError, ProviderError
 from automatosx.providers._adapter import (
     MALFORMED_ERRORS,
-    SdkAdapter,
-    json_body,
+    StainlessAdapter,
     make_response,
     malformed,
     token_count,
@@ -63,7 +62,7 @@ def _input_tokens(usage: dict[str, Any]) -> int:
     )
 
 
-class AnthropicProvider(SdkAdapter):
+class AnthropicProvider(StainlessAdapter):
     """Claude through ``anthropic.AsyncAnthropic``; SDK retries off."""
 
     name = "claude"
@@ -79,21 +78,16 @@ class AnthropicProvider(SdkAdapter):
         "anthropic-ratelimit-requests-reset",
     )
 
+    sdk_client = anthropic.AsyncAnthropic
+
     def __init__(
         self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None = None
     ) -> None:
         super().__init__(config, http_client=http_client)
-        self._client = anthropic.AsyncAnthropic(
-            api_key=self._api_key,
-            base_url=config.base_url,
-            timeout=self._timeout_s,
-            max_retries=0,
-            http_client=http_client,
-        )
         # Called with keyword dicts built per request; the SDK's overloads cannot see them.
-        self._create: Callable[..., Awaitable[Any]] = self._client.messages.with_raw_response.create
+        self._create = self._client.messages.with_raw_response.create
         # Streams skip the raw-response wrapper (~40 us): the SDK's stream keeps the response.
-        self._create_stream: Callable[..., Awaitable[Any]] = self._client.messages.create
+        self._create_stream = self._client.messages.create
 
     # -- requests --------------------------------------------------------------------------
 
@@ -126,12 +120,7 @@ class AnthropicProvider(SdkAdapter):
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
         started = time.perf_counter_ns()
-        try:
-            raw = await self._create(**self._params(request))
-            self._note_headers(raw.headers)
-            data = json_body(raw)
-        except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
+        data = await self._post_json(self._params(request))
         try:
             usage = data["usage"]
             text = "".join(b["text"] for b in data["content"] if b.get("type") == "text")
@@ -261,11 +250,3 @@ class AnthropicProvider(SdkAdapter):
         return provider_error(
             f"{kind}: {type(exc).__name__}: {exc}", provider=self.name, api_key=key
         )
-
-    async def _ping(self) -> None:
-        raw = await self._client.models.with_raw_response.retrieve(self._default_model)
-        self._note_headers(raw.headers)
-
-    async def _close(self) -> None:
-        if self._owns_http_client:
-            await self._client.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx2
@@ -21,8 +21,7 @@ from automatosx._core import parse_duration
 from automatosx.errors import AuthenticationError, ProviderConnectionError, ProviderError
 from automatosx.providers._adapter import (
     MALFORMED_ERRORS,
-    SdkAdapter,
-    json_body,
+    StainlessAdapter,
     make_response,
     malformed,
     token_usage,
@@ -50,7 +49,7 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
 _STREAM_OPTIONS = {"include_usage": True}
 
 
-class OpenAIProvider(SdkAdapter):
+class OpenAIProvider(StainlessAdapter):
     """OpenAI through ``openai.AsyncOpenAI`` (Chat Completions); SDK retries off."""
 
     name = "openai"
@@ -61,23 +60,16 @@ class OpenAIProvider(SdkAdapter):
         "x-ratelimit-reset-requests",
     )
 
+    sdk_client = openai.AsyncOpenAI
+
     def __init__(
         self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None = None
     ) -> None:
         super().__init__(config, http_client=http_client)
-        self._client = openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=config.base_url,
-            timeout=self._timeout_s,
-            max_retries=0,
-            http_client=http_client,
-        )
         # Called with keyword dicts built per request; the SDK's overloads cannot see them.
-        self._create: Callable[..., Awaitable[Any]] = (
-            self._client.chat.completions.with_raw_response.create
-        )
+        self._create = self._client.chat.completions.with_raw_response.create
         # Streams skip the raw-response wrapper: the SDK's stream keeps the response.
-        self._create_stream: Callable[..., Awaitable[Any]] = self._client.chat.completions.create
+        self._create_stream = self._client.chat.completions.create
 
     # -- requests --------------------------------------------------------------------------
 
@@ -105,12 +97,7 @@ class OpenAIProvider(SdkAdapter):
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
         started = time.perf_counter_ns()
-        try:
-            raw = await self._create(**self._params(request))
-            self._note_headers(raw.headers)
-            data = json_body(raw)
-        except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
+        data = await self._post_json(self._params(request))
         try:
             choices = data["choices"]
             choice = choices[0] if choices else {}
@@ -246,14 +233,6 @@ class OpenAIProvider(SdkAdapter):
     def _parse_reset(self, value: str, at_ms: int) -> int | None:
         ms: int | None = parse_duration(value)
         return None if ms is None else at_ms + ms
-
-    async def _ping(self) -> None:
-        raw = await self._client.models.with_raw_response.retrieve(self._default_model)
-        self._note_headers(raw.headers)
-
-    async def _close(self) -> None:
-        if self._owns_http_client:
-            await self._client.close()
 
 
 def _message(exc: openai.APIError) -> str:
