@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         ServerError,
         StoreError,
     )
+    from automatosx.observe import Observer
     from automatosx.providers.base import Provider, StreamEnd
     from automatosx.router import Router, Stream
     from automatosx.schemas import (
@@ -75,6 +76,7 @@ __all__ = [
     "Message",
     "MigrationError",
     "ModelNotFoundError",
+    "Observer",
     "OverloadedError",
     "Provider",
     "ProviderConfig",
@@ -139,6 +141,7 @@ _LAZY: dict[str, str] = {
         ],
         "automatosx.schemas",
     ),
+    "Observer": "automatosx.observe",
     "Provider": "automatosx.providers.base",
     "StreamEnd": "automatosx.providers.base",
     "Router": "automatosx.router",

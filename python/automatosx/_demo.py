@@ -58,17 +58,18 @@ async def _outage(scenario: Scenario, start_s: float, length_s: float) -> None:
 
 
 def demo_configs(server: EmulatorServer) -> list[ProviderConfig]:
-    base_urls = {
-        "claude": server.anthropic_base_url,
-        "gemini": server.gemini_base_url,
-        "openai": server.openai_base_url,
-    }
+    from automatosx.providers._registry import provider_kind
+
+    def base_url(name: str) -> str:
+        url: str = getattr(server, f"{provider_kind(name).wire}_base_url")
+        return url
+
     return [
         ProviderConfig.model_validate(
             {
                 "name": name,
                 "apiKey": f"demo-{name}-key",
-                "baseUrl": base_urls[name],
+                "baseUrl": base_url(name),
                 "timeout": 5_000,
                 "maxRetries": 0 if name == "gemini" else 2,  # a Gemini 503 shows OpenAI
                 "rateLimits": {"requestsPerMinute": 6_000, "tokensPerMinute": 2_000_000},

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-_PROVIDERS = ("claude", "gemini", "openai")
-
 
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
@@ -44,13 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default=None, help="database file (default: a temp file)")
     demo.add_argument("--seed", type=int, default=7, help="fault scenario seed (7)")
 
+    from automatosx.providers._registry import KINDS
+
+    kinds = list(KINDS)
     chat = sub.add_parser("chat", help="send one prompt to real providers from the environment")
     chat.add_argument("prompt")
-    chat.add_argument("--provider", choices=_PROVIDERS, help="primary provider")
+    chat.add_argument("--provider", choices=kinds, help="primary provider")
     chat.add_argument(
         "--fallback",
         action="append",
-        choices=_PROVIDERS,
+        choices=kinds,
         default=[],
         help="fallback provider (repeatable)",
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -26,12 +26,29 @@ from automatosx.schemas import CostMetrics, ModelPrice, ProviderResponse, TokenU
 
 __all__ = ["GENAI_PRICES_PROVIDER", "PriceBook", "Rates", "lookup_rates"]
 
-GENAI_PRICES_PROVIDER: dict[str, str] = {
-    "claude": "anthropic",
-    "openai": "openai",
-    "gemini": "google",
-}
-"""genai-prices' provider id for each of our provider names."""
+
+class _PricingNames(Mapping[str, str]):
+    """genai-prices' provider id of each provider kind, read from the provider registry."""
+
+    def __getitem__(self, name: str) -> str:
+        from automatosx.providers._registry import KINDS
+
+        kind = KINDS.get(name)
+        if kind is None or kind.pricing_name is None:
+            raise KeyError(name)
+        return kind.pricing_name
+
+    def __iter__(self) -> Iterator[str]:
+        from automatosx.providers._registry import KINDS
+
+        return iter([n for n, k in KINDS.items() if k.pricing_name is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+GENAI_PRICES_PROVIDER: Mapping[str, str] = _PricingNames()
+"""genai-prices' provider id for each provider kind (from the provider registry)."""
 
 _PER_MTOK = Decimal(1_000_000)
 _SNAPSHOT_SUFFIX = re.compile(r"\d{4}-?\d{2}-?\d{2}|\d{3,4}|latest")

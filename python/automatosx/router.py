@@ -1,48 +1,42 @@
 """The router: one request, many providers, one recorded life.
 
-``Router`` owns the lifecycle (provider clients, store, prices) and the input; each request's
-trip through its candidates is ``_run.Run`` (the policy); I/O lives in the provider adapters
-(transports) and the store. Breakers, limiters, backoff and the request state machine are the
-Rust core's.
+``Router`` owns the lifecycle (provider clients, store, prices, observers) and the public
+entry points. Everything a request does is in the private ``_routing`` package: the plan
+built at ``open()`` (``plan.py``), intake (``intake.py``), the attempt loop that ``execute``
+and ``stream`` share (``run.py``, ``stream.py``), the failure policy (``policy.py``),
+admission (``guard.py``) and the store's recording (``recording.py``). I/O lives in the
+provider adapters (transports) and the store. Breakers, limiters, backoff and the request
+state machine are the Rust core's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
-import re
-from collections.abc import AsyncGenerator, Mapping, Sequence
+import weakref
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from pydantic import ValidationError
 
-from automatosx._core import Backoff, Event, ProviderStateMachine
-from automatosx._recorder import Recorder, messages_json, now_ms
-from automatosx._run import Run, stream_request
-from automatosx._slots import Slot, build_slots
-from automatosx.errors import (
-    ConfigurationError,
-    RequestValidationError,
-    redact,
-)
+from automatosx._routing.intake import Intake, validation_message
+from automatosx._routing.plan import Deployment, Plan, build_deployments
+from automatosx._routing.stream import Stream
+from automatosx.errors import ConfigurationError, RequestValidationError, redact
+from automatosx.observe import Observer, Observers
 from automatosx.providers.base import Provider
 from automatosx.schemas import (
-    UUID_PATTERN,
     ProviderConfig,
     ProviderHealth,
-    ProviderName,
     ProviderRequest,
     ProviderResponse,
     RouterOptions,
-    StreamChunk,
-    _new_request_id,
 )
 from automatosx.store.base import NullStore, Store
 
 __all__ = ["Router", "Stream"]
-
-_UUID = re.compile(UUID_PATTERN)
 
 
 class _Lifecycle(enum.Enum):
@@ -51,22 +45,19 @@ class _Lifecycle(enum.Enum):
     CLOSED = "closed"
 
 
-def _validation_message(what: str, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"invalid {what}: " + "; ".join(parts)
-
-
 def _as_options(options: RouterOptions | Mapping[str, Any]) -> RouterOptions:
     if isinstance(options, RouterOptions):
         return options
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"options: expected RouterOptions or a dict in the seed's JSON shape, got "
+            f"{type(options).__name__}"
+        )
     try:
         return RouterOptions.model_validate(options)
     except ValidationError as exc:
         raise RequestValidationError(
-            _validation_message("router options", exc), exc.errors(include_url=False)
+            validation_message("router options", exc), exc.errors(include_url=False)
         ) from exc
 
 
@@ -75,9 +66,11 @@ class Router:
 
     ``options`` is a :class:`RouterOptions` or its seed-shaped dict. ``providers`` takes
     ``ProviderConfig`` objects, seed-shaped dicts, or :class:`Provider` instances (your own
-    adapters); by default the providers whose API keys are in the environment. ``store`` is a
-    URL (``"sqlite:///requests.db"``), a :class:`~automatosx.store.Store`, or None to record
-    nothing. Use it as ``async with Router(...) as router:``.
+    adapters, under any name); by default the providers whose API keys are in the
+    environment. ``store`` is a URL (``"sqlite:///requests.db"``), a
+    :class:`~automatosx.store.Store`, or None to record nothing. ``observers`` are
+    :class:`~automatosx.Observer` instances told of every step of every request. Use it as
+    ``async with Router(...) as router:``.
     """
 
     def __init__(
@@ -87,23 +80,32 @@ class Router:
         store: str | Store | None = None,
         *,
         http_client: Any = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.options = _as_options(options)
+        if store is not None and not isinstance(store, str) and not isinstance(store, Store):
+            raise TypeError(
+                f"store: expected a URL string (e.g. 'sqlite:///requests.db'), a Store or None, "
+                f"got {type(store).__name__}"
+            )
+        if providers is not None and (
+            isinstance(providers, (str, bytes, Mapping)) or not isinstance(providers, Sequence)
+        ):
+            raise TypeError(
+                "providers: expected a list of ProviderConfig, seed-shaped dicts or Provider "
+                f"instances, got {type(providers).__name__}"
+            )
+        self._user_observers = Observers(list(observers)).all
         self._entries = providers
         self._store_arg = store
         self._http_client = http_client
         self._lifecycle = _Lifecycle.UNOPENED
-        self._slots: dict[ProviderName, Slot] = {}
+        self._deployments: dict[str, Deployment] = {}
         self._store: Store | None = None
-        self._backoff = Backoff(
-            base_ms=self.options.backoff_base_ms,
-            cap_ms=self.options.backoff_cap_ms,
-            max_wait_ms=self.options.max_retry_wait_ms,
-        )
-        self._prices: Any = None
-        self._null_store = True
-        self._candidates: dict[ProviderName, list[Slot]] = {}
-        self._fallback_names: dict[ProviderName, list[str]] = {}
+        self._plan: Plan | None = None
+        self._intake: Intake | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -123,90 +125,108 @@ class Router:
         """Build the provider clients, open (and migrate) the store, resolve model prices."""
         if self._lifecycle is not _Lifecycle.UNOPENED:
             raise ConfigurationError(f"router is {self._lifecycle.value}; open it only once")
-        entries = self._entries
-        if entries is None:
-            from automatosx.providers import providers_from_env
-
-            entries = providers_from_env()
-        self._slots = build_slots(entries, self.options, self._http_client)
+        self._lifecycle = _Lifecycle.OPENED  # no second open() while this one awaits
         try:
-            self._check_candidates()
-            self._plan_candidates()
-            self._store = await _open_store(self._store_arg)
-            self._null_store = isinstance(self._store, NullStore)
-            from automatosx.pricing import PriceBook
-
-            self._prices = PriceBook({s.name: dict(s.prices) for s in self._slots.values()})
-            await self._prices.aprime(
-                [(s.name, s.default_model) for s in self._slots.values() if s.default_model]
-            )
+            await self._open()
         except BaseException:
+            self._lifecycle = _Lifecycle.UNOPENED
             await self._close_providers()
             if self._store is not None:
                 await self._store.close()
                 self._store = None
             raise
-        self._lifecycle = _Lifecycle.OPENED
 
-    def _check_candidates(self) -> None:
-        opts = self.options
-        if not self._slots:
-            raise ConfigurationError(
-                "no providers configured: pass providers=[...] or set ANTHROPIC_API_KEY, "
-                "OPENAI_API_KEY or GEMINI_API_KEY"
-            )
-        wanted = [opts.primary_provider, *(opts.fallback_providers if opts.enable_fallback else [])]
-        missing = [name for name in wanted if name not in self._slots]
-        if missing:
-            raise ConfigurationError(
-                f"provider(s) {', '.join(missing)} named in the router options are not "
-                f"configured (or disabled); configured: {', '.join(self._slots)}"
-            )
+    async def _open(self) -> None:
+        entries = self._entries
+        if entries is None:
+            from automatosx.providers import providers_from_env
 
-    def _plan_candidates(self) -> None:
-        """Each possible primary's candidate order, computed once: the primary, then the
-        configured fallbacks (when enabled), each once."""
-        opts = self.options
-        fallbacks = opts.fallback_providers if opts.enable_fallback else []
-        for primary in self._slots:
-            names = [primary, *(n for n in fallbacks if n != primary)]
-            order = list(dict.fromkeys(n for n in names if n in self._slots))
-            self._candidates[primary] = [self._slots[n] for n in order]
-            self._fallback_names[primary] = [str(n) for n in order[1:]]
+            entries = providers_from_env()
+        self._deployments = build_deployments(entries, self.options, self._http_client)
+        Plan.check_names(self.options, self._deployments)
+        self._store = await _open_store(self._store_arg)
+        from automatosx.pricing import PriceBook
+
+        deps = self._deployments.values()
+        prices = PriceBook({d.name: dict(d.prices) for d in deps})
+        await prices.aprime([(d.name, d.default_model) for d in deps if d.default_model])
+        observers: list[Observer] = []
+        if not isinstance(self._store, NullStore):
+            from automatosx._routing.recording import StoreObserver
+
+            opts = self.options
+            observers.append(
+                StoreObserver(
+                    self._store,
+                    messages=opts.record_messages,
+                    chunks=opts.record_stream_chunks,
+                )
+            )
+        observers.extend(self._user_observers)
+        self._plan = Plan.build(self.options, self._deployments, prices, Observers(observers))
+        self._intake = Intake(self._plan)
 
     async def aclose(self) -> None:
-        """Close the provider clients and flush the store. Idempotent."""
+        """Finish every request still under way (recorded ``failed``/``CANCELLED``), close
+        the provider clients and flush the store. Idempotent."""
         if self._lifecycle is _Lifecycle.CLOSED:
             return
         self._lifecycle = _Lifecycle.CLOSED
         try:
+            await self._finish_live()
             await self._close_providers()
+            if self._plan is not None:
+                for obs in self._plan.observers.all:
+                    await obs.aclose()
         finally:
             if self._store is not None:
                 await self._store.close()
 
-    async def _close_providers(self) -> None:
-        for slot in self._slots.values():
-            if slot.owned:
-                await slot.provider.aclose()
+    async def _finish_live(self) -> None:
+        """Cancel the requests still under way and wait for them to record their end."""
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        for stream in list(self._streams):
+            with contextlib.suppress(Exception):  # a stream's own failure is recorded
+                await stream.aclose()
 
-    def _ensure_open(self) -> Store:
-        if self._lifecycle is not _Lifecycle.OPENED or self._store is None:
+    async def _close_providers(self) -> None:
+        for dep in self._deployments.values():
+            if dep.owned:
+                await dep.provider.aclose()
+
+    def _ensure_open(self) -> Intake:
+        intake = self._intake
+        if self._lifecycle is not _Lifecycle.OPENED or intake is None:
             raise ConfigurationError(
                 f"router is {self._lifecycle.value}: use 'async with Router(...) as router:' "
                 "(or await router.open()) before sending requests"
             )
-        return self._store
+        return intake
 
     @property
-    def providers(self) -> dict[ProviderName, Provider]:
+    def providers(self) -> dict[str, Provider]:
         """The configured providers by name."""
-        return {name: slot.provider for name, slot in self._slots.items()}
+        return {name: dep.provider for name, dep in self._deployments.items()}
 
-    def breaker_state(self, provider: ProviderName) -> str | None:
+    @property
+    def store(self) -> Store | None:
+        """The store the router records into (None before ``open()``)."""
+        return self._store
+
+    def breaker_state(self, provider: str) -> str | None:
         """``closed``, ``open`` or ``half_open`` for a provider, None if breakers are off."""
-        breaker = self._slots[provider].breaker
-        return None if breaker is None else str(breaker.state)
+        dep = self._deployments.get(provider)
+        if dep is None:
+            raise ConfigurationError(
+                f"provider {provider!r} is not configured; configured: "
+                f"{', '.join(self._deployments)}"
+            )
+        return dep.guard.breaker_state
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -217,81 +237,35 @@ class Router:
         once when a provider rejects the request itself, and :class:`AllProvidersFailedError`
         when every candidate failed.
         """
-        store = self._ensure_open()
-        req = await self._coerce(request, store)
-        run = Run(self, store, req, stream=False)
-        await run.start()
-        return await run.execute()
+        run = await self._ensure_open().open(request, False)
+        task = asyncio.current_task()
+        tasks = self._tasks
+        if task is not None:
+            tasks.add(task)
+        try:
+            return await run.execute()
+        finally:
+            tasks.discard(task)
 
     def stream(self, request: ProviderRequest | Mapping[str, Any]) -> Stream:
         """Stream one request: ``async for chunk in router.stream(req)`` yields
         :class:`StreamChunk`s (the last has ``done=True``); ``.response`` holds the final
         :class:`ProviderResponse` once the stream is exhausted."""
-        store = self._ensure_open()
-        return Stream(self, store, request)
+        intake = self._ensure_open()
+        handle = Stream(intake.open, request)
+        self._streams.add(handle)
+        return handle
 
-    async def check_health(self) -> dict[ProviderName, ProviderHealth]:
+    async def check_health(self) -> dict[str, ProviderHealth]:
         """Check every provider concurrently; results are recorded in ``provider_health``."""
-        store = self._ensure_open()
-        slots = list(self._slots.values())
-        results = await asyncio.gather(*(_health(slot) for slot in slots))
+        self._ensure_open()
+        store = self._store
+        assert store is not None
+        deps = list(self._deployments.values())
+        results = await asyncio.gather(*(_health(dep) for dep in deps))
         for health in results:
             await store.save_health_check(health)
-        return {slot.name: health for slot, health in zip(slots, results, strict=True)}
-
-    async def _coerce(
-        self, request: ProviderRequest | Mapping[str, Any], store: Store
-    ) -> ProviderRequest:
-        if isinstance(request, ProviderRequest):
-            return request
-        try:
-            return ProviderRequest.model_validate(request)
-        except ValidationError as exc:
-            message = _validation_message("request", exc)
-            await self._record_invalid(request, store, message)
-            raise RequestValidationError(message, exc.errors(include_url=False)) from exc
-
-    async def _record_invalid(self, raw: Any, store: Store, message: str) -> None:
-        """A request that failed validation still ends in a recorded terminal state."""
-        if self._null_store:
-            return
-        raw = raw if isinstance(raw, Mapping) else {}
-        rid = raw.get("requestId", raw.get("request_id"))
-        if not (isinstance(rid, str) and _UUID.match(rid)):
-            rid = _new_request_id()
-        provider = raw.get("provider")
-        if provider not in self._slots:
-            provider = self.options.primary_provider
-        model = raw.get("model")
-        if not isinstance(model, str) or not model:
-            model = self._slots[provider].default_model or "unknown"
-        machine = ProviderStateMachine(rid, max_retries=0, fallback_providers=[])
-        messages = raw.get("messages")
-        machine.transition(
-            Event.initiate_request(
-                provider=provider,
-                model=model,
-                message_count=len(messages) if isinstance(messages, list) else 0,
-                max_tokens=None,
-                temperature=1.0,
-                stream=bool(raw.get("stream", False)),
-            )
-        )
-        machine.transition(Event.validation_failed(error=message))
-        await Recorder(store, rid).request(
-            provider=provider,
-            model=model,
-            history=machine.history,
-            state="failed",
-            error=message,
-            error_code="VALIDATION_ERROR",
-            messages=messages_json(messages, self.options.record_messages),
-            max_tokens=None,
-            temperature=1.0,
-            stream=bool(raw.get("stream", False)),
-            metadata=None,
-            created_at=now_ms(),
-        )
+        return {dep.name: health for dep, health in zip(deps, results, strict=True)}
 
 
 async def _open_store(store: str | Store | None) -> Store:
@@ -305,60 +279,10 @@ async def _open_store(store: str | Store | None) -> Store:
     return store
 
 
-async def _health(slot: Slot) -> ProviderHealth:
+async def _health(dep: Deployment) -> ProviderHealth:
     try:
-        return await slot.provider.check_health()
+        return await dep.provider.check_health()
     except Exception as exc:  # an adapter must not raise here; report it as down
         return ProviderHealth(
-            provider=slot.name, status="down", error=redact(f"{type(exc).__name__}: {exc}")
+            provider=dep.name, status="down", error=redact(f"{type(exc).__name__}: {exc}")
         )
-
-
-class Stream:
-    """A streamed request: an async iterator of :class:`StreamChunk`.
-
-    ``response`` is the final :class:`ProviderResponse` once the stream is exhausted (None
-    before, or when it failed). Leaving the loop early (``break``) or cancelling the task ends
-    the request as failed with code ``CANCELLED``; use ``async with router.stream(req) as s``
-    (or ``await s.aclose()``) to make that happen at once rather than at garbage collection.
-    """
-
-    __slots__ = ("_gen", "_request", "_router", "_store", "response")
-
-    def __init__(
-        self, router: Router, store: Store, request: ProviderRequest | Mapping[str, Any]
-    ) -> None:
-        self._router = router
-        self._store = store
-        self._request = request
-        self._gen: AsyncGenerator[StreamChunk, None] | None = None
-        self.response: ProviderResponse | None = None
-
-    def __aiter__(self) -> AsyncGenerator[StreamChunk, None]:
-        if self._gen is None:
-            self._gen = stream_request(self._router, self._store, self._request, self)
-        return self._gen
-
-    async def __anext__(self) -> StreamChunk:
-        return await self.__aiter__().__anext__()
-
-    async def aclose(self) -> None:
-        """Stop the stream; if it had not finished, the request is recorded as CANCELLED."""
-        if self._gen is not None:
-            await self._gen.aclose()
-
-    async def __aenter__(self) -> Stream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def text(self) -> str:
-        """Consume the stream and return the whole reply."""
-        parts = [chunk.chunk async for chunk in self]
-        return "".join(parts)

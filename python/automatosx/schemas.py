@@ -260,6 +260,9 @@ class StreamChunk(_SeedModel):
     chunk: str
     done: bool = False
     timestamp: PosInt = Field(default_factory=_now_ms)
+    restart: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    """Extension: the reply started again after a mid-reply failure — discard the chunks
+    shown so far; this chunk's ``index`` is 0."""
 
     @classmethod
     def _chunk(cls, request_id: str, index: int, chunk: str, done: bool, timestamp: int) -> Self:
@@ -272,9 +275,17 @@ class StreamChunk(_SeedModel):
                 "chunk": chunk,
                 "done": done,
                 "timestamp": timestamp,
+                "restart": False,
             },
             set(_CHUNK_FIELDS),
         )
+
+    @classmethod
+    def _restarted(cls, request_id: str, index: int, chunk: str, timestamp: int) -> Self:
+        """The first chunk of a restarted stream."""
+        made = cls._chunk(request_id, index, chunk, False, timestamp)
+        made.__dict__["restart"] = True
+        return made
 
 
 _CHUNK_FIELDS = frozenset(StreamChunk.model_fields)
@@ -313,7 +324,11 @@ class ProviderRouterOptions(_SeedModel):
     ``circuit_breaker_timeout`` is the breaker's reset timeout in ms. Extensions:
     ``max_retry_wait_ms`` (the longest retry-after or limiter wait the router sleeps through;
     longer means fall back now), ``backoff_base_ms`` / ``backoff_cap_ms`` (full-jitter retry
-    delay), ``first_token_timeout_ms`` (streams: time to first chunk), ``record_messages``
+    delay), ``first_token_timeout_ms`` (streams: time to first chunk, default 10 s; ``None``
+    disables it; its expiry falls back), ``stream_idle_timeout_ms`` (streams: the longest gap
+    between chunks after the first, default 10 s; ``None`` disables it), ``restart_streams``
+    (default True: a stream that fails mid-reply starts again, marked ``restart=True``; False
+    ends it with the error), ``fallback_on_content_filter`` (default False), ``record_messages``
     (store message bodies; False stores a SHA-256 digest), ``record_stream_chunks``.
     """
 
@@ -326,7 +341,14 @@ class ProviderRouterOptions(_SeedModel):
     max_retry_wait_ms: NonNegInt = Field(default=30_000, json_schema_extra=_EXTENSION)
     backoff_base_ms: NonNegInt = Field(default=250, json_schema_extra=_EXTENSION)
     backoff_cap_ms: NonNegInt = Field(default=8_000, json_schema_extra=_EXTENSION)
-    first_token_timeout_ms: PosInt | None = Field(default=None, json_schema_extra=_EXTENSION)
+    first_token_timeout_ms: Annotated[int, Field(gt=0, le=86_400_000)] | None = Field(
+        default=10_000, json_schema_extra=_EXTENSION
+    )
+    stream_idle_timeout_ms: Annotated[int, Field(gt=0, le=86_400_000)] | None = Field(
+        default=10_000, json_schema_extra=_EXTENSION
+    )
+    restart_streams: bool = Field(default=True, json_schema_extra=_EXTENSION)
+    fallback_on_content_filter: bool = Field(default=False, json_schema_extra=_EXTENSION)
     record_messages: bool = Field(default=True, json_schema_extra=_EXTENSION)
     record_stream_chunks: bool = Field(default=True, json_schema_extra=_EXTENSION)
 

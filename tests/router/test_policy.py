@@ -194,15 +194,19 @@ async def test_rate_limit_does_not_count_against_the_breaker() -> None:
         assert router.breaker_state("claude") == "closed"
 
 
-async def test_attempt_timeout_is_a_retryable_timeout(db_url: str) -> None:
+async def test_attempt_timeout_with_no_reply_falls_back_without_retrying(db_url: str) -> None:
     claude = ScriptedProvider("claude", [sleeper(5)])
     claude.timeout = 50  # ms
     claude.max_retries = 1
     async with Router(options(), [claude, ScriptedProvider("gemini")], store=db_url) as router:
         reply = await router.execute(REQUEST)
-    assert reply.provider == "claude"  # the retry succeeded
+    assert reply.provider == "gemini"  # silence is not retried on the same route
+    assert len(claude.requests) == 1
     row = await read(db_url, reply.request_id)
-    assert [a.error_code for a in row.attempts] == ["TIMEOUT", None]
+    assert [(a.provider, a.error_code) for a in row.attempts] == [
+        ("claude", "TIMEOUT"),
+        ("gemini", None),
+    ]
 
 
 async def test_caller_cancellation_is_recorded_as_cancelled(db_url: str) -> None:

@@ -11,11 +11,16 @@ be an ``httpx2`` client. The caller keeps ownership: ``aclose()`` does not close
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from automatosx.errors import ConfigurationError
 from automatosx.providers._config import PROVIDERS, coerce_config, provider_from_env
+from automatosx.providers._registry import (
+    ProviderKind,
+    build_adapter,
+    provider_kind,
+    register_provider_kind,
+    unregister_provider_kind,
+)
 from automatosx.providers.base import Provider, StreamEnd, StreamEvent
 
 if TYPE_CHECKING:
@@ -25,18 +30,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Provider",
+    "ProviderKind",
     "StreamEnd",
     "StreamEvent",
     "create_provider",
+    "provider_kind",
     "provider_from_env",
     "providers_from_env",
+    "register_provider_kind",
+    "unregister_provider_kind",
 ]
-
-_ADAPTER_CLASSES = {
-    "claude": "AnthropicProvider",
-    "openai": "OpenAIProvider",
-    "gemini": "GeminiProvider",
-}
 
 
 def create_provider(
@@ -44,30 +47,12 @@ def create_provider(
 ) -> Provider:
     """Build the adapter for ``config`` (a ProviderConfig or a seed-shaped camelCase dict).
 
-    Raises ConfigurationError when the provider's SDK is not installed (naming the extra to
-    install) or when there is no API key in the config or the environment (naming the
-    variable).
+    Raises ConfigurationError when the kind is not registered (listing the kinds), when its
+    SDK is not installed (naming the extra to install) or when there is no API key in the
+    config or the environment (naming the variable).
     """
     config = coerce_config(config)
-    spec = PROVIDERS[config.name]
-    try:
-        module = import_module(spec.module)
-    except ImportError as exc:
-        missing = exc.name or ""
-        if (
-            missing == spec.sdk
-            or spec.sdk.startswith(missing + ".")
-            or missing.startswith(spec.sdk + ".")
-        ):
-            raise ConfigurationError(
-                f"{config.name}: the {spec.sdk} SDK is not installed:"
-                f" pip install 'automatosx[{spec.extra}]'"
-            ) from exc
-        raise
-    adapter: Provider = getattr(module, _ADAPTER_CLASSES[config.name])(
-        config, http_client=http_client
-    )
-    return adapter
+    return build_adapter(config, http_client)
 
 
 def providers_from_env() -> list[ProviderConfig]:

@@ -6,53 +6,24 @@ No SDK is imported here: ``import automatosx.providers`` stays cheap.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from automatosx.errors import ConfigurationError, redact
-from automatosx.schemas import ProviderConfig, ProviderName, ProviderRateLimits
+from automatosx.providers._registry import KINDS, ProviderKind, provider_kind
+from automatosx.schemas import ProviderConfig, ProviderRateLimits
 
-__all__ = ["PROVIDERS", "ProviderSpec", "api_key_for", "coerce_config", "provider_from_env"]
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderSpec:
-    """What the library knows about one provider before its SDK is imported."""
-
-    name: ProviderName
-    module: str  # the adapter module
-    sdk: str  # the SDK's top-level import, for the "not installed" message
-    extra: str  # pip extra that installs the SDK
-    env_keys: tuple[str, ...]  # API key variables, first wins (the SDK's own order)
-    default_model: str
-    requests_per_minute: int  # a tier-1 budget; set ``rateLimits`` to your own
+__all__ = ["PROVIDERS", "api_key_for", "coerce_config", "provider_from_env"]
 
 
-PROVIDERS: dict[str, ProviderSpec] = {
-    "claude": ProviderSpec(
-        "claude", "automatosx.providers.anthropic", "anthropic", "claude",
-        ("ANTHROPIC_API_KEY",), "claude-sonnet-4-6", 50,
-    ),
-    "openai": ProviderSpec(
-        "openai", "automatosx.providers.openai", "openai", "openai",
-        ("OPENAI_API_KEY",), "gpt-4o-mini", 500,
-    ),
-    "gemini": ProviderSpec(
-        "gemini", "automatosx.providers.gemini", "google.genai", "gemini",
-        ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "gemini-2.5-flash", 1000,
-    ),
-}  # fmt: skip
+PROVIDERS = KINDS
+"""The provider kinds (the registry's table; kept under its old name)."""
 
 
-def _spec(name: str) -> ProviderSpec:
-    spec = PROVIDERS.get(name)
-    if spec is None:
-        known = ", ".join(sorted(PROVIDERS))
-        raise ConfigurationError(f"unknown provider {name!r}: expected one of {known}")
-    return spec
+def _spec(name: str) -> ProviderKind:
+    return provider_kind(name)
 
 
-def _env_key(spec: ProviderSpec) -> str | None:
+def _env_key(spec: ProviderKind) -> str | None:
     for var in spec.env_keys:
         value = os.environ.get(var, "").strip()
         if value:
@@ -68,7 +39,7 @@ def provider_from_env(name: str) -> ProviderConfig | None:
     itself is not copied into the config: the adapter reads it from the environment.
     """
     spec = _spec(name)
-    if _env_key(spec) is None:
+    if _env_key(spec) is None or spec.default_model is None:
         return None
     return ProviderConfig(
         name=spec.name,
@@ -85,7 +56,7 @@ def api_key_for(config: ProviderConfig) -> str:
     spec = _spec(config.name)
     key = _env_key(spec)
     if key is None:
-        names = " or ".join(spec.env_keys)
+        names = " or ".join(spec.env_keys) or "an API key variable"
         raise ConfigurationError(
             f"{config.name}: no API key: set {names} in the environment or apiKey in the config"
         )

@@ -1,0 +1,169 @@
+"""Intake: the caller's input becomes a validated request and a :class:`Run`, or a recorded
+rejection.
+
+Input that fails validation (a bad dict, a provider that is not configured, no model to use)
+still ends in a recorded terminal state — ``failed`` with ``VALIDATION_ERROR`` — through the
+same observers as every other request, and is raised as :class:`RequestValidationError`
+naming each field.
+
+Request ids are unique while recorded: with a store, an id that is in flight or was seen by
+this router recently (the last 65,536) is refused with a ``RequestValidationError`` naming
+it, before anything is sent — the store keeps one row per id, and a second request under the
+same id would otherwise lose its row. Omit ``requestId`` (a fresh one is generated per dict)
+or give each request its own.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from automatosx._routing.plan import Plan
+from automatosx._routing.run import Run
+from automatosx.errors import RequestValidationError
+from automatosx.observe import Outcome, RequestInfo
+from automatosx.schemas import UUID_PATTERN, ProviderRequest, _new_request_id
+from automatosx.schemas import _now_ms as now_ms
+
+__all__ = ["Intake", "validation_message"]
+
+_UUID = re.compile(UUID_PATTERN)
+_REJECTED = ["idle", "validating", "failed"]
+_SEEN_MAX = 65_536
+
+
+def validation_message(what: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return f"invalid {what}: " + "; ".join(parts)
+
+
+class Intake:
+    """Turns ``execute``/``stream`` input into a Run for one plan."""
+
+    __slots__ = ("plan", "seen")
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.seen: OrderedDict[str, None] | None = (
+            OrderedDict() if plan.observers.request_finished else None
+        )
+
+    async def open(self, raw: ProviderRequest | Mapping[str, Any], stream: bool) -> Run:
+        plan = self.plan
+        if isinstance(raw, ProviderRequest):
+            req = raw
+        elif isinstance(raw, Mapping):
+            try:
+                req = ProviderRequest.model_validate(raw)
+            except ValidationError as exc:
+                message = validation_message("request", exc)
+                await self.reject(raw, stream, message)
+                raise RequestValidationError(message, exc.errors(include_url=False)) from exc
+            except (TypeError, ValueError, RecursionError) as exc:  # e.g. unhashable keys
+                message = f"invalid request: {type(exc).__name__}: {exc}"
+                await self.reject(raw, stream, message)
+                raise RequestValidationError(message) from exc
+        else:
+            raise TypeError(
+                f"request: expected a ProviderRequest or a dict in the seed's JSON shape, got "
+                f"{type(raw).__name__}"
+            )
+        primary = req.provider or plan.options.primary_provider
+        deps = plan.candidates.get(primary)
+        if deps is None:
+            message = (
+                f"invalid request: provider: {primary!r} is not configured; configured: "
+                f"{', '.join(plan.candidates)}"
+            )
+            await self.reject(raw, stream, message)
+            raise RequestValidationError(message)
+        model = req.model or deps[0].default_model
+        if model is None:
+            message = (
+                f"invalid request: model: missing, and provider {primary!r} has no defaultModel"
+            )
+            await self.reject(raw, stream, message)
+            raise RequestValidationError(message)
+        if req.provider != primary or req.model != model:
+            req = req._rerouted(primary, model, req.stream)
+        seen = self.seen
+        if seen is not None:
+            rid = req.request_id
+            if rid in seen:
+                raise RequestValidationError(
+                    f"invalid request: requestId {rid} was already used by this router (a "
+                    "request's id is its row in the store): omit requestId or give each "
+                    "request its own"
+                )
+            seen[rid] = None
+            if len(seen) > _SEEN_MAX:
+                seen.popitem(last=False)
+        info = None
+        if plan.observers.any:
+            info = RequestInfo(
+                request_id=req.request_id,
+                request=req,
+                stream=stream,
+                provider=primary,
+                model=model,
+                created_at=now_ms(),
+                started_ns=time.perf_counter_ns(),
+            )
+        return Run(plan, req, deps, stream, info)
+
+    async def reject(self, raw: Any, stream: bool, message: str) -> None:
+        """A request that failed validation still ends in a recorded terminal state."""
+        observers = self.plan.observers.request_finished
+        if not observers:
+            return
+        plan = self.plan
+        data = raw if isinstance(raw, Mapping) else {}
+        rid = _get(data, "requestId", "request_id")
+        if not (isinstance(rid, str) and _UUID.match(rid)) or (
+            self.seen is not None and rid in self.seen
+        ):
+            rid = _new_request_id()
+        provider = _get(data, "provider")
+        if not isinstance(provider, str) or provider not in plan.candidates:
+            provider = plan.options.primary_provider
+        model = _get(data, "model")
+        if not isinstance(model, str) or not model:
+            model = plan.candidates[provider][0].default_model or "unknown"
+        created = now_ms()
+        info = RequestInfo(
+            request_id=rid,
+            request=None,
+            stream=stream,
+            provider=provider,
+            model=model,
+            created_at=created,
+            started_ns=time.perf_counter_ns(),
+            raw=dict(data),
+        )
+        outcome = Outcome(
+            state="failed",
+            history=list(_REJECTED),
+            retry_count=0,
+            error=message,
+            error_code="VALIDATION_ERROR",
+        )
+        for obs in observers:
+            await obs.request_finished(info, outcome)
+
+
+def _get(data: Mapping[Any, Any], *keys: str) -> Any:
+    for key in keys:
+        try:
+            if key in data:
+                return data[key]
+        except TypeError:  # an unhashable or odd mapping
+            return None
+    return None

@@ -1,0 +1,182 @@
+"""Observers of a request's life: the seam for recording, telemetry and your own hooks.
+
+Subclass :class:`Observer` and override the events you need; pass instances as
+``Router(..., observers=[...])``. The router calls each overridden method, in order, and
+awaits it; a method that is not overridden costs nothing (the router never calls it), and a
+router with no observer does no work for them. The store's recording is itself an observer.
+
+Events, in the order one request produces them::
+
+    request_started                 the request passed validation (not sent for invalid input)
+      candidate_skipped*            a deployment was passed over (open breaker, rate limit)
+      attempt_started               an attempt is about to be sent
+        chunk*                      a streamed chunk reached the caller (streams only)
+      attempt_ended                 its outcome, the policy's decision, the breaker's state
+      stream_restarted*             a failed stream starts again (the next chunk restarts at 0)
+    request_finished                the terminal state: once per request, invalid ones too
+
+An exception raised by an observer propagates to the caller (the SQLite store in
+``durability="sync"`` relies on this to raise ``StoreError``); observers that must never fail
+a request (telemetry) catch their own errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from automatosx.schemas import ProviderRequest, ProviderResponse
+
+__all__ = [
+    "AttemptInfo",
+    "Observer",
+    "Observers",
+    "Outcome",
+    "RequestInfo",
+    "SkipInfo",
+]
+
+AttemptOutcome = Literal["success", "failure", "cancelled"]
+Decision = Literal["retry", "fallback", "raise"]
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    """One request, as every event of it sees it."""
+
+    request_id: str
+    request: ProviderRequest | None
+    """The validated request (None for input that failed validation)."""
+    stream: bool
+    provider: str
+    """The deployment asked for (the request's, else the primary)."""
+    model: str
+    created_at: int
+    """Epoch ms when the request entered the router."""
+    started_ns: int
+    """``time.perf_counter_ns()`` at entry, for durations."""
+    raw: Any = None
+    """The input as given, when it failed validation (``request`` is None then)."""
+
+
+@dataclass(slots=True)
+class AttemptInfo:
+    """One try of one deployment. Filled in as the attempt goes: ``duration_ms``,
+    ``outcome``, ``error``, ``decision`` and ``retry_delay_ms`` are set when it ends."""
+
+    number: int
+    """1-based over the whole request."""
+    provider: str
+    model: str
+    started_ns: int
+    restart: bool = False
+    """A stream attempt that restarts a failed one."""
+    duration_ms: int = 0
+    outcome: AttemptOutcome = "success"
+    error: BaseException | None = None
+    decision: Decision | None = None
+    retry_delay_ms: int | None = None
+    breaker_state: str | None = None
+    first_chunk_ms: int | None = None
+    """Streams: time from the attempt's start to its first chunk."""
+
+
+@dataclass(slots=True)
+class SkipInfo:
+    """A deployment passed over without sending anything."""
+
+    provider: str
+    model: str
+    reason: BaseException
+    code: str
+    breaker_state: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How the request ended."""
+
+    state: str
+    """``completed`` or ``failed``."""
+    history: list[str]
+    retry_count: int
+    error: str | None
+    error_code: str | None
+    response: ProviderResponse | None = None
+    chunks: Sequence[tuple[int, str, int]] = field(default_factory=tuple)
+    """The chunks delivered, ``(index, text, timestamp_ms)`` (streams)."""
+    attempts: int = 0
+    restarts: int = 0
+
+
+class Observer:
+    """Base class of observers: every event is a no-op coroutine; override what you need."""
+
+    async def request_started(self, request: RequestInfo) -> None:
+        return None
+
+    async def candidate_skipped(self, request: RequestInfo, skip: SkipInfo) -> None:
+        return None
+
+    async def attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        return None
+
+    async def chunk(self, request: RequestInfo, index: int, text: str) -> None:
+        return None
+
+    async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        return None
+
+    async def stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        return None
+
+    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        """Called once when the router closes."""
+        return None
+
+
+_EVENTS = (
+    "request_started",
+    "candidate_skipped",
+    "attempt_started",
+    "chunk",
+    "attempt_ended",
+    "stream_restarted",
+    "request_finished",
+)
+
+
+class Observers:
+    """The observers of a router, grouped by the events each one overrides (computed once,
+    so the hot path tests one tuple per event)."""
+
+    __slots__ = ("all", "any", *_EVENTS)
+
+    def __init__(self, observers: Sequence[Observer] = ()) -> None:
+        for obs in observers:
+            if not isinstance(obs, Observer):
+                raise TypeError(
+                    f"observers: expected automatosx.Observer instances, got {type(obs).__name__}"
+                )
+        self.all: tuple[Observer, ...] = tuple(observers)
+        for event in _EVENTS:
+            base = getattr(Observer, event)
+            chosen = tuple(o for o in self.all if getattr(type(o), event) is not base)
+            setattr(self, event, chosen)
+        self.any = bool(self.all)
+
+    # Typed views of the per-event tuples set above.
+    request_started: tuple[Observer, ...]
+    candidate_skipped: tuple[Observer, ...]
+    attempt_started: tuple[Observer, ...]
+    chunk: tuple[Observer, ...]
+    attempt_ended: tuple[Observer, ...]
+    stream_restarted: tuple[Observer, ...]
+    request_finished: tuple[Observer, ...]
+    all: tuple[Observer, ...]
+    any: bool
