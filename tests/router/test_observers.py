@@ -88,7 +88,7 @@ async def test_observer_sees_a_skipped_candidate() -> None:
 async def test_observer_sees_chunks_of_a_stream() -> None:
     log = Log()
     claude = ScriptedProvider("claude", [["Hel", "lo"]])
-    async with Router(options(), [claude], observers=[log]) as r:
+    async with Router(options(fallbackProviders=[]), [claude], observers=[log]) as r:
         chunks = [c.chunk async for c in r.stream(REQUEST)]
     assert chunks == ["Hel", "lo", ""]
     assert ("chunk", 0, "Hel") in log.events
@@ -98,7 +98,9 @@ async def test_observer_sees_chunks_of_a_stream() -> None:
 
 async def test_invalid_input_is_one_finished_event() -> None:
     log = Log()
-    async with Router(options(), [ScriptedProvider("claude")], observers=[log]) as r:
+    async with Router(
+        options(fallbackProviders=[]), [ScriptedProvider("claude")], observers=[log]
+    ) as r:
         with pytest.raises(ValueError, match="messages"):
             await r.execute({"messages": []})
     assert log.events == [("finished", "failed", "VALIDATION_ERROR", 0)]
