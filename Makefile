@@ -60,6 +60,7 @@ test: test-rust test-python lint ## everything CI runs
 bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per budget (docs/performance.md)
 	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly
 	python benches/startup.py
+	python benches/open_stall.py
 
 demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
 	automatosx demo

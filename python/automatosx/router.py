@@ -137,12 +137,9 @@ class Router:
             raise
 
     async def _open(self) -> None:
-        entries = self._entries
-        if entries is None:
-            from automatosx.providers import providers_from_env
-
-            entries = providers_from_env()
-        self._deployments = build_deployments(entries, self.options, self._http_client)
+        # SDK imports and client construction take 0.5-2 s: a worker thread does them, so
+        # the event loop keeps serving (health checks, other requests) meanwhile.
+        self._deployments = await asyncio.to_thread(self._build_deployments)
         Plan.check_names(self.options, self._deployments)
         self._store = await _open_store(self._store_arg)
         from automatosx.pricing import PriceBook
@@ -165,6 +162,14 @@ class Router:
         observers.extend(self._user_observers)
         self._plan = Plan.build(self.options, self._deployments, prices, Observers(observers))
         self._intake = Intake(self._plan)
+
+    def _build_deployments(self) -> dict[str, Deployment]:
+        entries = self._entries
+        if entries is None:
+            from automatosx.providers import providers_from_env
+
+            entries = providers_from_env()
+        return build_deployments(entries, self.options, self._http_client)
 
     async def aclose(self) -> None:
         """Finish every request still under way (recorded ``failed``/``CANCELLED``), close
