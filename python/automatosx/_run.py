@@ -198,7 +198,7 @@ class Run:
         first time a limiter asks; ``settle`` corrects it with the real usage."""
         if not self.estimate:
             req = self.request
-            chars = sum(len(msg.content) for msg in req.messages)
+            chars = sum(len(msg.content or "") for msg in req.messages)
             self.estimate = chars // 4 + (req.max_tokens or 256)
         return self.estimate
 
@@ -495,7 +495,8 @@ async def stream_request(
                     raise err from exc
                 inflight = None
                 await _aclose(events)  # past its StreamEnd: let the adapter clean up now
-                handle.response = await run.completed_stream(slot, item, started)
+                # A ToolCall event (requests with tools) is not handled here yet.
+                handle.response = await run.completed_stream(slot, item, started)  # type: ignore[arg-type]
                 yield chunk_of(rid, len(chunks), "", True, now_ms())
                 return
     except (asyncio.CancelledError, GeneratorExit):

@@ -1,4 +1,7 @@
-"""Pydantic models of the seed's ten Zod schemas.
+"""Pydantic models of the seed's ten Zod schemas, and the rich request around them.
+
+Over 450 lines on purpose: it is the one data model (requests, replies, configuration), and
+its parts (content parts, tools, formats) are fields of one another.
 
 Attributes are snake_case; every model accepts the seed's camelCase JSON (and snake_case
 names) and emits camelCase with ``model_dump(by_alias=True)``. Optional fields that are unset
@@ -20,6 +23,16 @@ Deviations from the seed, each for a reason (see docs/architecture.md):
   description); ``metadata`` is JSON (``dict[str, JsonValue]``, at most 32 levels deep and
   10,000 values); text with lone surrogates (e.g. ``"\\ud800"``), which no provider can
   encode as UTF-8, is refused at validation wherever a request carries text.
+
+The rich request (issue 11): ``Message.content`` is text or a list of parts (text, image by
+base64 ``data`` + ``mediaType`` or by ``url``); an ``assistant`` message may carry
+``toolCalls`` (its content may then be empty or absent); a ``tool`` message carries
+``toolCallId`` and the tool's result as content. ``ProviderRequest`` adds ``tools``,
+``toolChoice``, ``parallelToolCalls``, ``responseFormat``, ``reasoning``, ``promptCache``;
+``ProviderResponse`` adds ``toolCalls`` and ``parsed``; ``TokenUsage`` adds
+``cachedInputTokens`` / ``cacheWriteTokens`` (both part of ``inputTokens``) and
+``reasoningTokens`` (part of ``outputTokens``); ``StreamChunk`` adds ``toolCall`` and
+``restart`` (emitted only when true).
 """
 
 from __future__ import annotations
@@ -42,6 +55,10 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -50,11 +67,16 @@ from pydantic.config import JsonDict
 from typing_extensions import Self
 
 __all__ = [
+    "ContentPart",
     "CostMetrics",
     "FinishReason",
     "HealthStatus",
+    "ImagePart",
+    "JsonObjectFormat",
+    "JsonSchemaFormat",
     "Message",
     "ModelPrice",
+    "NamedToolChoice",
     "ProviderConfig",
     "ProviderHealth",
     "ProviderName",
@@ -63,18 +85,24 @@ __all__ = [
     "ProviderResponse",
     "ProviderRouterOptions",
     "RateLimitInfo",
+    "Reasoning",
+    "ResponseFormat",
     "Role",
     "RouteTarget",
     "RouterOptions",
     "StreamChunk",
+    "TextPart",
     "TokenUsage",
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
 ]
 
 ProviderName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 """A provider kind (``claude``, ``gemini``, ``openai`` or a user-registered kind): 1-64 chars."""
 RouteTarget = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 """A routing target: a kind, a deployment id or group, later ``"<group-or-id>/<model>"``."""
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
 HealthStatus = Literal["healthy", "degraded", "down"]
 
@@ -230,7 +258,19 @@ class _SeedModel(BaseModel):
         """Build from values that are already valid, skipping validation (``model_construct``
         costs ~2.5 us, this ~0.5 us). ``values`` must name every field; only the router and
         the adapters use it, with values they built themselves."""
-        return _assemble(cls, values, set(_fields_of(cls)))
+        fields = _fields_of(cls)
+        if len(values) != len(fields):  # callers written before fields were added
+            values = {**_defaults_of(cls), **values}
+        return _assemble(cls, values, set(fields))
+
+
+@functools.cache
+def _defaults_of(cls: type[BaseModel]) -> dict[str, Any]:
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in cls.model_fields.items()
+        if not field.is_required() and field.default_factory is None
+    }
 
 
 class ProviderRateLimits(_SeedModel):
@@ -302,13 +342,168 @@ class ProviderConfig(_SeedModel):
 _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+# -- the rich request: content parts, tools, formats ----------------------------------------
+
+MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+"""A tool's name: 1-64 of ``A-Z a-z 0-9 _ -`` (what all three providers accept)."""
+ToolCallId = Annotated[Text, StringConstraints(min_length=1, max_length=256)]
+
+
+class TextPart(_SeedModel):
+    """A text part of a message's content."""
+
+    type: Literal["text"] = "text"
+    text: Annotated[Text, StringConstraints(max_length=1_000_000)]
+
+
+class ImagePart(_SeedModel):
+    """An image part: base64 ``data`` with its ``mediaType``, or a ``url`` (exactly one)."""
+
+    type: Literal["image"] = "image"
+    data: Annotated[str, StringConstraints(min_length=1, max_length=30_000_000)] | None = None
+    media_type: Literal["image/png", "image/jpeg", "image/gif", "image/webp"] | None = None
+    url: HttpUrlStr | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("an image needs exactly one of data (base64) or url")
+        if self.data is not None and self.media_type is None:
+            raise ValueError(f"mediaType: required with data, one of {', '.join(MEDIA_TYPES)}")
+        return self
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+"""One part of a message's content: :class:`TextPart` or :class:`ImagePart`."""
+
+
+class ToolCall(_SeedModel):
+    """A call the model made (or made earlier in the conversation) to a declared tool."""
+
+    id: ToolCallId
+    name: ToolName
+    arguments: JsonObject
+
+
+class Tool(_SeedModel):
+    """A tool the model may call; ``parameters`` is the JSON Schema of its arguments."""
+
+    name: ToolName
+    description: Annotated[Text, StringConstraints(max_length=100_000)] | None = None
+    parameters: JsonObject | None = None
+
+
+class NamedToolChoice(_SeedModel):
+    """``toolChoice: {"name": ...}``: the model must call this tool."""
+
+    name: ToolName
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+"""``"auto"``, ``"none"``, ``"required"`` or ``{"name": <a declared tool>}``."""
+
+
+class JsonObjectFormat(_SeedModel):
+    """``responseFormat: {"type": "json_object"}``: any JSON object."""
+
+    type: Literal["json_object"] = "json_object"
+
+
+class JsonSchemaFormat(_SeedModel):
+    """``responseFormat: {"type": "json_schema", "name", "schema", "strict"}``. The schema is
+    ``json_schema`` in Python (``schema`` would shadow a pydantic method)."""
+
+    type: Literal["json_schema"] = "json_schema"
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    json_schema: JsonObject = Field(alias="schema")
+    strict: bool | None = None
+
+
+ResponseFormat = Annotated[JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
+"""What shape the reply's text must have: any JSON object, or one JSON Schema."""
+
+
+class Reasoning(_SeedModel):
+    """How much the model thinks: ``{"effort": "low"|"medium"|"high"}`` or
+    ``{"budgetTokens": N}`` (exactly one). Each adapter maps one to the other if it must."""
+
+    effort: Literal["low", "medium", "high"] | None = None
+    budget_tokens: Annotated[int, Field(ge=1, le=200_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.effort is None) == (self.budget_tokens is None):
+            raise ValueError("reasoning needs exactly one of effort or budgetTokens")
+        return self
+
+
+@functools.cache
+def _parts_adapter() -> TypeAdapter[list[TextPart | ImagePart]]:
+    return TypeAdapter(list[ContentPart])
+
+
+def _validate_parts(value: list[Any]) -> list[TextPart | ImagePart]:
+    try:
+        return _parts_adapter().validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ValueError(f"part {where}: {first['msg']}") from None
+
+
 class Message(_SeedModel):
-    """One chat message."""
+    """One chat message.
+
+    ``content`` is text (1..1,000,000 chars) or a list of parts. An ``assistant`` message with
+    ``tool_calls`` may leave it empty or out; a ``tool`` message needs ``tool_call_id`` (the
+    call it answers) and carries the result as content.
+    """
 
     role: Role
-    content: Annotated[Text, StringConstraints(min_length=1, max_length=1_000_000)]
+    content: str | list[TextPart | ImagePart] | None = None
     name: Text | None = None
     metadata: JsonObject | None = None
+    tool_calls: Annotated[list[ToolCall], Field(min_length=1, max_length=128)] | None = None
+    tool_call_id: ToolCallId | None = None
+
+    @field_validator("content", mode="plain", json_schema_input_type=str | list[ContentPart])
+    @classmethod
+    def _content(cls, value: Any, info: ValidationInfo) -> str | list[TextPart | ImagePart] | None:
+        if type(value) is str:
+            if not value and info.data.get("role") != "assistant":
+                raise ValueError("must not be empty (only an assistant's tool-call turn may)")
+            if len(value) > 1_000_000:
+                raise ValueError("is longer than 1,000,000 characters")
+            return _check_text(value)
+        if value is None:
+            return None
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("a list of parts must not be empty")
+            return _validate_parts(value)
+        raise ValueError(f"must be a string or a list of parts, not {type(value).__name__}")
+
+    @model_validator(mode="after")
+    def _role_rules(self) -> Self:
+        role = self.role
+        if self.tool_calls is not None and role != "assistant":
+            raise ValueError(f"toolCalls: only an assistant message has them, not a {role} one")
+        if role == "tool":
+            if self.tool_call_id is None:
+                raise ValueError("toolCallId: a tool message needs the id of the call it answers")
+        elif self.tool_call_id is not None:
+            raise ValueError(f"toolCallId: only a tool message has one, not a {role} one")
+        if not self.content and self.tool_calls is None:
+            raise ValueError("content: required (only an assistant's tool-call turn may omit it)")
+        content = self.content
+        if (
+            role == "system"
+            and isinstance(content, list)
+            and any(part.type != "text" for part in content)
+        ):
+            raise ValueError("content: a system message holds text parts only")
+        return self
 
 
 class ProviderRequest(_SeedModel):
@@ -324,6 +519,46 @@ class ProviderRequest(_SeedModel):
     stream: bool = False
     stop_sequences: Annotated[list[Text], Field(max_length=10)] | None = None
     metadata: JsonObject | None = None
+    tools: Annotated[list[Tool], Field(min_length=1, max_length=512)] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    reasoning: Reasoning | None = None
+    prompt_cache: bool = Field(default=False, json_schema_extra=_EXTENSION)
+
+    @model_validator(mode="after")
+    def _rich_rules(self) -> Self:
+        if self.tools is not None or self.tool_choice is not None:
+            _check_tools(self.tools, self.tool_choice)
+        last = self.messages[-1]
+        if last.tool_calls is not None:
+            raise ValueError("messages: the last message calls tools; add their tool results")
+        calls: set[str] = set()
+        for i, message in enumerate(self.messages):
+            if message.tool_calls is not None:
+                calls.update(call.id for call in message.tool_calls)
+            elif message.tool_call_id is not None and message.tool_call_id not in calls:
+                raise ValueError(
+                    f"messages.{i}.toolCallId: {message.tool_call_id!r} answers no tool call "
+                    "of an earlier assistant message"
+                )
+        return self
+
+    @property
+    def is_rich(self) -> bool:
+        """Whether anything beyond text messages is asked for: the adapters' fast-path test."""
+        if (
+            self.tools is not None
+            or self.response_format is not None
+            or self.reasoning is not None
+            or self.prompt_cache
+            or self.tool_choice is not None
+        ):
+            return True
+        for message in self.messages:
+            if type(message.content) is not str or message.tool_calls is not None:
+                return True
+        return False
 
     def _rerouted(self, provider: ProviderName, model: str, stream: bool) -> ProviderRequest:
         """A copy aimed at another provider/model, skipping validation (the values come from
@@ -338,6 +573,16 @@ class ProviderRequest(_SeedModel):
 _ROUTE_FIELDS = frozenset({"provider", "model", "stream"})
 
 
+def _check_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> None:
+    names = [tool.name for tool in tools or ()]
+    if len(set(names)) != len(names):
+        raise ValueError("tools: two tools share a name; names must be unique")
+    if isinstance(choice, NamedToolChoice) and choice.name not in names:
+        raise ValueError(f"toolChoice: {choice.name!r} names no declared tool; add it to tools")
+    if choice == "required" and not names:
+        raise ValueError("toolChoice: 'required' needs tools")
+
+
 class TokenUsage(_SeedModel):
     """Token counts of one response."""
 
@@ -346,6 +591,12 @@ class TokenUsage(_SeedModel):
     input_tokens: NonNegInt = 0
     output_tokens: NonNegInt = 0
     total_tokens: NonNegInt = 0
+    cached_input_tokens: NonNegInt | None = None
+    """Prompt tokens read from the provider's cache (part of ``input_tokens``)."""
+    cache_write_tokens: NonNegInt | None = None
+    """Prompt tokens written to the provider's cache (part of ``input_tokens``)."""
+    reasoning_tokens: NonNegInt | None = None
+    """Tokens the model spent thinking (part of ``output_tokens``)."""
 
 
 class ProviderResponse(_SeedModel):
@@ -364,6 +615,9 @@ class ProviderResponse(_SeedModel):
     cost: Annotated[float, Field(ge=0)] | None = None
     metadata: JsonObject | None = None
     created_at: PosInt = Field(default_factory=_now_ms)
+    tool_calls: list[ToolCall] | None = None
+    parsed: Any = None
+    """The reply parsed into the caller's ``response_model`` (left out of dumps when None)."""
 
 
 class StreamChunk(_SeedModel):
@@ -376,6 +630,11 @@ class StreamChunk(_SeedModel):
     chunk: str
     done: bool = False
     timestamp: PosInt = Field(default_factory=_now_ms)
+    tool_call: ToolCall | None = None
+    """A completed tool call (its ``chunk`` is empty)."""
+    restart: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    """True on the first chunk of a stream that restarted after a failure mid-reply (the
+    index starts from 0 again): discard what came before. Emitted only when true."""
 
     @classmethod
     def _chunk(cls, request_id: str, index: int, chunk: str, done: bool, timestamp: int) -> Self:
@@ -388,6 +647,8 @@ class StreamChunk(_SeedModel):
                 "chunk": chunk,
                 "done": done,
                 "timestamp": timestamp,
+                "tool_call": None,
+                "restart": False,
             },
             set(_CHUNK_FIELDS),
         )
@@ -469,3 +730,8 @@ class CostMetrics(_SeedModel):
     output_cost_per_token: Annotated[float, Field(ge=0)]
     total_cost: Annotated[float, Field(ge=0)]
     currency: str = "USD"
+    cached_input_tokens: NonNegInt | None = None
+    cache_write_tokens: NonNegInt | None = None
+    reasoning_tokens: NonNegInt | None = None
+    cache_read_cost_per_token: Annotated[float, Field(ge=0)] | None = None
+    cache_write_cost_per_token: Annotated[float, Field(ge=0)] | None = None
