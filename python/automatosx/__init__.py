@@ -22,6 +22,7 @@ from automatosx._core import (
 )
 
 if TYPE_CHECKING:
+    from automatosx._output import parse_output
     from automatosx.errors import (
         AllProvidersFailedError,
         Attempt,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         InvalidRequestError,
         MigrationError,
         ModelNotFoundError,
+        OutputValidationError,
         OverloadedError,
         ProviderConnectionError,
         ProviderError,
@@ -91,6 +93,7 @@ __all__ = [
     "MigrationError",
     "ModelNotFoundError",
     "NamedToolChoice",
+    "OutputValidationError",
     "OverloadedError",
     "Provider",
     "ProviderConfig",
@@ -121,6 +124,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolChoice",
+    "parse_output",
 ]
 
 _LAZY: dict[str, str] = {
@@ -172,6 +176,8 @@ _LAZY: dict[str, str] = {
         ],
         "automatosx.schemas",
     ),
+    "OutputValidationError": "automatosx.errors",
+    "parse_output": "automatosx._output",
     "Provider": "automatosx.providers.base",
     "StreamEnd": "automatosx.providers.base",
     "Router": "automatosx.router",
