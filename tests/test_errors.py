@@ -19,6 +19,7 @@ from automatosx.errors import (
     InvalidTransitionError,
     MigrationError,
     ModelNotFoundError,
+    OutputValidationError,
     OverloadedError,
     ProviderConnectionError,
     ProviderError,
@@ -51,6 +52,7 @@ PARENTS: dict[type[BaseException], type[BaseException]] = {
     InvalidRequestError: ProviderError,
     CircuitOpenError: AutomatosxError,
     AllProvidersFailedError: AutomatosxError,
+    OutputValidationError: AutomatosxError,
     StoreError: AutomatosxError,
     MigrationError: StoreError,
 }

@@ -117,7 +117,7 @@ INVALID: list[tuple[type[BaseModel], str, Any, tuple[str | int, ...]]] = [
     (StreamChunk, "index", -1, ("index",)),
     (ProviderHealth, "status", "sick", ("status",)),
     (RateLimitInfo, "limit", 0, ("limit",)),
-    (ProviderRouterOptions, "fallbackProviders", ["mistral"], ("fallbackProviders", 0)),
+    (ProviderRouterOptions, "fallbackProviders", [""], ("fallbackProviders", 0)),
     (CostMetrics, "totalCost", -0.01, ("totalCost",)),
 ]
 
@@ -393,3 +393,213 @@ def test_generated_request_ids_are_version_4_uuids() -> None:
     for value in ids:
         parsed = uuid.UUID(value)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)
+
+
+# -- open provider names ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["mistral", "my-kind", "x" * 64])
+def test_any_provider_kind_name_is_accepted(name: str) -> None:
+    assert ProviderConfig.model_validate({**SEEDS[ProviderConfig], "name": name}).name == name
+    health = ProviderHealth.model_validate({**SEEDS[ProviderHealth], "provider": name})
+    assert health.provider == name
+    assert ProviderRequest.model_validate(request(provider=name)).provider == name
+
+
+@pytest.mark.parametrize("name", ["", "x" * 65])
+def test_empty_or_overlong_provider_name_is_named(name: str) -> None:
+    assert loc_of_first_error(ProviderConfig, {**SEEDS[ProviderConfig], "name": name}) == ("name",)
+    assert loc_of_first_error(ProviderRequest, request(provider=name)) == ("provider",)
+    doc = {**SEEDS[ProviderResponse], "provider": name}
+    assert loc_of_first_error(ProviderResponse, doc) == ("provider",)
+    doc = {**SEEDS[CostMetrics], "provider": name}
+    assert loc_of_first_error(CostMetrics, doc) == ("provider",)
+
+
+def test_route_targets_may_name_a_group_and_model_up_to_200_chars() -> None:
+    target = "eu-claude/claude-sonnet-4-5"
+    doc = {
+        **SEEDS[ProviderRouterOptions],
+        "primaryProvider": target,
+        "fallbackProviders": ["x" * 200],
+    }
+    options = ProviderRouterOptions.model_validate(doc)
+    assert (options.primary_provider, options.fallback_providers) == (target, ["x" * 200])
+    doc["fallbackProviders"] = ["x" * 201]
+    assert loc_of_first_error(ProviderRouterOptions, doc) == ("fallbackProviders", 0)
+
+
+# -- integer bounds -----------------------------------------------------------------------
+
+SAFE = 2**53
+BOUNDS: list[tuple[type[BaseModel], str, int]] = [
+    (ProviderConfig, "maxRetries", 100),
+    (ProviderConfig, "timeout", 3_600_000),
+    (ProviderRouterOptions, "circuitBreakerThreshold", 1_000_000),
+    (ProviderRouterOptions, "circuitBreakerTimeout", 86_400_000),
+    (ProviderRouterOptions, "maxRetryWaitMs", 86_400_000),
+    (ProviderRouterOptions, "backoffBaseMs", 86_400_000),
+    (ProviderRouterOptions, "backoffCapMs", 86_400_000),
+    (ProviderRouterOptions, "firstTokenTimeoutMs", 86_400_000),
+    (TokenUsage, "inputTokens", SAFE),
+    (TokenUsage, "totalTokens", SAFE),
+    (ProviderResponse, "duration", SAFE),
+    (StreamChunk, "index", SAFE),
+    (RateLimitInfo, "retryAfter", SAFE),
+    (CostMetrics, "outputTokens", SAFE),
+]
+
+
+@pytest.mark.parametrize(("model", "field", "bound"), BOUNDS, ids=[f for _, f, _ in BOUNDS])
+def test_integer_at_its_bound_is_accepted_and_above_is_named(
+    model: type[BaseModel], field: str, bound: int
+) -> None:
+    at_bound = model.model_validate({**SEEDS[model], field: bound})
+    assert at_bound.model_dump(by_alias=True)[field] == bound
+    with pytest.raises(ValidationError) as info:
+        model.model_validate({**SEEDS[model], field: bound + 1})
+    error = info.value.errors()[0]
+    assert (error["loc"], error["type"]) == ((field,), "less_than_equal")
+    assert f"{bound}" in error["msg"]
+
+
+@pytest.mark.parametrize("field", ["requestsPerMinute", "tokensPerMinute"])
+def test_rate_limits_are_bounded_by_a_billion(field: str) -> None:
+    limits = {"requestsPerMinute": 1, field: 1_000_000_000}
+    assert ProviderConfig.model_validate({**SEEDS[ProviderConfig], "rateLimits": limits})
+    limits[field] += 1
+    doc = {**SEEDS[ProviderConfig], "rateLimits": limits}
+    assert loc_of_first_error(ProviderConfig, doc) == ("rateLimits", field)
+
+
+def test_bounds_are_documented_in_the_json_schema() -> None:
+    props = ProviderConfig.model_json_schema(by_alias=True)["properties"]
+    assert props["maxRetries"]["maximum"] == 100
+    assert "100" in props["maxRetries"]["description"]
+
+
+# -- metadata is bounded JSON; text is valid Unicode ----------------------------------------
+
+
+def _cycle() -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    doc["self"] = doc
+    return doc
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        doc = {"k": doc}
+    return doc
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {("a", 1): 1},
+        _cycle(),
+        {"tags": {"a", "b"}},
+        _nested(33),
+        {"n": float("nan")},
+        {"many": list(range(10_000))},
+        {"key": "bad \ud800"},
+        {"bad \udfff": 1},
+    ],
+    ids=["tuple-key", "cycle", "set", "depth-33", "nan", "too-many", "surrogate", "surrogate-key"],
+)
+def test_non_json_metadata_is_named(metadata: Any) -> None:
+    for model, doc in [
+        (ProviderRequest, request(metadata=metadata)),
+        (Message, {"role": "user", "content": "x", "metadata": metadata}),
+        (ProviderResponse, {**SEEDS[ProviderResponse], "metadata": metadata}),
+    ]:
+        assert loc_of_first_error(model, doc)[0] == "metadata"
+
+
+def test_json_metadata_at_its_bounds_is_accepted() -> None:
+    metadata = {"deep": _nested(31), "many": list(range(9_000)), "x": None, "f": 1.5}
+    assert ProviderRequest.model_validate(request(metadata=metadata)).metadata == metadata
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc"),
+    [
+        ({"messages": [{"role": "user", "content": "bad \ud800"}]}, ("messages", 0, "content")),
+        (
+            {"messages": [{"role": "user", "content": "x", "name": "\udc00"}]},
+            ("messages", 0, "name"),
+        ),
+        ({"stopSequences": ["ok", "\ud83d"]}, ("stopSequences", 1)),
+        ({"model": "m\ud800"}, ("model",)),
+    ],
+    ids=["content", "name", "stop", "model"],
+)
+def test_lone_surrogates_in_request_text_are_named(
+    changes: dict[str, Any], loc: tuple[str | int, ...]
+) -> None:
+    with pytest.raises(ValidationError, match="lone surrogate") as info:
+        ProviderRequest.model_validate(request(**changes))
+    assert tuple(info.value.errors()[0]["loc"]) == loc
+
+
+def test_paired_surrogates_and_astral_text_are_accepted() -> None:
+    doc = request(messages=[{"role": "user", "content": "emoji \U0001f600 ok"}])
+    assert ProviderRequest.model_validate(doc).messages[0].content.endswith("ok")
+
+
+def test_request_ids_do_not_repeat_after_random_seed() -> None:
+    import random
+
+    from automatosx.schemas import _new_request_id
+
+    random.seed(7)
+    first = _new_request_id()
+    random.seed(7)
+    assert _new_request_id() != first
+
+
+# -- deployments ----------------------------------------------------------------------------
+
+
+def test_deployment_fields_default_from_name_and_are_not_emitted() -> None:
+    config = ProviderConfig.model_validate(SEEDS[ProviderConfig])
+    assert (config.id, config.group, config.weight) == ("claude", "claude", 1)
+    assert config.model_dump(by_alias=True) == SEEDS[ProviderConfig]
+
+
+def test_group_defaults_to_id_and_set_fields_are_emitted() -> None:
+    doc = {**SEEDS[ProviderConfig], "id": "claude-eu", "weight": 3}
+    config = ProviderConfig.model_validate(doc)
+    assert (config.id, config.group, config.weight) == ("claude-eu", "claude-eu", 3)
+    assert config.model_dump(by_alias=True) == doc
+    doc = {**doc, "group": "claude"}
+    assert ProviderConfig.model_validate(doc).model_dump(by_alias=True) == doc
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", "has space"), ("id", ""), ("group", "a/b"), ("weight", 0), ("weight", 1001)],
+)
+def test_invalid_deployment_field_is_named(field: str, value: Any) -> None:
+    doc = {**SEEDS[ProviderConfig], field: value}
+    assert loc_of_first_error(ProviderConfig, doc) == (field,)
+
+
+def test_a_name_that_is_not_an_id_needs_an_explicit_id() -> None:
+    doc = {**SEEDS[ProviderConfig], "name": "my kind"}
+    with pytest.raises(ValidationError, match="set id explicitly"):
+        ProviderConfig.model_validate(doc)
+    assert ProviderConfig.model_validate({**doc, "id": "my-kind"}).id == "my-kind"
+
+
+def test_cloud_extensions_round_trip_when_set() -> None:
+    doc = {
+        **SEEDS[ProviderConfig],
+        "azureEndpoint": "https://x.openai.azure.com",
+        "apiVersion": "2024-10-21",
+        "vertex": True,
+        "project": "p",
+        "location": "europe-west4",
+    }
+    assert ProviderConfig.model_validate(doc).model_dump(by_alias=True) == doc

@@ -18,6 +18,7 @@ Every error the library raises derives from :class:`AutomatosxError`::
     │   └── InvalidRequestError          400 / 413 / 422           raised at once
     ├── CircuitOpenError                 a provider's breaker is open
     ├── AllProvidersFailedError          every candidate failed; ``.attempts`` has each error
+    ├── OutputValidationError            the reply did not parse into ``response_model``
     └── StoreError                       the request store failed
         └── MigrationError               a migration failed or an applied one was edited
 
@@ -49,6 +50,7 @@ __all__ = [
     "InvalidTransitionError",
     "MigrationError",
     "ModelNotFoundError",
+    "OutputValidationError",
     "OverloadedError",
     "ProviderConnectionError",
     "ProviderError",
@@ -278,3 +280,27 @@ class StoreError(AutomatosxError):
 
 class MigrationError(StoreError):
     """A migration failed, or a migration already applied to the database was edited since."""
+
+
+# -- structured output (issue 11) -----------------------------------------------------------
+
+
+class OutputValidationError(AutomatosxError):
+    """The reply's text did not parse into the caller's ``response_model``. ``raw`` is the
+    text as received; ``errors`` is pydantic's list of errors (each naming the field)."""
+
+    code = "OUTPUT_VALIDATION"
+
+    def __init__(self, message: str, *, raw: str, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.errors = list(errors)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_output_error, (str(self), self.raw, self.errors))
+
+
+def _rebuild_output_error(
+    message: str, raw: str, errors: list[Mapping[str, Any]]
+) -> OutputValidationError:
+    return OutputValidationError(message, raw=raw, errors=errors)

@@ -225,7 +225,7 @@ class Run:
         first time a limiter asks; the guard settles it with the real usage."""
         if not self.estimate:
             req = self.request
-            chars = sum(len(msg.content) for msg in req.messages)
+            chars = sum(_text_len(msg.content) for msg in req.messages)
             self.estimate = chars // 4 + (req.max_tokens or 256)
         return self.estimate
 
@@ -437,6 +437,15 @@ class Run:
 
 
 _RETRY = Event.retry_request()
+_IMAGE_TOKENS = 1_000  # a rough per-image reservation for the token limiter
+
+
+def _text_len(content: object) -> int:
+    if type(content) is str:
+        return len(content)
+    if isinstance(content, list):
+        return sum(len(part.text) if part.type == "text" else _IMAGE_TOKENS * 4 for part in content)
+    return 0
 
 
 def _execute(dep: Deployment, request: ProviderRequest) -> Awaitable[ProviderResponse]:

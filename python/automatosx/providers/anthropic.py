@@ -4,7 +4,10 @@ System messages go to the top-level ``system`` parameter (joined with blank line
 Anthropic requires ``max_tokens``: a request without one asks for :data:`DEFAULT_MAX_TOKENS`.
 The anthropic 2.x SDK has no sampling parameters: ``temperature`` (only when not the default
 1.0; capped at Anthropic's maximum of 1.0) and ``top_p`` (when set) travel in ``extra_body``.
-Input tokens include cache reads and cache writes.
+Input tokens include cache reads and cache writes (also reported apart, as
+``cachedInputTokens`` and ``cacheWriteTokens``). Requests with parts, tools, formats,
+reasoning or prompt caching are mapped by :mod:`._rich_anthropic`; streams then also yield
+each ``tool_use`` block as a :class:`~automatosx.schemas.ToolCall` when its block stops.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from automatosx.providers._adapter import (
     wire_str,
 )
 from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers._rich import wire_tool_call
+from automatosx.providers._rich_anthropic import rich_params, tool_calls_of
 from automatosx.providers._sse import sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -35,6 +40,8 @@ from automatosx.schemas import (
     ProviderConfig,
     ProviderRequest,
     ProviderResponse,
+    TokenUsage,
+    ToolCall,
 )
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider"]
@@ -51,6 +58,16 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+
+
+def _cache_details(tokens: TokenUsage, usage: dict[str, Any]) -> None:
+    """Set the cache reads and writes (already in ``input_tokens``) when the reply has them."""
+    read = usage.get("cache_read_input_tokens")
+    write = usage.get("cache_creation_input_tokens")
+    if read is not None:
+        tokens.cached_input_tokens = token_count(read)
+    if write is not None:
+        tokens.cache_write_tokens = token_count(write)
 
 
 def _input_tokens(usage: dict[str, Any]) -> int:
@@ -92,13 +109,15 @@ class AnthropicProvider(StainlessAdapter):
     # -- requests --------------------------------------------------------------------------
 
     def _params(self, request: ProviderRequest) -> dict[str, Any]:
+        rich = request.is_rich
         system: list[str] = []
         messages: list[dict[str, Any]] = []
-        for message in request.messages:
-            if message.role == "system":
-                system.append(message.content)
-            else:
-                messages.append({"role": message.role, "content": message.content})
+        if not rich:
+            for message in request.messages:
+                if message.role == "system":
+                    system.append(message.content)  # type: ignore[arg-type]  # text: not rich
+                else:
+                    messages.append({"role": message.role, "content": message.content})
         params: dict[str, Any] = {
             "model": self._model(request),
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
@@ -116,6 +135,8 @@ class AnthropicProvider(StainlessAdapter):
             params["extra_body"] = sampling
         if request.stop_sequences:
             params["stop_sequences"] = request.stop_sequences
+        if rich:
+            rich_params(request, params)
         return params
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
@@ -124,7 +145,7 @@ class AnthropicProvider(StainlessAdapter):
         try:
             usage = data["usage"]
             text = "".join(b["text"] for b in data["content"] if b.get("type") == "text")
-            return make_response(
+            response = make_response(
                 request,
                 "claude",
                 data.get("model") or self._model(request),
@@ -135,6 +156,10 @@ class AnthropicProvider(StainlessAdapter):
                 FINISH_REASONS.get(data.get("stop_reason")),
                 started,
             )
+            _cache_details(response.tokens, usage)
+            if request.tools is not None:
+                response.tool_calls = tool_calls_of(data["content"])
+            return response
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc
 
@@ -144,6 +169,11 @@ class AnthropicProvider(StainlessAdapter):
         input_tokens = output_tokens = 0
         stop_reason: str | None = None
         finished = False
+        cache_usage: dict[str, Any] = {}
+        # Tool-use blocks under way, by content-block index: [id, name, JSON fragments].
+        pending: dict[int, list[Any]] = {}
+        calls: list[ToolCall] = []
+        tools = request.tools is not None
         try:
             # The SDK sends the request and raises HTTP errors; the body is read as raw events
             # (``_sse``): the SDK's event objects cost more than everything else we do.
@@ -163,12 +193,24 @@ class AnthropicProvider(StainlessAdapter):
                             text = delta["text"]
                             if text:
                                 yield wire_str(text, "delta.text")
+                        elif delta["type"] == "input_json_delta" and event["index"] in pending:
+                            pending[event["index"]][2].append(delta["partial_json"])
+                    elif kind == "content_block_start" and tools:
+                        block = event["content_block"]
+                        if block.get("type") == "tool_use":
+                            pending[event["index"]] = [block["id"], block["name"], []]
+                    elif kind == "content_block_stop" and event.get("index") in pending:
+                        call_id, name, parts = pending.pop(event["index"])
+                        call = wire_tool_call(call_id, name, "".join(parts))
+                        calls.append(call)
+                        yield call
                     elif kind == "message_start":
                         message = event["message"]
                         model = message.get("model")
                         usage = message["usage"]
                         input_tokens = _input_tokens(usage)
                         output_tokens = token_count(usage.get("output_tokens") or 0)
+                        cache_usage = usage
                     elif kind == "message_delta":
                         stop_reason = event["delta"].get("stop_reason")
                         delta_usage = event["usage"]
@@ -177,6 +219,7 @@ class AnthropicProvider(StainlessAdapter):
                             output_tokens = delta_usage["output_tokens"]
                         if delta_usage.get("input_tokens") is not None:
                             input_tokens = _input_tokens(delta_usage)
+                            cache_usage = delta_usage
                     elif kind == "message_stop":
                         finished = True
             finally:
@@ -188,10 +231,13 @@ class AnthropicProvider(StainlessAdapter):
         if not finished and stop_reason is None:
             raise ProviderConnectionError("stream ended before message_stop", provider=self.name)
         try:
+            tokens = token_usage(input_tokens, output_tokens)
+            _cache_details(tokens, cache_usage)
             end = StreamEnd(
-                token_usage(input_tokens, output_tokens),
+                tokens,
                 FINISH_REASONS.get(stop_reason),
                 wire_str(model or self._model(request), "model"),
+                tuple(calls) if calls else None,
             )
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc

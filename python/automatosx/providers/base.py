@@ -24,6 +24,7 @@ from automatosx.schemas import (
     ProviderResponse,
     RateLimitInfo,
     TokenUsage,
+    ToolCall,
 )
 
 __all__ = ["Provider", "StreamEnd", "StreamEvent"]
@@ -31,15 +32,19 @@ __all__ = ["Provider", "StreamEnd", "StreamEvent"]
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """The last item of :meth:`Provider.stream`: usage and finish reason of the whole reply."""
+    """The last item of :meth:`Provider.stream`: usage (with its cache and reasoning details)
+    and finish reason of the whole reply, and every tool call it made, in order."""
 
     usage: TokenUsage
     finish_reason: FinishReason | None = None
     model: str | None = None
+    tool_calls: tuple[ToolCall, ...] | None = None
 
 
-StreamEvent = str | StreamEnd
-"""What :meth:`Provider.stream` yields: text chunks (``str``), then exactly one ``StreamEnd``."""
+StreamEvent = str | ToolCall | StreamEnd
+"""What :meth:`Provider.stream` yields: text chunks (``str``) and, as each completes, the
+reply's tool calls (:class:`~automatosx.schemas.ToolCall`; only when the request declared
+tools), then exactly one ``StreamEnd``."""
 
 
 @runtime_checkable

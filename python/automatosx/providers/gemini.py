@@ -4,7 +4,9 @@ System messages become ``system_instruction``; ``assistant`` turns are sent with
 ``model``. The client always runs on an httpx2 ``AsyncClient`` (the injected one, or one the
 adapter owns), so google-genai never switches to aiohttp and has no retry options (it then
 makes one attempt). Output tokens include thinking tokens (``thoughtsTokenCount``), so
-input + output = total; thought parts are not part of the content.
+input + output = total; thought parts are not part of the content. Requests with parts,
+tools, formats or reasoning are mapped by :mod:`._rich_gemini`; usage reports
+``cachedContentTokenCount`` and ``thoughtsTokenCount`` apart when the reply has them.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ from automatosx.providers._adapter import (
     wire_str,
 )
 from automatosx.providers._errors import provider_error, seconds_from_duration, transport_error
+from automatosx.providers._rich_gemini import rich_params, sdk_tool_calls, tool_calls_of
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
     FinishReason,
     ProviderConfig,
     ProviderRequest,
     ProviderResponse,
+    TokenUsage,
+    ToolCall,
 )
 
 __all__ = ["GeminiProvider"]
@@ -102,6 +107,14 @@ def _json_usage(metadata: Any) -> tuple[int, int, int | None]:
     return input_tokens, output_tokens, get("totalTokenCount") or None
 
 
+def _details(tokens: TokenUsage, cached: Any, thoughts: Any) -> None:
+    """Set cached prompt tokens and thinking tokens (already counted) when reported."""
+    if cached is not None:
+        tokens.cached_input_tokens = token_count(cached)
+    if thoughts is not None:
+        tokens.reasoning_tokens = token_count(thoughts)
+
+
 def _json_text(candidate: Any) -> str:
     """:func:`_text` of a JSON candidate."""
     content = candidate.get("content") if candidate is not None else None
@@ -158,11 +171,12 @@ class GeminiProvider(SdkAdapter):
     # -- requests --------------------------------------------------------------------------
 
     def _params(self, request: ProviderRequest) -> dict[str, Any]:
+        rich = request.is_rich
         system: list[str] = []
         contents: list[dict[str, Any]] = []
-        for message in request.messages:
+        for message in () if rich else request.messages:
             if message.role == "system":
-                system.append(message.content)
+                system.append(message.content)  # type: ignore[arg-type]  # text: not rich
             else:
                 contents.append(
                     {"role": _ROLES[message.role], "parts": [{"text": message.content}]}
@@ -181,11 +195,10 @@ class GeminiProvider(SdkAdapter):
             config["top_p"] = request.top_p
         if request.stop_sequences:
             config["stop_sequences"] = request.stop_sequences
-        return {
-            "model": self._model(request),
-            "contents": contents,
-            "config": config,
-        }
+        params = {"model": self._model(request), "contents": contents, "config": config}
+        if rich:
+            rich_params(request, params)
+        return params
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
         started = time.perf_counter_ns()
@@ -203,8 +216,11 @@ class GeminiProvider(SdkAdapter):
         try:
             candidates = data.get("candidates")
             candidate = candidates[0] if candidates else None
-            input_tokens, output_tokens, total = _json_usage(data.get("usageMetadata"))
-            return make_response(
+            metadata = data.get("usageMetadata")
+            input_tokens, output_tokens, total = _json_usage(metadata)
+            calls = tool_calls_of(candidate) if request.tools is not None else None
+            finish = _json_finish_reason(candidate, data)
+            response = make_response(
                 request,
                 "gemini",
                 data.get("modelVersion") or self._model(request),
@@ -212,9 +228,14 @@ class GeminiProvider(SdkAdapter):
                 input_tokens,
                 output_tokens,
                 total,
-                _json_finish_reason(candidate, data),
+                "tool_calls" if calls and finish == "stop" else finish,
                 started,
             )
+            if metadata:
+                get = metadata.get
+                _details(response.tokens, get("cachedContentTokenCount"), get("thoughtsTokenCount"))
+            response.tool_calls = calls
+            return response
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc
 
@@ -224,6 +245,8 @@ class GeminiProvider(SdkAdapter):
         finish_reason: FinishReason | None = None
         finished = False
         usage_metadata: Any = None
+        tools = request.tools is not None
+        calls: list[ToolCall] = []
         try:
             chunks = cast(
                 AsyncGenerator[Any, None], await self._models.generate_content_stream(**params)
@@ -238,6 +261,10 @@ class GeminiProvider(SdkAdapter):
                     text = _text(candidate)
                     if text:
                         yield text
+                    if tools:
+                        for call in sdk_tool_calls(candidate):
+                            calls.append(call)
+                            yield call
                     if chunk.usage_metadata is not None:
                         usage_metadata = chunk.usage_metadata  # cumulative: the last one wins
                     model = chunk.model_version or model
@@ -256,10 +283,18 @@ class GeminiProvider(SdkAdapter):
         if not finished:
             raise ProviderConnectionError("stream ended before a finishReason", provider=self.name)
         try:
+            tokens = token_usage(*_usage(usage_metadata))
+            if usage_metadata is not None:
+                _details(
+                    tokens,
+                    usage_metadata.cached_content_token_count,
+                    usage_metadata.thoughts_token_count,
+                )
             end = StreamEnd(
-                token_usage(*_usage(usage_metadata)),
-                finish_reason,
+                tokens,
+                "tool_calls" if calls and finish_reason == "stop" else finish_reason,
                 wire_str(model or self._model(request), "model"),
+                tuple(calls) if calls else None,
             )
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc

@@ -4,7 +4,9 @@ Messages keep their roles (``system`` included); ``max_tokens`` is sent as
 ``max_completion_tokens`` (``max_tokens`` is deprecated and refused by reasoning models);
 streams ask for ``stream_options={"include_usage": True}`` so the last chunk carries usage.
 A 429 whose code is ``insufficient_quota`` (billing, not pacing) is an AuthenticationError:
-retrying it cannot help, another provider can.
+retrying it cannot help, another provider can. Requests with parts, tools, formats or
+reasoning are mapped by :mod:`._rich_openai`; usage reports ``cached_tokens`` and
+``reasoning_tokens`` when the reply has them.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from automatosx.providers._adapter import (
     StainlessAdapter,
     make_response,
     malformed,
+    token_count,
     token_usage,
     wire_str,
 )
 from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers._rich_openai import ToolCallAssembler, rich_params, tool_calls_of
 from automatosx.providers._sse import sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -35,6 +39,7 @@ from automatosx.schemas import (
     ProviderConfig,
     ProviderRequest,
     ProviderResponse,
+    TokenUsage,
 )
 
 __all__ = ["OpenAIProvider"]
@@ -47,6 +52,16 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
     "function_call": "tool_calls",
 }
 _STREAM_OPTIONS = {"include_usage": True}
+
+
+def _usage_details(tokens: TokenUsage, usage: dict[str, Any]) -> None:
+    """Set cached prompt tokens and reasoning tokens when the reply's usage has them."""
+    prompt = usage.get("prompt_tokens_details")
+    if prompt and prompt.get("cached_tokens") is not None:
+        tokens.cached_input_tokens = token_count(prompt["cached_tokens"])
+    completion = usage.get("completion_tokens_details")
+    if completion and completion.get("reasoning_tokens") is not None:
+        tokens.reasoning_tokens = token_count(completion["reasoning_tokens"])
 
 
 class OpenAIProvider(StainlessAdapter):
@@ -93,6 +108,8 @@ class OpenAIProvider(StainlessAdapter):
             params["top_p"] = request.top_p
         if request.stop_sequences:
             params["stop"] = request.stop_sequences
+        if request.is_rich:
+            rich_params(request, params)
         return params
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
@@ -102,17 +119,22 @@ class OpenAIProvider(StainlessAdapter):
             choices = data["choices"]
             choice = choices[0] if choices else {}
             usage = data.get("usage") or {}
-            return make_response(
+            message = choice.get("message") or {}
+            response = make_response(
                 request,
                 "openai",
                 data.get("model") or self._model(request),
-                (choice.get("message") or {}).get("content") or "",
+                message.get("content") or "",
                 usage.get("prompt_tokens") or 0,
                 usage.get("completion_tokens") or 0,
                 usage.get("total_tokens"),
                 FINISH_REASONS.get(choice.get("finish_reason")),
                 started,
             )
+            _usage_details(response.tokens, usage)
+            if request.tools is not None:
+                response.tool_calls = tool_calls_of(message)
+            return response
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc
 
@@ -121,6 +143,7 @@ class OpenAIProvider(StainlessAdapter):
         model: str | None = None
         finish_reason: str | None = None
         usage: Any = None
+        assembler = ToolCallAssembler() if request.tools is not None else None
         try:
             # The SDK sends the request and raises HTTP errors; the body is read as raw events
             # (``_sse``): the SDK's chunk objects cost more than everything else we do.
@@ -147,6 +170,8 @@ class OpenAIProvider(StainlessAdapter):
                         text = delta.get("content") if delta is not None else None
                         if text:
                             yield wire_str(text, "delta.content")
+                        if assembler is not None and delta and delta.get("tool_calls"):
+                            assembler.add(delta["tool_calls"])
                         if choice.get("finish_reason") is not None:
                             finish_reason = choice["finish_reason"]
                     if chunk.get("usage") is not None:
@@ -161,6 +186,12 @@ class OpenAIProvider(StainlessAdapter):
         if finish_reason is None:
             raise ProviderConnectionError("stream ended before a finish_reason", provider=self.name)
         try:
+            calls = assembler.finish() if assembler is not None else []
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.name, exc, self._api_key) from exc
+        for call in calls:
+            yield call
+        try:
             if usage is None:
                 tokens = token_usage(0, 0, 0)
             else:
@@ -169,10 +200,12 @@ class OpenAIProvider(StainlessAdapter):
                     usage.get("completion_tokens") or 0,
                     usage.get("total_tokens"),
                 )
+                _usage_details(tokens, usage)
             end = StreamEnd(
                 tokens,
                 FINISH_REASONS.get(finish_reason),
                 wire_str(model or self._model(request), "model"),
+                tuple(calls) if calls else None,
             )
         except MALFORMED_ERRORS as exc:
             raise malformed(self.name, exc, self._api_key) from exc
