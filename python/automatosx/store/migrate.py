@@ -146,7 +146,7 @@ async def _apply(conn: aiosqlite.Connection, migration: Migration) -> bool:
     """Apply one migration in its own transaction, foreign keys off (restored after); False
     if another process just did."""
     rows = await conn.execute_fetchall("PRAGMA foreign_keys")
-    enforced = bool(list(rows)[0][0])
+    enforced = bool(next(iter(rows))[0])
     if enforced:
         await conn.execute("PRAGMA foreign_keys = OFF")
     try:

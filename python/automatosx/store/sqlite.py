@@ -2,6 +2,8 @@
 
 ``save_*`` only enqueue (the router awaits them per request: the hot path); reads wait for
 the writes made before them, so a store reads its own writes. See :class:`SQLiteStore`.
+This module is the store's whole surface (lifecycle, the seven writes, the six reads), which
+is why it runs past 400 lines; the SQL text and the row decoders live in ``_sql.py``.
 """
 
 from __future__ import annotations
@@ -29,26 +31,34 @@ from automatosx.store._sql import (
     METRICS_COLUMNS,
     REQUEST_COLUMNS,
     RESPONSE_COLUMNS,
+    SUMMARY_ATTEMPTS,
+    SUMMARY_DURATIONS,
+    SUMMARY_RESPONSES,
+    SUMMARY_STATES,
     UPDATE_REQUEST_STATE,
     attempt_from_row,
+    dumps,
     fetch_in,
     fetchall,
     health_from_row,
     history_json,
-    json_or_none,
     metrics_from_row,
     request_from_row,
     response_from_row,
     where_clause,
 )
+from automatosx.store._summary import summarize
 from automatosx.store._writer import WriteBehind
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
     MetricsRow,
+    ProviderSummary,
     RequestRecord,
     RequestRow,
     StoreState,
+    WriteFailure,
+    expect_type,
 )
 from automatosx.store.migrate import migrate
 
@@ -62,8 +72,12 @@ class SQLiteStore:
 
     ``durability="async"`` (default): a save returns once queued; ``flush()``/``close()``
     wait for the commit. ``"sync"``: a save returns once its batch is committed.
-    ``queue_size`` bounds the rows waiting to be written; ``batch_size`` the rows per
-    transaction. A new database file is created readable by its owner only (0o600).
+    ``queue_size`` bounds the writes waiting; ``batch_size`` the writes per transaction.
+    The loss window: the writer commits at least every ``commit_interval_ms``, and a save
+    waits (never drops) while the oldest uncommitted write is older than ``max_lag_ms`` or
+    the queue is full. A write that fails is reported at once (``write_errors``,
+    ``drain_write_errors()``, ``on_write_error(failure)``, an ERROR log naming its request
+    id); the rest of its batch is kept. A new database file is readable by its owner only.
     """
 
     def __init__(
@@ -74,18 +88,34 @@ class SQLiteStore:
         queue_size: int = 10_000,
         batch_size: int = 512,
         busy_timeout_ms: int = 5_000,
+        commit_interval_ms: float = 100,
+        max_lag_ms: float = 500,
+        on_write_error: Callable[[WriteFailure], object] | None = None,
     ) -> None:
         if durability not in ("async", "sync"):
             raise ConfigurationError(f"durability must be 'async' or 'sync', not {durability!r}")
         for name, value in (("queue_size", queue_size), ("batch_size", batch_size)):
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
+        for name, number in (
+            ("commit_interval_ms", commit_interval_ms),
+            ("max_lag_ms", max_lag_ms),
+        ):
+            if not isinstance(number, (int, float)) or isinstance(number, bool) or number <= 0:
+                raise ConfigurationError(f"{name} must be a positive number, not {number!r}")
+        if on_write_error is not None and not callable(on_write_error):
+            raise ConfigurationError(
+                f"on_write_error must be a callable taking a WriteFailure, not {on_write_error!r}"
+            )
         self._path = os.fspath(path)
         self._durability: Durability = durability
         self._sync = durability == "sync"
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._busy_timeout_ms = int(busy_timeout_ms)
+        self._commit_interval_ms = float(commit_interval_ms)
+        self._max_lag_ms = float(max_lag_ms)
+        self._on_write_error = on_write_error
         self._state = StoreState.UNOPENED
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()  # one transaction or read at a time on the connection
@@ -110,6 +140,19 @@ class SQLiteStore:
     def state(self) -> StoreState:
         return self._state
 
+    @property
+    def write_errors(self) -> int:
+        """Writes lost (or values left out of a row) since the store was opened."""
+        return self._writes.write_errors if self._writes is not None else 0
+
+    def drain_write_errors(self) -> list[WriteFailure]:
+        """The write failures reported since the last call (the latest 1000), oldest first."""
+        return self._writes.drain_write_errors() if self._writes is not None else []
+
+    def write_lag_ms(self) -> float:
+        """The age of the oldest write not yet committed (ms): what a crash now could lose."""
+        return self._writes.lag_ms() if self._writes is not None else 0.0
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -132,6 +175,9 @@ class SQLiteStore:
             batch_size=self._batch_size,
             sync=self._sync,
             labels=LABELS,
+            commit_interval_ms=self._commit_interval_ms,
+            max_lag_ms=self._max_lag_ms,
+            on_write_error=self._on_write_error,
         )
         self._submit = self._writes.submit
         self._state = StoreState.OPENED
@@ -184,6 +230,7 @@ class SQLiteStore:
     # -- writes (the hot path) ------------------------------------------------------------
 
     async def save_request(self, record: RequestRecord) -> None:
+        expect_type("save_request", record, RequestRecord)
         await self._submit(
             INSERT_REQUEST,
             (
@@ -201,8 +248,10 @@ class SQLiteStore:
                 history_json(record.history),
                 record.created_at,
                 record.updated_at,
-                json_or_none(record.metadata),
+                self._json(record.id, "save_request.metadata", record.metadata),
             ),
+            key=record.id,
+            prepare=self._bind_messages,
         )
 
     async def update_request_state(
@@ -216,6 +265,7 @@ class SQLiteStore:
         error_code: str | None = None,
         updated_at: int,
     ) -> None:
+        expect_type("update_request_state", request_id, str)
         await self._submit(
             UPDATE_REQUEST_STATE,
             (
@@ -227,9 +277,11 @@ class SQLiteStore:
                 updated_at,
                 request_id,
             ),
+            key=request_id,
         )
 
     async def save_attempt(self, record: AttemptRecord) -> None:
+        expect_type("save_attempt", record, AttemptRecord)
         await self._submit(
             INSERT_ATTEMPT,
             (
@@ -244,9 +296,11 @@ class SQLiteStore:
                 record.duration,
                 record.created_at,
             ),
+            key=record.request_id,
         )
 
     async def save_response(self, response: ProviderResponse) -> None:
+        expect_type("save_response", response, ProviderResponse)
         tokens = response.tokens
         await self._submit(
             INSERT_RESPONSE,
@@ -262,16 +316,20 @@ class SQLiteStore:
                 response.duration,
                 response.cost,
                 response.created_at,
-                json_or_none(response.metadata),
+                self._json(response.request_id, "save_response.metadata", response.metadata),
             ),
+            key=response.request_id,
         )
 
     async def save_stream_chunks(self, request_id: str, chunks: Sequence[ChunkRow]) -> None:
+        expect_type("save_stream_chunks", request_id, str)
+        expect_type("save_stream_chunks", chunks, (list, tuple))
         if chunks:
             rows = [(request_id, index, text, ts) for index, text, ts in chunks]
-            await self._submit(INSERT_CHUNK, rows, many=True)
+            await self._submit(INSERT_CHUNK, rows, many=True, key=request_id)
 
     async def save_health_check(self, health: ProviderHealth) -> None:
+        expect_type("save_health_check", health, ProviderHealth)
         await self._submit(
             INSERT_HEALTH,
             (
@@ -285,7 +343,33 @@ class SQLiteStore:
             ),
         )
 
-    async def _refuse(self, sql: str, params: Any, many: bool = False) -> None:
+    def _json(self, key: str, kind: str, value: dict[str, Any] | None) -> str | None:
+        """``value`` as JSON; one that cannot be encoded is left out and reported, so a
+        caller's odd metadata never fails its request."""
+        if value is None:
+            return None
+        try:
+            return dumps(value)
+        except Exception as exc:
+            if self._writes is not None:
+                self._writes.report(key, kind, exc)
+            return None
+
+    def _bind_messages(self, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        """In the writer: the messages column as text (a LazyText is serialized here); text
+        that cannot be produced is left out (``null``) and reported."""
+        messages = params[3]
+        if isinstance(messages, str):
+            return params
+        try:
+            text = str(messages)
+        except Exception as exc:
+            assert self._writes is not None
+            self._writes.report(params[0], "save_request.messages", exc)
+            text = "null"
+        return (*params[:3], text, *params[4:])
+
+    async def _refuse(self, sql: str, params: Any, many: bool = False, **_: Any) -> None:
         """``_submit`` until the store is opened."""
         raise self._unusable()
 
@@ -410,6 +494,24 @@ class SQLiteStore:
             )
         return [metrics_from_row(row) for row in rows]
 
+    async def get_provider_summaries(self) -> list[ProviderSummary]:
+        conn = await self._reader()
+        async with self._lock:
+            attempts = await fetchall(conn, SUMMARY_ATTEMPTS)
+            responses = await fetchall(conn, SUMMARY_RESPONSES)
+            durations = await fetchall(conn, SUMMARY_DURATIONS)
+        return summarize(
+            (tuple(row) for row in attempts),
+            (tuple(row) for row in responses),
+            (tuple(row) for row in durations),
+        )
+
+    async def count_requests_by_state(self) -> dict[str, int]:
+        conn = await self._reader()
+        async with self._lock:
+            rows = await fetchall(conn, SUMMARY_STATES)
+        return {str(row[0]): int(row[1]) for row in rows}
+
     async def get_provider_health(
         self, provider: str | None = None, limit: int = 100
     ) -> list[ProviderHealth]:
@@ -448,7 +550,13 @@ async def _connect(path: str, busy_timeout_ms: int) -> aiosqlite.Connection:
     if path != ":memory:":
         _create_private_file(path)
     try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        pending = aiosqlite.connect(path, isolation_level=None)
+        # aiosqlite's thread is not a daemon: a store never closed would keep the interpreter
+        # alive at exit. As a daemon it cannot; the writer flushes at the loop's shutdown.
+        thread = getattr(pending, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        conn = await pending
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open store {path!r}: {exc}") from exc
     try:
