@@ -125,6 +125,20 @@ class SQLiteStore:
         # path); after close() it refuses by itself.
         self._submit: Callable[..., Awaitable[None]] = self._refuse
 
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> SQLiteStore:
+        """The store of a ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
+        ``sqlite://:memory:`` URL (what ``open_store`` calls for the ``sqlite`` scheme)."""
+        rest = url.partition("://")[2]
+        if rest in (":memory:", "/:memory:"):
+            return cls(":memory:", **kwargs)
+        if not rest.startswith("/") or rest == "/":
+            raise ConfigurationError(
+                f"a SQLite store URL is sqlite:///relative.db, sqlite:////absolute.db or"
+                f" sqlite://:memory:, not 'sqlite://{rest}'"
+            )
+        return cls(rest[1:], **kwargs)
+
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r}, durability={self._durability!r}, {self.state.value})"
 
