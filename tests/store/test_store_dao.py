@@ -44,7 +44,8 @@ async def test_a_request_saved_moved_and_answered_through_the_dao_reads_back(
     assert row.request.metadata == {"tenant": "a"}
     assert row.request.messages == '[{"role":"user","content":"Hello"}]'
     assert [text for _, text, _ in row.chunks or []] == ["Hi", " there"]
-    assert row.response is not None and row.response.content == "Hi there"
+    assert row.response is not None
+    assert row.response.content == "Hi there"
     metrics = await dao.get_provider_metrics("claude", dt.date(2026, 1, 1))
     assert [(m.total_tokens, m.total_cost) for m in metrics] == [(15, 0.00042)]
     assert await dao.get_provider_metrics("claude", "2026-01-01") == metrics
@@ -58,7 +59,8 @@ async def test_a_user_provider_name_is_accepted_by_the_dao(store: SQLiteStore) -
     dao = ProviderDAO(store)
     await dao.save_health_check("my-llm", "healthy", latency=3)
     health = await dao.get_provider_health("my-llm")
-    assert health is not None and health.provider == "my-llm"
+    assert health is not None
+    assert health.provider == "my-llm"
 
 
 async def test_updating_an_unknown_request_is_a_lookup_error(store: SQLiteStore) -> None:
@@ -110,5 +112,3 @@ async def test_a_request_without_model_is_a_value_error_naming_the_field() -> No
 def test_the_dao_needs_a_store() -> None:
     with pytest.raises(TypeError, match="ProviderDAO expects a Store, got str"):
         ProviderDAO("sqlite:///x.db")  # type: ignore[arg-type]
-
-

@@ -127,7 +127,8 @@ async def test_after_002_a_provider_with_any_name_is_recorded_and_counted(
     assert [(m.request_count, m.success_count, m.total_tokens, m.total_cost) for m in metrics] == [
         (1, 1, 3, 0.125)
     ]
-    assert row is not None and row.response is not None
+    assert row is not None
+    assert row.response is not None
     assert row.response.provider == "my-llm"
     assert [h.provider for h in health] == ["my-llm"]
     assert sum(m.request_count for m in openai) == 2
@@ -154,4 +155,3 @@ async def test_after_002_an_empty_provider_name_is_still_refused(tmp_path: Path)
         await store.save_request(request_record(provider=""))
         with pytest.raises(StoreError, match="CHECK constraint failed"):
             await store.flush()
-

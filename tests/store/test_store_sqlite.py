@@ -308,7 +308,9 @@ async def test_failed_row_is_reported_by_flush_and_the_rest_of_its_batch_is_kept
     await store.save_request(request_record(good))
     await store.save_attempt(attempt_record(new_id()))  # no such request: FK violation
     await store.save_attempt(attempt_record(good))
-    with pytest.raises(StoreError, match=r"1 write\(s\) failed.*save_attempt failed: IntegrityError: FOREIGN KEY"):
+    with pytest.raises(
+        StoreError, match=r"1 write\(s\) failed.*save_attempt failed: IntegrityError: FOREIGN KEY"
+    ):
         await store.flush()
     await store.flush()  # reported once
     row = await store.get_request(good)
@@ -322,7 +324,9 @@ async def test_failed_row_is_reported_by_close(db_path: Path) -> None:
     rid = new_id()
     await store.save_request(request_record(rid))
     await store.save_request(request_record(rid))  # duplicate primary key
-    with pytest.raises(StoreError, match="save_request failed: IntegrityError: UNIQUE constraint failed"):
+    with pytest.raises(
+        StoreError, match="save_request failed: IntegrityError: UNIQUE constraint failed"
+    ):
         await store.close()
     assert store.state is StoreState.CLOSED
     assert count(db_path, "provider_requests") == 1

@@ -360,18 +360,23 @@ class WriteBehind:
         ops = [*self._inflight, *self._pending]
         self._inflight = []
         self._pending.clear()
-        warnings.warn(
-            f"an automatosx store was never closed; writing {len(ops)} queued write(s) at exit"
-            " (use `async with open_store(url)` or `await store.close()`)",
-            ResourceWarning,
-            stacklevel=1,
-        )
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(self._write_at_exit(ops), EXIT_FLUSH_S)
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(self._conn.close(), EXIT_FLUSH_S)
+        warnings.warn(  # last: with warnings as errors, the writes are made all the same
+            f"an automatosx store was never closed; {len(ops)} queued write(s) written at exit"
+            " (use `async with open_store(url)` or `await store.close()`)",
+            ResourceWarning,
+            stacklevel=1,
+        )
 
     async def _write_at_exit(self, ops: list[_Op]) -> None:
+        # The cancelled batch may still have statements in the connection's thread: one
+        # round trip lets them finish, then its partial transaction is rolled back and its
+        # ops are written again with the rest.
+        with contextlib.suppress(Exception):
+            await self._conn.execute("SELECT 1")
         await _rollback_quietly(self._conn)
         for start in range(0, len(ops), self._batch_size):
             batch = ops[start : start + self._batch_size]
@@ -452,6 +457,8 @@ async def _execute_one_by_one(
             else:
                 await conn.execute(sql, rows[i])
         except Exception as exc:
+            if not conn.in_transaction:  # SQLite rolled it all back (e.g. disk full)
+                raise
             failures[i] = exc
             await conn.execute("ROLLBACK TO op")
         await conn.execute("RELEASE op")
