@@ -7,7 +7,6 @@ pub mod backoff;
 pub mod breaker;
 pub mod limiter;
 pub mod machine;
-pub mod migrations;
 pub mod retry_after;
 
 #[cfg(feature = "python")]
@@ -42,7 +41,6 @@ fn _core(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
     m.add_function(wrap_pyfunction!(backoff::parse_retry_after, m)?)?;
     m.add_function(wrap_pyfunction!(backoff::parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(backoff::is_retryable_code, m)?)?;
-    m.add_function(wrap_pyfunction!(backoff::migrations, m)?)?;
     m.add_function(wrap_pyfunction!(clock::monotonic_ms, m)?)?;
     clock::monotonic_now_ms();
     Ok(())

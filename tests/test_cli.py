@@ -126,3 +126,114 @@ def test_console_script_help() -> None:
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
     for command in ("demo", "chat", "stats", "health", "migrate", "emulate"):
         assert command in result.stdout
+
+
+def _recorded_db(path: Path) -> None:
+    import asyncio
+
+    from automatosx.schemas import ProviderResponse, TokenUsage
+    from automatosx.store import AttemptRecord, RequestRecord, SQLiteStore
+
+    rid = "11111111-1111-4111-8111-111111111111"
+
+    async def record() -> None:
+        async with SQLiteStore(path) as store:
+            await store.save_request(
+                RequestRecord(
+                    rid,
+                    "claude",
+                    "m",
+                    "[]",
+                    None,
+                    1.0,
+                    False,
+                    "completed",
+                    0,
+                    ["completed"],
+                    1,
+                    1,
+                    None,
+                )
+            )
+            for attempt, outcome, duration in ((1, "failure", 5), (2, "success", 80)):
+                await store.save_attempt(
+                    AttemptRecord(
+                        rid, attempt, "claude", "m", outcome, None, None, None, duration, 1
+                    )
+                )
+            await store.save_response(
+                ProviderResponse(
+                    request_id=rid,
+                    provider="claude",
+                    model="m",
+                    content="x",
+                    duration=80,
+                    tokens=TokenUsage(input_tokens=2, output_tokens=3, total_tokens=5),
+                    cost=0.5,
+                )
+            )
+
+    asyncio.run(record())
+
+
+def test_stats_json_prints_the_figures_of_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    db = tmp_path / "s.db"
+    _recorded_db(db)
+    assert main(["stats", "--db", str(db), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    [row] = document["providers"]
+    assert (row["provider"], row["model"], row["attempts"], row["successes"]) == (
+        "claude",
+        "m",
+        2,
+        1,
+    )
+    assert (row["retries"], row["p50_ms"], row["total_tokens"], row["cost"]) == (1, 80, 5, 0.5)
+    assert row["success_rate"] == 0.5
+    assert document["requests_by_state"] == {"completed": 1}
+    assert main(["stats", "--db", f"sqlite:///{db}"]) == 0  # a URL works too
+    out = capsys.readouterr().out
+    assert "claude" in out
+    assert "completed 1" in out
+
+
+def test_stats_reads_through_the_store_reader_of_any_scheme(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    import automatosx.store as store_module
+    from automatosx.store import NullStore, ProviderSummary
+
+    class CannedReader(NullStore):
+        async def get_provider_summaries(self) -> list[ProviderSummary]:
+            return [
+                ProviderSummary("my-llm", "m1", 4, 3, 1, 2, 2, 0, 10.0, 20.0, 30.0, 1, 2, 3, 0.25)
+            ]
+
+        async def count_requests_by_state(self) -> dict[str, int]:
+            return {"completed": 2}
+
+    saved = dict(store_module._FACTORIES)
+    store_module.register_store("canned", lambda url, **kw: CannedReader())
+    try:
+        assert main(["stats", "--db", "canned://user:pw@host/db", "--json"]) == 0
+    finally:
+        store_module._FACTORIES.clear()
+        store_module._FACTORIES.update(saved)
+    document = json.loads(capsys.readouterr().out)
+    assert [(p["provider"], p["p99_ms"]) for p in document["providers"]] == [("my-llm", 30.0)]
+    assert document["requests"] == 2
+
+
+def test_migrate_with_a_url_does_not_print_its_secret_part(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["migrate", "--db", "mysql://root:hunter2@db/x"]) == 2
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert "unsupported store URL scheme" in err

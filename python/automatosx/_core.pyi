@@ -1,5 +1,5 @@
 """The Rust core of automatosx: the request state machine, circuit breaker, rate limiter,
-backoff, retry-after parsing and the SQL migrations.
+backoff and retry-after parsing.
 
 Nothing here does I/O. Methods that take ``now_ms`` use it as the current time in
 milliseconds; ``None`` means "now" on the process's monotonic clock (:func:`monotonic_ms`).
@@ -23,7 +23,6 @@ __all__ = [
     "RateLimiter",
     "State",
     "is_retryable_code",
-    "migrations",
     "monotonic_ms",
     "parse_duration",
     "parse_retry_after",
@@ -396,9 +395,6 @@ def parse_duration(value: str) -> int | None:
 def is_retryable_code(code: str) -> bool:
     """Whether an error code is worth retrying on the same provider: ``RATE_LIMITED``,
     ``OVERLOADED``, ``SERVER_ERROR``, ``TIMEOUT``, ``CONNECTION_ERROR``."""
-
-def migrations() -> list[tuple[str, str]]:
-    """The SQL migrations compiled into the extension: ``(file name, sql)`` in order."""
 
 def monotonic_ms() -> int:
     """The clock used when ``now_ms`` is ``None``: monotonic milliseconds since the

@@ -169,7 +169,8 @@ async def run_demo(
 ) -> int:
     from rich.console import Console
 
-    from automatosx._report import provider_table
+    from automatosx._report import provider_table, read_report
+    from automatosx.store import open_store
 
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
     db_path = Path(db) if db else Path(tempfile.mkdtemp(prefix="automatosx-demo-")) / "demo.db"
@@ -184,7 +185,9 @@ async def run_demo(
             failures = await _route_many(router, out, requests, concurrency)
             await outage
     out.rule("[bold]3. from the database[/]")
-    out.print(provider_table(db_path, title=f"per provider ({db_path})"))
+    async with open_store(f"sqlite:///{db_path}") as store:
+        report = await read_report(store)
+    out.print(provider_table(report, title=f"per provider ({db_path})"))
     out.print(
         f"{failures} request(s) failed on every provider; "
         f"inspect with: automatosx stats --db {db_path}"

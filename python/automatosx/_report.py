@@ -1,120 +1,77 @@
-"""Tables read back from a request database, for the CLI (``stats`` and the demo)."""
+"""What ``automatosx stats`` and the demo show, read through a :class:`StoreReader`.
+
+Nothing here knows the database: the figures come from the reader's typed summaries, so the
+same table (or JSON document) comes out of SQLite, PostgreSQL or a user's backend.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+
+from automatosx.store.base import ProviderSummary, StoreReader
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["ProviderSummary", "provider_summaries", "provider_table", "request_states"]
-
-_ATTEMPTS = """
-SELECT provider,
-       COUNT(*) AS attempts,
-       SUM(CASE WHEN outcome = 'success' THEN 1 ELSE 0 END) AS successes,
-       COUNT(*) - COUNT(DISTINCT request_id) AS retries
-FROM provider_attempts GROUP BY provider
-"""
-_RESPONSES = """
-SELECT s.provider,
-       COALESCE(SUM(s.total_tokens), 0) AS tokens,
-       COALESCE(SUM(s.cost), 0.0) AS cost,
-       SUM(CASE WHEN s.provider <> r.provider THEN 1 ELSE 0 END) AS fallbacks
-FROM provider_responses s JOIN provider_requests r ON r.id = s.request_id
-GROUP BY s.provider
-"""
-_DURATIONS = "SELECT provider, duration FROM provider_attempts WHERE outcome = 'success'"
+__all__ = ["Report", "provider_table", "read_report", "report_json"]
 
 
-class ProviderSummary(dict[str, Any]):
-    """One provider's row: attempts, successes, success_rate, p50_ms, p95_ms, tokens, cost,
-    retries, fallbacks."""
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Per provider/model summaries, and how many requests ended in each state."""
+
+    providers: list[ProviderSummary]
+    states: dict[str, int]
 
 
-def _percentile(values: list[int], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    lo = int(rank)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+async def read_report(reader: StoreReader) -> Report:
+    return Report(
+        providers=await reader.get_provider_summaries(),
+        states=await reader.count_requests_by_state(),
+    )
 
 
-def _connect(db: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+def report_json(report: Report) -> dict[str, Any]:
+    """The report as a JSON-ready document: the same figures as the table, unrounded."""
+    return {
+        "providers": [
+            {**asdict(row), "success_rate": row.success_rate} for row in report.providers
+        ],
+        "requests_by_state": dict(sorted(report.states.items())),
+        "requests": sum(report.states.values()),
+    }
 
 
-def provider_summaries(db: Path) -> list[ProviderSummary]:
-    """Per provider: what the attempts and responses tables say, in provider order."""
-    with _connect(db) as conn:
-        attempts = {row[0]: row[1:] for row in conn.execute(_ATTEMPTS)}
-        responses = {row[0]: row[1:] for row in conn.execute(_RESPONSES)}
-        durations: dict[str, list[int]] = {}
-        for provider, duration in conn.execute(_DURATIONS):
-            durations.setdefault(provider, []).append(int(duration))
-    rows = []
-    for provider in sorted(set(attempts) | set(responses)):
-        n, ok, retries = attempts.get(provider, (0, 0, 0))
-        tokens, cost, fallbacks = responses.get(provider, (0, 0.0, 0))
-        rows.append(
-            ProviderSummary(
-                provider=provider,
-                attempts=n,
-                successes=ok,
-                success_rate=(ok / n) if n else None,
-                p50_ms=_percentile(durations.get(provider, []), 0.50),
-                p95_ms=_percentile(durations.get(provider, []), 0.95),
-                tokens=tokens,
-                cost=cost,
-                retries=retries,
-                fallbacks=fallbacks,
-            )
-        )
-    return rows
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
-def request_states(db: Path) -> dict[str, int]:
-    """How many requests ended in each state."""
-    with _connect(db) as conn:
-        return dict(conn.execute("SELECT state, COUNT(*) FROM provider_requests GROUP BY state"))
-
-
-def provider_table(db: Path, title: str = "per provider") -> Table:
+def provider_table(report: Report, title: str = "per provider") -> Table:
     from rich import box
     from rich.table import Table
 
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in (
-        "provider",
-        "tries",
-        "ok",
-        "p50 ms",
-        "p95 ms",
-        "tokens",
-        "cost $",
-        "retries",
-        "fallbacks",
-    ):
-        table.add_column(col, justify="left" if col == "provider" else "right", no_wrap=True)
-    for row in provider_summaries(db):
-        rate = "-" if row["success_rate"] is None else f"{row['success_rate']:.1%}"
-        p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}"
-        p95 = "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}"
+    columns = ("provider", "model", "tries", "ok", "p50 ms", "p95 ms", "p99 ms", "tokens",
+               "cost $", "retries", "fallbacks")  # fmt: skip
+    for col in columns:
+        left = col in ("provider", "model")
+        table.add_column(col, justify="left" if left else "right", no_wrap=True)
+    for row in report.providers:
+        rate = "-" if row.success_rate is None else f"{row.success_rate:.1%}"
         table.add_row(
-            row["provider"],
-            str(row["attempts"]),
+            row.provider,
+            row.model,
+            str(row.attempts),
             rate,
-            p50,
-            p95,
-            f"{row['tokens']:,}",
-            f"{row['cost']:.4f}",
-            str(row["retries"]),
-            str(row["fallbacks"]),
+            _ms(row.p50_ms),
+            _ms(row.p95_ms),
+            _ms(row.p99_ms),
+            f"{row.total_tokens:,}",
+            f"{row.cost:.4f}",
+            str(row.retries),
+            str(row.fallbacks),
         )
-    states = request_states(db)
+    states = report.states
     table.caption = "requests: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
     return table

@@ -62,13 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--db", default=None, help="record the request in this SQLite file")
 
     stats = sub.add_parser("stats", help="per-provider metrics from a database")
-    stats.add_argument("--db", required=True, help="SQLite database file")
+    stats.add_argument("--db", required=True, help="database file (SQLite) or store URL")
+    stats.add_argument("--json", action="store_true", help="print a JSON document instead")
 
     health = sub.add_parser("health", help="check the providers configured in the environment")
     health.add_argument("--db", default=None, help="record the checks in this SQLite file")
 
     migrate = sub.add_parser("migrate", help="create or migrate a database")
-    migrate.add_argument("--db", required=True, help="SQLite database file")
+    migrate.add_argument("--db", required=True, help="database file (SQLite) or store URL")
 
     emulate = sub.add_parser("emulate", help="serve the provider emulator on loopback")
     emulate.add_argument("--host", default="127.0.0.1")
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(args.host, args.port, scenario_path=args.scenario)
             return 0
         if args.command == "stats":
-            return _stats(args)
+            args.db = _existing_db_url(args.db)
         if args.command != "demo" and args.db is not None:
             args.db = _db_url(args.db)
         return asyncio.run(_COMMANDS[args.command](args))
@@ -105,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _db_url(path: str) -> str:
+    """``--db``: a store URL as given, or a bare path meaning a SQLite file."""
+    if "://" in path:
+        return path
     db = Path(path).expanduser()
     if not db.parent.is_dir():
         from automatosx.errors import ConfigurationError
@@ -161,15 +165,35 @@ async def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stats(args: argparse.Namespace) -> int:
-    from automatosx._report import provider_table
-
-    db = Path(args.db).expanduser()
-    if not db.is_file():
+def _existing_db_url(path: str) -> str:
+    """``stats --db``: a bare path must name an existing file (reading never creates one)."""
+    if "://" not in path and not Path(path).expanduser().is_file():
         from automatosx.errors import ConfigurationError
 
-        raise ConfigurationError(f"--db: no database at {str(db)!r}")
-    _console().print(provider_table(db))
+        raise ConfigurationError(f"--db: no database at {str(Path(path).expanduser())!r}")
+    return path
+
+
+def _shown(url: str) -> str:
+    """A store URL fit to print: a SQLite path as is, otherwise only the scheme (the rest
+    may hold a password)."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    return url.partition("://")[0] + "://..."
+
+
+async def _stats(args: argparse.Namespace) -> int:
+    import json
+
+    from automatosx._report import provider_table, read_report, report_json
+    from automatosx.store import open_store
+
+    async with open_store(args.db) as store:
+        report = await read_report(store)
+    if args.json:
+        sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
+    else:
+        _console().print(provider_table(report))
     return 0
 
 
@@ -206,7 +230,7 @@ async def _migrate(args: argparse.Namespace) -> int:
 
     async with open_store(args.db):
         pass
-    _console().print(f"migrated {args.db.removeprefix('sqlite:///')}")
+    _console().print(f"migrated {_shown(args.db)}")
     return 0
 
 
@@ -223,6 +247,7 @@ _COMMANDS = {
     "demo": _demo,
     "health": _health,
     "migrate": _migrate,
+    "stats": _stats,
 }
 
 

@@ -73,8 +73,3 @@ pub fn parse_duration(value: &str) -> Option<u64> {
 pub fn is_retryable_code(code: &str) -> bool {
     crate::machine::is_retryable_code(code)
 }
-
-#[pyfunction]
-pub fn migrations() -> Vec<(&'static str, &'static str)> {
-    crate::migrations::migrations().to_vec()
-}

@@ -6,5 +6,4 @@ mod limiter;
 mod machine_props;
 mod machine_rows;
 mod machine_table;
-mod migrations;
 mod retry_after;

@@ -1,24 +1,12 @@
-"""Module-level pieces of the extension: migrations, clock, error codes, exports."""
+"""Module-level pieces of the extension: clock, error codes, exports."""
 
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 import automatosx._core as core
-from automatosx._core import AutomatosxError, is_retryable_code, migrations, monotonic_ms
-
-
-def test_migrations_are_named_sql_in_order() -> None:
-    files = migrations()
-    assert isinstance(files, list)
-    names = [name for name, _ in files]
-    assert names == sorted(names)
-    for name, sql in files:
-        assert re.fullmatch(r"\d+_\w+\.sql", name)
-        assert isinstance(sql, str)
-        assert sql.strip()
+from automatosx._core import AutomatosxError, is_retryable_code, monotonic_ms
 
 
 def test_monotonic_clock_never_goes_back() -> None:

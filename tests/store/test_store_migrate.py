@@ -9,12 +9,14 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from automatosx._core import migrations as core_migrations
+import automatosx
 from automatosx.errors import MigrationError, StoreError
 from automatosx.store import SQLiteStore, migrate
-from automatosx.store.migrate import checksum, load_migrations
+from automatosx.store.migrate import checksum, load_migrations, migration_files
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(automatosx.__file__).parent / "migrations" / "sqlite"
+# What the runner of 0.1 (migrations compiled into _core) recorded for 001_initial.sql.
+CHECKSUM_001_COMPILED_IN = "a120544b9f16dbd008916fe78dfed031b136d48c0a9f320e0b31abc169c3d6d2"
 
 ONE = [("001_first.sql", "CREATE TABLE a (x INTEGER);")]
 TWO = [*ONE, ("002_second.sql", "CREATE TABLE b (y TEXT);\nINSERT INTO b VALUES ('hi');")]
@@ -38,10 +40,35 @@ async def applied(conn: aiosqlite.Connection) -> list[tuple[int, str, str]]:
     return [(row[0], row[1], row[2]) for row in rows]
 
 
-def test_core_migrations_are_the_migrations_directory() -> None:
+def test_shipped_migrations_are_the_package_folder() -> None:
     on_disk = [(p.name, p.read_text()) for p in sorted(MIGRATIONS_DIR.glob("[0-9]*_*.sql"))]
-    assert on_disk, "migrations/ has no NNN_name.sql files"
-    assert list(core_migrations()) == on_disk
+    assert [name for name, _ in on_disk][:2] == ["001_initial.sql", "002_any_provider_name.sql"]
+    assert migration_files("sqlite") == on_disk
+
+
+def test_001_keeps_the_checksum_the_compiled_in_runner_recorded() -> None:
+    assert load_migrations()[0].checksum == CHECKSUM_001_COMPILED_IN
+
+
+async def test_database_migrated_by_the_compiled_in_runner_opens_and_gets_002(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    sql_001 = migration_files()[0][1]
+    async with aiosqlite.connect(path, isolation_level=None) as old:
+        await migrate(old, [("001_initial.sql", sql_001)])
+        await old.execute("UPDATE schema_migrations SET checksum = ?", (CHECKSUM_001_COMPILED_IN,))
+    async with SQLiteStore(path):
+        pass
+    with sqlite3.connect(path) as raw:
+        names = [row[0] for row in raw.execute("SELECT name FROM schema_migrations")]
+    raw.close()
+    assert names == ["001_initial.sql", "002_any_provider_name.sql"]
+
+
+def test_unknown_dialect_is_a_clear_error() -> None:
+    with pytest.raises(MigrationError, match="no migrations for dialect 'oracle'"):
+        migration_files("oracle")
 
 
 async def test_new_database_gets_every_migration(conn: aiosqlite.Connection) -> None:
@@ -120,7 +147,7 @@ def test_checksum_ignores_line_endings() -> None:
 
 
 async def test_default_migrations_create_every_table(conn: aiosqlite.Connection) -> None:
-    assert await migrate(conn) == [name for name, _ in core_migrations()]
+    assert await migrate(conn) == [name for name, _ in migration_files()]
     assert {
         "provider_requests",
         "provider_attempts",

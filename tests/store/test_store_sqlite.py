@@ -308,7 +308,9 @@ async def test_failed_row_is_reported_by_flush_and_the_rest_of_its_batch_is_kept
     await store.save_request(request_record(good))
     await store.save_attempt(attempt_record(new_id()))  # no such request: FK violation
     await store.save_attempt(attempt_record(good))
-    with pytest.raises(StoreError, match=r"1 write\(s\) failed.*save_attempt failed: FOREIGN KEY"):
+    with pytest.raises(
+        StoreError, match=r"1 write\(s\) failed.*save_attempt failed: IntegrityError: FOREIGN KEY"
+    ):
         await store.flush()
     await store.flush()  # reported once
     row = await store.get_request(good)
@@ -322,7 +324,9 @@ async def test_failed_row_is_reported_by_close(db_path: Path) -> None:
     rid = new_id()
     await store.save_request(request_record(rid))
     await store.save_request(request_record(rid))  # duplicate primary key
-    with pytest.raises(StoreError, match="save_request failed: UNIQUE constraint failed"):
+    with pytest.raises(
+        StoreError, match="save_request failed: IntegrityError: UNIQUE constraint failed"
+    ):
         await store.close()
     assert store.state is StoreState.CLOSED
     assert count(db_path, "provider_requests") == 1
@@ -330,15 +334,17 @@ async def test_failed_row_is_reported_by_close(db_path: Path) -> None:
 
 async def test_sync_save_raises_its_own_failure(db_path: Path) -> None:
     async with SQLiteStore(db_path, durability="sync") as store:
-        with pytest.raises(StoreError, match="save_attempt failed: FOREIGN KEY"):
+        with pytest.raises(StoreError, match="save_attempt failed: IntegrityError: FOREIGN KEY"):
             await store.save_attempt(attempt_record(new_id()))
         rid = new_id()
         await store.save_request(request_record(rid))  # the writer lives on
         await store.flush()
 
 
-async def test_check_constraints_reject_unknown_provider_and_state(store: SQLiteStore) -> None:
-    await store.save_request(request_record(provider="mistral"))
+async def test_check_constraints_reject_empty_provider_and_unknown_state(
+    store: SQLiteStore,
+) -> None:
+    await store.save_request(request_record(provider=""))
     await store.save_request(request_record(state="sleeping"))
     with pytest.raises(StoreError, match=r"2 write\(s\) failed.*CHECK constraint failed"):
         await store.flush()
@@ -377,16 +383,23 @@ async def test_batch_lost_to_a_connection_failure_is_reported_and_the_writer_liv
 ) -> None:
     import automatosx.store._writer as writer_module
 
-    real = writer_module._execute_grouped
+    real_grouped = writer_module._execute_grouped
+    real_replay = writer_module._execute_one_by_one
 
-    async def fail_once(conn: object, batch: object, rank: object) -> None:
-        monkeypatch.setattr(writer_module, "_execute_grouped", real)
+    async def fail_grouped(*args: object) -> None:
+        monkeypatch.setattr(writer_module, "_execute_grouped", real_grouped)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(writer_module, "_execute_grouped", fail_once)
+    async def fail_replay(*args: object) -> None:
+        monkeypatch.setattr(writer_module, "_execute_one_by_one", real_replay)
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(writer_module, "_execute_grouped", fail_grouped)
+    monkeypatch.setattr(writer_module, "_execute_one_by_one", fail_replay)
     await store.save_request(request_record())
-    with pytest.raises(StoreError, match="save_request failed: disk on fire"):
+    with pytest.raises(StoreError, match="save_request failed: RuntimeError: disk on fire"):
         await store.flush()
+    assert store.write_errors == 1
     rid = new_id()
     await store.save_request(request_record(rid))
     assert await store.get_request(rid) is not None

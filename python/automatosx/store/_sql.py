@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from automatosx.schemas import ProviderHealth, ProviderResponse
+from automatosx.schemas import ProviderHealth, ProviderResponse, TokenUsage
 from automatosx.store.base import AttemptRecord, MetricsRow, RequestRecord
 
 __all__ = [
@@ -28,6 +28,10 @@ __all__ = [
     "METRICS_COLUMNS",
     "REQUEST_COLUMNS",
     "RESPONSE_COLUMNS",
+    "SUMMARY_ATTEMPTS",
+    "SUMMARY_DURATIONS",
+    "SUMMARY_RESPONSES",
+    "SUMMARY_STATES",
     "UPDATE_REQUEST_STATE",
     "attempt_from_row",
     "dumps",
@@ -97,9 +101,25 @@ METRICS_COLUMNS = (
     "provider, model, date, request_count, success_count, failure_count, total_input_tokens,"
     " total_output_tokens, total_tokens, total_cost, total_duration"
 )
+SUMMARY_ATTEMPTS = (
+    "SELECT provider, model, COUNT(*), SUM(CASE WHEN outcome = 'success' THEN 1 ELSE 0 END),"
+    " COUNT(DISTINCT request_id) FROM provider_attempts GROUP BY provider, model"
+)
+SUMMARY_RESPONSES = (
+    "SELECT s.provider, s.model, SUM(s.input_tokens), SUM(s.output_tokens),"
+    " SUM(s.total_tokens), COALESCE(SUM(s.cost), 0),"
+    " SUM(CASE WHEN s.provider <> r.provider THEN 1 ELSE 0 END)"
+    " FROM provider_responses s JOIN provider_requests r ON r.id = s.request_id"
+    " GROUP BY s.provider, s.model"
+)
+SUMMARY_DURATIONS = (
+    "SELECT provider, model, duration FROM provider_attempts WHERE outcome = 'success'"
+)
+SUMMARY_STATES = "SELECT state, COUNT(*) FROM provider_requests GROUP BY state"
 IN_BATCH = 500  # ids per `IN (...)` query, well under SQLite's variable limit
 
-# A value JSON cannot encode is stored as its str(): recording never fails a request.
+# A value JSON cannot encode is stored as its str(); what still fails (a cycle, deep
+# nesting, a non-string key) is left out by the store and reported, never raised.
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
@@ -173,19 +193,21 @@ def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
 
 
 def response_from_row(row: sqlite3.Row) -> ProviderResponse:
-    return ProviderResponse.model_validate(
-        {
-            "request_id": row[0],
-            "provider": row[1],
-            "model": row[2],
-            "content": row[3],
-            "tokens": {"input_tokens": row[4], "output_tokens": row[5], "total_tokens": row[6]},
-            "finish_reason": row[7],
-            "duration": row[8],
-            "cost": row[9],
-            "created_at": row[10],
-            "metadata": loads(row[11]),
-        }
+    # Constructed, not validated: the row was valid when written, and a user's adapter may
+    # have a provider name outside ProviderName (migration 002).
+    return ProviderResponse.model_construct(
+        request_id=row[0],
+        provider=row[1],
+        model=row[2],
+        content=row[3],
+        tokens=TokenUsage.model_construct(
+            input_tokens=row[4], output_tokens=row[5], total_tokens=row[6]
+        ),
+        finish_reason=row[7],
+        duration=row[8],
+        cost=row[9],
+        created_at=row[10],
+        metadata=loads(row[11]),
     )
 
 
@@ -194,14 +216,12 @@ def metrics_from_row(row: sqlite3.Row) -> MetricsRow:
 
 
 def health_from_row(row: sqlite3.Row) -> ProviderHealth:
-    return ProviderHealth.model_validate(
-        {
-            "provider": row[0],
-            "status": row[1],
-            "latency": row[2],
-            "rate_limit_remaining": row[3],
-            "rate_limit_reset": row[4],
-            "error": row[5],
-            "last_checked": row[6],
-        }
+    return ProviderHealth.model_construct(
+        provider=row[0],
+        status=row[1],
+        latency=row[2],
+        rate_limit_remaining=row[3],
+        rate_limit_reset=row[4],
+        error=row[5],
+        last_checked=row[6],
     )

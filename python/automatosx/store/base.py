@@ -1,10 +1,16 @@
-"""The Store protocol, the records it persists, and :class:`NullStore`.
+"""The store's two protocols, the records they carry, and :class:`NullStore`.
 
 A store records every request's life: the request, each attempt at a provider, the response,
-streamed chunks and health checks (tables in ``migrations/001_initial.sql``). Writes are
-``save_*`` calls the router awaits on its hot path, so an implementation must make them cheap
-(the SQLite store only enqueues them); reads see every write made before them.
+streamed chunks and health checks (tables in ``automatosx/migrations/<dialect>/``).
 
+* :class:`RecordSink` is what the router writes through. ``save_*`` calls sit on the request's
+  hot path, so an implementation must make them cheap (the SQLite store only enqueues them).
+* :class:`StoreReader` is what the CLI, the demo and users read through; reads see every write
+  the same store object made before them.
+* :class:`Store` is both: what ``open_store(url)`` returns.
+
+Nothing here is specific to one database: a backend (SQLite, PostgreSQL) implements both
+protocols and registers a URL scheme (``automatosx.store.register_store``).
 Timestamps are milliseconds since the Unix epoch (UTC) throughout.
 """
 
@@ -20,13 +26,19 @@ from automatosx.schemas import ProviderHealth, ProviderResponse
 __all__ = [
     "AttemptRecord",
     "ChunkRow",
+    "LazyText",
     "MetricsRow",
     "NullStore",
     "Outcome",
+    "ProviderSummary",
+    "RecordSink",
     "RequestRecord",
     "RequestRow",
     "Store",
+    "StoreReader",
     "StoreState",
+    "WriteFailure",
+    "expect_type",
 ]
 
 Outcome = Literal["success", "failure"]
@@ -35,10 +47,13 @@ ChunkRow = tuple[int, str, int]
 
 
 class LazyText(Protocol):
-    """Text produced only when the writer binds it, off the caller's path: ``str()`` gives it,
-    and sqlite3 adapts it through ``__conform__``."""
+    """Text produced only when the writer binds it, off the caller's path: ``str()`` gives it.
 
-    def __conform__(self, protocol: object) -> str: ...
+    A store calls ``str()`` on it when it writes the row (never on the caller's path); if that
+    raises, the store keeps the row without the value and reports a :class:`WriteFailure`.
+    """
+
+    def __str__(self) -> str: ...
 
 
 class StoreState(enum.Enum):
@@ -129,9 +144,73 @@ class RequestRow:
     chunks: list[ChunkRow] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderSummary:
+    """What one provider/model did, over every attempt and response in the store.
+
+    ``attempts`` counts tries (retries and fallbacks included), ``requests`` the distinct
+    requests that tried it, ``retries`` the tries beyond each request's first one here, and
+    ``fallbacks`` the responses it served for a request that asked for another provider.
+    Latency percentiles are over its successful attempts (ms; ``None`` without any); tokens
+    and cost are those of its responses (USD).
+    """
+
+    provider: str
+    model: str
+    attempts: int
+    successes: int
+    failures: int
+    requests: int
+    retries: int
+    fallbacks: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cost: float
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successful attempts over attempts; ``None`` when it was never tried."""
+        return self.successes / self.attempts if self.attempts else None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteFailure:
+    """One write the store could not make (or one value it had to leave out of a row).
+
+    ``request_id`` is the request the row belonged to (``None`` for a health check);
+    ``kind`` the store call (``save_attempt``; ``save_request.metadata`` for a value that
+    could not be serialized); ``error`` the exception's type and message with secrets
+    redacted, never the row's content; ``at_ms`` when the failure was seen.
+    """
+
+    request_id: str | None
+    kind: str
+    error: str
+    at_ms: int
+
+
+def expect_type(method: str, value: object, expected: type | tuple[type, ...]) -> None:
+    """Raise ``TypeError("save_response expects ProviderResponse, got dict")`` unless
+    ``value`` is an ``expected``: a wrong argument fails at the call, not deep in a writer."""
+    if not isinstance(value, expected):
+        names = (
+            " or ".join(t.__name__ for t in expected)
+            if isinstance(expected, tuple)
+            else expected.__name__
+        )
+        raise TypeError(f"{method} expects {names}, got {type(value).__name__}")
+
+
 @runtime_checkable
-class Store(Protocol):
-    """What the router records into. ``open()`` connects and migrates; ``close()`` flushes."""
+class RecordSink(Protocol):
+    """What the router records into. ``open()`` connects (and migrates); ``close()`` flushes.
+
+    ``save_*`` may return before the row is durable (write-behind); ``flush()`` waits for it.
+    """
 
     async def open(self) -> None: ...
 
@@ -160,17 +239,24 @@ class Store(Protocol):
 
     async def save_health_check(self, health: ProviderHealth) -> None: ...
 
-    async def get_request(self, request_id: str) -> RequestRow | None: ...
-
-    async def get_provider_metrics(
-        self, provider: str | None = None, date: str | None = None
-    ) -> list[MetricsRow]: ...
-
-    async def get_provider_health(
-        self, provider: str | None = None, limit: int = 100
-    ) -> list[ProviderHealth]:
-        """The latest health checks, newest first."""
+    async def flush(self) -> None:
+        """Wait until every write made so far is committed."""
         ...
+
+    async def close(self) -> None:
+        """Flush, then release the store. Idempotent."""
+        ...
+
+
+@runtime_checkable
+class StoreReader(Protocol):
+    """What the CLI, the demo and users read. ``open()`` before, ``close()`` after."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def get_request(self, request_id: str) -> RequestRow | None: ...
 
     async def list_requests(
         self,
@@ -183,13 +269,28 @@ class Store(Protocol):
         """Requests, newest first."""
         ...
 
-    async def flush(self) -> None:
-        """Wait until every write made so far is committed."""
+    async def get_provider_metrics(
+        self, provider: str | None = None, date: str | None = None
+    ) -> list[MetricsRow]: ...
+
+    async def get_provider_health(
+        self, provider: str | None = None, limit: int = 100
+    ) -> list[ProviderHealth]:
+        """The latest health checks, newest first."""
         ...
 
-    async def close(self) -> None:
-        """Flush, then release the store. Idempotent."""
+    async def get_provider_summaries(self) -> list[ProviderSummary]:
+        """One :class:`ProviderSummary` per provider/model tried, by provider then model."""
         ...
+
+    async def count_requests_by_state(self) -> dict[str, int]:
+        """How many requests are in each state (``completed``, ``failed``...)."""
+        ...
+
+
+@runtime_checkable
+class Store(RecordSink, StoreReader, Protocol):
+    """Both protocols: what ``open_store(url)`` returns and ``Router(store=...)`` accepts."""
 
 
 class NullStore:
@@ -248,6 +349,12 @@ class NullStore:
         offset: int = 0,
     ) -> list[RequestRow]:
         return []
+
+    async def get_provider_summaries(self) -> list[ProviderSummary]:
+        return []
+
+    async def count_requests_by_state(self) -> dict[str, int]:
+        return {}
 
     async def flush(self) -> None:
         return None

@@ -1,10 +1,15 @@
-"""The migration runner: applies ``migrations/NNN_name.sql`` to a SQLite database.
+"""The migration runner: applies ``automatosx/migrations/sqlite/NNN_name.sql`` to SQLite.
 
-The migrations ship compiled into the Rust extension (``automatosx._core.migrations()``), so
-an installed wheel carries the same files as the source tree. ``schema_migrations`` records
-each applied migration's version, file name and SHA-256 checksum; the runner is idempotent,
-applies each pending migration in its own transaction, and refuses a database whose applied
-migrations were edited since, or that is newer than this library.
+Migrations are package data, one folder per dialect (``migrations/sqlite``,
+``migrations/postgresql``), read with :mod:`importlib.resources`, so an installed wheel carries
+the same files as the source tree. ``schema_migrations`` records each applied migration's
+version, file name and SHA-256 checksum; the runner is idempotent, applies each pending
+migration in its own transaction, and refuses a database whose applied migrations were edited
+since, or that is newer than this library.
+
+A SQLite migration runs with foreign-key enforcement off (SQLite's documented way to rebuild
+a table: dropping a parent table would otherwise cascade into its children) and is committed
+only if ``PRAGMA foreign_key_check`` then finds no violation.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,7 +28,7 @@ if TYPE_CHECKING:
 
 from automatosx.errors import MigrationError
 
-__all__ = ["Migration", "checksum", "load_migrations", "migrate"]
+__all__ = ["Migration", "checksum", "load_migrations", "migrate", "migration_files"]
 
 _FILE_NAME = re.compile(r"^(\d+)_\w+\.sql$")
 
@@ -51,12 +57,29 @@ def checksum(sql: str) -> str:
     return hashlib.sha256(sql.replace("\r\n", "\n").encode()).hexdigest()
 
 
-def load_migrations(files: Sequence[tuple[str, str]] | None = None) -> list[Migration]:
-    """Parse ``(file name, sql)`` pairs (default: those compiled into ``_core``), by version."""
-    if files is None:
-        from automatosx._core import migrations
+def migration_files(dialect: str = "sqlite") -> list[tuple[str, str]]:
+    """The ``(file name, sql)`` pairs shipped for ``dialect``, in file-name order.
 
-        files = migrations()
+    Raises :class:`MigrationError` for a dialect with no migrations folder.
+    """
+    folder = resources.files("automatosx").joinpath("migrations", dialect)
+    if not folder.is_dir():
+        raise MigrationError(
+            f"no migrations for dialect {dialect!r}: automatosx/migrations/{dialect}/ is missing"
+        )
+    entries = [entry for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    return [
+        (entry.name, entry.read_text(encoding="utf-8"))
+        for entry in sorted(entries, key=lambda e: e.name)
+    ]
+
+
+def load_migrations(
+    files: Sequence[tuple[str, str]] | None = None, *, dialect: str = "sqlite"
+) -> list[Migration]:
+    """Parse ``(file name, sql)`` pairs (default: those shipped for ``dialect``), by version."""
+    if files is None:
+        files = migration_files(dialect)
     parsed: dict[int, Migration] = {}
     for name, sql in files:
         match = _FILE_NAME.match(name)
@@ -120,7 +143,20 @@ def _check_checksum(migration: Migration, applied_checksum: str) -> None:
 
 
 async def _apply(conn: aiosqlite.Connection, migration: Migration) -> bool:
-    """Apply one migration in its own transaction; False if another process just did."""
+    """Apply one migration in its own transaction, foreign keys off (restored after); False
+    if another process just did."""
+    rows = await conn.execute_fetchall("PRAGMA foreign_keys")
+    enforced = bool(next(iter(rows))[0])
+    if enforced:
+        await conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return await _apply_in_transaction(conn, migration)
+    finally:
+        if enforced:
+            await conn.execute("PRAGMA foreign_keys = ON")
+
+
+async def _apply_in_transaction(conn: aiosqlite.Connection, migration: Migration) -> bool:
     try:
         await conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
@@ -136,6 +172,13 @@ async def _apply(conn: aiosqlite.Connection, migration: Migration) -> bool:
             return False
         for statement in _split_statements(migration.sql):
             await conn.execute(statement)
+        violations = list(await conn.execute_fetchall("PRAGMA foreign_key_check"))
+        if violations:
+            await conn.execute("ROLLBACK")
+            raise MigrationError(
+                f"{migration.name}: would break {len(violations)} foreign key(s) (first in "
+                f"table {violations[0][0]!r}); rolled back"
+            )
         await conn.execute(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
             " VALUES (?, ?, ?, ?)",

@@ -2,6 +2,8 @@
 
 ``save_*`` only enqueue (the router awaits them per request: the hot path); reads wait for
 the writes made before them, so a store reads its own writes. See :class:`SQLiteStore`.
+Lifecycle and writes live here; the reads in ``_sqlite_reads.py``; the SQL text and the row
+decoders in ``_sql.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date as Date
 from types import TracebackType
 from typing import Any, Literal
 
@@ -19,36 +20,25 @@ import aiosqlite
 from automatosx.errors import ConfigurationError, StoreError
 from automatosx.schemas import ProviderHealth, ProviderResponse
 from automatosx.store._sql import (
-    ATTEMPT_COLUMNS,
     INSERT_ATTEMPT,
     INSERT_CHUNK,
     INSERT_HEALTH,
     INSERT_REQUEST,
     INSERT_RESPONSE,
     LABELS,
-    METRICS_COLUMNS,
-    REQUEST_COLUMNS,
-    RESPONSE_COLUMNS,
     UPDATE_REQUEST_STATE,
-    attempt_from_row,
-    fetch_in,
-    fetchall,
-    health_from_row,
+    dumps,
     history_json,
-    json_or_none,
-    metrics_from_row,
-    request_from_row,
-    response_from_row,
-    where_clause,
 )
+from automatosx.store._sqlite_reads import SQLiteReads
 from automatosx.store._writer import WriteBehind
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
-    MetricsRow,
     RequestRecord,
-    RequestRow,
     StoreState,
+    WriteFailure,
+    expect_type,
 )
 from automatosx.store.migrate import migrate
 
@@ -57,13 +47,17 @@ __all__ = ["Durability", "SQLiteStore"]
 Durability = Literal["async", "sync"]
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteReads):
     """A :class:`~automatosx.store.Store` in one SQLite file (or ``":memory:"``).
 
     ``durability="async"`` (default): a save returns once queued; ``flush()``/``close()``
     wait for the commit. ``"sync"``: a save returns once its batch is committed.
-    ``queue_size`` bounds the rows waiting to be written; ``batch_size`` the rows per
-    transaction. A new database file is created readable by its owner only (0o600).
+    ``queue_size`` bounds the writes waiting; ``batch_size`` the writes per transaction.
+    The loss window: the writer commits at least every ``commit_interval_ms``, and a save
+    waits (never drops) while the oldest uncommitted write is older than ``max_lag_ms`` or
+    the queue is full. A write that fails is reported at once (``write_errors``,
+    ``drain_write_errors()``, ``on_write_error(failure)``, an ERROR log naming its request
+    id); the rest of its batch is kept. A new database file is readable by its owner only.
     """
 
     def __init__(
@@ -74,18 +68,34 @@ class SQLiteStore:
         queue_size: int = 10_000,
         batch_size: int = 512,
         busy_timeout_ms: int = 5_000,
+        commit_interval_ms: float = 100,
+        max_lag_ms: float = 500,
+        on_write_error: Callable[[WriteFailure], object] | None = None,
     ) -> None:
         if durability not in ("async", "sync"):
             raise ConfigurationError(f"durability must be 'async' or 'sync', not {durability!r}")
         for name, value in (("queue_size", queue_size), ("batch_size", batch_size)):
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
+        for name, number in (
+            ("commit_interval_ms", commit_interval_ms),
+            ("max_lag_ms", max_lag_ms),
+        ):
+            if not isinstance(number, (int, float)) or isinstance(number, bool) or number <= 0:
+                raise ConfigurationError(f"{name} must be a positive number, not {number!r}")
+        if on_write_error is not None and not callable(on_write_error):
+            raise ConfigurationError(
+                f"on_write_error must be a callable taking a WriteFailure, not {on_write_error!r}"
+            )
         self._path = os.fspath(path)
         self._durability: Durability = durability
         self._sync = durability == "sync"
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._busy_timeout_ms = int(busy_timeout_ms)
+        self._commit_interval_ms = float(commit_interval_ms)
+        self._max_lag_ms = float(max_lag_ms)
+        self._on_write_error = on_write_error
         self._state = StoreState.UNOPENED
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()  # one transaction or read at a time on the connection
@@ -94,6 +104,20 @@ class SQLiteStore:
         # What save_* call: the writer's own submit once open (one coroutine on the hot
         # path); after close() it refuses by itself.
         self._submit: Callable[..., Awaitable[None]] = self._refuse
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> SQLiteStore:
+        """The store of a ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
+        ``sqlite://:memory:`` URL (what ``open_store`` calls for the ``sqlite`` scheme)."""
+        rest = url.partition("://")[2]
+        if rest in (":memory:", "/:memory:"):
+            return cls(":memory:", **kwargs)
+        if not rest.startswith("/") or rest == "/":
+            raise ConfigurationError(
+                f"a SQLite store URL is sqlite:///relative.db, sqlite:////absolute.db or"
+                f" sqlite://:memory:, not 'sqlite://{rest}'"
+            )
+        return cls(rest[1:], **kwargs)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r}, durability={self._durability!r}, {self.state.value})"
@@ -109,6 +133,19 @@ class SQLiteStore:
     @property
     def state(self) -> StoreState:
         return self._state
+
+    @property
+    def write_errors(self) -> int:
+        """Writes lost (or values left out of a row) since the store was opened."""
+        return self._writes.write_errors if self._writes is not None else 0
+
+    def drain_write_errors(self) -> list[WriteFailure]:
+        """The write failures reported since the last call (the latest 1000), oldest first."""
+        return self._writes.drain_write_errors() if self._writes is not None else []
+
+    def write_lag_ms(self) -> float:
+        """The age of the oldest write not yet committed (ms): what a crash now could lose."""
+        return self._writes.lag_ms() if self._writes is not None else 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -132,6 +169,9 @@ class SQLiteStore:
             batch_size=self._batch_size,
             sync=self._sync,
             labels=LABELS,
+            commit_interval_ms=self._commit_interval_ms,
+            max_lag_ms=self._max_lag_ms,
+            on_write_error=self._on_write_error,
         )
         self._submit = self._writes.submit
         self._state = StoreState.OPENED
@@ -184,6 +224,7 @@ class SQLiteStore:
     # -- writes (the hot path) ------------------------------------------------------------
 
     async def save_request(self, record: RequestRecord) -> None:
+        expect_type("save_request", record, RequestRecord)
         await self._submit(
             INSERT_REQUEST,
             (
@@ -201,8 +242,10 @@ class SQLiteStore:
                 history_json(record.history),
                 record.created_at,
                 record.updated_at,
-                json_or_none(record.metadata),
+                self._json(record.id, "save_request.metadata", record.metadata),
             ),
+            key=record.id,
+            prepare=self._bind_messages,
         )
 
     async def update_request_state(
@@ -216,6 +259,7 @@ class SQLiteStore:
         error_code: str | None = None,
         updated_at: int,
     ) -> None:
+        expect_type("update_request_state", request_id, str)
         await self._submit(
             UPDATE_REQUEST_STATE,
             (
@@ -227,9 +271,11 @@ class SQLiteStore:
                 updated_at,
                 request_id,
             ),
+            key=request_id,
         )
 
     async def save_attempt(self, record: AttemptRecord) -> None:
+        expect_type("save_attempt", record, AttemptRecord)
         await self._submit(
             INSERT_ATTEMPT,
             (
@@ -244,9 +290,11 @@ class SQLiteStore:
                 record.duration,
                 record.created_at,
             ),
+            key=record.request_id,
         )
 
     async def save_response(self, response: ProviderResponse) -> None:
+        expect_type("save_response", response, ProviderResponse)
         tokens = response.tokens
         await self._submit(
             INSERT_RESPONSE,
@@ -262,16 +310,20 @@ class SQLiteStore:
                 response.duration,
                 response.cost,
                 response.created_at,
-                json_or_none(response.metadata),
+                self._json(response.request_id, "save_response.metadata", response.metadata),
             ),
+            key=response.request_id,
         )
 
     async def save_stream_chunks(self, request_id: str, chunks: Sequence[ChunkRow]) -> None:
+        expect_type("save_stream_chunks", request_id, str)
+        expect_type("save_stream_chunks", chunks, (list, tuple))
         if chunks:
             rows = [(request_id, index, text, ts) for index, text, ts in chunks]
-            await self._submit(INSERT_CHUNK, rows, many=True)
+            await self._submit(INSERT_CHUNK, rows, many=True, key=request_id)
 
     async def save_health_check(self, health: ProviderHealth) -> None:
+        expect_type("save_health_check", health, ProviderHealth)
         await self._submit(
             INSERT_HEALTH,
             (
@@ -285,7 +337,33 @@ class SQLiteStore:
             ),
         )
 
-    async def _refuse(self, sql: str, params: Any, many: bool = False) -> None:
+    def _json(self, key: str, kind: str, value: dict[str, Any] | None) -> str | None:
+        """``value`` as JSON; one that cannot be encoded is left out and reported, so a
+        caller's odd metadata never fails its request."""
+        if value is None:
+            return None
+        try:
+            return dumps(value)
+        except Exception as exc:
+            if self._writes is not None:
+                self._writes.report(key, kind, exc)
+            return None
+
+    def _bind_messages(self, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        """In the writer: the messages column as text (a LazyText is serialized here); text
+        that cannot be produced is left out (``null``) and reported."""
+        messages = params[3]
+        if isinstance(messages, str):
+            return params
+        try:
+            text = str(messages)
+        except Exception as exc:
+            assert self._writes is not None
+            self._writes.report(params[0], "save_request.messages", exc)
+            text = "null"
+        return (*params[:3], text, *params[4:])
+
+    async def _refuse(self, sql: str, params: Any, many: bool = False, **_: Any) -> None:
         """``_submit`` until the store is opened."""
         raise self._unusable()
 
@@ -305,127 +383,12 @@ class SQLiteStore:
             )
         return StoreError("the store is closed")
 
-    # -- reads ----------------------------------------------------------------------------
+    # -- reads (the StoreReader methods are in _sqlite_reads.py) ---------------------------
 
     async def _reader(self) -> aiosqlite.Connection:
         await self._usable().drain()
         assert self._conn is not None
         return self._conn
-
-    async def get_request(self, request_id: str) -> RequestRow | None:
-        conn = await self._reader()
-        async with self._lock:
-            rows = await fetchall(
-                conn,
-                f"SELECT {REQUEST_COLUMNS} FROM provider_requests WHERE id = ?",
-                (request_id,),
-            )
-            if not rows:
-                return None
-            attempts = await fetchall(
-                conn,
-                f"SELECT {ATTEMPT_COLUMNS} FROM provider_attempts WHERE request_id = ?"
-                " ORDER BY attempt",
-                (request_id,),
-            )
-            responses = await fetchall(
-                conn,
-                f"SELECT {RESPONSE_COLUMNS} FROM provider_responses WHERE request_id = ?",
-                (request_id,),
-            )
-            chunks = await fetchall(
-                conn,
-                "SELECT chunk_index, chunk_content, timestamp FROM stream_chunks"
-                " WHERE request_id = ? ORDER BY chunk_index",
-                (request_id,),
-            )
-        chunk_rows = [(int(i), str(text), int(ts)) for i, text, ts in chunks]
-        return RequestRow(
-            request=request_from_row(rows[0]),
-            attempts=[attempt_from_row(row) for row in attempts],
-            response=response_from_row(responses[0]) if responses else None,
-            chunk_count=len(chunk_rows),
-            chunks=chunk_rows,
-        )
-
-    async def list_requests(
-        self,
-        *,
-        state: str | None = None,
-        provider: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[RequestRow]:
-        if limit < 0 or offset < 0:
-            raise ValueError(f"limit and offset must be >= 0, not {limit} and {offset}")
-        where, params = where_clause(state=state, provider=provider)
-        conn = await self._reader()
-        async with self._lock:
-            rows = await fetchall(
-                conn,
-                f"SELECT {REQUEST_COLUMNS} FROM provider_requests{where}"
-                " ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-                (*params, limit, offset),
-            )
-            ids = [str(row[0]) for row in rows]
-            attempts = await fetch_in(
-                conn,
-                f"SELECT {ATTEMPT_COLUMNS} FROM provider_attempts",
-                ids,
-                " ORDER BY request_id, attempt",
-            )
-            responses = await fetch_in(
-                conn, f"SELECT {RESPONSE_COLUMNS} FROM provider_responses", ids, ""
-            )
-            counts = await fetch_in(
-                conn, "SELECT request_id, COUNT(*) FROM stream_chunks", ids, " GROUP BY request_id"
-            )
-        attempts_by_id: dict[str, list[AttemptRecord]] = {}
-        for row in attempts:
-            attempts_by_id.setdefault(str(row[0]), []).append(attempt_from_row(row))
-        response_by_id = {str(row[0]): response_from_row(row) for row in responses}
-        count_by_id = {str(row[0]): int(row[1]) for row in counts}
-        return [
-            RequestRow(
-                request=request_from_row(row),
-                attempts=attempts_by_id.get(str(row[0]), []),
-                response=response_by_id.get(str(row[0])),
-                chunk_count=count_by_id.get(str(row[0]), 0),
-            )
-            for row in rows
-        ]
-
-    async def get_provider_metrics(
-        self, provider: str | None = None, date: str | Date | None = None
-    ) -> list[MetricsRow]:
-        day = date.isoformat() if isinstance(date, Date) else date
-        where, params = where_clause(provider=provider, date=day)
-        conn = await self._reader()
-        async with self._lock:
-            rows = await fetchall(
-                conn,
-                f"SELECT {METRICS_COLUMNS} FROM provider_metrics{where}"
-                " ORDER BY date, provider, model",
-                params,
-            )
-        return [metrics_from_row(row) for row in rows]
-
-    async def get_provider_health(
-        self, provider: str | None = None, limit: int = 100
-    ) -> list[ProviderHealth]:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit}")
-        where, params = where_clause(provider=provider)
-        conn = await self._reader()
-        async with self._lock:
-            rows = await fetchall(
-                conn,
-                "SELECT provider, status, latency, rate_limit_remaining, rate_limit_reset,"
-                f" error_message, checked_at FROM provider_health{where}"
-                " ORDER BY checked_at DESC, id DESC LIMIT ?",
-                (*params, limit),
-            )
-        return [health_from_row(row) for row in rows]
 
 
 # -- connection ---------------------------------------------------------------------------
@@ -448,7 +411,13 @@ async def _connect(path: str, busy_timeout_ms: int) -> aiosqlite.Connection:
     if path != ":memory:":
         _create_private_file(path)
     try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        pending = aiosqlite.connect(path, isolation_level=None)
+        # aiosqlite's thread is not a daemon: a store never closed would keep the interpreter
+        # alive at exit. As a daemon it cannot; the writer flushes at the loop's shutdown.
+        thread = getattr(pending, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        conn = await pending
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open store {path!r}: {exc}") from exc
     try:
