@@ -18,8 +18,7 @@ from automatosx.errors import ProviderError, redact
 from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo
 from automatosx.schemas import Message
 from automatosx.schemas import _now_ms as now_ms
-from automatosx.store.base import AttemptRecord, RequestRecord
-from automatosx.store.base import Store as RecordSink
+from automatosx.store.base import AttemptRecord, RecordSink, RequestRecord
 
 __all__ = ["LazyMessages", "StoreObserver", "messages_json", "now_ms"]
 
@@ -85,9 +84,6 @@ class LazyMessages:
         if self._text is None:
             self._text = messages_json(self._messages, self._capture)
         return self._text
-
-    def __conform__(self, protocol: object) -> str:  # sqlite3 binds it directly
-        return str(self)
 
 
 def error_text(error: BaseException) -> str:
