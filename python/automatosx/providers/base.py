@@ -31,11 +31,16 @@ __all__ = ["Provider", "StreamEnd", "StreamEvent"]
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """The last item of :meth:`Provider.stream`: usage and finish reason of the whole reply."""
+    """The last item of :meth:`Provider.stream`: usage and finish reason of the whole reply.
+
+    ``skipped_events`` counts the malformed events the adapter skipped in an otherwise good
+    stream (each logged at WARNING on the ``automatosx`` logger).
+    """
 
     usage: TokenUsage
     finish_reason: FinishReason | None = None
     model: str | None = None
+    skipped_events: int = 0
 
 
 StreamEvent = str | StreamEnd

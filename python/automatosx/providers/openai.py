@@ -23,12 +23,11 @@ from automatosx.providers._adapter import (
     MALFORMED_ERRORS,
     StainlessAdapter,
     make_response,
-    malformed,
     token_usage,
     wire_str,
 )
-from automatosx.providers._errors import provider_error, transport_error
-from automatosx.providers._sse import sse_events
+from automatosx.providers._errors import content_filter_error, provider_error, transport_error
+from automatosx.providers._sse import log_skipped_event, sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
     FinishReason,
@@ -102,33 +101,41 @@ class OpenAIProvider(StainlessAdapter):
             choices = data["choices"]
             choice = choices[0] if choices else {}
             usage = data.get("usage") or {}
+            content = (choice.get("message") or {}).get("content") or ""
+            finish_reason = choice.get("finish_reason")
+            if finish_reason == "content_filter" and not content:
+                raise content_filter_error(self.name, finish_reason)
             return make_response(
                 request,
                 "openai",
                 data.get("model") or self._model(request),
-                (choice.get("message") or {}).get("content") or "",
+                content,
                 usage.get("prompt_tokens") or 0,
                 usage.get("completion_tokens") or 0,
                 usage.get("total_tokens"),
-                FINISH_REASONS.get(choice.get("finish_reason")),
+                FINISH_REASONS.get(finish_reason),
                 started,
             )
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed: BaseException = exc
+        raise self.failure(failed)
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
         model: str | None = None
         finish_reason: str | None = None
         usage: Any = None
+        skipped = 0
+        done = received = has_text = False
+        failed: BaseException | None = None
         try:
             # The SDK sends the request and raises HTTP errors; the body is read as raw events
             # (``_sse``): the SDK's chunk objects cost more than everything else we do.
             chunks = await self._create_stream(
                 **params, stream=True, stream_options=_STREAM_OPTIONS
             )
+            received = True
             self._note_headers(chunks.response.headers)
-            done = False
             try:
                 async for _, data in sse_events(chunks.response):
                     if done:
@@ -136,8 +143,13 @@ class OpenAIProvider(StainlessAdapter):
                     if data.startswith("[DONE]"):
                         done = True
                         continue
-                    chunk = json.loads(data)
-                    error = chunk.get("error")
+                    try:
+                        chunk = json.loads(data)
+                        error = chunk.get("error")
+                    except MALFORMED_ERRORS:  # not JSON, or not a JSON object: skipped
+                        skipped += 1
+                        log_skipped_event(self.name, data, self._api_key)
+                        continue
                     if error:
                         raise self._stream_error(error)
                     choices = chunk.get("choices")
@@ -146,20 +158,32 @@ class OpenAIProvider(StainlessAdapter):
                         delta = choice.get("delta")
                         text = delta.get("content") if delta is not None else None
                         if text:
+                            has_text = True
                             yield wire_str(text, "delta.content")
                         if choice.get("finish_reason") is not None:
                             finish_reason = choice["finish_reason"]
+                    elif choices is None and "usage" not in chunk:  # not a chunk: skipped
+                        skipped += 1
+                        log_skipped_event(self.name, data, self._api_key)
+                        continue
                     if chunk.get("usage") is not None:
                         usage = chunk["usage"]
                     model = chunk.get("model") or model
             finally:
                 await chunks.close()
-        except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
-        except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
-        if finish_reason is None:
-            raise ProviderConnectionError("stream ended before a finish_reason", provider=self.name)
+        except self._failures as exc:
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed, received=received)
+        # [DONE] ends a stream; without it (the SDK accepts a body without one) the usage chunk
+        # asked for with include_usage, sent after the finish_reason chunk, must have come.
+        if finish_reason is None or not (done or usage is not None):
+            raise ProviderConnectionError(
+                "stream ended without its terminating event ([DONE] after a finish_reason)",
+                provider=self.name,
+            )
+        if finish_reason == "content_filter" and not has_text:
+            raise content_filter_error(self.name, finish_reason)
         try:
             if usage is None:
                 tokens = token_usage(0, 0, 0)
@@ -173,9 +197,12 @@ class OpenAIProvider(StainlessAdapter):
                 tokens,
                 FINISH_REASONS.get(finish_reason),
                 wire_str(model or self._model(request), "model"),
+                skipped,
             )
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed)
         yield end
 
     def _stream_error(self, error: Any) -> ProviderError:
