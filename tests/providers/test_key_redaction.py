@@ -183,12 +183,14 @@ async def test_all_providers_failed_from_a_router_never_shows_the_key(name: str,
         async with Router(
             options, [make_config(name)], store=None, http_client=wire.client
         ) as router:
+            request = {"messages": [{"role": "user", "content": "hi"}]}
+
+            async def drain() -> None:
+                async for _ in router.stream(request):
+                    pass
+
             with pytest.raises(AllProvidersFailedError) as caught:
-                if mode == "execute":
-                    await router.execute({"messages": [{"role": "user", "content": "hi"}]})
-                else:
-                    async for _ in router.stream({"messages": [{"role": "user", "content": "hi"}]}):
-                        pass
+                await (router.execute(request) if mode == "execute" else drain())
     finally:
         await wire.client.aclose()
     assert wire.requests  # the provider was called and answered with the echo
