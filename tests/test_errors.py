@@ -15,6 +15,8 @@ from automatosx.errors import (
     AutomatosxError,
     CircuitOpenError,
     ConfigurationError,
+    ContentFilterError,
+    ContextLengthError,
     InvalidRequestError,
     InvalidTransitionError,
     MigrationError,
@@ -50,6 +52,8 @@ PARENTS: dict[type[BaseException], type[BaseException]] = {
     AuthenticationError: ProviderError,
     ModelNotFoundError: ProviderError,
     InvalidRequestError: ProviderError,
+    ContextLengthError: InvalidRequestError,
+    ContentFilterError: ProviderError,
     CircuitOpenError: AutomatosxError,
     AllProvidersFailedError: AutomatosxError,
     OutputValidationError: AutomatosxError,
@@ -68,6 +72,8 @@ POLICY: dict[type[ProviderError], tuple[bool, bool, bool, str]] = {
     AuthenticationError: (False, True, False, "AUTHENTICATION_ERROR"),
     ModelNotFoundError: (False, True, False, "NOT_FOUND"),
     InvalidRequestError: (False, False, False, "INVALID_REQUEST"),
+    ContextLengthError: (False, True, False, "CONTEXT_LENGTH_EXCEEDED"),
+    ContentFilterError: (False, False, False, "CONTENT_FILTERED"),
 }
 
 
@@ -143,6 +149,34 @@ def test_str_names_provider_and_status() -> None:
         "RateLimitError(provider='openai', status_code=429, code='RATE_LIMITED',"
         " retry_after=2.0, message='rate limited')"
     )
+
+
+def test_timeout_says_whether_response_bytes_had_arrived() -> None:
+    assert ProviderTimeoutError("slow", provider="claude").received is False
+    error = ProviderTimeoutError("stalled", provider="claude", received=True)
+    assert error.received is True
+    assert repr(error) == (
+        "ProviderTimeoutError(provider='claude', status_code=None, code='TIMEOUT',"
+        " retry_after=None, received=True, message='stalled')"
+    )
+
+
+def test_content_filter_error_carries_the_providers_reason() -> None:
+    error = ContentFilterError("blocked", provider="gemini", reason="SAFETY")
+    assert (error.reason, error.code, error.retryable, error.fallback) == (
+        "SAFETY",
+        "CONTENT_FILTERED",
+        False,
+        False,
+    )
+    assert "reason='SAFETY'" in repr(error)
+    assert ContentFilterError("blocked").reason is None
+
+
+def test_context_length_error_is_an_invalid_request_that_falls_back() -> None:
+    error = ContextLengthError("prompt is too long", provider="claude", status_code=400)
+    assert isinstance(error, InvalidRequestError)
+    assert (error.retryable, error.fallback) == (False, True)
 
 
 def test_circuit_open_error_names_the_provider() -> None:
@@ -242,6 +276,17 @@ def test_provider_errors_pickle_with_their_fields(cls: type[ProviderError]) -> N
         1.25,
     )
     assert str(copy) == str(error)
+
+
+def test_extra_fields_survive_pickling() -> None:
+    timeout = pickle.loads(pickle.dumps(ProviderTimeoutError("t", provider="x", received=True)))
+    assert (type(timeout), timeout.received, timeout.provider) == (ProviderTimeoutError, True, "x")
+    blocked = pickle.loads(pickle.dumps(ContentFilterError("b", reason="refusal", status_code=400)))
+    assert (type(blocked), blocked.reason, blocked.status_code) == (
+        ContentFilterError,
+        "refusal",
+        400,
+    )
 
 
 def test_all_providers_failed_pickles_with_its_attempts() -> None:

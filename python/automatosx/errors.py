@@ -11,11 +11,17 @@ Every error the library raises derives from :class:`AutomatosxError`::
     │   ├── RateLimitError               429                       retry, fall back
     │   ├── OverloadedError              529 overloaded            retry, fall back, breaker
     │   ├── ServerError                  500 / 502 / 503 / 504     retry, fall back, breaker
-    │   ├── ProviderTimeoutError         the attempt timed out     retry, fall back, breaker
-    │   ├── ProviderConnectionError      connect / read failure    retry, fall back, breaker
+    │   ├── ProviderTimeoutError         the attempt timed out;    retry, fall back, breaker
+    │   │                                ``received``: after bytes
+    │   ├── ProviderConnectionError      connect / read failure,   retry, fall back, breaker
+    │   │                                a stream cut short
     │   ├── AuthenticationError          401 / 403                 fall back
     │   ├── ModelNotFoundError           404 unknown model         fall back
+    │   ├── ContentFilterError           the provider blocked the  raised (the router falls
+    │   │                                prompt or reply; reason   back only when asked to)
     │   └── InvalidRequestError          400 / 413 / 422           raised at once
+    │       └── ContextLengthError       the prompt is too long    fall back (a bigger
+    │                                    for the model             window may take it)
     ├── CircuitOpenError                 a provider's breaker is open
     ├── AllProvidersFailedError          every candidate failed; ``.attempts`` has each error
     ├── OutputValidationError            the reply did not parse into ``response_model``
@@ -27,7 +33,9 @@ The failure policy of the router (DESIGN.md, "The router") lives on the classes,
 ``counts_against_breaker``.
 
 No message or repr ever contains an API key: every provider message passes through
-:func:`redact` before it is stored.
+:func:`redact` before it is stored. The adapters chain what they raise to a redacted stand-in
+of the SDK exception (``providers/_errors.py``, :func:`~automatosx.providers._errors.chained`),
+never to the SDK exception itself, so a formatted traceback carries no key either.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ __all__ = [
     "AutomatosxError",
     "CircuitOpenError",
     "ConfigurationError",
+    "ContentFilterError",
+    "ContextLengthError",
     "InvalidRequestError",
     "InvalidTransitionError",
     "MigrationError",
@@ -110,6 +120,8 @@ class ProviderError(AutomatosxError):
     retryable: ClassVar[bool] = False
     fallback: ClassVar[bool] = True
     counts_against_breaker: ClassVar[bool] = False
+    extra_fields: ClassVar[tuple[str, ...]] = ()
+    """Keyword fields a subclass adds to the constructor: shown in the repr, kept by pickling."""
 
     def __init__(
         self,
@@ -138,9 +150,11 @@ class ProviderError(AutomatosxError):
         return f"{where}{self.message}{status}"
 
     def __repr__(self) -> str:
+        extra = "".join(f", {name}={getattr(self, name)!r}" for name in self.extra_fields)
         return (
             f"{type(self).__name__}(provider={self.provider!r}, status_code={self.status_code!r},"
-            f" code={self.code!r}, retry_after={self.retry_after!r}, message={self.message!r})"
+            f" code={self.code!r}, retry_after={self.retry_after!r}{extra},"
+            f" message={self.message!r})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -153,6 +167,7 @@ class ProviderError(AutomatosxError):
                 self.status_code,
                 self.code,
                 self.retry_after,
+                {name: getattr(self, name) for name in self.extra_fields},
             ),
         )
 
@@ -164,9 +179,15 @@ def _rebuild_provider_error(
     status_code: int | None,
     code: str | None,
     retry_after: float | None,
+    extra: dict[str, Any] | None = None,
 ) -> ProviderError:
     return cls(
-        message, provider=provider, status_code=status_code, code=code, retry_after=retry_after
+        message,
+        provider=provider,
+        status_code=status_code,
+        code=code,
+        retry_after=retry_after,
+        **(extra or {}),
     )
 
 
@@ -194,11 +215,33 @@ class ServerError(ProviderError):
 
 
 class ProviderTimeoutError(ProviderError):
-    """The attempt exceeded its timeout (``ProviderConfig.timeout`` or time to first token)."""
+    """The attempt exceeded its timeout (``ProviderConfig.timeout`` or time to first token).
+
+    ``received`` is True when the timeout struck after response bytes had arrived (the HTTP
+    status and headers, e.g. the SDK's read timeout in the middle of a stream): the provider
+    answered, then stalled. False when nothing came back (connect timeout, no response) or
+    when the adapter cannot tell; the router falls back without retrying such a provider.
+    """
 
     code_default = "TIMEOUT"
     retryable = True
     counts_against_breaker = True
+    extra_fields = ("received",)
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        received: bool = False,
+    ) -> None:
+        super().__init__(
+            message, provider=provider, status_code=status_code, code=code, retry_after=retry_after
+        )
+        self.received = received
 
 
 class ProviderConnectionError(ProviderError):
@@ -221,11 +264,58 @@ class ModelNotFoundError(ProviderError):
     code_default = "NOT_FOUND"
 
 
+class ContentFilterError(ProviderError):
+    """The provider's safety system blocked the prompt or the reply, or the model refused.
+
+    Raised for an error status whose code says so (OpenAI ``content_policy_violation``,
+    ``content_filter``) and by the adapters for a *blocked reply*: a reply that stops for a
+    content-filter reason (OpenAI ``content_filter``, Anthropic ``refusal``, Gemini ``SAFETY``,
+    ``PROHIBITED_CONTENT``, ``BLOCKLIST``, ``SPII``, ... or a ``promptFeedback.blockReason``)
+    with no text at all, from ``execute`` and ``stream`` alike. A reply cut by a filter after
+    some text is returned (or streamed) with ``finish_reason="content_filter"`` instead.
+    ``reason`` is the provider's own word for it (``"SAFETY"``, ``"refusal"``, ...).
+
+    Not retried (the same prompt is blocked again); ``fallback`` is False: another provider
+    is tried only when ``RouterOptions.fallbackOnContentFilter`` says so.
+    """
+
+    code_default = "CONTENT_FILTERED"
+    fallback = False
+    extra_fields = ("reason",)
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, provider=provider, status_code=status_code, code=code, retry_after=retry_after
+        )
+        self.reason = None if reason is None else redact(reason)
+
+
 class InvalidRequestError(ProviderError):
     """400 / 413 / 422: the request itself is wrong; no other provider would accept it."""
 
     code_default = "INVALID_REQUEST"
     fallback = False
+
+
+class ContextLengthError(InvalidRequestError):
+    """The prompt (with ``max_tokens``) does not fit the model's context window.
+
+    Recognised from OpenAI's ``context_length_exceeded`` ("maximum context length"),
+    Anthropic's "prompt is too long" and Gemini's "input token count ... exceeds the maximum".
+    Never retried on the same model; falls back, since another model's window may be larger.
+    """
+
+    code_default = "CONTEXT_LENGTH_EXCEEDED"
+    fallback = True
 
 
 class CircuitOpenError(AutomatosxError):

@@ -11,6 +11,7 @@ import pytest
 
 from automatosx.errors import (
     AuthenticationError,
+    ContentFilterError,
     InvalidRequestError,
     ProviderConnectionError,
     RateLimitError,
@@ -104,13 +105,12 @@ async def test_function_call_reply_still_says_stop(wire_provider: Make) -> None:
     assert response.content == ""
 
 
-async def test_blocked_prompt_is_content_filter(wire_provider: Make) -> None:
+async def test_blocked_prompt_is_a_content_filter_error(wire_provider: Make) -> None:
     body = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 5}}
     provider, _ = wire_provider("gemini", json_response(200, body))
-    response = await provider.execute(make_request())
-    assert response.finish_reason == "content_filter"
-    assert response.content == ""
-    assert response.tokens.input_tokens == 5
+    with pytest.raises(ContentFilterError) as caught:
+        await provider.execute(make_request())
+    assert caught.value.reason == "SAFETY"
 
 
 async def test_thoughts_are_not_content_but_are_output_tokens(wire_provider: Make) -> None:

@@ -87,7 +87,7 @@ async def test_messages_keep_their_roles_and_parameters_are_mapped(wire_provider
     [
         ("stop", "stop"),
         ("length", "length"),
-        ("content_filter", "content_filter"),
+        # content_filter with no content is a ContentFilterError: test_failover_content_filter
         ("tool_calls", "tool_calls"),
         ("function_call", "tool_calls"),
     ],

@@ -59,9 +59,18 @@ async def test_any_split_into_chunks_gives_the_same_events(newline: str) -> None
     assert await decode([body[i : i + 1] for i in range(len(body))]) == EXPECTED
 
 
-async def test_an_event_without_its_blank_line_at_the_end_is_not_dispatched() -> None:
-    assert await decode([b"data: complete\n\ndata: cut off\n"]) == [("", "complete")]
-    assert await decode([b"data: complete\n\ndata: cut off"]) == [("", "complete")]
+async def test_an_event_without_its_blank_line_at_the_end_is_still_dispatched() -> None:
+    # The adapters parse every event and demand their stream's terminating event, so a body
+    # cut inside an event still fails; one cut only before the blank line keeps its last event.
+    for body in (b"data: complete\n\ndata: last\n", b"data: complete\n\ndata: last"):
+        assert await decode([body]) == [("", "complete"), ("", "last")]
+    assert await decode([b"event: message_stop\ndata: {}"]) == [("message_stop", "{}")]
+    assert await decode([b"data: a\r"]) == [("", "a")]
+
+
+async def test_a_body_ending_in_a_blank_line_dispatches_its_last_event_once() -> None:
+    for ending in (b"\n\n", b"\r\r", b"\r\n\r\n", b"\n"):
+        assert await decode([b"data: x" + ending]) == [("", "x")], ending
 
 
 async def test_an_event_name_without_data_does_not_leak_into_the_next_event() -> None:

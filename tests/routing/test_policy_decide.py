@@ -35,9 +35,7 @@ def silent_timeout() -> E.ProviderTimeoutError:
 
 
 def late_timeout() -> E.ProviderTimeoutError:
-    err = E.ProviderTimeoutError("no chunk", provider="p")
-    err.received = True
-    return err
+    return E.ProviderTimeoutError("no chunk", provider="p", received=True)
 
 
 @pytest.mark.parametrize(

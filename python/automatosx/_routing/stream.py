@@ -220,9 +220,8 @@ def _disarm(run: Run) -> None:
 
 
 def _idle_timeout(dep: Deployment, idle: float | None) -> ProviderTimeoutError:
-    err = ProviderTimeoutError(f"no chunk within {idle:g}s", provider=dep.name)
-    err.received = True  # bytes had arrived: the policy may retry the same deployment
-    return err
+    # bytes had arrived: the policy may retry (restart on) the same deployment
+    return ProviderTimeoutError(f"no chunk within {idle:g}s", provider=dep.name, received=True)
 
 
 async def completed(run: Run, dep: Deployment, end: StreamEvent) -> ProviderResponse:

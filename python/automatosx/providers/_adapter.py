@@ -16,9 +16,15 @@ from typing import Any, ClassVar
 
 import httpx2
 
-from automatosx.errors import ProviderError, RateLimitError, ServerError, redact
+from automatosx.errors import (
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServerError,
+    redact,
+)
 from automatosx.providers._config import api_key_for
-from automatosx.providers._errors import retry_after_from_headers
+from automatosx.providers._errors import chained, retry_after_from_headers
 from automatosx.providers.base import StreamEvent
 from automatosx.schemas import (
     FinishReason,
@@ -194,6 +200,8 @@ class SdkAdapter:
         self._closed = False
         self._rl_pending: tuple[Mapping[str, str], int] | None = None
         self._rl: RateLimitInfo | None = None
+        self._failures: tuple[type[BaseException], ...] = (*self.sdk_errors, *MALFORMED_ERRORS)
+        """What :meth:`failure` turns into a ProviderError."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} model={self._default_model!r}>"
@@ -251,6 +259,23 @@ class SdkAdapter:
 
     def map_error(self, exc: BaseException) -> ProviderError:
         raise NotImplementedError
+
+    def failure(self, exc: BaseException, *, received: bool = False) -> ProviderError:
+        """The ProviderError to raise for ``exc`` (an SDK, transport or decoding exception, or
+        one of :data:`MALFORMED_ERRORS` from reading a reply of the wrong shape), chained to a
+        redacted stand-in of ``exc`` (:func:`~automatosx.providers._errors.chained`).
+
+        ``received``: response bytes had arrived when ``exc`` struck (a timeout then says so).
+        Raise the result outside the ``except`` block that caught ``exc``, so that its
+        ``__context__`` is not ``exc`` either.
+        """
+        if isinstance(exc, MALFORMED_ERRORS) and not isinstance(exc, self.sdk_errors):
+            error = malformed(self.name, exc, self._api_key)
+        else:
+            error = self.map_error(exc)
+        if received and isinstance(error, ProviderTimeoutError):
+            error.received = True
+        return chained(error, exc, self._api_key)
 
     async def _ping(self) -> None:
         raise NotImplementedError
@@ -323,7 +348,8 @@ class StainlessAdapter(SdkAdapter):
             self._note_headers(raw.headers)
             return json_body(raw)
         except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
+            failed: BaseException = exc
+        raise self.failure(failed)
 
     async def _ping(self) -> None:
         raw = await self._client.models.with_raw_response.retrieve(self._default_model)

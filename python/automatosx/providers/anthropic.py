@@ -25,15 +25,14 @@ from automatosx.providers._adapter import (
     MALFORMED_ERRORS,
     StainlessAdapter,
     make_response,
-    malformed,
     token_count,
     token_usage,
     wire_str,
 )
-from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers._errors import content_filter_error, provider_error, transport_error
 from automatosx.providers._rich import wire_tool_call
 from automatosx.providers._rich_anthropic import rich_params, tool_calls_of
-from automatosx.providers._sse import sse_events
+from automatosx.providers._sse import log_skipped_event, sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
     FinishReason,
@@ -145,6 +144,9 @@ class AnthropicProvider(StainlessAdapter):
         try:
             usage = data["usage"]
             text = "".join(b["text"] for b in data["content"] if b.get("type") == "text")
+            stop_reason = data.get("stop_reason")
+            if stop_reason == "refusal" and not text:
+                raise content_filter_error(self.name, stop_reason)
             response = make_response(
                 request,
                 "claude",
@@ -153,7 +155,7 @@ class AnthropicProvider(StainlessAdapter):
                 _input_tokens(usage),
                 usage["output_tokens"],
                 None,
-                FINISH_REASONS.get(data.get("stop_reason")),
+                FINISH_REASONS.get(stop_reason),
                 started,
             )
             _cache_details(response.tokens, usage)
@@ -161,14 +163,16 @@ class AnthropicProvider(StainlessAdapter):
                 response.tool_calls = tool_calls_of(data["content"])
             return response
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed: BaseException = exc
+        raise self.failure(failed)
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
         model: str | None = None
-        input_tokens = output_tokens = 0
+        input_tokens = output_tokens = skipped = 0
         stop_reason: str | None = None
-        finished = False
+        finished = received = has_text = False
+        failed: BaseException | None = None
         cache_usage: dict[str, Any] = {}
         # Tool-use blocks under way, by content-block index: [id, name, JSON fragments].
         pending: dict[int, list[Any]] = {}
@@ -178,6 +182,7 @@ class AnthropicProvider(StainlessAdapter):
             # The SDK sends the request and raises HTTP errors; the body is read as raw events
             # (``_sse``): the SDK's event objects cost more than everything else we do.
             events = await self._create_stream(**params, stream=True)
+            received = True
             self._note_headers(events.response.headers)
             try:
                 async for name, data in sse_events(events.response):
@@ -185,13 +190,19 @@ class AnthropicProvider(StainlessAdapter):
                         raise self._stream_error(data)
                     if name == "ping" or not name or not data:  # as the SDK skips them
                         continue
-                    event = json.loads(data)
-                    kind = event["type"]
+                    try:
+                        event = json.loads(data)
+                        kind = event["type"]
+                    except MALFORMED_ERRORS:  # not JSON, or not an Anthropic event: skipped
+                        skipped += 1
+                        log_skipped_event(self.name, data, self._api_key)
+                        continue
                     if kind == "content_block_delta":
                         delta = event["delta"]
                         if delta["type"] == "text_delta":
                             text = delta["text"]
                             if text:
+                                has_text = True
                                 yield wire_str(text, "delta.text")
                         elif delta["type"] == "input_json_delta" and event["index"] in pending:
                             pending[event["index"]][2].append(delta["partial_json"])
@@ -224,12 +235,16 @@ class AnthropicProvider(StainlessAdapter):
                         finished = True
             finally:
                 await events.close()
-        except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
-        except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
-        if not finished and stop_reason is None:
-            raise ProviderConnectionError("stream ended before message_stop", provider=self.name)
+        except self._failures as exc:
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed, received=received)
+        if not finished:
+            raise ProviderConnectionError(
+                "stream ended without its terminating event (message_stop)", provider=self.name
+            )
+        if stop_reason == "refusal" and not has_text:
+            raise content_filter_error(self.name, stop_reason)
         try:
             tokens = token_usage(input_tokens, output_tokens)
             _cache_details(tokens, cache_usage)
@@ -238,9 +253,12 @@ class AnthropicProvider(StainlessAdapter):
                 FINISH_REASONS.get(stop_reason),
                 wire_str(model or self._model(request), "model"),
                 tuple(calls) if calls else None,
+                skipped,
             )
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed)
         yield end
 
     def _stream_error(self, data: str) -> ProviderError:

@@ -33,12 +33,17 @@ __all__ = ["Provider", "StreamEnd", "StreamEvent"]
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
     """The last item of :meth:`Provider.stream`: usage (with its cache and reasoning details)
-    and finish reason of the whole reply, and every tool call it made, in order."""
+    and finish reason of the whole reply, and every tool call it made, in order.
+
+    ``skipped_events`` counts the malformed events the adapter skipped in an otherwise good
+    stream (each logged at WARNING on the ``automatosx`` logger).
+    """
 
     usage: TokenUsage
     finish_reason: FinishReason | None = None
     model: str | None = None
     tool_calls: tuple[ToolCall, ...] | None = None
+    skipped_events: int = 0
 
 
 StreamEvent = str | ToolCall | StreamEnd

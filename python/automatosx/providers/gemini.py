@@ -12,6 +12,7 @@ tools, formats or reasoning are mapped by :mod:`._rich_gemini`; usage reports
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, cast
@@ -27,12 +28,16 @@ from automatosx.providers._adapter import (
     MALFORMED_ERRORS,
     SdkAdapter,
     make_response,
-    malformed,
     token_count,
     token_usage,
     wire_str,
 )
-from automatosx.providers._errors import provider_error, seconds_from_duration, transport_error
+from automatosx.providers._errors import (
+    content_filter_error,
+    provider_error,
+    seconds_from_duration,
+    transport_error,
+)
 from automatosx.providers._rich_gemini import rich_params, sdk_tool_calls, tool_calls_of
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -61,6 +66,7 @@ FINISH_REASONS: dict[str | None, FinishReason] = {
     "UNEXPECTED_TOOL_CALL": "tool_calls",
 }
 _ROLES = {"user": "user", "assistant": "model"}
+log = logging.getLogger("automatosx")
 _NO_AFC: dict[str, bool] = {"disable": True}  # never mutated: the SDK parses it into its own model
 
 
@@ -126,6 +132,31 @@ def _json_text(candidate: Any) -> str:
         for part in parts
         if part.get("text") and not part.get("thought")
     )
+
+
+def _empty(chunk: Any) -> bool:
+    """A chunk with no usage, feedback or model (its candidates are checked by the caller)."""
+    return (
+        chunk.usage_metadata is None and chunk.prompt_feedback is None and not chunk.model_version
+    )
+
+
+def _enum_name(value: Any) -> str | None:
+    """The name of a google-genai enum value (or the raw string it kept)."""
+    if value is None:
+        return None
+    name = getattr(value, "value", value)
+    return name if isinstance(name, str) else str(name)
+
+
+def _json_block_reason(candidate: Any, data: Mapping[str, Any]) -> str | None:
+    """Why a JSON reply was blocked: the candidate's finishReason or the prompt's
+    blockReason."""
+    if candidate is not None:
+        reason = candidate.get("finishReason")
+    else:
+        reason = (data.get("promptFeedback") or {}).get("blockReason")
+    return reason if isinstance(reason, str) else None
 
 
 def _json_finish_reason(candidate: Any, data: Mapping[str, Any]) -> FinishReason | None:
@@ -206,25 +237,31 @@ class GeminiProvider(SdkAdapter):
         # The SDK's public raw-reply switch: it sends the request and raises HTTP errors, and
         # hands back the body instead of validating it into its response model (~0.2 ms).
         params["config"]["should_return_http_response"] = True
+        failed: BaseException | None = None
         try:
             raw = (await self._models.generate_content(**params)).sdk_http_response
             if raw is not None and raw.headers:
                 self._note_headers(raw.headers)
             data = json.loads(raw.body) if raw is not None and raw.body else {}
         except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed)
         try:
             candidates = data.get("candidates")
             candidate = candidates[0] if candidates else None
             metadata = data.get("usageMetadata")
             input_tokens, output_tokens, total = _json_usage(metadata)
+            text = _json_text(candidate)
             calls = tool_calls_of(candidate) if request.tools is not None else None
             finish = _json_finish_reason(candidate, data)
+            if finish == "content_filter" and not text and not calls:
+                raise content_filter_error(self.name, _json_block_reason(candidate, data))
             response = make_response(
                 request,
                 "gemini",
                 data.get("modelVersion") or self._model(request),
-                _json_text(candidate),
+                text,
                 input_tokens,
                 output_tokens,
                 total,
@@ -237,21 +274,27 @@ class GeminiProvider(SdkAdapter):
             response.tool_calls = calls
             return response
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed = exc
+        raise self.failure(failed)
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
         model: str | None = None
         finish_reason: FinishReason | None = None
-        finished = False
+        reason: str | None = None  # the provider's own finish or block reason
+        finished = has_text = False
+        skipped = 0
         usage_metadata: Any = None
         tools = request.tools is not None
         calls: list[ToolCall] = []
+        failed: BaseException | None = None
+        # google-genai sends the request on the first iteration; a timeout after a first chunk
+        # came is one after response bytes arrived.
+        first = True
         try:
             chunks = cast(
                 AsyncGenerator[Any, None], await self._models.generate_content_stream(**params)
             )
-            first = True
             try:
                 async for chunk in chunks:
                     if first:
@@ -260,6 +303,7 @@ class GeminiProvider(SdkAdapter):
                     candidate = chunk.candidates[0] if chunk.candidates else None
                     text = _text(candidate)
                     if text:
+                        has_text = True
                         yield text
                     if tools:
                         for call in sdk_tool_calls(candidate):
@@ -270,18 +314,28 @@ class GeminiProvider(SdkAdapter):
                     model = chunk.model_version or model
                     if candidate is not None and candidate.finish_reason is not None:
                         finish_reason = _finish_reason(candidate, chunk)
+                        reason = _enum_name(candidate.finish_reason)
                         finished = True
                     elif candidate is None and _finish_reason(None, chunk) is not None:
                         finish_reason = "content_filter"  # the prompt was blocked
+                        reason = _enum_name(chunk.prompt_feedback.block_reason)
                         finished = True
+                    elif candidate is None and _empty(chunk):
+                        skipped += 1  # JSON with none of a chunk's fields (the SDK ignores it)
+                        log.warning("%s: skipped a stream chunk with no content", self.name)
             finally:
                 await chunks.aclose()
-        except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
-        except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+        except self._failures as exc:
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed, received=not first)
         if not finished:
-            raise ProviderConnectionError("stream ended before a finishReason", provider=self.name)
+            raise ProviderConnectionError(
+                "stream ended without its terminating event (a candidate finishReason)",
+                provider=self.name,
+            )
+        if finish_reason == "content_filter" and not has_text:
+            raise content_filter_error(self.name, reason)
         try:
             tokens = token_usage(*_usage(usage_metadata))
             if usage_metadata is not None:
@@ -295,9 +349,12 @@ class GeminiProvider(SdkAdapter):
                 "tool_calls" if calls and finish_reason == "stop" else finish_reason,
                 wire_str(model or self._model(request), "model"),
                 tuple(calls) if calls else None,
+                skipped,
             )
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed)
         yield end
 
     def _note_sdk_headers(self, response: Any) -> None:

@@ -25,14 +25,13 @@ from automatosx.providers._adapter import (
     MALFORMED_ERRORS,
     StainlessAdapter,
     make_response,
-    malformed,
     token_count,
     token_usage,
     wire_str,
 )
-from automatosx.providers._errors import provider_error, transport_error
+from automatosx.providers._errors import content_filter_error, provider_error, transport_error
 from automatosx.providers._rich_openai import ToolCallAssembler, rich_params, tool_calls_of
-from automatosx.providers._sse import sse_events
+from automatosx.providers._sse import log_skipped_event, sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
     FinishReason,
@@ -120,15 +119,19 @@ class OpenAIProvider(StainlessAdapter):
             choice = choices[0] if choices else {}
             usage = data.get("usage") or {}
             message = choice.get("message") or {}
+            content = message.get("content") or ""
+            finish_reason = choice.get("finish_reason")
+            if finish_reason == "content_filter" and not content:
+                raise content_filter_error(self.name, finish_reason)
             response = make_response(
                 request,
                 "openai",
                 data.get("model") or self._model(request),
-                message.get("content") or "",
+                content,
                 usage.get("prompt_tokens") or 0,
                 usage.get("completion_tokens") or 0,
                 usage.get("total_tokens"),
-                FINISH_REASONS.get(choice.get("finish_reason")),
+                FINISH_REASONS.get(finish_reason),
                 started,
             )
             _usage_details(response.tokens, usage)
@@ -136,7 +139,8 @@ class OpenAIProvider(StainlessAdapter):
                 response.tool_calls = tool_calls_of(message)
             return response
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed: BaseException = exc
+        raise self.failure(failed)
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)
@@ -144,14 +148,17 @@ class OpenAIProvider(StainlessAdapter):
         finish_reason: str | None = None
         usage: Any = None
         assembler = ToolCallAssembler() if request.tools is not None else None
+        skipped = 0
+        done = received = has_text = False
+        failed: BaseException | None = None
         try:
             # The SDK sends the request and raises HTTP errors; the body is read as raw events
             # (``_sse``): the SDK's chunk objects cost more than everything else we do.
             chunks = await self._create_stream(
                 **params, stream=True, stream_options=_STREAM_OPTIONS
             )
+            received = True
             self._note_headers(chunks.response.headers)
-            done = False
             try:
                 async for _, data in sse_events(chunks.response):
                     if done:
@@ -159,8 +166,13 @@ class OpenAIProvider(StainlessAdapter):
                     if data.startswith("[DONE]"):
                         done = True
                         continue
-                    chunk = json.loads(data)
-                    error = chunk.get("error")
+                    try:
+                        chunk = json.loads(data)
+                        error = chunk.get("error")
+                    except MALFORMED_ERRORS:  # not JSON, or not a JSON object: skipped
+                        skipped += 1
+                        log_skipped_event(self.name, data, self._api_key)
+                        continue
                     if error:
                         raise self._stream_error(error)
                     choices = chunk.get("choices")
@@ -169,26 +181,40 @@ class OpenAIProvider(StainlessAdapter):
                         delta = choice.get("delta")
                         text = delta.get("content") if delta is not None else None
                         if text:
+                            has_text = True
                             yield wire_str(text, "delta.content")
                         if assembler is not None and delta and delta.get("tool_calls"):
                             assembler.add(delta["tool_calls"])
                         if choice.get("finish_reason") is not None:
                             finish_reason = choice["finish_reason"]
+                    elif choices is None and "usage" not in chunk:  # not a chunk: skipped
+                        skipped += 1
+                        log_skipped_event(self.name, data, self._api_key)
+                        continue
                     if chunk.get("usage") is not None:
                         usage = chunk["usage"]
                     model = chunk.get("model") or model
             finally:
                 await chunks.close()
-        except self.sdk_errors as exc:
-            raise self.map_error(exc) from exc
-        except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
-        if finish_reason is None:
-            raise ProviderConnectionError("stream ended before a finish_reason", provider=self.name)
+        except self._failures as exc:
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed, received=received)
+        # [DONE] ends a stream; without it (the SDK accepts a body without one) the usage chunk
+        # asked for with include_usage, sent after the finish_reason chunk, must have come.
+        if finish_reason is None or not (done or usage is not None):
+            raise ProviderConnectionError(
+                "stream ended without its terminating event ([DONE] after a finish_reason)",
+                provider=self.name,
+            )
+        if finish_reason == "content_filter" and not has_text:
+            raise content_filter_error(self.name, finish_reason)
         try:
             calls = assembler.finish() if assembler is not None else []
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed)
         for call in calls:
             yield call
         try:
@@ -206,9 +232,12 @@ class OpenAIProvider(StainlessAdapter):
                 FINISH_REASONS.get(finish_reason),
                 wire_str(model or self._model(request), "model"),
                 tuple(calls) if calls else None,
+                skipped,
             )
         except MALFORMED_ERRORS as exc:
-            raise malformed(self.name, exc, self._api_key) from exc
+            failed = exc
+        if failed is not None:
+            raise self.failure(failed)
         yield end
 
     def _stream_error(self, error: Any) -> ProviderError:

@@ -39,7 +39,7 @@ class ProviderDAO:
                 f"save_request: request.{missing} is None; set it (the row needs the"
                 " provider and model that were asked for)"
             )
-        from automatosx._recorder import LazyMessages
+        from automatosx.store._messages import LazyMessages
 
         created = now_ms()
         await self.store.save_request(
