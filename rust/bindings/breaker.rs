@@ -136,7 +136,11 @@ impl PyCircuitBreaker {
     }
 
     #[pyo3(signature = (now_ms = None))]
-    fn state_at(&self, py: Python<'_>, #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>) -> PyResult<Py<PyBreakerState>> {
+    fn state_at(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>,
+    ) -> PyResult<Py<PyBreakerState>> {
         let state = self.inner.lock().state(or_now(now_ms));
         state_object(py, state)
     }

@@ -92,10 +92,7 @@ impl PyEvent {
     }
 
     #[staticmethod]
-    fn receive_stream_chunk(
-        chunk: String,
-        #[pyo3(from_py_with = ints::index)] index: u32,
-    ) -> Self {
+    fn receive_stream_chunk(chunk: String, #[pyo3(from_py_with = ints::index)] index: u32) -> Self {
         PyEvent(Event::ReceiveStreamChunk { chunk, index })
     }
 

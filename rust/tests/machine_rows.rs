@@ -414,11 +414,7 @@ fn row_failed_fallback_to_provider_to_requesting() {
     let mut m = requesting(false, 3);
     apply(
         &mut m,
-        &[
-            retryable("SERVER_ERROR"),
-            RETRY,
-            Event::SendRequest,
-        ],
+        &[retryable("SERVER_ERROR"), RETRY, Event::SendRequest],
     );
     apply(&mut m, &[retryable("SERVER_ERROR")]);
     m.transition(&Event::FallbackToProvider {
@@ -778,7 +774,10 @@ fn row_rate_limited_retry_request_restart_none_left_to_failed() {
     m.transition(&RESTART).unwrap();
     assert_eq!(m.state(), State::Failed);
     assert_eq!(m.context().error_code.as_deref(), Some("RATE_LIMITED"));
-    assert_eq!((m.context().restarts, m.context().response.as_str()), (0, "a"));
+    assert_eq!(
+        (m.context().restarts, m.context().response.as_str()),
+        (0, "a")
+    );
 }
 
 #[test]
