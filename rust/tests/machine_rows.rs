@@ -1,4 +1,5 @@
-//! One test per row of DESIGN.md's transition table, then the documented extensions.
+//! One test per row of the transition table (DESIGN.md's baseline, then the documented
+//! extensions and the restart rows). Long by design: a reader finds a row's test by its name.
 
 use crate::machine::{Event, Machine, State, Usage};
 
