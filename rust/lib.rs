@@ -40,7 +40,6 @@ fn _core(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
     m.add_class::<backoff::PyBackoff>()?;
     m.add_function(wrap_pyfunction!(backoff::parse_retry_after, m)?)?;
     m.add_function(wrap_pyfunction!(backoff::parse_duration, m)?)?;
-    m.add_function(wrap_pyfunction!(backoff::is_retryable_code, m)?)?;
     m.add_function(wrap_pyfunction!(clock::monotonic_ms, m)?)?;
     clock::monotonic_now_ms();
     Ok(())

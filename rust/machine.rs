@@ -20,21 +20,29 @@
 //! * **`complete`** takes `requesting` or `streaming` to `completed`, keeping whatever response
 //!   is there (usage untouched). It is the no-payload way for a router to close an attempt whose
 //!   result it recorded by other means.
-//! * **Streamed output is final**: once an attempt has delivered a chunk, it may not retry or fall
-//!   back (DESIGN.md: "a stream may retry or fall back only until its first chunk reaches the
-//!   caller"). `failed --retry_request-->` and `failed --fallback_to_provider-->` are invalid,
-//!   and `rate_limited --retry_request-->` goes to `failed` with `RATE_LIMITED`, as when no
-//!   retries are left.
+//! * **Streamed output is final unless the router restarts it**: once an attempt has delivered a
+//!   chunk, `failed --retry_request-->` and `failed --fallback_to_provider-->` are invalid and
+//!   `rate_limited --retry_request-->` goes to `failed` with `RATE_LIMITED` (as when no retries
+//!   are left) — unless the event says `restart: true`. A restart is the router's explicit
+//!   decision to start the stream again: the failed attempt's chunks and response are discarded
+//!   and `restarts` grows by one (only when there were chunks to discard).
 //! * **Retry and fallback need a started attempt**: a request that failed before
 //!   `validation_passed` (`attempt == 0`) can neither retry nor fall back — that would skip
 //!   validation.
-//! * **Fallback** to `provider` is valid only when `provider` is in the *remaining* fallback list
-//!   and differs from the current provider, and the error allows it: `INVALID_REQUEST`,
-//!   `VALIDATION_ERROR` and `CANCELLED` never fall back. Entries of the remaining list before
-//!   `provider` are consumed (the router may skip disabled providers or open breakers). The model
-//!   and `max_retries` change when given; `retry_count` becomes 0; chunks, error and
-//!   retry-after are cleared.
-//! * **`request_failed`'s `retryable`**, when absent, comes from [`is_retryable_code`].
+//! * **The router decides, the machine checks invariants.** The machine has no table of error
+//!   codes: `request_failed` carries the router's `retryable` decision ("the policy will retry
+//!   this deployment"), and `failed --retry_request-->` requires it. Fallback is not judged by
+//!   the error at all.
+//! * **`retry_request`'s `attempt`**, when given, must be the next retry number
+//!   (`retry_count + 1`); anything else is refused with both numbers in the error.
+//! * **Fallback** entries are opaque candidate labels (a deployment, a group, or
+//!   `"<deployment>/<model>"`). `fallback_to_provider(label)` is valid only when `label` is in
+//!   the *remaining* fallback list; it and the entries before it are consumed (the router may
+//!   skip disabled candidates or open breakers), so the list alone prevents loops — a label
+//!   equal to the current provider is allowed. The model and `max_retries` change when given;
+//!   `retry_count` becomes 0; chunks, error and retry-after are cleared.
+//! * **A failure the machine declares itself** (`rate_limited --retry_request--> failed`) is not
+//!   retryable: only the router marks failures retryable.
 //! * **Attempts**: `attempt` counts attempts started — 1 after `validation_passed`, +1 on each
 //!   `send_request` and each fallback. Starting an attempt clears the previous attempt's chunks,
 //!   response, error and retry-after.
@@ -42,192 +50,9 @@
 //!   constructor's `max_retries` and the original fallback list; history keeps growing
 //!   (`idle` is appended), so a reset request's whole life stays on record.
 
-use std::fmt;
+mod vocabulary;
 
-/// Error codes for which a retry of the same provider may succeed.
-const RETRYABLE_CODES: [&str; 5] = [
-    "RATE_LIMITED",
-    "OVERLOADED",
-    "SERVER_ERROR",
-    "TIMEOUT",
-    "CONNECTION_ERROR",
-];
-
-/// Error codes that end the request: another provider would fail the same way.
-const NO_FALLBACK_CODES: [&str; 3] = ["INVALID_REQUEST", "VALIDATION_ERROR", "CANCELLED"];
-
-/// Whether an error with this code is worth retrying on the same provider.
-pub fn is_retryable_code(code: &str) -> bool {
-    RETRYABLE_CODES.contains(&code)
-}
-
-/// Whether an error with this code may move the request to another provider.
-pub fn allows_fallback(code: &str) -> bool {
-    !NO_FALLBACK_CODES.contains(&code)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
-    Idle,
-    Validating,
-    Requesting,
-    Streaming,
-    RateLimited,
-    Retrying,
-    Completed,
-    Failed,
-}
-
-impl State {
-    pub const ALL: [State; 8] = [
-        State::Idle,
-        State::Validating,
-        State::Requesting,
-        State::Streaming,
-        State::RateLimited,
-        State::Retrying,
-        State::Completed,
-        State::Failed,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            State::Idle => "idle",
-            State::Validating => "validating",
-            State::Requesting => "requesting",
-            State::Streaming => "streaming",
-            State::RateLimited => "rate_limited",
-            State::Retrying => "retrying",
-            State::Completed => "completed",
-            State::Failed => "failed",
-        }
-    }
-
-    pub const fn is_terminal(self) -> bool {
-        matches!(self, State::Completed | State::Failed)
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Token usage and duration reported with a response.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub total_tokens: u64,
-    pub duration_ms: u64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    InitiateRequest {
-        provider: String,
-        model: String,
-        message_count: u32,
-        max_tokens: Option<u32>,
-        temperature: Option<f64>,
-        stream: bool,
-    },
-    ValidateRequest,
-    ValidationPassed,
-    ValidationFailed {
-        error: String,
-    },
-    SendRequest,
-    ReceiveResponse {
-        content: String,
-        usage: Usage,
-    },
-    ReceiveStreamChunk {
-        chunk: String,
-        index: u32,
-    },
-    StreamComplete {
-        usage: Usage,
-    },
-    RateLimitHit {
-        retry_after_ms: Option<u64>,
-    },
-    RetryRequest,
-    RequestFailed {
-        error: String,
-        code: String,
-        retryable: Option<bool>,
-    },
-    FallbackToProvider {
-        provider: String,
-        model: Option<String>,
-        max_retries: Option<u32>,
-    },
-    Complete,
-    Reset,
-}
-
-impl Event {
-    pub const NAMES: [&'static str; 14] = [
-        "initiate_request",
-        "validate_request",
-        "validation_passed",
-        "validation_failed",
-        "send_request",
-        "receive_response",
-        "receive_stream_chunk",
-        "stream_complete",
-        "rate_limit_hit",
-        "retry_request",
-        "request_failed",
-        "fallback_to_provider",
-        "complete",
-        "reset",
-    ];
-
-    pub const fn name(&self) -> &'static str {
-        Self::NAMES[self.index()]
-    }
-
-    const fn index(&self) -> usize {
-        match self {
-            Event::InitiateRequest { .. } => 0,
-            Event::ValidateRequest => 1,
-            Event::ValidationPassed => 2,
-            Event::ValidationFailed { .. } => 3,
-            Event::SendRequest => 4,
-            Event::ReceiveResponse { .. } => 5,
-            Event::ReceiveStreamChunk { .. } => 6,
-            Event::StreamComplete { .. } => 7,
-            Event::RateLimitHit { .. } => 8,
-            Event::RetryRequest => 9,
-            Event::RequestFailed { .. } => 10,
-            Event::FallbackToProvider { .. } => 11,
-            Event::Complete => 12,
-            Event::Reset => 13,
-        }
-    }
-}
-
-/// An event that the current state does not accept. The machine is unchanged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TransitionError {
-    pub from: State,
-    pub event: &'static str,
-}
-
-impl fmt::Display for TransitionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cannot apply event '{}' in state '{}'",
-            self.event, self.from
-        )
-    }
-}
-
-impl std::error::Error for TransitionError {}
+pub use vocabulary::{Event, Refusal, State, TransitionError, Usage};
 
 /// What the machine knows about its request: counts and outcomes, never message bodies.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -258,6 +83,9 @@ pub struct Context {
     pub total_tokens: u64,
     pub duration_ms: u64,
     pub attempt: u32,
+    /// Streams started again after chunks were delivered (`restart: true` that discarded
+    /// chunks).
+    pub restarts: u32,
 }
 
 impl Context {
@@ -286,19 +114,37 @@ impl Context {
         self.chunk_count > 0
     }
 
-    fn may_retry_failure(&self) -> bool {
-        self.attempt > 0 && self.retryable && self.retries_left() && !self.streamed()
+    /// A failed attempt may be followed by another: one was started, and its streamed output
+    /// (if any) is to be discarded only when the router said `restart`.
+    fn may_continue(&self, restart: bool) -> bool {
+        self.attempt > 0 && (restart || !self.streamed())
     }
 
-    /// Where `provider` sits in the remaining fallback list, if the request may move there.
-    fn fallback_position(&self, provider: &str) -> Option<usize> {
-        let code_allows = self.error_code.as_deref().is_none_or(allows_fallback);
-        if self.attempt == 0 || self.streamed() || !code_allows || provider == self.provider {
+    fn may_retry_failure(&self, restart: bool) -> bool {
+        self.retryable && self.retries_left() && self.may_continue(restart)
+    }
+
+    fn may_retry_rate_limit(&self, restart: bool) -> bool {
+        self.retries_left() && (restart || !self.streamed())
+    }
+
+    /// The expected retry number when `attempt` names another one.
+    fn retry_number_mismatch(&self, attempt: Option<u32>) -> Option<Refusal> {
+        let expected = self.retry_count.saturating_add(1);
+        match attempt {
+            Some(given) if given != expected => {
+                Some(Refusal::RetryNumberMismatch { given, expected })
+            }
+            _ => None,
+        }
+    }
+
+    /// Where `label` sits in the remaining fallback list, if the request may move there.
+    fn fallback_position(&self, label: &str, restart: bool) -> Option<usize> {
+        if !self.may_continue(restart) {
             return None;
         }
-        self.remaining_fallbacks()
-            .iter()
-            .position(|p| p == provider)
+        self.remaining_fallbacks().iter().position(|p| p == label)
     }
 
     fn chunk_in_order(&self, index: u32) -> bool {
@@ -348,10 +194,25 @@ impl Context {
         self.duration_ms = usage.duration_ms;
     }
 
-    fn fail(&mut self, error: &str, code: &str, retryable: Option<bool>) {
+    fn fail(&mut self, error: &str, code: Option<&str>, retryable: bool) {
         self.error = Some(error.to_owned());
-        self.error_code = Some(code.to_owned());
-        self.retryable = retryable.unwrap_or_else(|| is_retryable_code(code));
+        self.error_code = code.map(str::to_owned);
+        self.retryable = retryable;
+    }
+
+    /// Drops the failed attempt's streamed output, counting a restart when there was any.
+    /// Guards allow streamed output here only when the event said `restart`.
+    fn discard_streamed(&mut self) {
+        if self.streamed() {
+            self.response.clear();
+            self.chunk_count = 0;
+            self.restarts += 1;
+        }
+    }
+
+    fn retry(&mut self) {
+        self.retry_count += 1;
+        self.discard_streamed();
     }
 
     fn fall_back(&mut self, position: usize, event: &Event) {
@@ -359,8 +220,10 @@ impl Context {
             provider,
             model,
             max_retries,
+            ..
         } = event
         {
+            self.discard_streamed();
             self.fallback_index += position + 1;
             self.provider.clone_from(provider);
             if let Some(model) = model {
@@ -432,7 +295,7 @@ impl Machine {
                 S::Requesting
             }
             (S::Validating, E::ValidationFailed { error }) => {
-                ctx.fail(error, "VALIDATION_ERROR", Some(false));
+                ctx.fail(error, Some("VALIDATION_ERROR"), false);
                 S::Failed
             }
             (S::Requesting, E::ReceiveResponse { content, usage }) if !ctx.stream => {
@@ -458,17 +321,28 @@ impl Machine {
                 ctx.retry_after_ms = *retry_after_ms;
                 S::RateLimited
             }
-            (S::RateLimited, E::RetryRequest) if ctx.retries_left() && !ctx.streamed() => {
-                ctx.retry_count += 1;
+            (from @ (S::RateLimited | S::Failed), E::RetryRequest { attempt, .. })
+                if ctx.retry_number_mismatch(*attempt).is_some() =>
+            {
+                return Err(TransitionError {
+                    from,
+                    event: event.name(),
+                    reason: ctx.retry_number_mismatch(*attempt),
+                });
+            }
+            (S::RateLimited, E::RetryRequest { restart, .. })
+                if ctx.may_retry_rate_limit(*restart) =>
+            {
+                ctx.retry();
                 S::Retrying
             }
-            (S::RateLimited, E::RetryRequest) => {
-                let why = if ctx.streamed() {
+            (S::RateLimited, E::RetryRequest { .. }) => {
+                let why = if ctx.retries_left() {
                     "rate limited after the stream began"
                 } else {
                     "rate limited and no retries left"
                 };
-                ctx.fail(why, "RATE_LIMITED", None);
+                ctx.fail(why, Some("RATE_LIMITED"), false);
                 S::Failed
             }
             (S::Retrying, E::SendRequest) => {
@@ -483,17 +357,22 @@ impl Machine {
                     retryable,
                 },
             ) if !from.is_terminal() => {
-                ctx.fail(error, code, *retryable);
+                ctx.fail(error, code.as_deref(), *retryable);
                 S::Failed
             }
-            (S::Failed, E::RetryRequest) if ctx.may_retry_failure() => {
-                ctx.retry_count += 1;
+            (S::Failed, E::RetryRequest { restart, .. }) if ctx.may_retry_failure(*restart) => {
+                ctx.retry();
                 S::Retrying
             }
-            (S::Failed, E::FallbackToProvider { provider, .. })
-                if ctx.fallback_position(provider).is_some() =>
-            {
-                let position = ctx.fallback_position(provider).unwrap_or_default();
+            (
+                S::Failed,
+                E::FallbackToProvider {
+                    provider, restart, ..
+                },
+            ) if ctx.fallback_position(provider, *restart).is_some() => {
+                let position = ctx
+                    .fallback_position(provider, *restart)
+                    .unwrap_or_default();
                 ctx.fall_back(position, event);
                 S::Requesting
             }
@@ -506,6 +385,7 @@ impl Machine {
                 return Err(TransitionError {
                     from,
                     event: event.name(),
+                    reason: None,
                 })
             }
         };

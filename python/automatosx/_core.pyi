@@ -6,6 +6,10 @@ milliseconds; ``None`` means "now" on the process's monotonic clock (:func:`mono
 Pass explicit values to drive a breaker or limiter deterministically, and don't mix the two
 clocks on one object. None of these calls release the GIL: each takes well under a
 microsecond.
+
+Every integer argument is range-checked: a value outside the Rust type's range (negative, or
+too large such as ``2**64``) raises :class:`ValueError` naming the argument and the range;
+a non-int raises :class:`TypeError` naming the argument.
 """
 
 from collections.abc import Sequence
@@ -22,7 +26,6 @@ __all__ = [
     "ProviderStateMachine",
     "RateLimiter",
     "State",
-    "is_retryable_code",
     "monotonic_ms",
     "parse_duration",
     "parse_retry_after",
@@ -89,8 +92,15 @@ class Event:
         attempt 1."""
 
     @staticmethod
-    def validation_failed(error: str) -> Event:
-        """``validating → failed`` with code ``VALIDATION_ERROR`` (no retry, no fallback)."""
+    def validation_failed(reason: str | None = None, error: str | None = None) -> Event:
+        """``validating → failed`` with code ``VALIDATION_ERROR``, not retryable (and, the
+        attempt never having started, no fallback either).
+
+        ``reason`` (the seed's name) and ``error`` are the same message: give at most one;
+        neither gives ``"request validation failed"``.
+
+        :raises ValueError: both were given.
+        """
 
     @staticmethod
     def send_request() -> Event:
@@ -127,24 +137,47 @@ class Event:
         """``requesting | streaming → rate_limited``, keeping the server's retry-after."""
 
     @staticmethod
-    def retry_request() -> Event:
-        """``rate_limited → retrying`` while retries are left (else ``→ failed`` with
-        ``RATE_LIMITED``); ``failed → retrying`` when the error is retryable and retries are
-        left. Never once the attempt has streamed a chunk."""
+    def retry_request(attempt: int | None = None, restart: bool = False) -> Event:
+        """Retry the same provider; ``retry_count`` grows by one.
+
+        * ``rate_limited → retrying`` while retries are left and no chunk was streamed;
+          otherwise ``rate_limited → failed`` with code ``RATE_LIMITED`` (not retryable).
+        * ``failed → retrying`` when the failure was marked ``retryable`` by the router,
+          retries are left, an attempt had started, and no chunk was streamed.
+
+        ``attempt`` (the seed's ``RetryRequest({attempt})``), when given, must be the next
+        retry number, ``context.retry_count + 1``; otherwise the event is refused and the
+        error names both numbers.
+
+        ``restart=True`` is the router's explicit decision to start a stream again after
+        chunks were delivered: it lifts the "no chunk streamed" guard (the others still
+        hold), discards the failed attempt's chunks and response, and adds one to
+        ``context.restarts`` when there were chunks to discard.
+        """
 
     @staticmethod
-    def request_failed(error: str, code: str, retryable: bool | None = None) -> Event:
-        """Any non-terminal state ``→ failed``. ``retryable=None`` classifies ``code`` with
-        :func:`is_retryable_code`."""
+    def request_failed(error: str, code: str | None = None, retryable: bool = False) -> Event:
+        """Any non-terminal state ``→ failed``, keeping ``error`` and ``code`` (``None``
+        leaves ``context.error_code`` empty).
+
+        ``retryable`` is the router's decision — its policy will retry this deployment — and
+        is what ``failed → retrying`` requires. The machine has no table of codes of its own.
+        """
 
     @staticmethod
     def fallback_to_provider(
-        provider: str, model: str | None = None, max_retries: int | None = None
+        provider: str,
+        model: str | None = None,
+        max_retries: int | None = None,
+        restart: bool = False,
     ) -> Event:
-        """``failed → requesting`` on ``provider``, which must be in the remaining fallback
-        list and differ from the current one. Skipped entries before it are consumed; the
-        retry count resets. Refused after ``INVALID_REQUEST``, ``VALIDATION_ERROR`` or
-        ``CANCELLED``, or once a chunk was streamed."""
+        """``failed → requesting`` on the candidate ``provider``: an opaque label (a
+        deployment, a group, or ``"<deployment>/<model>"``) that must be in the remaining
+        fallback list. It and the entries before it are consumed, so no label is tried twice;
+        it may equal the current provider. Needs an attempt to have started and no chunk
+        streamed (unless ``restart=True``, as for :meth:`retry_request`, which discards the
+        chunks and counts a restart). ``model`` and ``max_retries`` replace the current ones
+        when given; ``retry_count`` resets to 0; the error and retry-after are cleared."""
 
     @staticmethod
     def complete() -> Event:
@@ -216,7 +249,8 @@ class Context:
     def error_code(self) -> str | None: ...
     @property
     def retryable(self) -> bool:
-        """Whether the stored error may be retried on the same provider."""
+        """The router's decision carried by the last ``request_failed``: the same provider
+        will be retried."""
 
     @property
     def retry_after_ms(self) -> int | None: ...
@@ -232,6 +266,11 @@ class Context:
     def attempt(self) -> int:
         """Attempts started: 1 after ``validation_passed``, +1 per ``send_request`` and per
         fallback."""
+
+    @property
+    def restarts(self) -> int:
+        """Streams started again after delivering chunks (``restart=True`` on a retry or
+        fallback that discarded chunks); 0 after ``reset``."""
 
 @final
 class ProviderStateMachine:
@@ -392,9 +431,6 @@ def parse_duration(value: str) -> int | None:
     ``RetryInfo.retryDelay`` (``"1.5s"``) or Go style (``"6m0s"``, ``"300ms"``). Fractions
     round up. ``None`` when it doesn't parse."""
 
-def is_retryable_code(code: str) -> bool:
-    """Whether an error code is worth retrying on the same provider: ``RATE_LIMITED``,
-    ``OVERLOADED``, ``SERVER_ERROR``, ``TIMEOUT``, ``CONNECTION_ERROR``."""
 
 def monotonic_ms() -> int:
     """The clock used when ``now_ms`` is ``None``: monotonic milliseconds since the

@@ -5,6 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use super::clock::unix_now_ms;
+use super::ints;
 use crate::backoff::Backoff;
 
 #[pyclass(module = "automatosx._core", name = "Backoff", frozen)]
@@ -16,7 +17,12 @@ pub struct PyBackoff {
 impl PyBackoff {
     #[new]
     #[pyo3(signature = (base_ms = 500, cap_ms = 30_000, max_wait_ms = 60_000, seed = None))]
-    fn new(base_ms: u64, cap_ms: u64, max_wait_ms: u64, seed: Option<u64>) -> Self {
+    fn new(
+        #[pyo3(from_py_with = ints::base_ms)] base_ms: u64,
+        #[pyo3(from_py_with = ints::cap_ms)] cap_ms: u64,
+        #[pyo3(from_py_with = ints::max_wait_ms)] max_wait_ms: u64,
+        #[pyo3(from_py_with = ints::seed)] seed: Option<u64>,
+    ) -> Self {
         // RandomState is seeded once per thread from the OS; hashing a constant through it
         // is a random u64 without a clock or any I/O of ours.
         let seed = seed.unwrap_or_else(|| RandomState::new().hash_one(0x5eed_u64));
@@ -26,7 +32,11 @@ impl PyBackoff {
     }
 
     #[pyo3(signature = (attempt, retry_after_ms = None))]
-    fn delay_ms(&self, attempt: u32, retry_after_ms: Option<u64>) -> Option<u64> {
+    fn delay_ms(
+        &self,
+        #[pyo3(from_py_with = ints::attempt)] attempt: u32,
+        #[pyo3(from_py_with = ints::retry_after_ms)] retry_after_ms: Option<u64>,
+    ) -> Option<u64> {
         self.inner.delay_ms(attempt, retry_after_ms)
     }
 
@@ -58,7 +68,7 @@ impl PyBackoff {
 pub fn parse_retry_after(
     retry_after_ms: Option<&str>,
     retry_after: Option<&str>,
-    now_unix_ms: Option<u64>,
+    #[pyo3(from_py_with = ints::now_unix_ms)] now_unix_ms: Option<u64>,
 ) -> Option<u64> {
     let now = now_unix_ms.unwrap_or_else(unix_now_ms);
     crate::retry_after::parse_retry_after(retry_after_ms, retry_after, now)
@@ -67,9 +77,4 @@ pub fn parse_retry_after(
 #[pyfunction]
 pub fn parse_duration(value: &str) -> Option<u64> {
     crate::retry_after::parse_duration(value)
-}
-
-#[pyfunction]
-pub fn is_retryable_code(code: &str) -> bool {
-    crate::machine::is_retryable_code(code)
 }

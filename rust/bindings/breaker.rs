@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use super::clock::or_now;
+use super::ints;
 use crate::breaker::{BreakerConfig, BreakerState, SharedBreaker};
 
 #[pyclass(
@@ -79,11 +80,11 @@ impl PyCircuitBreaker {
         failure_rate_threshold = 50.0,
     ))]
     fn new(
-        failure_threshold: u32,
-        reset_timeout_ms: u64,
-        half_open_max_calls: u32,
-        window_size: u32,
-        minimum_calls: u32,
+        #[pyo3(from_py_with = ints::failure_threshold)] failure_threshold: u32,
+        #[pyo3(from_py_with = ints::reset_timeout_ms)] reset_timeout_ms: u64,
+        #[pyo3(from_py_with = ints::half_open_max_calls)] half_open_max_calls: u32,
+        #[pyo3(from_py_with = ints::window_size)] window_size: u32,
+        #[pyo3(from_py_with = ints::minimum_calls)] minimum_calls: u32,
         failure_rate_threshold: f64,
     ) -> PyResult<Self> {
         if half_open_max_calls == 0 {
@@ -109,22 +110,22 @@ impl PyCircuitBreaker {
     }
 
     #[pyo3(signature = (now_ms = None))]
-    fn allow_request(&self, now_ms: Option<u64>) -> bool {
+    fn allow_request(&self, #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>) -> bool {
         self.inner.allow_request(or_now(now_ms))
     }
 
     #[pyo3(signature = (now_ms = None))]
-    fn record_success(&self, now_ms: Option<u64>) {
+    fn record_success(&self, #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>) {
         self.inner.record_success(or_now(now_ms));
     }
 
     #[pyo3(signature = (now_ms = None))]
-    fn record_failure(&self, now_ms: Option<u64>) {
+    fn record_failure(&self, #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>) {
         self.inner.record_failure(or_now(now_ms));
     }
 
     #[pyo3(signature = (now_ms = None))]
-    fn record_neutral(&self, now_ms: Option<u64>) {
+    fn record_neutral(&self, #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>) {
         self.inner.record_neutral(or_now(now_ms));
     }
 
@@ -135,7 +136,11 @@ impl PyCircuitBreaker {
     }
 
     #[pyo3(signature = (now_ms = None))]
-    fn state_at(&self, py: Python<'_>, now_ms: Option<u64>) -> PyResult<Py<PyBreakerState>> {
+    fn state_at(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>,
+    ) -> PyResult<Py<PyBreakerState>> {
         let state = self.inner.lock().state(or_now(now_ms));
         state_object(py, state)
     }

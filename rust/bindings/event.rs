@@ -1,9 +1,14 @@
 //! `Event`: one of the machine's 14 events, built by its static constructors.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use super::ints;
 use crate::machine::{Event, Usage};
+
+/// `validation_failed`'s message when the caller gave none.
+const DEFAULT_VALIDATION_ERROR: &str = "request validation failed";
 
 #[pyclass(module = "automatosx._core", name = "Event", frozen, eq)]
 #[derive(PartialEq)]
@@ -25,8 +30,8 @@ impl PyEvent {
     fn initiate_request(
         provider: String,
         model: String,
-        message_count: u32,
-        max_tokens: Option<u32>,
+        #[pyo3(from_py_with = ints::message_count)] message_count: u32,
+        #[pyo3(from_py_with = ints::max_tokens)] max_tokens: Option<u32>,
         temperature: Option<f64>,
         stream: bool,
     ) -> Self {
@@ -50,9 +55,20 @@ impl PyEvent {
         PyEvent(Event::ValidationPassed)
     }
 
+    /// `reason` is the seed's name for `error`; at most one of them may be given.
     #[staticmethod]
-    fn validation_failed(error: String) -> Self {
-        PyEvent(Event::ValidationFailed { error })
+    #[pyo3(signature = (reason = None, error = None))]
+    fn validation_failed(reason: Option<String>, error: Option<String>) -> PyResult<Self> {
+        let error = match (reason, error) {
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "validation_failed takes reason or error (the same message), not both",
+                ))
+            }
+            (Some(message), None) | (None, Some(message)) => message,
+            (None, None) => DEFAULT_VALIDATION_ERROR.to_owned(),
+        };
+        Ok(PyEvent(Event::ValidationFailed { error }))
     }
 
     #[staticmethod]
@@ -64,10 +80,10 @@ impl PyEvent {
     #[pyo3(signature = (content, input_tokens = 0, output_tokens = 0, total_tokens = 0, duration_ms = 0))]
     fn receive_response(
         content: String,
-        input_tokens: u64,
-        output_tokens: u64,
-        total_tokens: u64,
-        duration_ms: u64,
+        #[pyo3(from_py_with = ints::input_tokens)] input_tokens: u64,
+        #[pyo3(from_py_with = ints::output_tokens)] output_tokens: u64,
+        #[pyo3(from_py_with = ints::total_tokens)] total_tokens: u64,
+        #[pyo3(from_py_with = ints::duration_ms)] duration_ms: u64,
     ) -> Self {
         PyEvent(Event::ReceiveResponse {
             content,
@@ -76,17 +92,17 @@ impl PyEvent {
     }
 
     #[staticmethod]
-    fn receive_stream_chunk(chunk: String, index: u32) -> Self {
+    fn receive_stream_chunk(chunk: String, #[pyo3(from_py_with = ints::index)] index: u32) -> Self {
         PyEvent(Event::ReceiveStreamChunk { chunk, index })
     }
 
     #[staticmethod]
     #[pyo3(signature = (input_tokens = 0, output_tokens = 0, total_tokens = 0, duration_ms = 0))]
     fn stream_complete(
-        input_tokens: u64,
-        output_tokens: u64,
-        total_tokens: u64,
-        duration_ms: u64,
+        #[pyo3(from_py_with = ints::input_tokens)] input_tokens: u64,
+        #[pyo3(from_py_with = ints::output_tokens)] output_tokens: u64,
+        #[pyo3(from_py_with = ints::total_tokens)] total_tokens: u64,
+        #[pyo3(from_py_with = ints::duration_ms)] duration_ms: u64,
     ) -> Self {
         PyEvent(Event::StreamComplete {
             usage: usage(input_tokens, output_tokens, total_tokens, duration_ms),
@@ -95,18 +111,24 @@ impl PyEvent {
 
     #[staticmethod]
     #[pyo3(signature = (retry_after_ms = None))]
-    fn rate_limit_hit(retry_after_ms: Option<u64>) -> Self {
+    fn rate_limit_hit(
+        #[pyo3(from_py_with = ints::retry_after_ms)] retry_after_ms: Option<u64>,
+    ) -> Self {
         PyEvent(Event::RateLimitHit { retry_after_ms })
     }
 
     #[staticmethod]
-    fn retry_request() -> Self {
-        PyEvent(Event::RetryRequest)
+    #[pyo3(signature = (attempt = None, restart = false))]
+    fn retry_request(
+        #[pyo3(from_py_with = ints::attempt)] attempt: Option<u32>,
+        restart: bool,
+    ) -> Self {
+        PyEvent(Event::RetryRequest { attempt, restart })
     }
 
     #[staticmethod]
-    #[pyo3(signature = (error, code, retryable = None))]
-    fn request_failed(error: String, code: String, retryable: Option<bool>) -> Self {
+    #[pyo3(signature = (error, code = None, retryable = false))]
+    fn request_failed(error: String, code: Option<String>, retryable: bool) -> Self {
         PyEvent(Event::RequestFailed {
             error,
             code,
@@ -115,16 +137,18 @@ impl PyEvent {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (provider, model = None, max_retries = None))]
+    #[pyo3(signature = (provider, model = None, max_retries = None, restart = false))]
     fn fallback_to_provider(
         provider: String,
         model: Option<String>,
-        max_retries: Option<u32>,
+        #[pyo3(from_py_with = ints::max_retries)] max_retries: Option<u32>,
+        restart: bool,
     ) -> Self {
         PyEvent(Event::FallbackToProvider {
             provider,
             model,
             max_retries,
+            restart,
         })
     }
 
@@ -157,6 +181,18 @@ fn optional<T: std::fmt::Debug>(value: Option<T>) -> String {
     value.map_or_else(|| "None".to_owned(), |v| format!("{v:?}"))
 }
 
+fn optional_quoted(py: Python<'_>, value: Option<&str>) -> PyResult<String> {
+    value.map_or_else(|| Ok("None".to_owned()), |v| quoted(py, v))
+}
+
+const fn boolean(value: bool) -> &'static str {
+    if value {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 fn usage_arguments(u: &Usage) -> String {
     format!(
         "input_tokens={}, output_tokens={}, total_tokens={}, duration_ms={}",
@@ -180,7 +216,7 @@ fn arguments(py: Python<'_>, event: &Event) -> PyResult<String> {
             quoted(py, model)?,
             optional(*max_tokens),
             optional(*temperature),
-            if *stream { "True" } else { "False" },
+            boolean(*stream),
         ),
         Event::ValidationFailed { error } => format!("error={}", quoted(py, error)?),
         Event::ReceiveResponse { content, usage } => {
@@ -197,6 +233,11 @@ fn arguments(py: Python<'_>, event: &Event) -> PyResult<String> {
         Event::RateLimitHit { retry_after_ms } => {
             format!("retry_after_ms={}", optional(*retry_after_ms))
         }
+        Event::RetryRequest { attempt, restart } => format!(
+            "attempt={}, restart={}",
+            optional(*attempt),
+            boolean(*restart)
+        ),
         Event::RequestFailed {
             error,
             code,
@@ -204,30 +245,24 @@ fn arguments(py: Python<'_>, event: &Event) -> PyResult<String> {
         } => format!(
             "error={}, code={}, retryable={}",
             quoted(py, error)?,
-            quoted(py, code)?,
-            match retryable {
-                Some(true) => "True",
-                Some(false) => "False",
-                None => "None",
-            }
+            optional_quoted(py, code.as_deref())?,
+            boolean(*retryable)
         ),
         Event::FallbackToProvider {
             provider,
             model,
             max_retries,
+            restart,
         } => format!(
-            "provider={}, model={}, max_retries={}",
+            "provider={}, model={}, max_retries={}, restart={}",
             quoted(py, provider)?,
-            match model {
-                Some(m) => quoted(py, m)?,
-                None => "None".to_owned(),
-            },
-            optional(*max_retries)
+            optional_quoted(py, model.as_deref())?,
+            optional(*max_retries),
+            boolean(*restart)
         ),
         Event::ValidateRequest
         | Event::ValidationPassed
         | Event::SendRequest
-        | Event::RetryRequest
         | Event::Complete
         | Event::Reset => String::new(),
     })

@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 use super::clock::or_now;
+use super::ints;
 use super::positive;
 use crate::limiter::{LimiterConfig, SharedLimiter};
 
@@ -22,10 +23,10 @@ impl PyRateLimiter {
         token_burst = None,
     ))]
     fn new(
-        requests_per_minute: Option<u32>,
-        tokens_per_minute: Option<u32>,
-        request_burst: Option<u32>,
-        token_burst: Option<u32>,
+        #[pyo3(from_py_with = ints::requests_per_minute)] requests_per_minute: Option<u32>,
+        #[pyo3(from_py_with = ints::tokens_per_minute)] tokens_per_minute: Option<u32>,
+        #[pyo3(from_py_with = ints::request_burst)] request_burst: Option<u32>,
+        #[pyo3(from_py_with = ints::token_burst)] token_burst: Option<u32>,
     ) -> PyResult<Self> {
         let config = LimiterConfig {
             requests_per_minute: positive("requests_per_minute", requests_per_minute)?,
@@ -40,12 +41,21 @@ impl PyRateLimiter {
     }
 
     #[pyo3(signature = (tokens = 0, now_ms = None))]
-    fn try_acquire(&self, tokens: u64, now_ms: Option<u64>) -> u64 {
+    fn try_acquire(
+        &self,
+        #[pyo3(from_py_with = ints::tokens)] tokens: u64,
+        #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>,
+    ) -> u64 {
         self.inner.try_acquire(tokens, or_now(now_ms))
     }
 
     #[pyo3(signature = (estimated, actual, now_ms = None))]
-    fn settle(&self, estimated: u64, actual: u64, now_ms: Option<u64>) {
+    fn settle(
+        &self,
+        #[pyo3(from_py_with = ints::estimated)] estimated: u64,
+        #[pyo3(from_py_with = ints::actual)] actual: u64,
+        #[pyo3(from_py_with = ints::now_ms)] now_ms: Option<u64>,
+    ) {
         self.inner.settle(estimated, actual, or_now(now_ms));
     }
 

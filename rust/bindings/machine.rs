@@ -5,7 +5,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyString};
 
 use super::event::PyEvent;
-use super::invalid_transition;
+use super::{ints, invalid_transition};
 use crate::machine::{Context, Machine, State};
 
 #[pyclass(
@@ -90,7 +90,11 @@ pub struct PyMachine {
 impl PyMachine {
     #[new]
     #[pyo3(signature = (request_id, max_retries = 3, fallback_providers = None))]
-    fn new(request_id: String, max_retries: u32, fallback_providers: Option<Vec<String>>) -> Self {
+    fn new(
+        request_id: String,
+        #[pyo3(from_py_with = ints::max_retries)] max_retries: u32,
+        fallback_providers: Option<Vec<String>>,
+    ) -> Self {
         PyMachine {
             inner: Machine::new(
                 request_id,
@@ -262,12 +266,17 @@ impl PyContext {
     fn attempt(&self, py: Python<'_>) -> PyResult<u32> {
         self.read(py, |c| c.attempt)
     }
+    #[getter]
+    fn restarts(&self, py: Python<'_>) -> PyResult<u32> {
+        self.read(py, |c| c.restarts)
+    }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         self.read(py, |c| {
             format!(
-                "<Context provider={:?} model={:?} attempt={} retry_count={} error_code={:?}>",
-                c.provider, c.model, c.attempt, c.retry_count, c.error_code
+                "<Context provider={:?} model={:?} attempt={} retry_count={} restarts={} \
+                 error_code={:?}>",
+                c.provider, c.model, c.attempt, c.retry_count, c.restarts, c.error_code
             )
         })
     }

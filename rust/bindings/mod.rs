@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod clock;
 pub mod event;
+pub mod ints;
 pub mod limiter;
 pub mod machine;
 

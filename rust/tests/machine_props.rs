@@ -53,23 +53,25 @@ fn event() -> impl Strategy<Value = Event> {
         usage().prop_map(|usage| Event::StreamComplete { usage }),
         proptest::option::of(0u64..5000)
             .prop_map(|retry_after_ms| Event::RateLimitHit { retry_after_ms }),
-        Just(Event::RetryRequest),
+        (proptest::option::of(0u32..5), any::<bool>())
+            .prop_map(|(attempt, restart)| Event::RetryRequest { attempt, restart }),
         (
-            prop::sample::select(&CODES[..]),
-            proptest::option::of(any::<bool>())
+            proptest::option::of(prop::sample::select(&CODES[..])),
+            any::<bool>()
         )
             .prop_map(|(code, retryable)| Event::RequestFailed {
                 error: "f".into(),
-                code: code.into(),
+                code: code.map(str::to_owned),
                 retryable
             }),
-        (provider(), proptest::option::of(0u32..4)).prop_map(|(provider, max_retries)| {
-            Event::FallbackToProvider {
+        (provider(), proptest::option::of(0u32..4), any::<bool>()).prop_map(
+            |(provider, max_retries, restart)| Event::FallbackToProvider {
                 provider,
                 model: None,
                 max_retries,
+                restart,
             }
-        }),
+        ),
         Just(Event::Complete),
         Just(Event::Reset),
     ]
@@ -78,7 +80,14 @@ fn event() -> impl Strategy<Value = Event> {
 fn may_leave_terminal(event: &Event) -> bool {
     matches!(
         event,
-        Event::Reset | Event::RetryRequest | Event::FallbackToProvider { .. }
+        Event::Reset | Event::RetryRequest { .. } | Event::FallbackToProvider { .. }
+    )
+}
+
+fn restarting(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::RetryRequest { restart: true, .. } | Event::FallbackToProvider { restart: true, .. }
     )
 }
 
@@ -116,6 +125,12 @@ proptest! {
             prop_assert_eq!(m.history().last().copied(), Some(m.state()));
             prop_assert_eq!(m.history()[0], State::Idle);
             prop_assert!(ctx.fallback_index <= ctx.fallback_providers.len());
+            if ctx.restarts > before.context().restarts {
+                prop_assert!(restarting(event), "restarted by {}", event.name());
+            }
+            if ctx.restarts < before.context().restarts {
+                prop_assert!(matches!(event, Event::Reset), "restarts fell on {}", event.name());
+            }
             if m.state() == State::Streaming {
                 prop_assert!(ctx.stream && ctx.chunk_count > 0);
             }

@@ -1,4 +1,5 @@
-//! One test per row of DESIGN.md's transition table, then the documented extensions.
+//! One test per row of the transition table (DESIGN.md's baseline, then the documented
+//! extensions and the restart rows). Long by design: a reader finds a row's test by its name.
 
 use crate::machine::{Event, Machine, State, Usage};
 
@@ -20,11 +21,33 @@ pub(super) fn chunk(text: &str, index: u32) -> Event {
     }
 }
 
+/// `retry_request` as the router sends it today: no retry number, no restart.
+pub(super) const RETRY: Event = Event::RetryRequest {
+    attempt: None,
+    restart: false,
+};
+
+/// `retry_request(restart=True)`: the router starts a streamed reply again.
+pub(super) const RESTART: Event = Event::RetryRequest {
+    attempt: None,
+    restart: true,
+};
+
+/// A failure the router will not retry on this deployment.
 pub(super) fn failed(code: &str) -> Event {
     Event::RequestFailed {
         error: format!("{code} happened"),
-        code: code.into(),
-        retryable: None,
+        code: Some(code.into()),
+        retryable: false,
+    }
+}
+
+/// A failure the router's policy will retry on this deployment.
+pub(super) fn retryable(code: &str) -> Event {
+    Event::RequestFailed {
+        error: format!("{code} happened"),
+        code: Some(code.into()),
+        retryable: true,
     }
 }
 
@@ -33,6 +56,16 @@ pub(super) fn fallback(provider: &str) -> Event {
         provider: provider.into(),
         model: None,
         max_retries: None,
+        restart: false,
+    }
+}
+
+fn fallback_restarting(provider: &str) -> Event {
+    Event::FallbackToProvider {
+        provider: provider.into(),
+        model: None,
+        max_retries: None,
+        restart: true,
     }
 }
 
@@ -245,7 +278,7 @@ fn row_rate_limited_retry_request_retries_left_to_retrying() {
             retry_after_ms: Some(5),
         }],
     );
-    m.transition(&Event::RetryRequest).unwrap();
+    m.transition(&RETRY).unwrap();
     assert_eq!(m.state(), State::Retrying);
     assert_eq!(m.context().retry_count, 1);
     assert_eq!(m.context().retry_after_ms, Some(5));
@@ -260,7 +293,7 @@ fn row_rate_limited_retry_request_none_left_to_failed() {
             retry_after_ms: None,
         }],
     );
-    m.transition(&Event::RetryRequest).unwrap();
+    m.transition(&RETRY).unwrap();
     assert_eq!(m.state(), State::Failed);
     assert_eq!(m.context().error_code.as_deref(), Some("RATE_LIMITED"));
     assert!(m.context().error.is_some());
@@ -276,7 +309,7 @@ fn row_retrying_send_request_to_requesting() {
             Event::RateLimitHit {
                 retry_after_ms: Some(5),
             },
-            Event::RetryRequest,
+            RETRY,
         ],
     );
     m.transition(&Event::SendRequest).unwrap();
@@ -302,8 +335,8 @@ fn row_any_non_terminal_request_failed_to_failed() {
         let mut m = super::machine_table::machine_in(state);
         m.transition(&Event::RequestFailed {
             error: "boom".into(),
-            code: "SERVER_ERROR".into(),
-            retryable: None,
+            code: Some("SERVER_ERROR".into()),
+            retryable: true,
         })
         .unwrap();
         assert_eq!(m.state(), State::Failed, "from {state}");
@@ -314,23 +347,37 @@ fn row_any_non_terminal_request_failed_to_failed() {
 }
 
 #[test]
-fn row_request_failed_explicit_retryable_overrides_the_code() {
+fn row_request_failed_keeps_the_routers_retryable_decision_whatever_the_code() {
+    let mut m = requesting(false, 3);
+    apply(&mut m, &[failed("SERVER_ERROR")]);
+    assert!(!m.context().retryable);
+    assert_invalid(&mut m, &RETRY);
+    let mut m = requesting(false, 3);
+    apply(&mut m, &[retryable("AUTHENTICATION_ERROR")]);
+    assert!(m.context().retryable);
+    m.transition(&RETRY).unwrap();
+    assert_eq!(m.state(), State::Retrying);
+}
+
+#[test]
+fn row_request_failed_without_a_code_leaves_error_code_empty() {
     let mut m = requesting(false, 3);
     m.transition(&Event::RequestFailed {
-        error: "odd".into(),
-        code: "SERVER_ERROR".into(),
-        retryable: Some(false),
+        error: "boom".into(),
+        code: None,
+        retryable: false,
     })
     .unwrap();
-    assert!(!m.context().retryable);
-    assert_invalid(&mut m, &Event::RetryRequest);
+    assert_eq!(m.state(), State::Failed);
+    assert_eq!(m.context().error.as_deref(), Some("boom"));
+    assert_eq!(m.context().error_code, None);
 }
 
 #[test]
 fn row_failed_retry_request_retryable_retries_left_to_retrying() {
     let mut m = requesting(false, 3);
-    apply(&mut m, &[failed("OVERLOADED")]);
-    m.transition(&Event::RetryRequest).unwrap();
+    apply(&mut m, &[retryable("OVERLOADED")]);
+    m.transition(&RETRY).unwrap();
     assert_eq!(m.state(), State::Retrying);
     assert_eq!(m.context().retry_count, 1);
     m.transition(&Event::SendRequest).unwrap();
@@ -340,15 +387,10 @@ fn row_failed_retry_request_retryable_retries_left_to_retrying() {
 
 #[test]
 fn row_failed_retry_request_not_retryable_is_invalid() {
-    for code in [
-        "AUTHENTICATION_ERROR",
-        "NOT_FOUND",
-        "INVALID_REQUEST",
-        "CIRCUIT_OPEN",
-    ] {
+    for code in ["SERVER_ERROR", "TIMEOUT", "AUTHENTICATION_ERROR"] {
         let mut m = requesting(false, 3);
         apply(&mut m, &[failed(code)]);
-        assert_invalid(&mut m, &Event::RetryRequest);
+        assert_invalid(&mut m, &RETRY);
     }
 }
 
@@ -358,14 +400,14 @@ fn row_failed_retry_request_no_retries_left_is_invalid() {
     apply(
         &mut m,
         &[
-            failed("TIMEOUT"),
-            Event::RetryRequest,
+            retryable("TIMEOUT"),
+            RETRY,
             Event::SendRequest,
-            failed("TIMEOUT"),
+            retryable("TIMEOUT"),
         ],
     );
     assert_eq!(m.context().retry_count, 1);
-    assert_invalid(&mut m, &Event::RetryRequest);
+    assert_invalid(&mut m, &RETRY);
 }
 
 #[test]
@@ -373,17 +415,14 @@ fn row_failed_fallback_to_provider_to_requesting() {
     let mut m = requesting(false, 3);
     apply(
         &mut m,
-        &[
-            failed("SERVER_ERROR"),
-            Event::RetryRequest,
-            Event::SendRequest,
-        ],
+        &[retryable("SERVER_ERROR"), RETRY, Event::SendRequest],
     );
-    apply(&mut m, &[failed("SERVER_ERROR")]);
+    apply(&mut m, &[retryable("SERVER_ERROR")]);
     m.transition(&Event::FallbackToProvider {
         provider: "gemini".into(),
         model: Some("gemini-2.5-flash".into()),
         max_retries: Some(2),
+        restart: false,
     })
     .unwrap();
     assert_eq!(m.state(), State::Requesting);
@@ -425,7 +464,7 @@ fn row_failed_fallback_to_provider_not_remaining_is_invalid() {
 }
 
 #[test]
-fn row_failed_fallback_to_the_current_provider_is_invalid() {
+fn row_failed_fallback_to_a_label_equal_to_the_current_provider_consumes_it() {
     let mut m = Machine::new("r".into(), 3, vec!["claude".into(), "gemini".into()]);
     apply(
         &mut m,
@@ -435,18 +474,58 @@ fn row_failed_fallback_to_the_current_provider_is_invalid() {
             failed("SERVER_ERROR"),
         ],
     );
+    m.transition(&fallback("claude")).unwrap();
+    assert_eq!(m.state(), State::Requesting);
+    assert_eq!(m.context().provider, "claude");
+    assert_eq!(m.context().remaining_fallbacks(), ["gemini"]);
+    apply(&mut m, &[failed("SERVER_ERROR")]);
     assert_invalid(&mut m, &fallback("claude"));
-    m.transition(&fallback("gemini")).unwrap();
-    assert_eq!(m.context().provider, "gemini");
 }
 
 #[test]
-fn row_failed_fallback_after_non_fallbackable_error_is_invalid() {
-    for code in ["INVALID_REQUEST", "CANCELLED"] {
+fn row_failed_fallback_to_a_model_label_of_one_deployment() {
+    let mut m = Machine::new(
+        "r".into(),
+        3,
+        vec!["openai".into(), "openai/gpt-4o-mini".into()],
+    );
+    apply(
+        &mut m,
+        &[
+            initiate(false),
+            Event::ValidationPassed,
+            failed("SERVER_ERROR"),
+            fallback("openai"),
+            failed("SERVER_ERROR"),
+        ],
+    );
+    m.transition(&Event::FallbackToProvider {
+        provider: "openai/gpt-4o-mini".into(),
+        model: Some("gpt-4o-mini".into()),
+        max_retries: None,
+        restart: false,
+    })
+    .unwrap();
+    let ctx = m.context();
+    assert_eq!(
+        (ctx.provider.as_str(), ctx.model.as_str()),
+        ("openai/gpt-4o-mini", "gpt-4o-mini")
+    );
+    assert!(ctx.remaining_fallbacks().is_empty());
+}
+
+#[test]
+fn row_failed_fallback_is_not_judged_by_the_error_code() {
+    for code in ["INVALID_REQUEST", "CANCELLED", "VALIDATION_ERROR"] {
         let mut m = requesting(false, 3);
         apply(&mut m, &[failed(code)]);
-        assert_invalid(&mut m, &fallback("gemini"));
+        m.transition(&fallback("gemini")).unwrap();
+        assert_eq!(m.state(), State::Requesting, "after {code}");
     }
+}
+
+#[test]
+fn row_failed_fallback_after_validation_failed_is_invalid() {
     let mut m = new_machine(3);
     apply(
         &mut m,
@@ -538,8 +617,8 @@ fn ext_complete_keeps_the_response() {
 #[test]
 fn ext_streamed_chunks_forbid_retry_and_fallback() {
     let mut m = requesting(true, 3);
-    apply(&mut m, &[chunk("a", 0), failed("SERVER_ERROR")]);
-    assert_invalid(&mut m, &Event::RetryRequest);
+    apply(&mut m, &[chunk("a", 0), retryable("SERVER_ERROR")]);
+    assert_invalid(&mut m, &RETRY);
     assert_invalid(&mut m, &fallback("gemini"));
 }
 
@@ -555,7 +634,7 @@ fn ext_rate_limited_after_chunks_fails_on_retry_request() {
             },
         ],
     );
-    m.transition(&Event::RetryRequest).unwrap();
+    m.transition(&RETRY).unwrap();
     assert_eq!(m.state(), State::Failed);
     assert_eq!(m.context().error_code.as_deref(), Some("RATE_LIMITED"));
     assert_eq!(m.context().retry_count, 0);
@@ -564,8 +643,10 @@ fn ext_rate_limited_after_chunks_fails_on_retry_request() {
 #[test]
 fn ext_failure_before_validation_cannot_retry_or_fall_back() {
     let mut m = new_machine(3);
-    apply(&mut m, &[initiate(false), failed("SERVER_ERROR")]);
-    assert_invalid(&mut m, &Event::RetryRequest);
+    apply(&mut m, &[initiate(false), retryable("SERVER_ERROR")]);
+    assert_invalid(&mut m, &RESTART);
+    assert_invalid(&mut m, &fallback_restarting("gemini"));
+    assert_invalid(&mut m, &RETRY);
     assert_invalid(&mut m, &fallback("gemini"));
 }
 
@@ -578,7 +659,7 @@ fn ext_send_request_clears_the_failed_attempts_chunks() {
             Event::RateLimitHit {
                 retry_after_ms: None,
             },
-            Event::RetryRequest,
+            RETRY,
             Event::SendRequest,
         ],
     );
@@ -597,6 +678,7 @@ fn ext_reset_restores_the_constructor_max_retries() {
                 provider: "gemini".into(),
                 model: None,
                 max_retries: Some(7),
+                restart: false,
             },
             failed("SERVER_ERROR"),
             Event::Reset,
@@ -607,34 +689,207 @@ fn ext_reset_restores_the_constructor_max_retries() {
 }
 
 #[test]
-fn is_retryable_code_classifies_the_known_codes() {
-    use crate::machine::is_retryable_code;
-    for code in [
-        "RATE_LIMITED",
-        "OVERLOADED",
-        "SERVER_ERROR",
-        "TIMEOUT",
-        "CONNECTION_ERROR",
-    ] {
-        assert!(is_retryable_code(code), "{code}");
+fn ext_rate_limited_failure_declared_by_the_machine_is_not_retryable() {
+    let mut m = requesting(true, 3);
+    apply(
+        &mut m,
+        &[
+            chunk("a", 0),
+            Event::RateLimitHit {
+                retry_after_ms: None,
+            },
+            RETRY,
+        ],
+    );
+    assert!(!m.context().retryable);
+    assert_invalid(&mut m, &RESTART);
+}
+
+#[test]
+fn row_failed_retry_request_restart_after_chunks_to_retrying() {
+    let mut m = requesting(true, 3);
+    apply(
+        &mut m,
+        &[chunk("Hel", 0), chunk("lo", 1), retryable("SERVER_ERROR")],
+    );
+    m.transition(&RESTART).unwrap();
+    assert_eq!(m.state(), State::Retrying);
+    let ctx = m.context();
+    assert_eq!((ctx.retry_count, ctx.restarts), (1, 1));
+    assert_eq!((ctx.response.as_str(), ctx.chunk_count), ("", 0));
+    apply(&mut m, &[Event::SendRequest, chunk("Hello", 0)]);
+    assert_eq!(m.context().response, "Hello");
+}
+
+#[test]
+fn row_failed_retry_request_restart_still_needs_retryable_and_retries_left() {
+    let mut m = requesting(true, 3);
+    apply(&mut m, &[chunk("a", 0), failed("SERVER_ERROR")]);
+    assert_invalid(&mut m, &RESTART);
+    let mut m = requesting(true, 0);
+    apply(&mut m, &[chunk("a", 0), retryable("SERVER_ERROR")]);
+    assert_invalid(&mut m, &RESTART);
+}
+
+#[test]
+fn row_failed_retry_request_restart_without_chunks_is_a_plain_retry() {
+    let mut m = requesting(true, 3);
+    apply(&mut m, &[retryable("SERVER_ERROR")]);
+    m.transition(&RESTART).unwrap();
+    assert_eq!(m.state(), State::Retrying);
+    assert_eq!((m.context().retry_count, m.context().restarts), (1, 0));
+}
+
+#[test]
+fn row_rate_limited_retry_request_restart_after_chunks_to_retrying() {
+    let mut m = requesting(true, 3);
+    apply(
+        &mut m,
+        &[
+            chunk("a", 0),
+            Event::RateLimitHit {
+                retry_after_ms: Some(7),
+            },
+        ],
+    );
+    m.transition(&RESTART).unwrap();
+    assert_eq!(m.state(), State::Retrying);
+    let ctx = m.context();
+    assert_eq!((ctx.retry_count, ctx.restarts, ctx.chunk_count), (1, 1, 0));
+    assert_eq!(ctx.response, "");
+    assert_eq!(ctx.retry_after_ms, Some(7));
+}
+
+#[test]
+fn row_rate_limited_retry_request_restart_none_left_to_failed() {
+    let mut m = requesting(true, 0);
+    apply(
+        &mut m,
+        &[
+            chunk("a", 0),
+            Event::RateLimitHit {
+                retry_after_ms: None,
+            },
+        ],
+    );
+    m.transition(&RESTART).unwrap();
+    assert_eq!(m.state(), State::Failed);
+    assert_eq!(m.context().error_code.as_deref(), Some("RATE_LIMITED"));
+    assert_eq!(
+        (m.context().restarts, m.context().response.as_str()),
+        (0, "a")
+    );
+}
+
+#[test]
+fn row_failed_fallback_to_provider_restart_after_chunks_to_requesting() {
+    let mut m = requesting(true, 3);
+    apply(&mut m, &[chunk("a", 0), failed("SERVER_ERROR")]);
+    m.transition(&fallback_restarting("gemini")).unwrap();
+    assert_eq!(m.state(), State::Requesting);
+    let ctx = m.context();
+    assert_eq!(ctx.provider, "gemini");
+    assert_eq!((ctx.restarts, ctx.chunk_count, ctx.attempt), (1, 0, 2));
+    assert_eq!(ctx.response, "");
+    assert_eq!(ctx.remaining_fallbacks(), ["openai"]);
+}
+
+#[test]
+fn row_failed_fallback_to_provider_restart_still_needs_a_remaining_entry() {
+    let mut m = requesting(true, 3);
+    apply(&mut m, &[chunk("a", 0), failed("SERVER_ERROR")]);
+    assert_invalid(&mut m, &fallback_restarting("mistral"));
+}
+
+#[test]
+fn ext_restarts_accumulate_until_reset() {
+    let mut m = requesting(true, 3);
+    apply(
+        &mut m,
+        &[
+            chunk("a", 0),
+            retryable("SERVER_ERROR"),
+            RESTART,
+            Event::SendRequest,
+            chunk("b", 0),
+            failed("SERVER_ERROR"),
+            fallback_restarting("gemini"),
+        ],
+    );
+    assert_eq!(m.context().restarts, 2);
+    apply(&mut m, &[Event::Complete, Event::Reset]);
+    assert_eq!(m.context().restarts, 0);
+}
+
+#[test]
+fn row_retry_request_with_the_next_retry_number_is_accepted() {
+    let mut m = requesting(false, 3);
+    apply(&mut m, &[retryable("SERVER_ERROR")]);
+    m.transition(&Event::RetryRequest {
+        attempt: Some(1),
+        restart: false,
+    })
+    .unwrap();
+    apply(
+        &mut m,
+        &[
+            Event::SendRequest,
+            Event::RateLimitHit {
+                retry_after_ms: None,
+            },
+        ],
+    );
+    m.transition(&Event::RetryRequest {
+        attempt: Some(2),
+        restart: false,
+    })
+    .unwrap();
+    assert_eq!(m.context().retry_count, 2);
+}
+
+#[test]
+fn row_retry_request_with_another_retry_number_is_invalid_and_says_both() {
+    use crate::machine::Refusal;
+    let mut m = requesting(false, 3);
+    apply(&mut m, &[retryable("SERVER_ERROR")]);
+    for given in [0, 2, u32::MAX] {
+        let event = Event::RetryRequest {
+            attempt: Some(given),
+            restart: false,
+        };
+        assert_invalid(&mut m, &event);
+        let err = m.transition(&event).unwrap_err();
+        assert_eq!(
+            err.reason,
+            Some(Refusal::RetryNumberMismatch { given, expected: 1 })
+        );
+        let message = err.to_string();
+        assert!(message.contains(&format!("attempt={given}")), "{message}");
+        assert!(message.contains("number 1"), "{message}");
     }
-    for code in [
-        "AUTHENTICATION_ERROR",
-        "NOT_FOUND",
-        "INVALID_REQUEST",
-        "VALIDATION_ERROR",
-        "CANCELLED",
-        "CIRCUIT_OPEN",
-        "",
-    ] {
-        assert!(!is_retryable_code(code), "{code}");
-    }
+    apply(
+        &mut m,
+        &[
+            RETRY,
+            Event::SendRequest,
+            Event::RateLimitHit {
+                retry_after_ms: None,
+            },
+        ],
+    );
+    assert_invalid(
+        &mut m,
+        &Event::RetryRequest {
+            attempt: Some(1),
+            restart: false,
+        },
+    );
 }
 
 #[test]
 fn transition_error_names_the_state_and_event() {
     let mut m = new_machine(3);
-    let err = m.transition(&Event::RetryRequest).unwrap_err();
+    let err = m.transition(&RETRY).unwrap_err();
     assert_eq!(
         err.to_string(),
         "cannot apply event 'retry_request' in state 'idle'"

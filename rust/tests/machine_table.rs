@@ -1,6 +1,6 @@
 //! Every (state, event) pair outside the table is an invalid transition that changes nothing.
 
-use super::machine_rows::{apply, chunk, failed, fallback, initiate, requesting, usage};
+use super::machine_rows::{apply, chunk, failed, fallback, initiate, requesting, usage, RETRY};
 use crate::machine::{Event, Machine, State};
 
 /// The pairs the table has a row for (whatever their guards say).
@@ -50,7 +50,7 @@ pub(super) fn machine_in(state: State) -> Machine {
             Event::RateLimitHit {
                 retry_after_ms: None,
             },
-            Event::RetryRequest,
+            RETRY,
         ],
         State::Completed => &[Event::StreamComplete { usage: usage(1, 1) }],
         State::Failed => &[failed("SERVER_ERROR")],
@@ -76,7 +76,7 @@ fn one_of_each_event() -> Vec<Event> {
         Event::RateLimitHit {
             retry_after_ms: Some(1),
         },
-        Event::RetryRequest,
+        RETRY,
         failed("SERVER_ERROR"),
         fallback("gemini"),
         Event::Complete,

@@ -1,4 +1,4 @@
-"""Module-level pieces of the extension: clock, error codes, exports."""
+"""Module-level pieces of the extension: clock, exports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import automatosx._core as core
-from automatosx._core import AutomatosxError, is_retryable_code, monotonic_ms
+from automatosx._core import AutomatosxError, monotonic_ms
 
 
 def test_monotonic_clock_never_goes_back() -> None:
@@ -15,10 +15,9 @@ def test_monotonic_clock_never_goes_back() -> None:
     assert readings[0] >= 0
 
 
-def test_retryable_codes() -> None:
-    assert is_retryable_code("OVERLOADED")
-    assert not is_retryable_code("AUTHENTICATION_ERROR")
-    assert not is_retryable_code("CIRCUIT_OPEN")
+def test_the_core_has_no_table_of_retryable_codes() -> None:
+    # The router's policy decides retries; the machine only checks invariants.
+    assert not hasattr(core, "is_retryable_code")
 
 
 def test_base_error_is_an_exception() -> None:

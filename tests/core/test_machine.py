@@ -104,11 +104,11 @@ def test_rate_limit_without_retries_left_fails() -> None:
 
 def test_fallback_changes_provider_and_resets_retries() -> None:
     m = _requesting()
-    m.transition(Event.request_failed(error="boom", code="SERVER_ERROR"))
+    m.transition(Event.request_failed(error="boom", code="SERVER_ERROR", retryable=True))
     assert m.context.retryable
     m.transition(Event.retry_request())
     m.transition(Event.send_request())
-    m.transition(Event.request_failed(error="boom again", code="SERVER_ERROR"))
+    m.transition(Event.request_failed(error="boom again", code="SERVER_ERROR", retryable=True))
     assert m.context.retry_count == 1
     m.transition(Event.fallback_to_provider(provider="gemini"))
     ctx = m.context
@@ -142,19 +142,45 @@ def test_invalid_transition_raises_and_changes_nothing() -> None:
     assert m.context.response == "done"
 
 
-@pytest.mark.parametrize("code", ["INVALID_REQUEST", "VALIDATION_ERROR", "CANCELLED"])
-def test_non_fallbackable_errors_refuse_fallback(code: str) -> None:
+@pytest.mark.parametrize("code", ["SERVER_ERROR", "TIMEOUT", "OVERLOADED"])
+def test_retry_follows_the_routers_retryable_decision_not_the_code(code: str) -> None:
     m = _requesting()
     m.transition(Event.request_failed(error="x", code=code))
+    assert not m.context.retryable
     with pytest.raises(InvalidTransitionError):
-        m.transition(Event.fallback_to_provider(provider="gemini"))
-    assert m.context.provider == "claude"
+        m.transition(Event.retry_request())
+    other = _requesting()
+    other.transition(Event.request_failed("x", "AUTHENTICATION_ERROR", retryable=True))
+    other.transition(Event.retry_request())
+    assert other.state == State.retrying
+
+
+@pytest.mark.parametrize("code", ["INVALID_REQUEST", "CANCELLED"])
+def test_fallback_is_not_judged_by_the_error_code(code: str) -> None:
+    m = _requesting()
+    m.transition(Event.request_failed(error="x", code=code))
+    m.transition(Event.fallback_to_provider(provider="gemini"))
+    assert (m.state, m.context.provider) == (State.requesting, "gemini")
+
+
+def test_fallback_labels_are_opaque_and_used_once() -> None:
+    m = ProviderStateMachine("r", fallback_providers=["claude", "openai/gpt-4o-mini"])
+    m.transition(_initiate(stream=False))
+    m.transition(Event.validation_passed())
+    m.transition(Event.request_failed("boom", "SERVER_ERROR"))
+    m.transition(Event.fallback_to_provider("claude"))
+    m.transition(Event.request_failed("boom", "SERVER_ERROR"))
+    with pytest.raises(InvalidTransitionError):
+        m.transition(Event.fallback_to_provider("claude"))
+    m.transition(Event.fallback_to_provider("openai/gpt-4o-mini", model="gpt-4o-mini"))
+    assert (m.context.provider, m.context.model) == ("openai/gpt-4o-mini", "gpt-4o-mini")
+    assert m.context.remaining_fallbacks == []
 
 
 def test_streamed_chunk_forbids_retry_and_fallback() -> None:
     m = _requesting(stream=True)
     m.transition(Event.receive_stream_chunk(chunk="partial", index=0))
-    m.transition(Event.request_failed(error="reset", code="CONNECTION_ERROR"))
+    m.transition(Event.request_failed(error="reset", code="CONNECTION_ERROR", retryable=True))
     with pytest.raises(InvalidTransitionError):
         m.transition(Event.retry_request())
     with pytest.raises(InvalidTransitionError):
@@ -178,10 +204,94 @@ def test_reset_starts_over_with_the_same_request_id() -> None:
     assert m.history[-1] == "idle"
 
 
+def test_restart_retry_discards_the_streamed_chunks_and_counts_a_restart() -> None:
+    m = _requesting(stream=True)
+    m.transition(Event.receive_stream_chunk(chunk="Hel", index=0))
+    m.transition(Event.request_failed("reset", "CONNECTION_ERROR", retryable=True))
+    m.transition(Event.retry_request(restart=True))
+    ctx = m.context
+    assert m.state == State.retrying
+    assert (ctx.response, ctx.chunk_count, ctx.restarts, ctx.retry_count) == ("", 0, 1, 1)
+    m.transition(Event.send_request())
+    m.transition(Event.receive_stream_chunk(chunk="Hello", index=0))
+    m.transition(Event.stream_complete())
+    assert (m.state, ctx.response, ctx.restarts) == (State.completed, "Hello", 1)
+
+
+def test_restart_after_a_rate_limit_mid_stream() -> None:
+    m = _requesting(stream=True)
+    m.transition(Event.receive_stream_chunk(chunk="a", index=0))
+    m.transition(Event.rate_limit_hit(retry_after_ms=10))
+    m.transition(Event.retry_request(restart=True))
+    assert (m.state, m.context.restarts, m.context.response) == (State.retrying, 1, "")
+
+
+def test_restart_fallback_discards_the_streamed_chunks() -> None:
+    m = _requesting(stream=True)
+    m.transition(Event.receive_stream_chunk(chunk="a", index=0))
+    m.transition(Event.request_failed("reset", "CONNECTION_ERROR"))
+    m.transition(Event.fallback_to_provider("gemini", restart=True))
+    ctx = m.context
+    assert (m.state, ctx.provider, ctx.restarts, ctx.response) == (
+        State.requesting,
+        "gemini",
+        1,
+        "",
+    )
+
+
+def test_retry_request_with_the_seeds_attempt_number() -> None:
+    m = _requesting()
+    m.transition(Event.request_failed("boom", "SERVER_ERROR", retryable=True))
+    with pytest.raises(InvalidTransitionError, match=r"attempt=2 .* number 1") as info:
+        m.transition(Event.retry_request(attempt=2))
+    assert (info.value.state, info.value.event) == ("failed", "retry_request")
+    assert m.state == State.failed
+    m.transition(Event.retry_request(attempt=1))
+    assert m.context.retry_count == 1
+
+
+def test_request_failed_takes_the_error_positionally_and_no_code() -> None:
+    m = _requesting()
+    m.transition(Event.request_failed("boom"))
+    ctx = m.context
+    assert (m.state, ctx.error, ctx.error_code, ctx.retryable) == (
+        State.failed,
+        "boom",
+        None,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (Event.validation_failed(reason="no messages"), "no messages"),
+        (Event.validation_failed(error="no messages"), "no messages"),
+        (Event.validation_failed("no messages"), "no messages"),
+        (Event.validation_failed(), "request validation failed"),
+    ],
+)
+def test_validation_failed_accepts_reason_or_error(event: Event, message: str) -> None:
+    m = _machine()
+    m.transition(_initiate(stream=False))
+    m.transition(event)
+    assert (m.state, m.context.error, m.context.error_code) == (
+        State.failed,
+        message,
+        "VALIDATION_ERROR",
+    )
+
+
+def test_validation_failed_refuses_both_reason_and_error() -> None:
+    with pytest.raises(ValueError, match="reason or error"):
+        Event.validation_failed(reason="a", error="b")
+
+
 def test_context_is_a_live_view() -> None:
     m = _requesting()
     ctx = m.context
-    m.transition(Event.request_failed(error="slow", code="TIMEOUT"))
+    m.transition(Event.request_failed(error="slow", code="TIMEOUT", retryable=True))
     assert (ctx.error, ctx.error_code, ctx.retryable) == ("slow", "TIMEOUT", True)
 
 
@@ -191,6 +301,16 @@ def test_events_are_reusable_values() -> None:
     assert repr(event) == "Event.receive_stream_chunk(chunk='Hello', index=0)"
     assert event == Event.receive_stream_chunk(chunk="Hello", index=0)
     assert Event.reset() != Event.complete()
+    assert repr(Event.retry_request(attempt=2, restart=True)) == (
+        "Event.retry_request(attempt=2, restart=True)"
+    )
+    assert repr(Event.request_failed("boom")) == (
+        "Event.request_failed(error='boom', code=None, retryable=False)"
+    )
+    assert repr(Event.fallback_to_provider("openai/gpt-4o-mini", restart=True)) == (
+        "Event.fallback_to_provider(provider='openai/gpt-4o-mini', model=None, "
+        "max_retries=None, restart=True)"
+    )
     names = {
         Event.validate_request().name,
         Event.validation_failed(error="e").name,
@@ -210,5 +330,5 @@ def test_states_are_hashable_and_print_snake_case() -> None:
 def test_bad_arguments_raise_type_errors() -> None:
     with pytest.raises(TypeError):
         ProviderStateMachine("r", fallback_providers="gemini")
-    with pytest.raises(OverflowError):
-        Event.receive_stream_chunk(chunk="x", index=-1)
+    with pytest.raises(TypeError, match="index must be an int"):
+        Event.receive_stream_chunk(chunk="x", index="0")  # type: ignore[arg-type]
