@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from _servers import PostgresServer, create_database
 from store_records import T0, attempt_record, new_id, request_record, response
 
+from _servers import PostgresServer, create_database
 from automatosx.errors import ConfigurationError, StoreError
 from automatosx.schemas import ProviderHealth, TokenUsage
 from automatosx.store import MetricsRow, Store, StoreState
@@ -430,7 +430,7 @@ async def test_failed_row_is_reported_by_close(pg_url: str) -> None:
 
 async def test_sync_save_raises_its_own_failure(pg_url: str) -> None:
     async with PostgresStore(pg_url, durability="sync") as store:
-        with pytest.raises(StoreError, match="save_attempt failed: .*foreign key"):
+        with pytest.raises(StoreError, match=r"save_attempt failed: .*foreign key"):
             await store.save_attempt(attempt_record(new_id()))
         rid = new_id()
         await store.save_request(request_record(rid))  # the writer lives on
@@ -457,23 +457,27 @@ async def test_writer_reconnects_after_the_server_drops_its_connection(
         await admin.close()
     rid = new_id()
     await pg_store.save_request(request_record(rid))
-    await pg_store.flush()
+    await pg_store.flush()  # retried on a new connection: nothing lost
     assert await pg_store.get_request(rid) is not None
     assert await writes._conn.fetchval("SELECT pg_backend_pid()") != pid
 
 
-async def test_batch_lost_to_a_connection_failure_is_reported_and_the_writer_lives_on(
+async def test_batch_lost_to_two_connection_failures_is_reported_and_the_writer_lives_on(
     pg_store: PostgresStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import automatosx.store._pg_writer as writer_module
 
     real = writer_module._execute_grouped
 
-    async def fail_once(conn: object, batch: object) -> None:
-        monkeypatch.setattr(writer_module, "_execute_grouped", real)
+    async def fail_twice(conn: object, batch: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            monkeypatch.setattr(writer_module, "_execute_grouped", real)
         raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(writer_module, "_execute_grouped", fail_once)
+    calls: list[int] = []
+
+    monkeypatch.setattr(writer_module, "_execute_grouped", fail_twice)
     await pg_store.save_request(request_record())
     with pytest.raises(StoreError, match="save_request failed: connection reset by peer"):
         await pg_store.flush()

@@ -13,7 +13,9 @@ Failures:
   savepoint each, so only the ops that fail are lost (a stream's chunks fail whole);
 * a deadlock or serialization failure (writers in other processes upserting the same metrics
   rows) is transient: the batch is retried whole, up to ``_MAX_RETRIES`` times;
-* a lost connection fails the batch's ops and the next batch reconnects.
+* a lost connection: the batch is retried once on a new connection (a batch whose COMMIT
+  was lost in flight may then be reported as duplicate keys), then its ops fail; the next
+  batch reconnects.
 
 In ``sync`` mode the failing ``submit`` raises :class:`StoreError`; otherwise the failure is
 kept and raised by the next ``raise_failures()`` (``flush``/``close``).
@@ -160,27 +162,40 @@ class PgWriteBehind:
 
     async def _write(self, batch: list[_Op]) -> dict[int, BaseException]:
         """Write one batch in one transaction; on a rejected row, replay it op by op."""
-        try:
-            conn = self._conn
-            if conn is None or conn.is_closed():
-                conn = self._conn = None
-                conn = self._conn = await self._connect()
-            for attempt in range(_MAX_RETRIES + 1):
+        reconnected = False
+        for attempt in range(_MAX_RETRIES + 1):
+            try:
+                conn = await self._connection()
                 try:
                     await _execute_grouped(conn, batch)
                     return {}
-                except _TRANSIENT:
-                    if attempt == _MAX_RETRIES:
+                except asyncpg.PostgresError as exc:
+                    if isinstance(exc, _TRANSIENT) and attempt < _MAX_RETRIES:
+                        continue
+                    if isinstance(exc, _TRANSIENT):
                         raise
-                except asyncpg.PostgresError:
                     return await _execute_one_by_one(conn, batch)
-            raise AssertionError("unreachable")  # pragma: no cover
-        except Exception as exc:  # the connection failed, or retries ran out: all lost
-            if self._conn is not None and not isinstance(exc, asyncpg.PostgresError):
-                with contextlib.suppress(Exception):
-                    self._conn.terminate()
-                self._conn = None
-            return dict.fromkeys(range(len(batch)), exc)
+            except asyncpg.PostgresError as exc:  # retries ran out
+                return dict.fromkeys(range(len(batch)), exc)
+            except Exception as exc:  # the connection failed: retry once on a new one
+                self._drop_connection()
+                if reconnected:
+                    return dict.fromkeys(range(len(batch)), exc)
+                reconnected = True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connection(self) -> Any:
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            self._conn = None
+            conn = self._conn = await self._connect()
+        return conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.terminate()
+            self._conn = None
 
     def _settle(self, batch: list[_Op], failures: dict[int, BaseException]) -> None:
         if not failures and not self._sync:
