@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(BIN):$(PATH)
 export PYO3_PYTHON := $(BIN)/python
 
-.PHONY: help install lock build-dev build-prod format lint test test-rust test-python bench demo wheel clean
+.PHONY: help install lock build-dev build-prod format lint servers test test-rust test-python bench demo wheel clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,7 +52,10 @@ lint: build-dev ## ruff, mypy --strict, stubtest, clippy, rustfmt, workflow chec
 test-rust: ## cargo test of the pure core (no libpython)
 	cargo test -q
 
-test-python: build-dev ## pytest with coverage
+servers: ## check PostgreSQL and redis-server are installed (apt-get installs them if missing; the tests start their own)
+	bash scripts/ensure-servers.sh
+
+test-python: build-dev servers ## pytest with coverage
 	python -m pytest -q --cov --cov-report=term --cov-fail-under=90
 
 test: test-rust test-python lint ## everything CI runs
