@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
+from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine, State
 from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.policy import RAISE, AttemptContext, Retry, decide, rule_for
 from automatosx.errors import (
@@ -38,6 +38,7 @@ log = logging.getLogger("automatosx")
 T = TypeVar("T")
 
 _VALIDATION_PASSED = Event.validation_passed()
+_RETRYING = State.retrying
 _SEND_REQUEST = Event.send_request()
 _EXPIRED = "automatosx: attempt deadline"
 _PY311 = sys.version_info >= (3, 11)
@@ -331,6 +332,8 @@ class Run:
             try:
                 m.transition(Event.retry_request(restart=True) if streamed else _RETRY)
             except InvalidTransitionError:  # the machine's invariants say no: fall back
+                pass
+            if m.state != _RETRYING:
                 retry = False
                 if not m.is_terminal:
                     m.transition(

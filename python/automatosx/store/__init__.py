@@ -77,6 +77,8 @@ StoreFactory = Callable[..., Store]
 # scheme -> a factory, or "module:attribute" of one, imported on first use
 _FACTORIES: dict[str, StoreFactory | str] = {
     "sqlite": "automatosx.store.sqlite:SQLiteStore.from_url",
+    "postgresql": "automatosx.store.postgres:create_postgres_store",
+    "postgres": "automatosx.store.postgres:create_postgres_store",
 }
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 

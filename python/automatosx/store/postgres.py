@@ -49,7 +49,7 @@ from automatosx.store.base import (
 
 __all__ = ["PgDurability", "PostgresStore", "create_postgres_store", "redact_url"]
 
-PgDurability = Literal["write-behind", "sync"]
+PgDurability = Literal["write-behind", "async", "sync"]
 
 
 def redact_url(url: str) -> str:
@@ -86,9 +86,11 @@ class PostgresStore:
         connect_timeout: float = 10.0,
         **connect_kwargs: Any,
     ) -> None:
+        if durability == "async":  # the SQLite store's name for write-behind
+            durability = "write-behind"
         if durability not in ("write-behind", "sync"):
             raise ConfigurationError(
-                f"durability must be 'write-behind' or 'sync', not {durability!r}"
+                f"durability must be 'write-behind' (or 'async') or 'sync', not {durability!r}"
             )
         for name, value in (
             ("queue_size", queue_size),
