@@ -32,6 +32,7 @@ __all__ = [
 
 CONTEXT_WINDOWS = {"claude": 200_000, "openai": 128_000, "gemini": 1_048_576}
 
+_EMPTY_TEXT = {"type": "text", "text": ""}
 _SAFETY_RATINGS = [
     {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
     {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
@@ -89,6 +90,8 @@ def filtered_json(provider: str, reply: dict[str, Any]) -> dict[str, Any]:
     if provider == "claude":
         if reply.get("type") == "message":
             reply["stop_reason"] = "refusal"
+            # A refusal before any text carries no empty text block.
+            reply["content"] = [b for b in reply.get("content", ()) if b != _EMPTY_TEXT]
         elif reply.get("type") == "message_delta":
             reply["delta"]["stop_reason"] = "refusal"
         return reply

@@ -408,8 +408,20 @@ _CHECKS: dict[str, tuple[Callable[[Any], dict[str, Any]], str, str]] = {
 }
 
 
+def _azure(data: Any) -> dict[str, Any]:
+    # The deployment in the path names the model; the body need not.
+    if isinstance(data, dict):
+        data.setdefault("model", "")
+    return _openai(data)
+
+
+_CHECKS["azure"] = (_azure, *_CHECKS["openai"][1:])
+_CHECKS["vertex"] = _CHECKS["gemini"]
+
+
 def validate_body(provider: str, body: bytes) -> dict[str, Any]:
-    """The request body as a dict, validated like `provider`'s service validates it.
+    """The request body as a dict, validated like `provider`'s service validates it
+    (`provider`: "claude", "openai", "gemini", or the clouds' "azure" and "vertex").
 
     Raises `WireError(400, ...)` with the service's wording (and, for OpenAI, its `param`
     and `code`). Gemini's body comes back with its keys in lowerCamelCase.
