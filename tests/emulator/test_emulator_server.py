@@ -28,6 +28,9 @@ def test_port_zero_picks_a_free_port_and_reports_it() -> None:
         assert first.anthropic_base_url == first.base_url
         assert first.openai_base_url == first.base_url + "/v1"
         assert first.gemini_base_url == first.base_url
+        assert first.gemini_v1beta_url == first.base_url + "/v1beta"
+        assert first.azure_endpoint == first.base_url
+        assert first.vertex_base_url == first.base_url
         response = httpx2.get(
             first.openai_base_url + "/models", headers={"authorization": "Bearer k"}
         )
@@ -92,10 +95,19 @@ def test_serve_prints_the_base_urls_and_serves(tmp_path: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(4)]
+        lines = [process.stdout.readline() for _ in range(8)]
         base = lines[0].split()[-1]
         assert base.startswith("http://127.0.0.1:")
-        assert lines[2].split()[2] == base + "/v1"
+        urls = {" ".join(line.split()[:2]): line.split()[2] for line in lines[1:7]}
+        assert urls == {
+            "anthropic base_url:": base,
+            "openai base_url:": base + "/v1",
+            "gemini base_url:": base,
+            "gemini v1beta:": base + "/v1beta",
+            "azure endpoint:": base,
+            "vertex base_url:": base,
+        }
+        assert lines[7].split() == ["scenario:", str(scenario)]
         response = httpx2.post(
             base + "/v1/chat/completions",
             json={"model": "gpt-4o", "messages": user("x")},

@@ -18,11 +18,23 @@ In-process, no sockets (benchmarks, fast tests): `create_app()` is an ASGI app; 
 an `httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))` as its `http_client`
 (google-genai: `HttpOptions(base_url=..., httpx_async_client=...)`).
 
-From a shell: `automatosx emulate --port 8765 --scenario faults.toml` (see `serve`).
+The clouds' doors are served on the same origin: Azure OpenAI
+(`openai.AzureOpenAI(azure_endpoint=srv.azure_endpoint, api_version=..., api_key=...)`) and
+Gemini on Vertex AI in express mode (`genai.Client(vertexai=True, api_key=...,
+http_options=types.HttpOptions(base_url=srv.vertex_base_url))`).
+
+From a shell: `automatosx emulate --port 8765 --scenario faults.toml` (see `serve`); it
+prints the URL each kind of client needs (`banner`).
+
+Bodies are validated like the services validate them: malformed JSON, wrong types, values
+out of range, unknown roles and absurdly nested JSON get a 400 in the provider's own error
+shape; unknown routes get a JSON 404 in it too.
 
 Replies are deterministic ("Emulated reply from <model> to: <your words> ..."), with input
 tokens ~ prompt characters / 4 and one output token per word; `max_tokens` truncates (finish
-reason "length" / "max_tokens" / "MAX_TOKENS"). Scripted faults: see `Scenario` and `Fault`.
+reason "length" / "max_tokens" / "MAX_TOKENS"). Scripted faults — statuses, latency,
+mid-stream errors, drops, silence, a late first token, stalls, cut streams, malformed events,
+context-length and content-filter answers: see `Scenario` and `Fault`.
 Recorded traffic can be replayed instead: `create_replay_app(*cassettes)`.
 """
 
@@ -33,8 +45,16 @@ from automatosx.emulator._conformance import CONFORMANCE_ENV, conformance_dir, c
 from automatosx.emulator._replay import Recording, load_recordings
 from automatosx.emulator._reply import Prompt, Reply, compose_reply, estimate_tokens
 from automatosx.emulator._responses import DroppedConnection
-from automatosx.emulator._scenario import PROVIDERS, Fault, FaultKind, Rule, Scenario
-from automatosx.emulator._server import EmulatorServer, serve
+from automatosx.emulator._scenario import (
+    PROVIDERS,
+    Fault,
+    FaultKind,
+    MalformedKind,
+    RefusalKind,
+    Rule,
+    Scenario,
+)
+from automatosx.emulator._server import EmulatorServer, banner, serve
 
 __all__ = [
     "CONFORMANCE_ENV",
@@ -42,12 +62,15 @@ __all__ = [
     "EmulatorServer",
     "Fault",
     "FaultKind",
+    "MalformedKind",
     "PROVIDERS",
     "Prompt",
     "Recording",
+    "RefusalKind",
     "Reply",
     "Rule",
     "Scenario",
+    "banner",
     "compose_reply",
     "conformance_dir",
     "conformance_files",

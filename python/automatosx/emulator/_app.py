@@ -9,8 +9,13 @@ Routes (all three providers share one origin):
     GET  /{v1,v1beta}/models[/{model}]                   whichever provider the headers name:
          x-goog-api-key or ?key= -> Gemini, anthropic-version / x-api-key -> Anthropic,
          otherwise OpenAI
+    POST /openai/deployments/{deployment}/chat/completions   Azure OpenAI (see _cloud)
+    POST /{v1,v1beta1}/[projects/{p}/locations/{l}/]publishers/google/models/{model}:...
+                                                         Gemini on Vertex AI (see _cloud)
 
-In replay mode any other method and path is served from the recordings too.
+Every generation body is validated like the service validates it (`_validate`) before it is
+answered. In replay mode any other method and path is served from the recordings too;
+otherwise it gets a 404 in the error shape of the provider the path and headers suggest.
 """
 
 from __future__ import annotations
@@ -20,17 +25,28 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from automatosx.emulator._anthropic import AnthropicWire
+from automatosx.emulator._cloud import VERTEX_VERSIONS, AzureWire, VertexWire
+from automatosx.emulator._fault_bodies import (
+    blocked_prompt_reply,
+    context_length_error,
+    filtered_event,
+    filtered_json,
+    malformed_event,
+    prompt_blocked_error,
+)
 from automatosx.emulator._gemini import GeminiWire, split_target
 from automatosx.emulator._openai import OpenAIWire
 from automatosx.emulator._quota import RateWindow
-from automatosx.emulator._reply import Prompt, compose_reply
-from automatosx.emulator._responses import Part, ScriptedResponse
+from automatosx.emulator._reply import Prompt, Reply, compose_reply
+from automatosx.emulator._responses import Part, ScriptedResponse, until_disconnect
 from automatosx.emulator._scenario import Fault, Scenario
+from automatosx.emulator._validate import validate_body
 from automatosx.emulator._wire import (
     DEFAULT_MODELS,
     MODEL_PREFIXES,
@@ -45,9 +61,12 @@ from automatosx.emulator._wire import (
 __all__ = ["create_app", "create_replay_app"]
 
 WIRES: dict[str, Wire] = {"claude": AnthropicWire(), "openai": OpenAIWire(), "gemini": GeminiWire()}
+AZURE: Wire = AzureWire()
+VERTEX: Wire = VertexWire()
 _GEMINI_VERSIONS = ("v1", "v1beta")
 _GEMINI_ACTIONS = ("generateContent", "streamGenerateContent")
 _NUMBER_HEADER = "x-emulator-request-number"
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_app(scenario: Scenario | None = None) -> Starlette:
@@ -70,8 +89,19 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
             Route("/{version}/models", _list_models, methods=["GET"]),
             Route("/{version}/models/{target}", _get_model, methods=["GET"]),
             Route("/{version}/models/{target}", _gemini_generate, methods=["POST"]),
-            Route("/{rest:path}", _replay_only, methods=["GET", "POST", "PUT", "DELETE"]),
-        ]
+            Route(
+                "/openai/deployments/{deployment}/chat/completions", _azure_chat, methods=["POST"]
+            ),
+            Route("/{version}/publishers/google/models/{target}", _vertex, methods=["POST"]),
+            Route(
+                "/{version}/projects/{project}/locations/{location}/publishers/google/models/"
+                "{target}",
+                _vertex,
+                methods=["POST"],
+            ),
+            Route("/{rest:path}", _replay_only, methods=_ANY_METHOD),
+        ],
+        exception_handlers={HTTPException: _http_exception},
     )
     app.state.scenario = scenario if scenario is not None else Scenario()
     app.state.quota = RateWindow()
@@ -106,9 +136,25 @@ async def _gemini_generate(request: Request) -> Response:
     return await _generate(request, WIRES["gemini"])
 
 
+async def _azure_chat(request: Request) -> Response:
+    return await _generate(request, AZURE)
+
+
+async def _vertex(request: Request) -> Response:
+    _, action = split_target(request.path_params["target"])
+    if request.path_params["version"] not in VERTEX_VERSIONS or action not in _GEMINI_ACTIONS:
+        return await _replay_only(request)
+    return await _generate(request, VERTEX)
+
+
 def _provider_of(request: Request) -> str:
     headers, path = request.headers, request.url.path
-    if "x-goog-api-key" in headers or "key" in request.query_params or "/v1beta/" in path:
+    if path.startswith("/openai/"):
+        return "openai"
+    gemini_paths = ("/v1beta/", "/v1beta1/", "/publishers/")
+    if "x-goog-api-key" in headers or "key" in request.query_params:
+        return "gemini"
+    if any(part in path for part in gemini_paths):
         return "gemini"
     if path.startswith("/v1/messages") or "anthropic-version" in headers or "x-api-key" in headers:
         return "claude"
@@ -132,8 +178,10 @@ def _error_response(
             headers["retry-after-ms"] = str(fault.retry_after_ms)
     headers |= fault.headers
     headers["content-type"] = "application/json"
-    body = dumps(wire.error_body(error, retry_after))
-    return Response(body, status_code=error.status, headers=headers)
+    data = wire.error_body(error, retry_after)
+    if "request_id" in data and "request-id" in headers:
+        data["request_id"] = headers["request-id"]  # Anthropic: the body names the header's id
+    return Response(dumps(data), status_code=error.status, headers=headers)
 
 
 def _check_key(wire: Wire, request: Request, scenario: Scenario) -> None:
@@ -150,6 +198,9 @@ async def _generate(request: Request, wire: Wire) -> Response:
     # Read the body first, as a server does: a client that gives up during the scripted
     # latency then leaves quietly instead of as an ASGI ClientDisconnect traceback.
     body = await request.body()
+    if fault.silence:
+        await until_disconnect(request.receive)
+        return Response(status_code=204)  # nobody is left to read it
     if fault.latency:
         await asyncio.sleep(fault.latency)
     headers = {_NUMBER_HEADER: str(number)}
@@ -160,9 +211,15 @@ async def _generate(request: Request, wire: Wire) -> Response:
             raise WireError(fault.status, fault.message, fault.error)
         if scenario.recordings:
             return _replayed(request, scenario, fault, headers)
+        dialect: str = getattr(wire, "dialect", wire.provider)
+        validate_body(dialect, body)
         prompt = wire.parse(body, request)
-        if not is_known_model(wire.provider, prompt.model, scenario.models):
+        if not is_known_model(dialect, prompt.model, scenario.models):
             raise wire.unknown_model_error(prompt.model, request)
+        if fault.refusal == "context_length":
+            raise context_length_error(wire.provider, prompt)
+        if fault.refusal == "prompt_blocked" and wire.provider == "openai":
+            raise prompt_blocked_error()
         if fault.stream_error_after is not None and not prompt.stream:
             status = fault.status or wire.default_stream_error_status()
             raise WireError(status, fault.message, fault.error)
@@ -171,33 +228,74 @@ async def _generate(request: Request, wire: Wire) -> Response:
         return _error_response(wire, error, wire.headers(new_id("req_emu"), quota) | headers, fault)
     quota = request.app.state.quota.record(wire.provider, prompt.input_tokens)
     headers = wire.headers(new_id("req_emu"), quota) | headers | dict(fault.headers)
+    if fault.late_first_token_ms and not prompt.stream:
+        await asyncio.sleep(fault.late_first_token_ms / 1000)
     return _success(wire, prompt, fault, headers)
 
 
+def _stop_after(fault: Fault) -> int | None:
+    """After how many text chunks a fault ends the reply early (None: it does not)."""
+    for after in (fault.stream_error_after, fault.drop_after, fault.stall_after, fault.cut_after):
+        if after is not None:
+            return after
+    return None
+
+
 def _success(wire: Wire, prompt: Prompt, fault: Fault, headers: dict[str, str]) -> Response:
-    reply = compose_reply(prompt)
+    provider = wire.provider
+    filtered = fault.refusal in ("content_filter", "prompt_blocked")
+    if fault.refusal == "prompt_blocked" and provider == "gemini":
+        return _blocked_prompt(wire, prompt, headers)
+    reply = Reply((), truncated=False) if fault.refusal == "prompt_blocked" else None
+    reply = reply or compose_reply(prompt)
+    drop, hang = fault.drop_after is not None, fault.stall_after is not None
     if not prompt.stream:
-        body = dumps(wire.reply_json(prompt, reply))
+        data = wire.reply_json(prompt, reply)
+        body = dumps(filtered_json(provider, data) if filtered else data)
         headers["content-type"] = "application/json"
-        if fault.drop_after is None:
+        if _stop_after(fault) is None:
             return Response(body, headers=headers)
         return ScriptedResponse(
-            200, headers, [Part(body[: len(body) // 2])], drop=True, content_length=len(body)
+            200,
+            headers,
+            [Part(body[: len(body) // 2])],
+            drop=drop,
+            hang=hang and not drop,
+            content_length=len(body) if drop or hang else None,
         )
     stream = wire.reply_stream(prompt, reply)
     gap = fault.chunk_latency or 0.0
-    parts = [Part(event) for event in stream.preamble]
-    cut = fault.stream_error_after if fault.stream_error_after is not None else fault.drop_after
-    chunks = stream.chunks if cut is None else stream.chunks[:cut]
-    parts += [Part(chunk, gap if i else 0.0) for i, chunk in enumerate(chunks)]
-    headers["content-type"] = wire.stream_content_type()
-    headers["cache-control"] = "no-cache"
+    stop = _stop_after(fault)
+    events = stream.chunks if stop is None else stream.chunks[:stop]
+    if fault.malformed_event is not None:
+        at = min(1 if fault.malformed_after is None else fault.malformed_after, len(events))
+        events = [*events[:at], malformed_event(provider, fault.malformed_event), *events[at:]]
+    tail = [Part(event, gap if i else 0.0) for i, event in enumerate(events)]
     if fault.stream_error_after is not None:
         status = fault.status or wire.default_stream_error_status()
-        parts.append(Part(wire.stream_error_event(status, fault.error, fault.message), gap))
-    elif fault.drop_after is None:
-        parts += [Part(event, gap if i == 0 else 0.0) for i, event in enumerate(stream.epilogue)]
-    return ScriptedResponse(200, headers, parts, drop=fault.drop_after is not None)
+        tail.append(Part(wire.stream_error_event(status, fault.error, fault.message), gap))
+    elif stop is None:
+        tail += [Part(event, gap if i == 0 else 0.0) for i, event in enumerate(stream.epilogue)]
+    if filtered:
+        tail = [Part(filtered_event(provider, part.data), part.delay) for part in tail]
+    if tail and fault.late_first_token_ms:
+        tail[0] = Part(tail[0].data, tail[0].delay + fault.late_first_token_ms / 1000)
+    headers["content-type"] = wire.stream_content_type()
+    headers["cache-control"] = "no-cache"
+    parts = [Part(event) for event in stream.preamble] + tail
+    cuts = fault.stream_error_after is None
+    return ScriptedResponse(
+        200, headers, parts, drop=drop and cuts, hang=hang and cuts and not drop
+    )
+
+
+def _blocked_prompt(wire: Wire, prompt: Prompt, headers: dict[str, str]) -> Response:
+    """Gemini's 200 for a prompt blocked for safety, as JSON or as a one-event stream."""
+    body = dumps(blocked_prompt_reply(prompt))
+    if not prompt.stream:
+        return Response(body, headers=headers | {"content-type": "application/json"})
+    headers["content-type"] = wire.stream_content_type()
+    return Response(b"data: " + body + b"\r\n\r\n", headers=headers)
 
 
 def _replayed(
@@ -220,10 +318,33 @@ def _replayed(
     return Response(recording.body, status_code=recording.status, headers=headers)
 
 
+def _not_found(request: Request) -> Response:
+    """A 404 in the error shape of the provider the path and headers point to."""
+    provider = _provider_of(request)
+    wire = WIRES[provider]
+    if provider == "openai":
+        error = WireError(404, f"Invalid URL ({request.method} {request.url.path})")
+    elif provider == "claude":
+        error = WireError(404, "Not Found")
+    else:
+        error = WireError(404, f"Method not found: {request.method} {request.url.path}")
+    return _error_response(wire, error, wire.headers(new_id("req_emu"), None), Fault())
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 / 405 answers, as JSON in the provider's shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return _not_found(request)
+    wire = WIRES[_provider_of(request)]
+    error = WireError(status, f"{request.method} is not allowed on {request.url.path}")
+    return _error_response(wire, error, wire.headers(new_id("req_emu"), None), Fault())
+
+
 async def _replay_only(request: Request) -> Response:
     scenario = _scenario(request)
     if not scenario.recordings:
-        return Response("Not Found", status_code=404)
+        return _not_found(request)
     number, fault = scenario.next_request(_provider_of(request))
     if fault.latency:
         await asyncio.sleep(fault.latency)
@@ -249,7 +370,7 @@ def _model_listing(request: Request, target: str | None) -> Response:
     wire, scenario = WIRES[provider], _scenario(request)
     version = request.path_params["version"]
     if version != "v1" and not (provider == "gemini" and version in _GEMINI_VERSIONS):
-        return Response("Not Found", status_code=404)
+        return _not_found(request)
     headers = wire.headers(new_id("req_emu"), None)
     try:
         _check_key(wire, request, scenario)

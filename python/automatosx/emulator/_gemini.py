@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from automatosx.emulator._reply import Prompt, Reply
+from automatosx.emulator._validate import camel_keys
 from automatosx.emulator._wire import Quota, StreamBody, WireError, dumps, new_id
 
 __all__ = ["GeminiWire", "google_duration", "split_target"]
@@ -100,6 +101,7 @@ class GeminiWire:
                 400,
                 'Invalid JSON payload received. Unknown name "": Root element must be a message.',
             )
+        data = camel_keys(data)  # proto JSON: snake_case names are accepted too
         turns = _turns(data.get("contents"))
         if not turns:
             raise WireError(400, "* GenerateContentRequest.contents: contents is not specified\n")

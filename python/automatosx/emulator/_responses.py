@@ -1,4 +1,5 @@
-"""ASGI responses that pace their body, end it with an error event, or drop the connection."""
+"""ASGI responses that pace their body, end it with an error event, drop the connection, or
+stall (keep it open, sending nothing, until the client leaves)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ else:
             `ConnectionResetError` here would list that base twice: a TypeError)."""
 
 
-__all__ = ["DroppedConnection", "Part", "ScriptedResponse"]
+__all__ = ["DroppedConnection", "Part", "ScriptedResponse", "until_disconnect"]
 
 
 class DroppedConnection(_TransportDrop, ConnectionResetError):
@@ -35,6 +36,12 @@ class DroppedConnection(_TransportDrop, ConnectionResetError):
     """
 
 
+async def until_disconnect(receive: Receive) -> None:
+    """Wait until the client goes away (uvicorn reports `http.disconnect` when it closes)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 @dataclass(frozen=True)
 class Part:
     data: bytes
@@ -42,7 +49,8 @@ class Part:
 
 
 class ScriptedResponse(Response):
-    """Send `parts` one body message each, then finish, or raise `DroppedConnection`."""
+    """Send `parts` one body message each, then finish, raise `DroppedConnection` (`drop`),
+    or send nothing more until the client disconnects (`hang`)."""
 
     def __init__(
         self,
@@ -51,6 +59,7 @@ class ScriptedResponse(Response):
         parts: Sequence[Part],
         *,
         drop: bool = False,
+        hang: bool = False,
         content_length: int | None = None,
     ) -> None:
         self.status_code = status_code
@@ -58,6 +67,7 @@ class ScriptedResponse(Response):
         self.body = b""
         self.parts = list(parts)
         self.drop = drop
+        self.hang = hang
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         if content_length is not None:
             raw.append((b"content-length", str(content_length).encode()))
@@ -71,6 +81,9 @@ class ScriptedResponse(Response):
             if part.delay > 0:
                 await asyncio.sleep(part.delay)
             await send({"type": "http.response.body", "body": part.data, "more_body": True})
+        if self.hang:
+            await until_disconnect(receive)
+            return
         if self.drop:
             raise DroppedConnection("emulator dropped the connection (scripted)")
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -30,11 +30,24 @@ from typing import Any, Literal
 
 from automatosx.emulator._replay import Recording, load_recordings, normalize_path
 
-__all__ = ["PROVIDERS", "Fault", "FaultKind", "Rule", "Scenario", "canonical_provider"]
+__all__ = [
+    "PROVIDERS",
+    "Fault",
+    "FaultKind",
+    "MalformedKind",
+    "RefusalKind",
+    "Rule",
+    "Scenario",
+    "canonical_provider",
+]
 
 PROVIDERS: tuple[str, ...] = ("claude", "openai", "gemini")
 _ALIASES = {"anthropic": "claude", "google": "gemini", "*": "*", "any": "*"}
 
+MalformedKind = Literal["not_json", "wrong_shape"]
+RefusalKind = Literal["context_length", "content_filter", "prompt_blocked"]
+_MALFORMED_KINDS: tuple[MalformedKind, ...] = ("not_json", "wrong_shape")
+_REFUSAL_KINDS: tuple[RefusalKind, ...] = ("context_length", "content_filter", "prompt_blocked")
 FaultKind = Literal["429", "500", "503", "529", "midstream", "drop"]
 _RANDOM_KINDS: tuple[FaultKind, ...] = ("429", "500", "503", "529", "midstream", "drop")
 
@@ -69,6 +82,36 @@ class Fault:
     - `drop_after`: close the connection after this many text chunks (streamed) or after part
       of the body (non-streamed, any value).
 
+    Faults for failover and timeout tests:
+
+    - `silence`: accept the request (read its body) and never send a byte, not even headers,
+      until the client gives up and disconnects.
+    - `late_first_token_ms`: send the headers (and a stream's opening events) at once, then
+      wait this long before the first text chunk; a JSON reply waits this long before it is
+      sent at all.
+    - `stall_after`: send this many text chunks (non-streamed: half the body), then keep the
+      connection open and send nothing more until the client disconnects.
+    - `cut_after`: send this many text chunks, then end the response cleanly without the
+      provider's terminating events (no Anthropic `message_stop`, no OpenAI `[DONE]`, no
+      Gemini chunk with a `finishReason`). Non-streamed: half the JSON body, ended cleanly.
+    - `malformed_event`: "not_json" (an SSE event whose data is not valid JSON) or
+      "wrong_shape" (valid JSON of no shape the provider sends), inserted after
+      `malformed_after` text chunks (default 1) in an otherwise complete stream.
+    - `refusal`: the request is refused as each service refuses it:
+      "context_length" -> 400 (OpenAI `context_length_exceeded`; Anthropic
+      "prompt is too long: N tokens > M maximum"; Gemini INVALID_ARGUMENT "The input token
+      count (N) exceeds the maximum number of tokens allowed (M).");
+      "content_filter" -> 200 whose reply stops for safety (OpenAI `finish_reason:
+      "content_filter"`, Anthropic `stop_reason: "refusal"`, Gemini candidate
+      `finishReason: "SAFETY"` without content);
+      "prompt_blocked" -> OpenAI 400 `content_policy_violation`, Gemini 200 with
+      `promptFeedback.blockReason: "SAFETY"` and no candidates, Anthropic a 200 refusal with
+      no content.
+
+    In a scenario file these are rule keys like the others, e.g.
+    `{"provider": "openai", "cut_after": 2}` or `{"provider": "gemini", "refusal":
+    "context_length"}`.
+
     Replaying recorded traffic, only `status` (on generation requests, answered before any
     recording is taken, its error body shaped by `error`, `message` and the retry fields),
     `latency`, `headers` and `drop_after` apply; `stream_error_after` and `chunk_latency`
@@ -85,6 +128,25 @@ class Fault:
     chunk_latency: float | None = None
     stream_error_after: int | None = None
     drop_after: int | None = None
+    silence: bool | None = None
+    late_first_token_ms: int | None = None
+    stall_after: int | None = None
+    cut_after: int | None = None
+    malformed_event: MalformedKind | None = None
+    malformed_after: int | None = None
+    refusal: RefusalKind | None = None
+
+    def __post_init__(self) -> None:
+        if self.malformed_event is not None and self.malformed_event not in _MALFORMED_KINDS:
+            raise ValueError(
+                f"malformed_event must be one of {_MALFORMED_KINDS}, not {self.malformed_event!r}"
+            )
+        if self.refusal is not None and self.refusal not in _REFUSAL_KINDS:
+            raise ValueError(f"refusal must be one of {_REFUSAL_KINDS}, not {self.refusal!r}")
+        for name in ("late_first_token_ms", "stall_after", "cut_after", "malformed_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, not {value!r}")
 
     @property
     def is_empty(self) -> bool:
@@ -122,6 +184,7 @@ class Rule(Fault):
     every: int | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "provider", canonical_provider(self.provider))
         if self.requests is not None:
             object.__setattr__(self, "requests", tuple(self.requests))

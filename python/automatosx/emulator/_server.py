@@ -16,7 +16,7 @@ from automatosx.emulator._app import create_app
 from automatosx.emulator._responses import DroppedConnection
 from automatosx.emulator._scenario import Scenario
 
-__all__ = ["EmulatorServer", "serve"]
+__all__ = ["EmulatorServer", "banner", "serve"]
 
 _START_TIMEOUT = 10.0
 
@@ -123,6 +123,22 @@ class EmulatorServer:
         """For google-genai's `HttpOptions(base_url=...)` (it appends /{api_version}/models/...)."""
         return self.base_url
 
+    @property
+    def gemini_v1beta_url(self) -> str:
+        """For clients that want Gemini's versioned root (they append /models/...)."""
+        return self.base_url + "/v1beta"
+
+    @property
+    def azure_endpoint(self) -> str:
+        """For openai's `AzureOpenAI(azure_endpoint=...)` (it appends /openai/deployments/...)."""
+        return self.base_url
+
+    @property
+    def vertex_base_url(self) -> str:
+        """For google-genai with `vertexai=True` and an API key (express mode):
+        `HttpOptions(base_url=...)`; it appends /v1beta1/publishers/google/models/..."""
+        return self.base_url
+
     def start(self) -> EmulatorServer:
         """Bind, start serving in a daemon thread, and return once it accepts connections."""
         if self._thread is not None:
@@ -182,6 +198,24 @@ class EmulatorServer:
         await asyncio.to_thread(self.stop)
 
 
+def banner(base: str, scenario_path: str | Path | None = None) -> list[str]:
+    """The lines `serve` prints: the URL each kind of client needs to reach this emulator."""
+    lines = [
+        f"automatosx emulator listening on {base}",
+        f"  anthropic base_url: {base}  (anthropic.Anthropic(base_url=...))",
+        f"  openai    base_url: {base}/v1  (openai.OpenAI(base_url=...))",
+        f"  gemini    base_url: {base}  (google-genai HttpOptions(base_url=...))",
+        f"  gemini    v1beta:   {base}/v1beta  (clients that want the versioned root)",
+        f"  azure     endpoint: {base}  (openai.AzureOpenAI(azure_endpoint=..., "
+        "api_version=..., api_key=...))",
+        f"  vertex    base_url: {base}  (google-genai Client(vertexai=True, api_key=..., "
+        "http_options=HttpOptions(base_url=...)))",
+    ]
+    if scenario_path is not None:
+        lines.append(f"  scenario: {scenario_path}")
+    return lines
+
+
 def serve(
     host: str = "127.0.0.1", port: int = 8765, scenario_path: str | Path | None = None
 ) -> None:
@@ -195,12 +229,8 @@ def serve(
     sock = _bind(host, port)
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{sock.getsockname()[1]}"
-    print(f"automatosx emulator listening on {base}")
-    print(f"  anthropic base_url: {base}")
-    print(f"  openai    base_url: {base}/v1")
-    print(f"  gemini    base_url: {base}  (google-genai HttpOptions.base_url)")
-    if scenario_path is not None:
-        print(f"  scenario: {scenario_path}")
+    for line in banner(base, scenario_path):
+        print(line, flush=True)
     try:
         uvicorn.Server(_config(app, host, sock.getsockname()[1], "info")).run(sockets=[sock])
     finally:

@@ -29,6 +29,9 @@ MODEL_PREFIXES: dict[str, tuple[str, ...]] = {
     "claude": ("claude",),
     "openai": ("gpt", "o", "chatgpt"),
     "gemini": ("gemini",),
+    # Azure deployments are named by their owner: any name may be one.
+    "azure": ("",),
+    "vertex": ("gemini",),
 }
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
     "claude": ("claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5"),
