@@ -28,7 +28,8 @@ from automatosx.emulator._anthropic import AnthropicWire
 from automatosx.emulator._gemini import GeminiWire, split_target
 from automatosx.emulator._openai import OpenAIWire
 from automatosx.emulator._quota import RateWindow
-from automatosx.emulator._reply import Prompt, compose_reply
+from automatosx.emulator._features import compose, dialect_of, enrich, prefix_cache
+from automatosx.emulator._reply import Prompt
 from automatosx.emulator._responses import Part, ScriptedResponse
 from automatosx.emulator._scenario import Fault, Scenario
 from automatosx.emulator._wire import (
@@ -160,7 +161,7 @@ async def _generate(request: Request, wire: Wire) -> Response:
             raise WireError(fault.status, fault.message, fault.error)
         if scenario.recordings:
             return _replayed(request, scenario, fault, headers)
-        prompt = wire.parse(body, request)
+        prompt = enrich(dialect_of(wire), wire.parse(body, request), prefix_cache(request.app))
         if not is_known_model(wire.provider, prompt.model, scenario.models):
             raise wire.unknown_model_error(prompt.model, request)
         if fault.stream_error_after is not None and not prompt.stream:
@@ -175,7 +176,7 @@ async def _generate(request: Request, wire: Wire) -> Response:
 
 
 def _success(wire: Wire, prompt: Prompt, fault: Fault, headers: dict[str, str]) -> Response:
-    reply = compose_reply(prompt)
+    reply = compose(dialect_of(wire), prompt)
     if not prompt.stream:
         body = dumps(wire.reply_json(prompt, reply))
         headers["content-type"] = "application/json"
