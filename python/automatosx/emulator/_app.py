@@ -4,6 +4,7 @@ Routes (all three providers share one origin):
 
     POST /v1/messages                                    Anthropic
     POST /v1/chat/completions                            OpenAI
+    POST /v1/responses                                   OpenAI Responses API
     POST /{v1,v1beta}/models/{model}:generateContent     Gemini
     POST /{v1,v1beta}/models/{model}:streamGenerateContent?alt=sse
     GET  /{v1,v1beta}/models[/{model}]                   whichever provider the headers name:
@@ -31,6 +32,7 @@ from automatosx.emulator._quota import RateWindow
 from automatosx.emulator._features import compose, dialect_of, enrich, prefix_cache
 from automatosx.emulator._reply import Prompt
 from automatosx.emulator._responses import Part, ScriptedResponse
+from automatosx.emulator._responses_api import ResponsesWire
 from automatosx.emulator._scenario import Fault, Scenario
 from automatosx.emulator._wire import (
     DEFAULT_MODELS,
@@ -46,6 +48,7 @@ from automatosx.emulator._wire import (
 __all__ = ["create_app", "create_replay_app"]
 
 WIRES: dict[str, Wire] = {"claude": AnthropicWire(), "openai": OpenAIWire(), "gemini": GeminiWire()}
+_RESPONSES_WIRE = ResponsesWire()
 _GEMINI_VERSIONS = ("v1", "v1beta")
 _GEMINI_ACTIONS = ("generateContent", "streamGenerateContent")
 _NUMBER_HEADER = "x-emulator-request-number"
@@ -68,6 +71,7 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
         routes=[
             Route("/v1/messages", _anthropic_messages, methods=["POST"]),
             Route("/v1/chat/completions", _openai_chat, methods=["POST"]),
+            Route("/v1/responses", _openai_responses, methods=["POST"]),
             Route("/{version}/models", _list_models, methods=["GET"]),
             Route("/{version}/models/{target}", _get_model, methods=["GET"]),
             Route("/{version}/models/{target}", _gemini_generate, methods=["POST"]),
@@ -98,6 +102,10 @@ async def _anthropic_messages(request: Request) -> Response:
 
 async def _openai_chat(request: Request) -> Response:
     return await _generate(request, WIRES["openai"])
+
+
+async def _openai_responses(request: Request) -> Response:
+    return await _generate(request, _RESPONSES_WIRE)
 
 
 async def _gemini_generate(request: Request) -> Response:

@@ -359,7 +359,12 @@ def _read_gemini(body: Mapping[str, Any]) -> Asked:
     for tool in _list(body.get("tools")):
         for decl in _list(_dict(tool).get("functionDeclarations")):
             if isinstance(decl, dict) and "name" in decl:
-                schema = decl.get("parametersJsonSchema") or decl.get("parameters")
+                # google-genai sends this one field in snake_case; the service takes both.
+                schema = (
+                    decl.get("parametersJsonSchema")
+                    or decl.get("parameters_json_schema")
+                    or decl.get("parameters")
+                )
                 tools[str(decl["name"])] = _dict(schema) or {"type": "object", "properties": {}}
     calling = _dict(_dict(body.get("toolConfig")).get("functionCallingConfig"))
     allowed = [str(n) for n in _list(calling.get("allowedFunctionNames"))]
@@ -381,7 +386,11 @@ def _read_gemini(body: Mapping[str, Any]) -> Asked:
             )
     config = _dict(body.get("generationConfig"))
     json_out = config.get("responseMimeType") == "application/json"
-    schema = config.get("responseJsonSchema") or config.get("responseSchema")
+    schema = (
+        config.get("responseJsonSchema")
+        or config.get("response_json_schema")
+        or config.get("responseSchema")
+    )
     thinking = config.get("thinkingConfig")
     budget = None
     if isinstance(thinking, dict):
