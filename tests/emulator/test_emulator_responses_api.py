@@ -51,7 +51,8 @@ async def test_item_list_input_and_max_output_tokens_make_it_incomplete(
         max_output_tokens=16,
     )
     assert response.status == "incomplete"
-    assert response.incomplete_details and response.incomplete_details.reason == "max_output_tokens"
+    assert response.incomplete_details
+    assert response.incomplete_details.reason == "max_output_tokens"
     assert len(response.output_text.split()) == 16
 
 
@@ -60,7 +61,8 @@ async def test_required_tool_choice_returns_a_function_call_item(in_process: Emu
         model="gpt-4o", input="Hi", tools=TOOLS, tool_choice="required"
     )
     (item,) = response.output
-    assert item.type == "function_call" and item.name == "get_capital"
+    assert item.type == "function_call"
+    assert item.name == "get_capital"
     jsonschema.validate(json.loads(item.arguments), TOOLS[0]["parameters"])
 
 

@@ -26,8 +26,10 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
         st.just({"type": "boolean"}),
         st.just({"type": "null"}),
         st.builds(
-            lambda lo, span, ex: {"type": "integer", "minimum": lo, "maximum": lo + span}
-            | ({"exclusiveMinimum": lo - 1} if ex else {}),
+            lambda lo, span, ex: (
+                {"type": "integer", "minimum": lo, "maximum": lo + span}
+                | ({"exclusiveMinimum": lo - 1} if ex else {})
+            ),
             ints,
             st.integers(0, 20),
             st.booleans(),
@@ -38,8 +40,10 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
             st.sampled_from([0.5, 2, 3]),
         ),
         st.builds(
-            lambda lo, extra, fmt: {"type": "string", "minLength": lo, "maxLength": lo + extra}
-            | ({"format": fmt} if fmt else {}),
+            lambda lo, extra, fmt: (
+                {"type": "string", "minLength": lo, "maxLength": lo + extra}
+                | ({"format": fmt} if fmt else {})
+            ),
             st.integers(0, 5),
             st.integers(0, 30),
             st.sampled_from([None, "date-time", "email", "uuid", "ipv4"]),
@@ -52,20 +56,24 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
 def _extend(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(
         st.builds(
-            lambda props, extra, closed: {
-                "type": "object",
-                "properties": props,
-                "required": sorted(props)[: len(props) // 2 + extra],
-            }
-            | ({"additionalProperties": False} if closed else {}),
+            lambda props, extra, closed: (
+                {
+                    "type": "object",
+                    "properties": props,
+                    "required": sorted(props)[: len(props) // 2 + extra],
+                }
+                | ({"additionalProperties": False} if closed else {})
+            ),
             st.dictionaries(_names, children, max_size=4),
             st.integers(0, 1),
             st.booleans(),
         ),
         st.builds(
-            lambda items, low, unique: {"type": "array", "items": items, "minItems": low}
-            # uniqueItems only where any schema can meet it (three distinct booleans cannot).
-            | ({"uniqueItems": True} if unique and low <= 1 else {}),
+            lambda items, low, unique: (
+                {"type": "array", "items": items, "minItems": low}
+                # uniqueItems only where any schema can meet it (three distinct booleans cannot).
+                | ({"uniqueItems": True} if unique and low <= 1 else {})
+            ),
             children,
             st.integers(0, 3),
             st.booleans(),

@@ -41,7 +41,8 @@ async def test_claude_forced_tool_returns_tool_use_with_valid_input(in_process: 
     )
     assert message.stop_reason == "tool_use"
     (block,) = message.content
-    assert block.type == "tool_use" and block.name == "get_weather"
+    assert block.type == "tool_use"
+    assert block.name == "get_weather"
     jsonschema.validate(block.input, WEATHER)
 
 
@@ -195,7 +196,9 @@ def _gemini_config(mode: str, **extra: Any) -> genai_types.GenerateContentConfig
         tools=[
             genai_types.Tool(
                 function_declarations=[
-                    genai_types.FunctionDeclaration(name="get_weather", parameters_json_schema=WEATHER),
+                    genai_types.FunctionDeclaration(
+                        name="get_weather", parameters_json_schema=WEATHER
+                    ),
                     genai_types.FunctionDeclaration(
                         name="get_time",
                         parameters=genai_types.Schema(
@@ -217,7 +220,8 @@ async def test_gemini_any_mode_returns_function_call_with_stop(in_process: Emula
     response = await in_process.gemini.models.generate_content(
         model="gemini-2.5-flash", contents="Hi", config=_gemini_config("ANY")
     )
-    assert response.candidates and response.candidates[0].finish_reason == "STOP"
+    assert response.candidates
+    assert response.candidates[0].finish_reason == "STOP"
     (call,) = response.function_calls or []
     assert call.name == "get_weather"
     jsonschema.validate(call.args, WEATHER)
@@ -229,7 +233,8 @@ async def test_gemini_allowed_function_names_pick_the_call(in_process: Emulated)
         model="gemini-2.5-flash", contents="Hi", config=config
     )
     (call,) = response.function_calls or []
-    assert call.name == "get_time" and call.args == {"zone": "zone"}
+    assert call.name == "get_time"
+    assert call.args == {"zone": "zone"}
 
 
 async def test_gemini_none_mode_answers_in_text(in_process: Emulated) -> None:
@@ -237,7 +242,8 @@ async def test_gemini_none_mode_answers_in_text(in_process: Emulated) -> None:
         model="gemini-2.5-flash", contents="use get_weather", config=_gemini_config("NONE")
     )
     assert not response.function_calls
-    assert response.text and response.text.startswith("Emulated reply")
+    assert response.text
+    assert response.text.startswith("Emulated reply")
 
 
 async def test_gemini_streamed_function_call_arrives_whole(loopback: Emulated) -> None:
@@ -256,7 +262,11 @@ async def test_gemini_function_response_is_quoted_in_the_answer(in_process: Emul
         genai_types.Content(role="user", parts=[genai_types.Part(text="use get_weather")]),
         genai_types.Content(
             role="model",
-            parts=[genai_types.Part(function_call=genai_types.FunctionCall(name="get_weather", args={}))],
+            parts=[
+                genai_types.Part(
+                    function_call=genai_types.FunctionCall(name="get_weather", args={})
+                )
+            ],
         ),
         genai_types.Content(
             role="user",

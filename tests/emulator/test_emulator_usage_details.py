@@ -12,7 +12,10 @@ from automatosx.emulator._features import IMAGE_TOKENS, REASONING_TOKENS
 
 from .conftest import Emulated, user
 
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+PIXEL = (  # a 1x1 PNG
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
+    "hKmMIQAAAABJRU5ErkJggg=="
+)
 TEXT = "What is in this picture?"
 LONG_SYSTEM = "You are a careful assistant. " * 40
 
@@ -25,8 +28,14 @@ async def test_claude_image_blocks_add_a_fixed_count_each(in_process: Emulated) 
             {
                 "role": "user",
                 "content": [
-                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}},
-                    {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": PIXEL},
+                    },
+                    {
+                        "type": "image",
+                        "source": {"type": "url", "url": "https://example.com/a.png"},
+                    },
                     {"type": "text", "text": TEXT},
                 ],
             }
@@ -70,8 +79,11 @@ async def test_gemini_inline_and_file_data_add_a_fixed_count_each(in_process: Em
         model="gemini-2.5-flash", contents=contents
     )
     usage = response.usage_metadata
-    assert usage is not None and usage.prompt_tokens_details is not None
-    image = [d for d in usage.prompt_tokens_details if d.modality == genai_types.MediaModality.IMAGE]
+    assert usage is not None
+    assert usage.prompt_tokens_details is not None
+    image = [
+        d for d in usage.prompt_tokens_details if d.modality == genai_types.MediaModality.IMAGE
+    ]
     assert image[0].token_count == 2 * IMAGE_TOKENS
 
 
@@ -88,9 +100,18 @@ async def test_claude_cache_control_writes_then_reads_the_prefix(in_process: Emu
     first = await in_process.claude.messages.create(**_claude_cached("first question"))
     second = await in_process.claude.messages.create(**_claude_cached("another question"))
     prefix = estimate_tokens(len(LONG_SYSTEM))
-    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (prefix, 0)
-    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (0, prefix)
-    assert second.usage.input_tokens == estimate_tokens(len(LONG_SYSTEM) + len("another question")) - prefix
+    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (
+        prefix,
+        0,
+    )
+    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (
+        0,
+        prefix,
+    )
+    assert (
+        second.usage.input_tokens
+        == estimate_tokens(len(LONG_SYSTEM) + len("another question")) - prefix
+    )
 
 
 async def test_claude_streamed_usage_carries_cache_reads(in_process: Emulated) -> None:
@@ -106,8 +127,10 @@ async def test_openai_repeated_prefix_reports_cached_tokens(in_process: Emulated
 
     first = await in_process.gpt.chat.completions.create(model="gpt-4o", messages=messages("a"))
     second = await in_process.gpt.chat.completions.create(model="gpt-4o", messages=messages("b"))
-    assert first.usage and first.usage.prompt_tokens_details
-    assert second.usage and second.usage.prompt_tokens_details
+    assert first.usage
+    assert first.usage.prompt_tokens_details
+    assert second.usage
+    assert second.usage.prompt_tokens_details
     assert first.usage.prompt_tokens_details.cached_tokens == 0
     assert second.usage.prompt_tokens_details.cached_tokens == estimate_tokens(len(LONG_SYSTEM))
 
@@ -126,8 +149,10 @@ async def test_gemini_repeated_prefix_reports_cached_content_tokens(in_process: 
     second = await in_process.gemini.models.generate_content(
         model="gemini-2.5-flash", contents=contents("b")
     )
-    assert first.usage_metadata and not first.usage_metadata.cached_content_token_count
-    assert second.usage_metadata and second.usage_metadata.cached_content_token_count
+    assert first.usage_metadata
+    assert not first.usage_metadata.cached_content_token_count
+    assert second.usage_metadata
+    assert second.usage_metadata.cached_content_token_count
 
 
 async def test_openai_reasoning_effort_reports_reasoning_tokens(emu: Emulated) -> None:
@@ -135,7 +160,8 @@ async def test_openai_reasoning_effort_reports_reasoning_tokens(emu: Emulated) -
         model="o3-mini", messages=user("think"), reasoning_effort="high"
     )
     usage = completion.usage
-    assert usage is not None and usage.completion_tokens_details is not None
+    assert usage is not None
+    assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == REASONING_TOKENS["high"]
     text = completion.choices[0].message.content or ""
     assert usage.completion_tokens == len(text.split()) + REASONING_TOKENS["high"]
@@ -151,7 +177,8 @@ async def test_openai_streamed_usage_carries_reasoning_tokens(in_process: Emulat
     )
     usages = [c.usage async for c in stream if c.usage is not None]
     details = usages[-1].completion_tokens_details
-    assert details is not None and details.reasoning_tokens == REASONING_TOKENS["low"]
+    assert details is not None
+    assert details.reasoning_tokens == REASONING_TOKENS["low"]
 
 
 async def test_claude_thinking_returns_a_thinking_block_first(in_process: Emulated) -> None:
@@ -176,7 +203,8 @@ async def test_claude_streamed_thinking_arrives_before_the_text(loopback: Emulat
         final = await stream.get_final_message()
     assert kinds[:2] == ["thinking_delta", "signature_delta"]
     assert set(kinds[2:]) == {"text_delta"}
-    assert final.content[0].type == "thinking" and final.content[0].signature
+    assert final.content[0].type == "thinking"
+    assert final.content[0].signature
 
 
 async def test_gemini_thinking_config_reports_thoughts_tokens(in_process: Emulated) -> None:
@@ -187,7 +215,8 @@ async def test_gemini_thinking_config_reports_thoughts_tokens(in_process: Emulat
         model="gemini-2.5-flash", contents="think", config=config
     )
     usage = response.usage_metadata
-    assert usage is not None and usage.thoughts_token_count == 50
+    assert usage is not None
+    assert usage.thoughts_token_count == 50
     assert usage.total_token_count == (
         (usage.prompt_token_count or 0) + (usage.candidates_token_count or 0) + 50
     )
@@ -204,4 +233,5 @@ async def test_gemini_streamed_usage_carries_thoughts_tokens(in_process: Emulate
         )
     ]
     last = chunks[-1].usage_metadata
-    assert last is not None and last.thoughts_token_count == 128
+    assert last is not None
+    assert last.thoughts_token_count == 128

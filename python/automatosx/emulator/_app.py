@@ -26,10 +26,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from automatosx.emulator._anthropic import AnthropicWire
+from automatosx.emulator._features import compose, dialect_of, enrich, prefix_cache
 from automatosx.emulator._gemini import GeminiWire, split_target
 from automatosx.emulator._openai import OpenAIWire
 from automatosx.emulator._quota import RateWindow
-from automatosx.emulator._features import compose, dialect_of, enrich, prefix_cache
 from automatosx.emulator._reply import Prompt
 from automatosx.emulator._responses import Part, ScriptedResponse
 from automatosx.emulator._responses_api import ResponsesWire

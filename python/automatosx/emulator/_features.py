@@ -232,11 +232,15 @@ def _read_anthropic(body: Mapping[str, Any]) -> Asked:
     tool_result = None
     if messages and isinstance(messages[-1].get("content"), list):
         results = [
-            b for b in messages[-1]["content"] if isinstance(b, dict) and b.get("type") == "tool_result"
+            b
+            for b in messages[-1]["content"]
+            if isinstance(b, dict) and b.get("type") == "tool_result"
         ]
         if results:
             tool_result = " ".join(_result_text(b.get("content", "")) for b in results)
-    output = _dict(_dict(body.get("output_config")).get("format")) or _dict(body.get("output_format"))
+    output = _dict(_dict(body.get("output_config")).get("format")) or _dict(
+        body.get("output_format")
+    )
     thinking = _dict(body.get("thinking"))
     budget = None
     if thinking.get("type") in ("enabled", "adaptive"):
@@ -346,7 +350,9 @@ def _read_responses(body: Mapping[str, Any]) -> Asked:
         choice=choice,
         forced=forced,
         tool_result=tool_result,
-        schema=_dict(text_format.get("schema")) if text_format.get("type") == "json_schema" else None,
+        schema=_dict(text_format.get("schema"))
+        if text_format.get("type") == "json_schema"
+        else None,
         json_mode=text_format.get("type") == "json_object",
         reasoning_effort=str(effort) if effort else None,
         images=images,
@@ -394,7 +400,7 @@ def _read_gemini(body: Mapping[str, Any]) -> Asked:
     thinking = config.get("thinkingConfig")
     budget = None
     if isinstance(thinking, dict):
-        raw = thinking.get("thinkingBudget", -1)
+        raw = thinking.get("thinkingBudget", thinking.get("thinking_budget", -1))
         budget = int(raw) if isinstance(raw, (int, str)) and str(raw).lstrip("-").isdigit() else -1
     images = sum(
         1

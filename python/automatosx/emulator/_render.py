@@ -69,7 +69,11 @@ def _anthropic_blocks(reply: Reply) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if reply.thinking:
         blocks.append(
-            {"type": "thinking", "thinking": reply.thinking, "signature": _signature(reply.thinking)}
+            {
+                "type": "thinking",
+                "thinking": reply.thinking,
+                "signature": _signature(reply.thinking),
+            }
         )
     if reply.words:
         blocks.append({"type": "text", "text": reply.text})
@@ -146,8 +150,9 @@ def anthropic_stream(prompt: Prompt, reply: Reply, message: dict[str, Any]) -> S
         ),
         _sse("message_stop", {"type": "message_stop"}),
     ]
-    return StreamBody([_sse("message_start", {"type": "message_start", "message": start})],
-                      chunks, epilogue)
+    return StreamBody(
+        [_sse("message_start", {"type": "message_start", "message": start})], chunks, epilogue
+    )
 
 
 # --- OpenAI Chat Completions ---------------------------------------------------------------
@@ -240,7 +245,9 @@ def _modalities(prompt: Prompt, total: int) -> list[dict[str, Any]]:
 
 def _gemini_parts(reply: Reply, text: str) -> list[dict[str, Any]]:
     if reply.tool_calls:
-        return [{"functionCall": {"name": c.name, "args": dict(c.arguments)}} for c in reply.tool_calls]
+        return [
+            {"functionCall": {"name": c.name, "args": dict(c.arguments)}} for c in reply.tool_calls
+        ]
     return [{"text": text}]
 
 

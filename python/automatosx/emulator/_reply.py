@@ -84,8 +84,10 @@ class Reply:
 
     @property
     def output_tokens(self) -> int:
-        return len(self.words) + self.reasoning_tokens + sum(
-            max(1, len(call.arguments_json) // 4) for call in self.tool_calls
+        return (
+            len(self.words)
+            + self.reasoning_tokens
+            + sum(max(1, len(call.arguments_json) // 4) for call in self.tool_calls)
         )
 
     def chunks(self) -> list[str]:

@@ -120,7 +120,12 @@ class ResponsesWire(OpenAIWire):
                     "status": status,
                     "role": "assistant",
                     "content": [
-                        {"type": "output_text", "text": reply.text, "annotations": [], "logprobs": []}
+                        {
+                            "type": "output_text",
+                            "text": reply.text,
+                            "annotations": [],
+                            "logprobs": [],
+                        }
                     ],
                 }
             )
@@ -146,8 +151,10 @@ class ResponsesWire(OpenAIWire):
             for t in body.get("tools") or []
             if isinstance(t, dict)
         ]
-        text = body.get("text") if isinstance(body.get("text"), dict) else {}
-        reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+        text = body.get("text")
+        text = text if isinstance(text, dict) else {}
+        reasoning = body.get("reasoning")
+        reasoning = reasoning if isinstance(reasoning, dict) else {}
         return {
             "id": response_id,
             "object": "response",
@@ -241,7 +248,9 @@ class ResponsesWire(OpenAIWire):
                     event("response.function_call_arguments.delta", **where, delta=part)
                     for part in call.argument_chunks()
                 ],
-                event("response.function_call_arguments.done", **where, arguments=item["arguments"]),
+                event(
+                    "response.function_call_arguments.done", **where, arguments=item["arguments"]
+                ),
                 event("response.output_item.done", output_index=index, item=item),
             ]
         return [

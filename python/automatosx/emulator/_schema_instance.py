@@ -230,7 +230,7 @@ def _number(schema: Mapping[str, Any], index: int, *, integer: bool) -> int | fl
         if ex_high is not None and candidate >= ex_high:
             candidate = ex_high - 1 if lower is None else (lower + ex_high) / 2
     if integer or (step is not None and float(step).is_integer()):
-        return int(round(candidate))
+        return round(candidate)
     return candidate
 
 
