@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from automatosx.emulator._render import anthropic_json, anthropic_stream, is_rich
 from automatosx.emulator._reply import Prompt, Reply
 from automatosx.emulator._wire import Quota, StreamBody, WireError, dumps, new_id
 
@@ -110,7 +111,7 @@ class AnthropicWire:
         return WireError(404, f"model: {model}")
 
     def reply_json(self, prompt: Prompt, reply: Reply) -> dict[str, Any]:
-        return {
+        message = {
             "id": new_id("msg_emu"),
             "type": "message",
             "role": "assistant",
@@ -120,6 +121,7 @@ class AnthropicWire:
             "stop_sequence": None,
             "usage": self._usage(prompt.input_tokens, reply.output_tokens),
         }
+        return anthropic_json(prompt, reply, message)
 
     def _usage(self, input_tokens: int, output_tokens: int) -> dict[str, Any]:
         return {
@@ -131,6 +133,8 @@ class AnthropicWire:
         }
 
     def reply_stream(self, prompt: Prompt, reply: Reply) -> StreamBody:
+        if is_rich(prompt, reply):  # thinking, tool use, cache usage
+            return anthropic_stream(prompt, reply, self.reply_json(prompt, reply))
         message = self.reply_json(prompt, reply) | {
             "content": [],
             "stop_reason": None,

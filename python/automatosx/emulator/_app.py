@@ -4,6 +4,7 @@ Routes (all three providers share one origin):
 
     POST /v1/messages                                    Anthropic
     POST /v1/chat/completions                            OpenAI
+    POST /v1/responses                                   OpenAI Responses API
     POST /{v1,v1beta}/models/{model}:generateContent     Gemini
     POST /{v1,v1beta}/models/{model}:streamGenerateContent?alt=sse
     GET  /{v1,v1beta}/models[/{model}]                   whichever provider the headers name:
@@ -40,11 +41,13 @@ from automatosx.emulator._fault_bodies import (
     malformed_event,
     prompt_blocked_error,
 )
+from automatosx.emulator._features import compose, dialect_of, enrich, prefix_cache
 from automatosx.emulator._gemini import GeminiWire, split_target
 from automatosx.emulator._openai import OpenAIWire
 from automatosx.emulator._quota import RateWindow
-from automatosx.emulator._reply import Prompt, Reply, compose_reply
+from automatosx.emulator._reply import Prompt, Reply
 from automatosx.emulator._responses import Part, ScriptedResponse, until_disconnect
+from automatosx.emulator._responses_api import ResponsesWire
 from automatosx.emulator._scenario import Fault, Scenario
 from automatosx.emulator._validate import validate_body
 from automatosx.emulator._wire import (
@@ -63,6 +66,7 @@ __all__ = ["create_app", "create_replay_app"]
 WIRES: dict[str, Wire] = {"claude": AnthropicWire(), "openai": OpenAIWire(), "gemini": GeminiWire()}
 AZURE: Wire = AzureWire()
 VERTEX: Wire = VertexWire()
+_RESPONSES_WIRE = ResponsesWire()
 _GEMINI_VERSIONS = ("v1", "v1beta")
 _GEMINI_ACTIONS = ("generateContent", "streamGenerateContent")
 _NUMBER_HEADER = "x-emulator-request-number"
@@ -86,6 +90,7 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
         routes=[
             Route("/v1/messages", _anthropic_messages, methods=["POST"]),
             Route("/v1/chat/completions", _openai_chat, methods=["POST"]),
+            Route("/v1/responses", _openai_responses, methods=["POST"]),
             Route("/{version}/models", _list_models, methods=["GET"]),
             Route("/{version}/models/{target}", _get_model, methods=["GET"]),
             Route("/{version}/models/{target}", _gemini_generate, methods=["POST"]),
@@ -127,6 +132,10 @@ async def _anthropic_messages(request: Request) -> Response:
 
 async def _openai_chat(request: Request) -> Response:
     return await _generate(request, WIRES["openai"])
+
+
+async def _openai_responses(request: Request) -> Response:
+    return await _generate(request, _RESPONSES_WIRE)
 
 
 async def _gemini_generate(request: Request) -> Response:
@@ -213,7 +222,7 @@ async def _generate(request: Request, wire: Wire) -> Response:
             return _replayed(request, scenario, fault, headers)
         dialect: str = getattr(wire, "dialect", wire.provider)
         validate_body(dialect, body)
-        prompt = wire.parse(body, request)
+        prompt = enrich(dialect_of(wire), wire.parse(body, request), prefix_cache(request.app))
         if not is_known_model(dialect, prompt.model, scenario.models):
             raise wire.unknown_model_error(prompt.model, request)
         if fault.refusal == "context_length":
@@ -247,7 +256,7 @@ def _success(wire: Wire, prompt: Prompt, fault: Fault, headers: dict[str, str]) 
     if fault.refusal == "prompt_blocked" and provider == "gemini":
         return _blocked_prompt(wire, prompt, headers)
     reply = Reply((), truncated=False) if fault.refusal == "prompt_blocked" else None
-    reply = reply or compose_reply(prompt)
+    reply = reply or compose(dialect_of(wire), prompt)
     drop, hang = fault.drop_after is not None, fault.stall_after is not None
     if not prompt.stream:
         data = wire.reply_json(prompt, reply)

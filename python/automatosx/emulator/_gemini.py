@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from automatosx.emulator._render import gemini_json, gemini_stream, is_rich
 from automatosx.emulator._reply import Prompt, Reply
 from automatosx.emulator._validate import camel_keys
 from automatosx.emulator._wire import Quota, StreamBody, WireError, dumps, new_id
@@ -151,9 +152,12 @@ class GeminiWire:
 
     def reply_json(self, prompt: Prompt, reply: Reply) -> dict[str, Any]:
         finish = "MAX_TOKENS" if reply.truncated else "STOP"
-        return self._response(prompt, reply.text, finish, reply.output_tokens, new_id("emu"))
+        body = self._response(prompt, reply.text, finish, reply.output_tokens, new_id("emu"))
+        return gemini_json(prompt, reply, body)
 
     def reply_stream(self, prompt: Prompt, reply: Reply) -> StreamBody:
+        if is_rich(prompt, reply) or prompt.image_tokens:  # calls, thoughts, cache, images
+            return gemini_stream(prompt, reply, new_id("emu"))
         response_id = new_id("emu")
         texts = reply.chunks()
         chunks, sent = [], 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from automatosx.emulator._render import openai_json, openai_stream_chunks, openai_usage
 from automatosx.emulator._reply import Prompt, Reply
 from automatosx.emulator._wire import Quota, StreamBody, WireError, dumps, new_id
 
@@ -140,21 +141,10 @@ class OpenAIWire:
         )
 
     def _usage(self, prompt: Prompt, reply: Reply) -> dict[str, Any]:
-        return {
-            "prompt_tokens": prompt.input_tokens,
-            "completion_tokens": reply.output_tokens,
-            "total_tokens": prompt.input_tokens + reply.output_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        }
+        return openai_usage(prompt, reply)
 
     def reply_json(self, prompt: Prompt, reply: Reply) -> dict[str, Any]:
-        return {
+        completion = {
             "id": new_id("chatcmpl-emu"),
             "object": "chat.completion",
             "created": int(time.time()),
@@ -176,6 +166,7 @@ class OpenAIWire:
             "service_tier": "default",
             "system_fingerprint": "fp_emulator",
         }
+        return openai_json(reply, completion)
 
     def reply_stream(self, prompt: Prompt, reply: Reply) -> StreamBody:
         options = prompt.body.get("stream_options")
@@ -194,11 +185,16 @@ class OpenAIWire:
             extra = {"usage": None} if include_usage else {}
             return _sse(base | {"choices": [choice]} | extra)
 
-        body = StreamBody(
-            preamble=[chunk({"role": "assistant", "content": "", "refusal": None}, None)],
-            chunks=[chunk({"content": text}, None) for text in reply.chunks()],
-            epilogue=[chunk({}, "length" if reply.truncated else "stop")],
-        )
+        if reply.tool_calls:
+            first, deltas, finish = openai_stream_chunks(reply)
+            body = StreamBody([chunk(first, None)], [chunk(d, None) for d in deltas])
+            body.epilogue.append(chunk({}, finish))
+        else:
+            body = StreamBody(
+                preamble=[chunk({"role": "assistant", "content": "", "refusal": None}, None)],
+                chunks=[chunk({"content": text}, None) for text in reply.chunks()],
+                epilogue=[chunk({}, "length" if reply.truncated else "stop")],
+            )
         if include_usage:
             body.epilogue.append(_sse(base | {"choices": [], "usage": self._usage(prompt, reply)}))
         body.epilogue.append(b"data: [DONE]\n\n")

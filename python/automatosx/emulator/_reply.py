@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Prompt", "Reply", "compose_reply", "estimate_tokens"]
+__all__ = ["Prompt", "Reply", "ToolCall", "compose_reply", "estimate_tokens"]
 
 _SENTENCES = (
     "This answer comes from the automatosx emulator, not from a real model.",
@@ -40,16 +41,42 @@ class Prompt:
     max_tokens: int | None
     stream: bool
     body: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Filled by `_features.enrich`: a fixed count per image, and the prompt-cache split.
+    image_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
 
     @property
     def input_tokens(self) -> int:
-        return estimate_tokens(self.prompt_chars)
+        """All input tokens, cached or not (text estimate plus images)."""
+        return estimate_tokens(self.prompt_chars) + self.image_tokens
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the emulated model makes: `arguments` is an instance of the tool's schema."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+    @property
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+    def argument_chunks(self, size: int = 12) -> list[str]:
+        """`arguments_json` in pieces of `size` characters; joined they give it back."""
+        text = self.arguments_json
+        return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 @dataclass(frozen=True)
 class Reply:
     words: tuple[str, ...]
     truncated: bool
+    tool_calls: tuple[ToolCall, ...] = ()
+    thinking: str = ""  # Anthropic thinking block text; Gemini/OpenAI count it only
+    reasoning_tokens: int = 0  # included in output_tokens
 
     @property
     def text(self) -> str:
@@ -57,7 +84,11 @@ class Reply:
 
     @property
     def output_tokens(self) -> int:
-        return len(self.words)
+        return (
+            len(self.words)
+            + self.reasoning_tokens
+            + sum(max(1, len(call.arguments_json) // 4) for call in self.tool_calls)
+        )
 
     def chunks(self) -> list[str]:
         """The text in groups of `CHUNK_WORDS` words; joined they give `text` back."""
