@@ -431,7 +431,6 @@ def parse_duration(value: str) -> int | None:
     ``RetryInfo.retryDelay`` (``"1.5s"``) or Go style (``"6m0s"``, ``"300ms"``). Fractions
     round up. ``None`` when it doesn't parse."""
 
-
 def monotonic_ms() -> int:
     """The clock used when ``now_ms`` is ``None``: monotonic milliseconds since the
     extension was loaded."""

@@ -254,5 +254,7 @@ def _string(schema: Mapping[str, Any], name: str, index: int) -> str:
     if len(text) < low:
         text = text + "x" * (low - len(text))
     if len(text) > high:
-        text = text[:high] if index == 0 else (text[: max(0, high - 1)] + str(index % 10))
+        # Later items vary their last character (arrays read better), when there is room.
+        vary = index and high > 0
+        text = text[: high - 1] + str(index % 10) if vary else text[:high]
     return text

@@ -415,7 +415,38 @@ def _azure(data: Any) -> dict[str, Any]:
     return _openai(data)
 
 
+def _responses(data: Any) -> dict[str, Any]:
+    """The Responses API: ``input`` (a string or a list of items) instead of ``messages``."""
+    if not isinstance(data, dict):
+        raise WireError(400, "We could not parse the JSON body of your request.")
+    if "model" not in data:
+        raise WireError(400, "you must provide a model parameter")
+    if not isinstance(data["model"], str):
+        raise _openai_type("model", "a string", data["model"])
+    if "input" not in data:
+        raise WireError(
+            400,
+            "Missing required parameter: 'input'.",
+            error="missing_required_parameter",
+            param="input",
+        )
+    if not isinstance(data["input"], (str, list)):
+        raise _openai_type("input", "a string or an array", data["input"])
+    if "stream" in data and data["stream"] is not None and not isinstance(data["stream"], bool):
+        raise _openai_type("stream", "a boolean", data["stream"])
+    value = data.get("max_output_tokens")
+    if value is not None and (not _is_int(value) or value < 1):
+        raise WireError(
+            400,
+            f"Invalid 'max_output_tokens': expected an integer >= 1, but got {value!r} instead.",
+            error="invalid_value",
+            param="max_output_tokens",
+        )
+    return data
+
+
 _CHECKS["azure"] = (_azure, *_CHECKS["openai"][1:])
+_CHECKS["responses"] = (_responses, *_CHECKS["openai"][1:])
 _CHECKS["vertex"] = _CHECKS["gemini"]
 
 

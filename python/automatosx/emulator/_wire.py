@@ -32,6 +32,7 @@ MODEL_PREFIXES: dict[str, tuple[str, ...]] = {
     # Azure deployments are named by their owner: any name may be one.
     "azure": ("",),
     "vertex": ("gemini",),
+    "responses": ("gpt", "o", "chatgpt"),
 }
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
     "claude": ("claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5"),
