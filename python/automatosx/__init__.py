@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         StreamChunk,
         TokenUsage,
     )
+    from automatosx.sync import SyncRouter
 
 __version__ = "0.1.0"
 
@@ -98,6 +99,7 @@ __all__ = [
     "Stream",
     "StreamChunk",
     "StreamEnd",
+    "SyncRouter",
     "TokenUsage",
 ]
 
@@ -143,6 +145,7 @@ _LAZY: dict[str, str] = {
     "StreamEnd": "automatosx.providers.base",
     "Router": "automatosx.router",
     "Stream": "automatosx.router",
+    "SyncRouter": "automatosx.sync",
 }
 
 
