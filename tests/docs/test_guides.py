@@ -95,7 +95,7 @@ def test_every_python_block_of_the_page_runs(
     for block in runnable:
         # Compiled with its page and line as the file name: a failure points at the block.
         code = compile("\n" * (block.line - 1) + block.code, str(block.page), "exec")
-        exec(code, namespace)  # noqa: S102 - running the documentation is the point
+        exec(code, namespace)  # running the documentation is the point
 
 
 def test_only_a_few_blocks_are_skipped_and_each_says_why() -> None:
