@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(BIN):$(PATH)
 export PYO3_PYTHON := $(BIN)/python
 
-.PHONY: help install lock build-dev build-prod format lint servers test test-rust test-python bench demo wheel clean
+.PHONY: help install lock build-dev build-prod format lint servers test test-rust test-python docs bench demo wheel clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -58,7 +58,10 @@ servers: ## check PostgreSQL and redis-server are installed (apt-get installs th
 test-python: build-dev servers ## pytest with coverage
 	python -m pytest -q --cov --cov-report=term --cov-fail-under=90
 
-test: test-rust test-python lint ## everything CI runs
+test: test-rust test-python lint docs ## everything CI runs
+
+docs: install ## the documentation site into site/ (mkdocs --strict: a broken reference fails)
+	PYTHONPATH=$(CURDIR)/python mkdocs build --strict -f mkdocs.yml
 
 bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per budget (docs/performance.md)
 	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly

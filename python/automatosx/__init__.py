@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         ToolCall,
         ToolChoice,
     )
+    from automatosx.sync import SyncRouter
 
 __version__ = "0.1.0"
 
@@ -125,6 +126,7 @@ __all__ = [
     "Stream",
     "StreamChunk",
     "StreamEnd",
+    "SyncRouter",
     "TextPart",
     "TokenUsage",
     "Tool",
@@ -191,6 +193,7 @@ _LAZY: dict[str, str] = {
     "StreamEnd": "automatosx.providers.base",
     "Router": "automatosx.router",
     "Stream": "automatosx.router",
+    "SyncRouter": "automatosx.sync",
 }
 
 
