@@ -122,10 +122,16 @@ def lookup_rates(provider: str, model: str) -> Rates | None:
 class PriceBook:
     """Per-token prices by (provider, model), each resolved once and cached.
 
-    ``overrides`` maps a provider name to ``{model: ModelPrice}`` (``ProviderConfig.prices``).
+    ``overrides`` maps a provider name to ``{model: ModelPrice}`` (``ProviderConfig.prices``);
+    ``kinds`` maps a deployment id to its provider kind, whose genai-prices name prices it.
     """
 
-    def __init__(self, overrides: Mapping[str, Mapping[str, ModelPrice]] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Mapping[str, ModelPrice]] | None = None,
+        kinds: Mapping[str, str] | None = None,
+    ) -> None:
+        self._kinds = dict(kinds or {})  # deployment id -> provider kind, for genai-prices
         self._rates: dict[tuple[str, str], Rates | None] = {}
         self._overrides: dict[str, dict[str, Rates]] = {}
         self._lock = threading.Lock()
@@ -147,7 +153,9 @@ class PriceBook:
             key = (provider, model)
             if key not in self._rates:
                 rates = self._override_for_snapshot(provider, model)
-                self._rates[key] = rates if rates is not None else lookup_rates(provider, model)
+                if rates is None:
+                    rates = lookup_rates(self._kinds.get(provider, provider), model)
+                self._rates[key] = rates
             return self._rates[key]
 
     def _override_for_snapshot(self, provider: str, model: str) -> Rates | None:

@@ -691,6 +691,19 @@ class RateLimitInfo(_SeedModel):
     retry_after: NonNegInt | None = None
 
 
+class HedgingOptions(_SeedModel):
+    """``RouterOptions.hedging``: when the first attempt has produced nothing after
+    ``after_ms`` (a number, or ``"p95"``: the deployment's observed p95 time to first byte),
+    the next candidate is started in parallel; the first to answer wins. ``max_extra_percent``
+    caps the extra requests as a share of recent requests (default 10)."""
+
+    after_ms: Annotated[int, Field(ge=1, le=86_400_000)] | Literal["p95"]
+    max_extra_percent: Annotated[float, Field(gt=0, le=100)] = 10.0
+
+
+LoadBalancing = Literal["weighted", "least_in_flight", "latency"]
+
+
 class ProviderRouterOptions(_SeedModel):
     """Router options (seed: ``ProviderRouterOptionsSchema``), plus tuning extensions.
 
@@ -701,7 +714,9 @@ class ProviderRouterOptions(_SeedModel):
     disables it; its expiry falls back), ``stream_idle_timeout_ms`` (streams: the longest gap
     between chunks after the first, default 10 s; ``None`` disables it), ``restart_streams``
     (default True: a stream that fails mid-reply starts again, marked ``restart=True``; False
-    ends it with the error), ``fallback_on_content_filter`` (default False), ``record_messages``
+    ends it with the error), ``fallback_on_content_filter`` (default False), ``load_balancing``
+    (within a group of deployments: ``weighted`` (default), ``least_in_flight``, ``latency``),
+    ``hedging`` (:class:`HedgingOptions`; off by default), ``record_messages``
     (store message bodies; False stores a SHA-256 digest), ``record_stream_chunks``.
     """
 
@@ -728,6 +743,8 @@ class ProviderRouterOptions(_SeedModel):
     )
     restart_streams: bool = Field(default=True, json_schema_extra=_EXTENSION)
     fallback_on_content_filter: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    load_balancing: LoadBalancing = Field(default="weighted", json_schema_extra=_EXTENSION)
+    hedging: HedgingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
     record_messages: bool = Field(default=True, json_schema_extra=_EXTENSION)
     record_stream_chunks: bool = Field(default=True, json_schema_extra=_EXTENSION)
 

@@ -77,23 +77,25 @@ class Intake:
                 f"{type(raw).__name__}"
             )
         primary = req.provider or plan.options.primary_provider
-        deps = plan.candidates.get(primary)
-        if deps is None:
+        route = plan.route(primary)
+        if route is None:
             message = (
-                f"invalid request: provider: {primary!r} is not configured; configured: "
-                f"{', '.join(plan.candidates)}"
+                f"invalid request: provider: {primary!r} names no configured group or "
+                f"deployment; configured: {', '.join(plan.routes)}"
             )
             await self.reject(raw, stream, message)
             raise RequestValidationError(message)
-        model = req.model or deps[0].default_model
-        if model is None:
+        cands, labels = route.candidates(req.model, plan.balancers)
+        model = cands[0][1]
+        if not model:
             message = (
                 f"invalid request: model: missing, and provider {primary!r} has no defaultModel"
             )
             await self.reject(raw, stream, message)
             raise RequestValidationError(message)
-        if req.provider != primary or req.model != model:
-            req = req._rerouted(primary, model, req.stream)
+        first = cands[0][0].name
+        if req.provider != first or req.model != model:
+            req = req._rerouted(first, model, req.stream)
         seen = self.seen
         if seen is not None:
             rid = req.request_id
@@ -117,7 +119,7 @@ class Intake:
                 created_at=now_ms(),
                 started_ns=time.perf_counter_ns(),
             )
-        return Run(plan, req, deps, stream, info)
+        return Run(plan, req, cands, labels, stream, info)
 
     async def reject(self, raw: Any, stream: bool, message: str) -> None:
         """A request that failed validation still ends in a recorded terminal state."""
@@ -132,11 +134,11 @@ class Intake:
         ):
             rid = _new_request_id()
         provider = _get(data, "provider")
-        if not isinstance(provider, str) or provider not in plan.candidates:
+        if not isinstance(provider, str) or provider not in plan.routes:
             provider = plan.options.primary_provider
         model = _get(data, "model")
         if not isinstance(model, str) or not model:
-            model = plan.candidates[provider][0].default_model or "unknown"
+            model = plan.routes[provider].entries[0].members[0].default_model or "unknown"
         created = now_ms()
         info = RequestInfo(
             request_id=rid,

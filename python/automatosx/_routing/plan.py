@@ -1,18 +1,26 @@
 """The routing plan: built once when the router opens, frozen, handed to every request.
 
-A :class:`Deployment` is one configured provider as the router sees it (its adapter, limits,
-guard, prices). The :class:`Plan` holds every deployment, each possible primary's candidate
-order, the backoff, the prices and the options a request reads — so a request never reads the
-router's private state.
+A :class:`Deployment` is one configured provider (a ``ProviderConfig``, or your own adapter):
+the unit of routing, with its own adapter, breaker, limiter and cool-down. Deployments share
+a *group* (``ProviderConfig.group``, default: the id). ``primaryProvider``,
+``fallbackProviders`` and a request's ``provider`` name a group or a deployment id, and a
+fallback entry may be ``"<group-or-id>/<model>"``: the same deployment(s) with another model.
+
+The :class:`Plan` resolves every name once: each possible primary's :class:`Route` (its
+entries, in order), the backoff, the prices and the options a request reads — so a request
+never reads the router's private state. A route whose entries are single deployments has its
+candidate list computed once; a route with a group of several asks the group's balancer for
+an order per request (O(deployments in the group)).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from automatosx._core import Backoff, CircuitBreaker, RateLimiter
+from automatosx._routing.balance import Balancer, MemberStats, balancer
 from automatosx._routing.guard import Guard, LocalGuard
 from automatosx.errors import ConfigurationError
 from automatosx.providers.base import Provider
@@ -22,8 +30,10 @@ if TYPE_CHECKING:
     from automatosx.observe import Observers
     from automatosx.pricing import PriceBook
 
-__all__ = ["Deployment", "Plan", "build_deployments"]
+__all__ = ["Candidate", "Deployment", "Plan", "Route", "build_deployments"]
 
+_MODEL_CACHE = 256
+_ROUTE_CACHE = 1_024
 _DEFAULT_TIMEOUT_MS = 60_000
 _DEFAULT_MAX_RETRIES = 3
 
@@ -33,6 +43,7 @@ class Deployment:
     """One configured provider: what the router routes to."""
 
     name: str
+    """The deployment id (``ProviderConfig.id``; by default its kind's name)."""
     provider: Provider
     default_model: str | None
     max_retries: int
@@ -41,6 +52,83 @@ class Deployment:
     breaker: CircuitBreaker | None = None
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     owned: bool = True
+    kind: str = ""
+    """The provider kind (``ProviderConfig.name``); a user's adapter: its name."""
+    group: str = ""
+    weight: int = 1
+    stats: MemberStats = field(default_factory=MemberStats)
+
+
+Candidate = tuple[Deployment, str]
+"""One candidate of a request: a deployment and the model to ask it for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a route: a group's (or one deployment's) members, and a model override."""
+
+    label: str
+    members: tuple[Deployment, ...]
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The candidates of one primary: its entries in order (the primary, then the fallbacks)."""
+
+    entries: tuple[Entry, ...]
+    static: tuple[Candidate, ...] | None
+    """The candidates, when no entry has a choice to make (computed once)."""
+    static_labels: list[str]
+    by_model: dict[str, tuple[tuple[Candidate, ...], list[str]]] = field(default_factory=dict)
+    """Static routes' candidates for a request that names its model (bounded cache)."""
+
+    def candidates(
+        self, model: str | None, balancers: Mapping[str, Balancer]
+    ) -> tuple[tuple[Candidate, ...], list[str]]:
+        """The request's candidates and the machine's fallback labels (all but the first).
+        ``model`` is the request's own model, which the primary entry uses."""
+        static = self.static
+        if static is not None:
+            if model is None:
+                return static, self.static_labels
+            hit = self.by_model.get(model)
+            if hit is not None:
+                return hit
+            made = self._expand(model, balancers)
+            if len(self.by_model) < _MODEL_CACHE:
+                self.by_model[model] = made
+            return made
+        return self._expand(model, balancers)
+
+    def _expand(
+        self, model: str | None, balancers: Mapping[str, Balancer]
+    ) -> tuple[tuple[Candidate, ...], list[str]]:
+        cands: list[Candidate] = []
+        for i, entry in enumerate(self.entries):
+            members = entry.members
+            if len(members) > 1:
+                members = tuple(balancers[entry.label].order(members))  # type: ignore[arg-type]
+            for dep in members:
+                chosen = model if i == 0 and model is not None else entry.model
+                cands.append((dep, chosen or dep.default_model or model or ""))
+        unique = _dedupe(cands)
+        return unique, _labels(unique)
+
+
+def _dedupe(cands: Iterable[Candidate]) -> tuple[Candidate, ...]:
+    seen: set[tuple[int, str]] = set()
+    out: list[Candidate] = []
+    for dep, model in cands:
+        key = (id(dep), model)
+        if key not in seen:
+            seen.add(key)
+            out.append((dep, model))
+    return tuple(out)
+
+
+def _labels(cands: Sequence[Candidate]) -> list[str]:
+    return [f"{dep.name}/{model}" for dep, model in cands[1:]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +137,10 @@ class Plan:
 
     options: RouterOptions
     deployments: Mapping[str, Deployment]
-    candidates: Mapping[str, tuple[Deployment, ...]]
-    """Each possible primary's candidates: the primary, then the enabled fallbacks, once each."""
-    fallback_labels: Mapping[str, list[str]]
+    groups: Mapping[str, tuple[Deployment, ...]]
+    routes: Mapping[str, Route]
+    """Each possible primary (a group, a deployment id, or either with ``/model``)."""
+    balancers: Mapping[str, Balancer]
     backoff: Backoff
     prices: PriceBook | None
     observers: Observers
@@ -59,8 +148,7 @@ class Plan:
     stream_idle_timeout_s: float | None
     restart_streams: bool
     fallback_on_content_filter: bool
-
-    check_names = staticmethod(lambda options, deployments: _check_names(options, deployments))
+    observes_latency: bool
 
     @classmethod
     def build(
@@ -70,22 +158,27 @@ class Plan:
         prices: PriceBook | None,
         observers: Observers,
     ) -> Plan:
-        cls.check_names(options, deployments)
-        fallbacks = options.fallback_providers if options.enable_fallback else []
-        candidates: dict[str, tuple[Deployment, ...]] = {}
-        labels: dict[str, list[str]] = {}
-        for primary in deployments:
-            names = [primary, *(n for n in fallbacks if n != primary)]
-            order = list(dict.fromkeys(n for n in names if n in deployments))
-            candidates[primary] = tuple(deployments[n] for n in order)
-            labels[primary] = order[1:]
+        cls.check_names(options, deployments)  # fail at open() on a bad reference
+        groups = _groups(deployments)
+        fallbacks = list(options.fallback_providers) if options.enable_fallback else []
+        resolve = _Resolver(deployments, groups)
+        fallback_entries = [resolve(name, "fallbackProviders") for name in fallbacks]
+        strategy = options.load_balancing
+        balancers = {g: balancer(strategy) for g, members in groups.items() if len(members) > 1}
+        routes: dict[str, Route] = {}
+        for target in [*groups, *deployments]:
+            if target in routes:
+                continue
+            primary = resolve(target, "provider")
+            routes[target] = _route([primary, *fallback_entries])
         first_token = options.first_token_timeout_ms
-        idle = getattr(options, "stream_idle_timeout_ms", None)
+        idle = options.stream_idle_timeout_ms
         return cls(
             options=options,
             deployments=deployments,
-            candidates=candidates,
-            fallback_labels=labels,
+            groups=groups,
+            routes=routes,
+            balancers=balancers,
             backoff=Backoff(
                 base_ms=options.backoff_base_ms,
                 cap_ms=options.backoff_cap_ms,
@@ -95,28 +188,108 @@ class Plan:
             observers=observers,
             first_token_timeout_s=None if first_token is None else first_token / 1000,
             stream_idle_timeout_s=None if idle is None else idle / 1000,
-            restart_streams=bool(getattr(options, "restart_streams", True)),
-            fallback_on_content_filter=bool(getattr(options, "fallback_on_content_filter", False)),
+            restart_streams=options.restart_streams,
+            fallback_on_content_filter=options.fallback_on_content_filter,
+            observes_latency=strategy == "latency",
+        )
+
+    def route(self, target: str) -> Route | None:
+        """The route of a request's ``provider`` (or the primary): a group, an id, or either
+        with ``/model`` (resolved on first use and kept)."""
+        route = self.routes.get(target)
+        if route is None:
+            try:
+                primary = _Resolver(self.deployments, self.groups)(target, "provider")
+            except ConfigurationError:
+                return None
+            base = self.routes[self.options.primary_provider]
+            route = _route([primary, *base.entries[1:]])
+            if len(self.routes) < _ROUTE_CACHE:
+                self.routes[target] = route  # type: ignore[index]
+        return route
+
+    @staticmethod
+    def check_names(options: RouterOptions, deployments: Mapping[str, Deployment]) -> None:
+        """Every group or deployment the options name is configured; fail at ``open()``."""
+        if not deployments:
+            raise ConfigurationError(
+                "no providers configured: pass providers=[...] or set ANTHROPIC_API_KEY, "
+                "OPENAI_API_KEY or GEMINI_API_KEY"
+            )
+        resolve = _Resolver(deployments, _groups(deployments))
+        fallbacks = options.fallback_providers if options.enable_fallback else []
+        missing = []
+        for name in [options.primary_provider, *fallbacks]:
+            try:
+                resolve(name, "router options")
+            except ConfigurationError:
+                missing.append(name)
+        if missing:
+            raise ConfigurationError(
+                f"provider(s) {', '.join(missing)} named in the router options are not "
+                f"configured (or disabled): each must name a group, a deployment id, or "
+                f"'<group-or-id>/<model>'; configured groups: {', '.join(resolve.groups)}; "
+                f"deployment ids: {', '.join(deployments)}"
+            )
+
+
+def _groups(deployments: Mapping[str, Deployment]) -> dict[str, tuple[Deployment, ...]]:
+    groups: dict[str, list[Deployment]] = {}
+    for dep in deployments.values():
+        groups.setdefault(dep.group or dep.name, []).append(dep)
+    return {name: tuple(members) for name, members in groups.items()}
+
+
+class _Resolver:
+    """A route target -> an :class:`Entry`: a group, else a deployment id, optionally
+    followed by ``/<model>`` (a model name may itself contain ``/``)."""
+
+    def __init__(
+        self, deployments: Mapping[str, Deployment], groups: Mapping[str, tuple[Deployment, ...]]
+    ) -> None:
+        self.deployments = deployments
+        self.groups = groups
+
+    def members(self, name: str) -> tuple[Deployment, ...] | None:
+        group = self.groups.get(name)
+        if group is not None:
+            return group
+        dep = self.deployments.get(name)
+        return None if dep is None else (dep,)
+
+    def __call__(self, target: str, where: str) -> Entry:
+        members = self.members(target)
+        if members is not None:
+            return Entry(target, members, None)
+        head, sep, model = target.partition("/")
+        if sep and model:
+            members = self.members(head)
+            if members is not None:
+                return Entry(head, members, model)
+        groups = ", ".join(sorted(self.groups))
+        ids = ", ".join(sorted(self.deployments))
+        raise ConfigurationError(
+            f"{where}: {target!r} names no configured group or deployment id (configured "
+            f"groups: {groups}; deployment ids: {ids}); disabled deployments are left out. "
+            "A fallback entry may be '<group-or-id>/<model>'"
         )
 
 
-def _check_names(options: RouterOptions, deployments: Mapping[str, Deployment]) -> None:
-    """Every deployment the options name is configured; fail at ``open()`` otherwise."""
-    if not deployments:
-        raise ConfigurationError(
-            "no providers configured: pass providers=[...] or set ANTHROPIC_API_KEY, "
-            "OPENAI_API_KEY or GEMINI_API_KEY"
-        )
-    wanted = [
-        options.primary_provider,
-        *(options.fallback_providers if options.enable_fallback else []),
-    ]
-    missing = [name for name in wanted if name not in deployments]
-    if missing:
-        raise ConfigurationError(
-            f"provider(s) {', '.join(missing)} named in the router options are not "
-            f"configured (or disabled); configured: {', '.join(deployments)}"
-        )
+def _route(entries: Sequence[Entry]) -> Route:
+    deduped: list[Entry] = []
+    seen: set[tuple[str, str | None]] = set()
+    for entry in entries:
+        key = (entry.label, entry.model)
+        if key not in seen:
+            seen.add(key)
+            deduped.append(entry)
+    static: tuple[Candidate, ...] | None = None
+    labels: list[str] = []
+    if all(len(e.members) == 1 for e in deduped):
+        cands = [(e.members[0], e.model or e.members[0].default_model or "") for e in deduped]
+        static = _dedupe(cands)
+        labels = _labels(static)
+    return Route(tuple(deduped), static, labels)
 
 
 def _breaker(options: RouterOptions) -> CircuitBreaker | None:
@@ -135,15 +308,19 @@ def _from_config(config: ProviderConfig, provider: Provider, options: RouterOpti
         requests_per_minute=limits.requests_per_minute,
         tokens_per_minute=limits.tokens_per_minute,
     )
+    dep_id = config.id or config.name
     return Deployment(
-        name=config.name,
+        name=dep_id,
         provider=provider,
         default_model=config.default_model,
         max_retries=config.max_retries,
         timeout_s=config.timeout / 1000,
-        guard=LocalGuard(config.name, breaker, limiter),
+        guard=LocalGuard(dep_id, breaker, limiter),
         breaker=breaker,
         prices=config.prices or {},
+        kind=config.name,
+        group=config.group or dep_id,
+        weight=config.weight,
     )
 
 
@@ -168,6 +345,8 @@ def _from_instance(provider: Provider, options: RouterOptions) -> Deployment:
         guard=LocalGuard(name, breaker, None),
         breaker=breaker,
         owned=False,
+        kind=name,
+        group=name,
     )
 
 
@@ -177,7 +356,7 @@ def build_deployments(
     http_client: Any = None,
 ) -> dict[str, Deployment]:
     """A deployment per entry: configs and dicts get a built-in adapter, instances are used
-    as they are (and not closed by the router)."""
+    as they are (and not closed by the router). Ids must be unique."""
     from automatosx.providers import create_provider
     from automatosx.providers._config import coerce_config
 
@@ -203,6 +382,9 @@ def build_deployments(
                 f"got {type(entry).__name__}"
             )
         if deployment.name in deployments:
-            raise ConfigurationError(f"providers: {deployment.name!r} is configured twice")
+            raise ConfigurationError(
+                f"providers: deployment id {deployment.name!r} is configured twice (give each "
+                f"config its own 'id'); configured: {', '.join(deployments)}"
+            )
         deployments[deployment.name] = deployment
     return deployments

@@ -12,6 +12,7 @@ them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -19,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine, State
-from automatosx._routing.plan import Deployment, Plan
+from automatosx._routing.plan import Candidate, Deployment, Plan
 from automatosx._routing.policy import RAISE, AttemptContext, Retry, decide, rule_for
 from automatosx.errors import (
     AllProvidersFailedError,
@@ -77,13 +78,14 @@ class Run:
         "attempt_info",
         "attempts",
         "began",
+        "cands",
         "chunks",
         "delivered",
-        "deps",
         "estimate",
         "expired",
         "inflight",
         "info",
+        "labels",
         "machine",
         "n",
         "plan",
@@ -102,13 +104,15 @@ class Run:
         self,
         plan: Plan,
         request: ProviderRequest,
-        deps: tuple[Deployment, ...],
+        cands: tuple[Candidate, ...],
+        labels: list[str],
         stream: bool,
         info: RequestInfo | None,
     ) -> None:
-        first = deps[0]
+        first = cands[0][0]
         self.plan = plan
-        self.deps = deps
+        self.cands = cands
+        self.labels = labels
         self.pos = 0
         self.stream = stream  # which call this is; the adapters ignore ``request.stream``
         self.request = request
@@ -116,7 +120,7 @@ class Run:
         self.machine = ProviderStateMachine(
             request.request_id,
             max_retries=first.max_retries,
-            fallback_providers=plan.fallback_labels[first.name],
+            fallback_providers=labels,
         )
         self.info = info
         self.attempts: list[Attempt] = []
@@ -140,7 +144,7 @@ class Run:
         assert req.model is not None  # the intake set it
         m.transition(
             Event.initiate_request(
-                provider=self.deps[0].name,
+                provider=self.cands[0][0].name,
                 model=req.model,
                 message_count=len(req.messages),
                 max_tokens=req.max_tokens,
@@ -165,9 +169,9 @@ class Run:
         deployment that answered and what ``step`` returned. Raises the error the policy says
         to raise, or :class:`AllProvidersFailedError` when the candidates are used up."""
         patience = self.plan.options.max_retry_wait_ms
-        deps = self.deps
-        while self.pos < len(deps):
-            dep = deps[self.pos]
+        cands = self.cands
+        while self.pos < len(cands):
+            dep = cands[self.pos][0]
             skip = await dep.guard.admit(self.token_estimate, patience)
             if skip is not None:
                 await self.skipped(dep, skip)
@@ -177,6 +181,7 @@ class Run:
             started = self.began = time.perf_counter_ns()
             self.n += 1
             self.inflight = dep
+            dep.stats.in_flight += 1
             if self.info is not None:
                 await self.attempt_began(dep, started)
             try:
@@ -185,38 +190,51 @@ class Run:
                 raise
             except Exception as exc:  # mapped: adapters raise ProviderError
                 self.inflight = None
+                dep.stats.in_flight -= 1
                 if await self.failed(dep, as_provider_error(exc, dep), started):
                     continue
                 break
-            self.inflight = None
+            if self.plan.observes_latency:
+                self.plan.balancers[dep.group].observe(
+                    dep, (time.perf_counter_ns() - started) / 1e6
+                )
+            if not self.stream:  # a stream stays in flight while it streams
+                self.done_inflight()
             return dep, result
         raise await self.all_failed()
+
+    def done_inflight(self) -> Deployment | None:
+        """The attempt under way has ended: no longer in flight at its deployment."""
+        dep = self.inflight
+        if dep is not None:
+            self.inflight = None
+            dep.stats.in_flight -= 1
+        return dep
 
     def advance(self) -> bool:
         """Move to the next candidate (``fallback_to_provider``); False when none is left or
         the machine refuses."""
         self.pos += 1
-        if self.pos >= len(self.deps):
+        if self.pos >= len(self.cands):
             return False
-        dep = self.deps[self.pos]
-        model = dep.default_model or self.request.model
-        assert model is not None
+        dep, model = self.cands[self.pos]
+        label = self.labels[self.pos - 1]
         restart = self.delivered > 0
         try:
             if restart:
                 self.machine.transition(
                     Event.fallback_to_provider(
-                        provider=dep.name, model=model, max_retries=dep.max_retries, restart=True
+                        provider=label, model=model, max_retries=dep.max_retries, restart=True
                     )
                 )
             else:
                 self.machine.transition(
                     Event.fallback_to_provider(
-                        provider=dep.name, model=model, max_retries=dep.max_retries
+                        provider=label, model=model, max_retries=dep.max_retries
                     )
                 )
         except InvalidTransitionError:
-            self.pos = len(self.deps)
+            self.pos = len(self.cands)
             return False
         self.sent = self.request._rerouted(dep.name, model, self.request.stream)
         return True
@@ -329,10 +347,8 @@ class Run:
         else:
             m.transition(Event.request_failed(error=str(err), code=err.code, retryable=retry))
         if retry:
-            try:
+            with contextlib.suppress(InvalidTransitionError):  # its invariants say no
                 m.transition(Event.retry_request(restart=True) if streamed else _RETRY)
-            except InvalidTransitionError:  # the machine's invariants say no: fall back
-                pass
             if m.state != _RETRYING:
                 retry = False
                 if not m.is_terminal:
@@ -382,8 +398,7 @@ class Run:
         m.transition(
             Event.request_failed(error="cancelled by the caller", code="CANCELLED", retryable=False)
         )
-        dep = self.inflight
-        self.inflight = None
+        dep = self.done_inflight()
         if dep is not None:
             dep.guard.released()  # a cancel says nothing of the provider
             err = ProviderError("cancelled by the caller", provider=dep.name, code="CANCELLED")

@@ -195,13 +195,13 @@ async def stream_request(
                 err = exc
             else:
                 _disarm(run)
-                run.inflight = None
+                run.done_inflight()
                 await _aclose(events)  # past its StreamEnd: let the adapter clean up now
                 handle.response = await completed(run, dep, item)
                 yield chunk_of(rid, run.delivered, "", True, now_ms())
                 return
             _disarm(run)
-            run.inflight = None
+            run.done_inflight()
             await _aclose(events)
             mapped = as_provider_error(err, dep)
             if not await run.failed(dep, mapped, run.began):

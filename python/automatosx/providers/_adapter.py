@@ -182,15 +182,18 @@ class SdkAdapter:
     """Base of the built-in adapters. Subclasses set the class attributes and implement the
     SDK calls (``execute``, ``stream``, ``_ping``, ``_close``) and ``map_error``."""
 
-    name: ClassVar[ProviderName]
+    kind: ClassVar[str]
+    """The provider kind this adapter speaks (``ProviderConfig.name``)."""
     sdk_errors: ClassVar[tuple[type[BaseException], ...]]
     """Exceptions ``map_error`` understands: the SDK's, httpx2's, malformed JSON."""
     # Rate-limit headers: (limit, remaining, reset) names, and how to read ``reset``.
     rate_limit_headers: ClassVar[tuple[str, str, str] | None] = None
 
     def __init__(self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None) -> None:
-        if config.name != self.name:
-            raise ValueError(f"{type(self).__name__} needs a {self.name!r} config")
+        if config.name != self.kind:
+            raise ValueError(f"{type(self).__name__} needs a {self.kind!r} config")
+        self.name: ProviderName = config.id or config.name
+        """The deployment id: what errors and responses name."""
         self.config = config
         self._api_key = api_key_for(config)
         self._default_model = config.default_model
@@ -333,7 +336,11 @@ class StainlessAdapter(SdkAdapter):
         self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None = None
     ) -> None:
         super().__init__(config, http_client=http_client)
-        self._client = self.sdk_client(
+        self._client = self.make_client(config, http_client)
+
+    def make_client(self, config: ProviderConfig, http_client: httpx2.AsyncClient | None) -> Any:
+        """The SDK client (SDK retries off: the router is the only retry loop)."""
+        return self.sdk_client(
             api_key=self._api_key,
             base_url=config.base_url,
             timeout=self._timeout_s,

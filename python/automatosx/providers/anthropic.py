@@ -81,7 +81,7 @@ def _input_tokens(usage: dict[str, Any]) -> int:
 class AnthropicProvider(StainlessAdapter):
     """Claude through ``anthropic.AsyncAnthropic``; SDK retries off."""
 
-    name = "claude"
+    kind = "claude"
     sdk_errors = (
         anthropic.AnthropicError,
         httpx2.HTTPError,
@@ -149,7 +149,7 @@ class AnthropicProvider(StainlessAdapter):
                 raise content_filter_error(self.name, stop_reason)
             response = make_response(
                 request,
-                "claude",
+                self.name,
                 data.get("model") or self._model(request),
                 text,
                 _input_tokens(usage),

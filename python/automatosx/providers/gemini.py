@@ -170,7 +170,7 @@ def _json_finish_reason(candidate: Any, data: Mapping[str, Any]) -> FinishReason
 class GeminiProvider(SdkAdapter):
     """Gemini through ``google.genai.Client(...).aio``; no SDK retries."""
 
-    name = "gemini"
+    kind = "gemini"
     sdk_errors = (
         genai_errors.APIError,
         genai_errors.UnknownApiResponseError,
@@ -194,8 +194,14 @@ class GeminiProvider(SdkAdapter):
         http_options = genai_types.HttpOptions(
             timeout=config.timeout, httpx_async_client=self._http, base_url=config.base_url
         )
+        # Vertex AI in API-key mode (``vertex: true``): express mode, or with a project and
+        # location when the config names them.
         self._client = genai.Client(
-            vertexai=False, api_key=self._api_key, http_options=http_options
+            vertexai=config.vertex,
+            api_key=self._api_key,
+            project=config.project if config.vertex else None,
+            location=config.location if config.vertex else None,
+            http_options=http_options,
         )
         self._models = self._client.aio.models
 
@@ -259,7 +265,7 @@ class GeminiProvider(SdkAdapter):
                 raise content_filter_error(self.name, _json_block_reason(candidate, data))
             response = make_response(
                 request,
-                "gemini",
+                self.name,
                 data.get("modelVersion") or self._model(request),
                 text,
                 input_tokens,

@@ -63,10 +63,13 @@ def _usage_details(tokens: TokenUsage, usage: dict[str, Any]) -> None:
         tokens.reasoning_tokens = token_count(completion["reasoning_tokens"])
 
 
+_AZURE_API_VERSION = "2024-10-21"  # the latest GA data-plane version when omitted
+
+
 class OpenAIProvider(StainlessAdapter):
     """OpenAI through ``openai.AsyncOpenAI`` (Chat Completions); SDK retries off."""
 
-    name = "openai"
+    kind = "openai"
     sdk_errors = (openai.OpenAIError, httpx2.HTTPError, httpx2.StreamError, json.JSONDecodeError)
     rate_limit_headers = (
         "x-ratelimit-limit-requests",
@@ -75,6 +78,20 @@ class OpenAIProvider(StainlessAdapter):
     )
 
     sdk_client = openai.AsyncOpenAI
+
+    def make_client(self, config: ProviderConfig, http_client: httpx2.AsyncClient | None) -> Any:
+        """``AsyncOpenAI`` (any OpenAI-compatible server by ``baseUrl``), or, with
+        ``azureEndpoint``, ``AsyncAzureOpenAI`` (the model names the Azure deployment)."""
+        if config.azure_endpoint is None:
+            return super().make_client(config, http_client)
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=config.azure_endpoint,
+            api_version=config.api_version or _AZURE_API_VERSION,
+            api_key=self._api_key,
+            timeout=self._timeout_s,
+            max_retries=0,
+            http_client=http_client,
+        )
 
     def __init__(
         self, config: ProviderConfig, *, http_client: httpx2.AsyncClient | None = None
@@ -125,7 +142,7 @@ class OpenAIProvider(StainlessAdapter):
                 raise content_filter_error(self.name, finish_reason)
             response = make_response(
                 request,
-                "openai",
+                self.name,
                 data.get("model") or self._model(request),
                 content,
                 usage.get("prompt_tokens") or 0,
