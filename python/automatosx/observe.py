@@ -38,7 +38,7 @@ __all__ = [
     "SkipInfo",
 ]
 
-AttemptOutcome = Literal["success", "failure", "cancelled"]
+AttemptOutcome = Literal["success", "failure", "cancelled", "cancelled_hedge"]
 Decision = Literal["retry", "fallback", "raise"]
 
 

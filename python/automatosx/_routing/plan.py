@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from automatosx._core import Backoff, CircuitBreaker, RateLimiter
 from automatosx._routing.balance import Balancer, MemberStats, balancer
 from automatosx._routing.guard import Guard, LocalGuard
+from automatosx._routing.hedge import Hedging
 from automatosx.errors import ConfigurationError
 from automatosx.providers.base import Provider
 from automatosx.schemas import ModelPrice, ProviderConfig, RouterOptions
@@ -149,6 +150,7 @@ class Plan:
     restart_streams: bool
     fallback_on_content_filter: bool
     observes_latency: bool
+    hedging: Hedging | None
 
     @classmethod
     def build(
@@ -191,6 +193,7 @@ class Plan:
             restart_streams=options.restart_streams,
             fallback_on_content_filter=options.fallback_on_content_filter,
             observes_latency=strategy == "latency",
+            hedging=None if options.hedging is None else Hedging(options.hedging),
         )
 
     def route(self, target: str) -> Route | None:

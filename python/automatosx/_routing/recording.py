@@ -13,6 +13,7 @@ from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo
 from automatosx.schemas import _now_ms as now_ms
 from automatosx.store._messages import LazyMessages, messages_json
 from automatosx.store.base import AttemptRecord, RecordSink, RequestRecord
+from automatosx.store.base import Outcome as AttemptOutcome
 
 __all__ = ["LazyMessages", "StoreObserver", "messages_json", "now_ms"]
 
@@ -21,6 +22,7 @@ def error_text(error: BaseException) -> str:
     return redact(str(error))[:2000]
 
 
+_OUTCOMES: dict[str, AttemptOutcome] = {"success": "success", "cancelled_hedge": "cancelled_hedge"}
 _STARTED = ["idle", "validating", "requesting"]  # the history once validation passed
 
 
@@ -68,7 +70,7 @@ class StoreObserver(Observer):
                 attempt=attempt.number,
                 provider=attempt.provider,
                 model=attempt.model,
-                outcome="success" if error is None else "failure",
+                outcome=_OUTCOMES.get(attempt.outcome, "failure"),
                 error_code=code if isinstance(code, str) else None,
                 error=None if error is None else error_text(error),
                 status_code=status,

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine, State
+from automatosx._routing.hedge import race
 from automatosx._routing.plan import Candidate, Deployment, Plan
 from automatosx._routing.policy import RAISE, AttemptContext, Retry, decide, rule_for
 from automatosx.errors import (
@@ -184,8 +185,12 @@ class Run:
             dep.stats.in_flight += 1
             if self.info is not None:
                 await self.attempt_began(dep, started)
+            hedging = self.plan.hedging
             try:
-                result = await self.within(dep, limit_s(dep), step(dep, self.sent), late)
+                if hedging is not None and self.n == 1 and self.pos + 1 < len(cands):
+                    dep, result = await race(self, hedging, dep, step, limit_s, late)
+                else:
+                    result = await self.within(dep, limit_s(dep), step(dep, self.sent), late)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:  # mapped: adapters raise ProviderError
@@ -202,6 +207,52 @@ class Run:
                 self.done_inflight()
             return dep, result
         raise await self.all_failed()
+
+    async def hedge_won(
+        self, first: Deployment, hedge: Deployment, error: BaseException | None, started_ns: int
+    ) -> None:
+        """The hedge answered first: the first attempt is recorded (cancelled, or its
+        failure) and the machine moves to the hedge's candidate as a fallback."""
+        m = self.machine
+        model = m.context.model
+        first.stats.in_flight -= 1
+        if error is None:
+            first.guard.released()
+            err: ProviderError = ProviderError(
+                "cancelled: the hedge answered first", provider=first.name, code="CANCELLED_HEDGE"
+            )
+            outcome = "cancelled_hedge"
+        else:
+            err = as_provider_error(error, first)
+            rule = rule_for(err)
+            first.guard.failed(rule.breaker == "failure", err.retry_after_ms, rule.cools)
+            self.attempts.append(Attempt(first.name, model, err, 0))
+            outcome = "failure"
+        m.transition(Event.request_failed(error=str(err), code=err.code, retryable=False))
+        if self.info is not None and self.attempt_info is not None:
+            info = self.attempt_info
+            info.outcome = outcome  # type: ignore[assignment]
+            await self.ended(first, self.began, err, "fallback")
+        self.advance()
+        self.inflight = hedge
+        self.n += 1
+        self.began = started_ns
+        if self.info is not None:
+            await self.attempt_began(hedge, started_ns)
+
+    async def side_attempt(
+        self, dep: Deployment, model: str, started_ns: int, err: BaseException, outcome: str
+    ) -> None:
+        """An attempt beside the main one (a hedge), for the observers."""
+        if self.info is None:
+            return
+        info = AttemptInfo(self.n, dep.name, model, started_ns)
+        info.duration_ms = (time.perf_counter_ns() - started_ns) // 1_000_000
+        info.error = err
+        info.outcome = outcome  # type: ignore[assignment]
+        info.breaker_state = dep.guard.breaker_state
+        for obs in self.plan.observers.attempt_ended:
+            await obs.attempt_ended(self.info, info)
 
     def done_inflight(self) -> Deployment | None:
         """The attempt under way has ended: no longer in flight at its deployment."""
@@ -307,7 +358,7 @@ class Run:
         self.attempt_info = None
         info.duration_ms = (time.perf_counter_ns() - started) // 1_000_000
         info.error = error
-        if error is not None:
+        if error is not None and info.outcome == "success":
             cancelled = getattr(error, "code", None) == "CANCELLED"
             info.outcome = "cancelled" if cancelled else "failure"
         info.decision = decision  # type: ignore[assignment]

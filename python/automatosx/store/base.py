@@ -41,7 +41,7 @@ __all__ = [
     "expect_type",
 ]
 
-Outcome = Literal["success", "failure"]
+Outcome = Literal["success", "failure", "cancelled_hedge"]
 ChunkRow = tuple[int, str, int]
 """One streamed chunk: ``(index, text, timestamp_ms)``."""
 

@@ -1,0 +1,97 @@
+"""Hedged requests: a slow first attempt gets a parallel second one; the first to answer wins,
+the loser is cancelled and recorded as ``cancelled_hedge``; a budget caps the extra load."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from automatosx import Router
+from automatosx.errors import ServerError
+from automatosx.observe import AttemptInfo, Observer, RequestInfo
+
+from .conftest import ScriptedProvider
+
+REQUEST = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+class Attempts(Observer):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        self.seen.append((attempt.provider, attempt.outcome))
+
+
+def slow(seconds: float) -> Any:
+    async def wait() -> None:
+        await asyncio.sleep(seconds)
+
+    return wait
+
+
+def options(**hedging: Any) -> dict[str, Any]:
+    return {
+        "primaryProvider": "claude",
+        "fallbackProviders": ["gemini"],
+        "hedging": {"afterMs": 30, **hedging},
+    }
+
+
+async def test_a_slow_first_attempt_is_hedged_and_the_faster_one_wins() -> None:
+    log = Attempts()
+    claude = ScriptedProvider("claude", [slow(2.0)])
+    gemini = ScriptedProvider("gemini")
+    async with Router(options(maxExtraPercent=100), [claude, gemini], observers=[log]) as r:
+        reply = await r.execute(REQUEST)
+    assert reply.provider == "gemini"
+    assert sorted(log.seen) == [("claude", "cancelled_hedge"), ("gemini", "success")]
+
+
+async def test_a_fast_first_attempt_is_not_hedged() -> None:
+    log = Attempts()
+    gemini = ScriptedProvider("gemini")
+    async with Router(
+        options(maxExtraPercent=100), [ScriptedProvider("claude"), gemini], observers=[log]
+    ) as r:
+        reply = await r.execute(REQUEST)
+    assert reply.provider == "claude"
+    assert gemini.requests == []
+    assert log.seen == [("claude", "success")]
+
+
+async def test_the_first_attempt_wins_when_the_hedge_is_slower() -> None:
+    log = Attempts()
+    claude = ScriptedProvider("claude", [slow(0.1)])
+    gemini = ScriptedProvider("gemini", [slow(2.0)])
+    async with Router(options(maxExtraPercent=100), [claude, gemini], observers=[log]) as r:
+        reply = await r.execute(REQUEST)
+    assert reply.provider == "claude"
+    assert sorted(log.seen) == [("claude", "success"), ("gemini", "cancelled_hedge")]
+
+
+async def test_when_both_fail_the_policy_decides_on_the_first_error() -> None:
+    log = Attempts()
+
+    async def fail_late() -> None:
+        await asyncio.sleep(0.1)
+        raise ServerError("late 500", provider="claude", status_code=500)
+
+    claude = ScriptedProvider("claude", [fail_late])
+    claude.max_retries = 0
+    gemini = ScriptedProvider("gemini", [ServerError("500", provider="gemini", status_code=500)])
+    async with Router(options(maxExtraPercent=100), [claude, gemini], observers=[log]) as r:
+        reply = await r.execute(REQUEST)  # falls back to gemini, whose script is used up
+    assert reply.provider == "gemini"
+    assert ("gemini", "failure") in log.seen
+    assert ("claude", "failure") in log.seen
+
+
+async def test_the_budget_caps_extra_requests() -> None:
+    claude = ScriptedProvider("claude", [slow(0.08)] * 40)
+    gemini = ScriptedProvider("gemini", [slow(1.0)] * 40)
+    async with Router(options(maxExtraPercent=10), [claude, gemini]) as r:
+        for _ in range(40):
+            reply = await r.execute(REQUEST)
+            assert reply.provider == "claude"
+    assert 1 <= len(gemini.requests) <= 4  # 10% of 40, and never more
