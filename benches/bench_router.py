@@ -219,3 +219,44 @@ def test_throughput(benchmark: BenchmarkFixture, bench: Bench) -> None:
     )
     info(f"throughput: execute x{CONCURRENCY} concurrent, {bench.label}", rps, "req/s")
     info(f"throughput: stub direct x{CONCURRENCY} concurrent, {bench.label}", direct_rps, "req/s")
+
+
+@pytest.mark.benchmark(group="router")
+def test_execute_overhead_group_of_twenty(
+    benchmark: BenchmarkFixture, loop: asyncio.AbstractEventLoop
+) -> None:
+    """The router's budget with 20 deployments in one group (weighted balancing): choosing
+    a deployment costs O(deployments in the group) per request."""
+    stubs = []
+    for i in range(20):
+        stub = StubProvider(chunks=CHUNKS)
+        stub.config = stub.config.model_copy(update={"id": f"claude-{i}", "group": "claude"})
+        stubs.append(stub)
+    router = Router({"primaryProvider": "claude"}, providers=stubs)
+    loop.run_until_complete(router.open())
+    request = ProviderRequest.model_validate(PROMPT)
+    direct: list[int] = []
+    routed: list[int] = []
+    try:
+
+        def setup() -> None:
+            loop.run_until_complete(
+                time_calls(lambda: stubs[0].execute(request), EXEC_BATCH, direct)
+            )
+
+        async def routed_batch() -> None:
+            clock, append, execute = time.perf_counter_ns, routed.append, router.execute
+            for _ in range(EXEC_BATCH):
+                t0 = clock()
+                await execute(PROMPT)
+                append(clock() - t0)
+
+        loop.run_until_complete(time_calls(lambda: router.execute(PROMPT), 200, []))
+        benchmark.pedantic(  # type: ignore[no-untyped-call]
+            lambda: loop.run_until_complete(routed_batch()), setup=setup, rounds=EXEC_ROUNDS
+        )
+    finally:
+        loop.run_until_complete(router.aclose())
+    median, p99 = _overhead(benchmark, "execute-group20", routed, direct)
+    report("router: execute overhead, 20 deployments in a group, dict", median, 20, "us")
+    report("router: execute overhead, 20 deployments in a group, dict p99", p99, 60, "us")

@@ -69,8 +69,7 @@ class WeightedBalancer:
                 best = m
         assert best is not None
         best.stats.current -= total
-        rest = sorted((m for m in group if m is not best), key=lambda m: -m.stats.current)
-        return [best, *rest]
+        return [best, *(m for m in group if m is not best)]
 
     def observe(self, member: Member, latency_ms: float) -> None:
         return None

@@ -58,6 +58,8 @@ class Deployment:
     group: str = ""
     weight: int = 1
     stats: MemberStats = field(default_factory=MemberStats)
+    labels: dict[str, str] = field(default_factory=dict)
+    """``"<id>/<model>"`` per model: the state machine's fallback labels, made once."""
 
 
 Candidate = tuple[Deployment, str]
@@ -81,6 +83,8 @@ class Route:
     static: tuple[Candidate, ...] | None
     """The candidates, when no entry has a choice to make (computed once)."""
     static_labels: list[str]
+    overlaps: bool
+    """A deployment appears in more than one entry: candidates are de-duplicated."""
     by_model: dict[str, tuple[tuple[Candidate, ...], list[str]]] = field(default_factory=dict)
     """Static routes' candidates for a request that names its model (bounded cache)."""
 
@@ -109,12 +113,12 @@ class Route:
         for i, entry in enumerate(self.entries):
             members = entry.members
             if len(members) > 1:
-                members = tuple(balancers[entry.label].order(members))  # type: ignore[arg-type]
+                members = balancers[entry.label].order(members)  # type: ignore[assignment]
+            chosen = model if i == 0 and model is not None else entry.model
             for dep in members:
-                chosen = model if i == 0 and model is not None else entry.model
                 cands.append((dep, chosen or dep.default_model or model or ""))
-        unique = _dedupe(cands)
-        return unique, _labels(unique)
+        unique = _dedupe(cands) if self.overlaps else tuple(cands)
+        return unique, [_label(dep, m) for dep, m in unique[1:]]
 
 
 def _dedupe(cands: Iterable[Candidate]) -> tuple[Candidate, ...]:
@@ -129,7 +133,18 @@ def _dedupe(cands: Iterable[Candidate]) -> tuple[Candidate, ...]:
 
 
 def _labels(cands: Sequence[Candidate]) -> list[str]:
-    return [f"{dep.name}/{model}" for dep, model in cands[1:]]
+    return [_label(dep, model) for dep, model in cands[1:]]
+
+
+def _label(dep: Deployment, model: str) -> str:
+    """The machine's name for a candidate (cached on the deployment)."""
+    labels = dep.labels
+    label = labels.get(model)
+    if label is None:
+        label = f"{dep.name}/{model}"
+        if len(labels) < _MODEL_CACHE:
+            labels[model] = label
+    return label
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,11 +303,13 @@ def _route(entries: Sequence[Entry]) -> Route:
             deduped.append(entry)
     static: tuple[Candidate, ...] | None = None
     labels: list[str] = []
+    members = [id(dep) for e in deduped for dep in e.members]
+    overlaps = len(members) != len(set(members))
     if all(len(e.members) == 1 for e in deduped):
         cands = [(e.members[0], e.model or e.members[0].default_model or "") for e in deduped]
         static = _dedupe(cands)
         labels = _labels(static)
-    return Route(tuple(deduped), static, labels)
+    return Route(tuple(deduped), static, labels, overlaps)
 
 
 def _breaker(options: RouterOptions) -> CircuitBreaker | None:
