@@ -41,6 +41,13 @@ __all__ = ["Router", "Stream"]
 
 
 _MAX_STORE_ERRORS = 1_000
+_LIVE_PRUNE_AT = 64
+
+
+def _finished(stream: Stream) -> bool:
+    """Whether a stream's generator has ended (a stream never iterated has not)."""
+    gen = stream._gen
+    return gen is not None and gen.ag_frame is None
 
 
 class _Lifecycle(enum.Enum):
@@ -110,6 +117,12 @@ class Router:
         self._intake: Intake | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
+        # Streams under way are owned by the router: an abandoned one (no ``async with``)
+        # is never garbage mid-reply, where its generator and the SDK's inner ones would be
+        # finalized by racing tasks ("aclose(): asynchronous generator is already
+        # running"); aclose() ends each (CANCELLED). Pruned of finished ones as it doubles.
+        self._live: set[Stream] = set()
+        self._live_limit = _LIVE_PRUNE_AT
         self._store_errors: deque[WriteFailure] = deque(maxlen=_MAX_STORE_ERRORS)
         self._recorder: Any = None  # the StoreObserver, when recording
 
@@ -200,7 +213,9 @@ class Router:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
-        for stream in list(self._streams):
+        streams = {*self._live, *self._streams}
+        self._live = set()
+        for stream in streams:
             with contextlib.suppress(Exception):  # a stream's own failure is recorded
                 await stream.aclose()
 
@@ -284,6 +299,11 @@ class Router:
         intake = self._ensure_open()
         handle = Stream(intake.open, request)
         self._streams.add(handle)
+        live = self._live
+        live.add(handle)
+        if len(live) > self._live_limit:
+            self._live = live = {s for s in live if not _finished(s)}
+            self._live_limit = max(_LIVE_PRUNE_AT, 2 * len(live))
         return handle
 
     async def check_health(self) -> dict[str, ProviderHealth]:

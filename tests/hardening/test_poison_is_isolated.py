@@ -121,7 +121,9 @@ def test_assigning_an_invalid_value_to_a_validated_request_is_refused(
     req = ProviderRequest.model_validate({"messages": [{"role": "user", "content": "hi"}]})
     with pytest.raises(ValidationError, match=field.split("_")[0]):
         setattr(req, field, value)
-    assert req.temperature == 1.0 and req.max_tokens is None and req.messages
+    assert req.temperature == 1.0
+    assert req.max_tokens is None
+    assert req.messages
 
 
 def test_assigning_a_lone_surrogate_to_a_validated_message_is_refused() -> None:
