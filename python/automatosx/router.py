@@ -47,7 +47,7 @@ _LIVE_PRUNE_AT = 64
 def _finished(stream: Stream) -> bool:
     """Whether a stream's generator has ended (a stream never iterated has not)."""
     gen = stream._gen
-    return gen is not None and gen.ag_frame is None
+    return gen is not None and getattr(gen, "ag_frame", None) is None
 
 
 class _Lifecycle(enum.Enum):

@@ -35,10 +35,7 @@ async def test_300_randomly_cancelled_requests_in_sync_mode_all_end_terminal(hx:
         async def one(i: int) -> None:
             req = hx.request(f"request {i}")
             rid = req["requestId"]
-            if i % 3 == 0:
-                call = router.stream(req).text()
-            else:
-                call = router.execute(req)
+            call = router.stream(req).text() if i % 3 == 0 else router.execute(req)
             task = asyncio.ensure_future(call)
             if rng.random() < 0.5:
                 await asyncio.sleep(rng.random() * 0.1)
