@@ -76,6 +76,12 @@ def allowed(exc: BaseException) -> bool:
     return isinstance(exc, TypeError) and any(f"{a}:" in str(exc) for a in ARGS)
 
 
+def check(exc: BaseException) -> None:
+    """Fail the example when ``exc`` is not one the package may raise."""
+    if not allowed(exc):
+        pytest.fail(f"unexpected {exc!r}")
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     options=st.one_of(near_valid(OPTION_KEYS), json_values, BIG),
@@ -88,7 +94,7 @@ def test_router_construction_raises_only_typed_errors(
     try:
         Router(options, providers, store=store)
     except Exception as exc:
-        assert allowed(exc), repr(exc)
+        check(exc)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +114,7 @@ def test_out_of_range_router_options_are_refused_by_name(options: dict[str, Any]
 
 @pytest.mark.parametrize(("providers", "store"), [(5, None), ([], 5), ("claude", None)])
 def test_a_wrong_argument_type_is_a_type_error_naming_it(providers: Any, store: Any) -> None:
-    with pytest.raises(TypeError, match="providers:|store:"):
+    with pytest.raises(TypeError, match=r"providers:|store:"):
         Router({"primaryProvider": "claude"}, providers, store=store)
 
 
@@ -118,8 +124,8 @@ def test_the_models_raise_only_validation_errors(data: Any) -> None:
     for model in (ProviderRequest, RouterOptions, ProviderConfig):
         try:
             model.model_validate(data)
-        except Exception as exc:
-            assert isinstance(exc, ValidationError), repr(exc)
+        except ValidationError:
+            pass
 
 
 @settings(
@@ -145,7 +151,7 @@ def test_execute_and_stream_raise_only_typed_errors_and_record_every_entry(
                     else:
                         await router.execute(body)
                 except Exception as exc:
-                    assert allowed(exc), repr(exc)
+                    check(exc)
 
     asyncio.run(main())
     states = hx.states()
