@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import enum
 import weakref
+from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -34,9 +35,19 @@ from automatosx.schemas import (
     ProviderResponse,
     RouterOptions,
 )
-from automatosx.store.base import NullStore, Store
+from automatosx.store.base import NullStore, Store, WriteFailure
 
 __all__ = ["Router", "Stream"]
+
+
+_MAX_STORE_ERRORS = 1_000
+_LIVE_PRUNE_AT = 64
+
+
+def _finished(stream: Stream) -> bool:
+    """Whether a stream's generator has ended (a stream never iterated has not)."""
+    gen = stream._gen
+    return gen is not None and getattr(gen, "ag_frame", None) is None
 
 
 class _Lifecycle(enum.Enum):
@@ -106,6 +117,14 @@ class Router:
         self._intake: Intake | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
+        # Streams under way are owned by the router: an abandoned one (no ``async with``)
+        # is never garbage mid-reply, where its generator and the SDK's inner ones would be
+        # finalized by racing tasks ("aclose(): asynchronous generator is already
+        # running"); aclose() ends each (CANCELLED). Pruned of finished ones as it doubles.
+        self._live: set[Stream] = set()
+        self._live_limit = _LIVE_PRUNE_AT
+        self._store_errors: deque[WriteFailure] = deque(maxlen=_MAX_STORE_ERRORS)
+        self._recorder: Any = None  # the StoreObserver, when recording
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -152,13 +171,12 @@ class Router:
             from automatosx._routing.recording import StoreObserver
 
             opts = self.options
-            observers.append(
-                StoreObserver(
-                    self._store,
-                    messages=opts.record_messages,
-                    chunks=opts.record_stream_chunks,
-                )
+            self._recorder = StoreObserver(
+                self._store,
+                messages=opts.record_messages,
+                chunks=opts.record_stream_chunks,
             )
+            observers.append(self._recorder)
         observers.extend(self._user_observers)
         self._plan = Plan.build(self.options, self._deployments, prices, Observers(observers))
         self._intake = Intake(self._plan)
@@ -195,7 +213,9 @@ class Router:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
-        for stream in list(self._streams):
+        streams = {*self._live, *self._streams}
+        self._live = set()
+        for stream in streams:
             with contextlib.suppress(Exception):  # a stream's own failure is recorded
                 await stream.aclose()
 
@@ -222,6 +242,26 @@ class Router:
     def store(self) -> Store | None:
         """The store the router records into (None before ``open()``)."""
         return self._store
+
+    @property
+    def store_errors(self) -> list[WriteFailure]:
+        """The writes the store lost since the router opened (the latest 1,000), oldest
+        first, each naming its request id, the store call and the error (never the row).
+
+        Seen as soon as the store reports them, not at ``aclose()``: a write-behind batch that
+        failed, a value left out of a row, a write the store refused. Reading it does not
+        clear it. The router collects them from the store's ``drain_write_errors()`` (when
+        the store has one): read them here rather than draining the store yourself.
+        """
+        kept = self._store_errors
+        drain = getattr(self._store, "drain_write_errors", None)
+        if callable(drain):
+            kept.extend(drain())
+        recorder = self._recorder
+        if recorder is not None and recorder.lost:
+            kept.extend(recorder.lost)
+            recorder.lost.clear()
+        return sorted(kept, key=lambda failure: failure.at_ms)
 
     def breaker_state(self, provider: str) -> str | None:
         """``closed``, ``open`` or ``half_open`` for a provider, None if breakers are off."""
@@ -259,6 +299,11 @@ class Router:
         intake = self._ensure_open()
         handle = Stream(intake.open, request)
         self._streams.add(handle)
+        live = self._live
+        live.add(handle)
+        if len(live) > self._live_limit:
+            self._live = live = {s for s in live if not _finished(s)}
+            self._live_limit = max(_LIVE_PRUNE_AT, 2 * len(live))
         return handle
 
     async def check_health(self) -> dict[str, ProviderHealth]:

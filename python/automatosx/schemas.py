@@ -220,6 +220,12 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_CHECKED = ConfigDict(validate_assignment=True)
+"""The request-side models re-validate an assigned value (``req.temperature = 5.0`` raises):
+a request is checked once at intake and trusted after, so it must not become invalid later.
+Costs nothing on the validation path; the router itself never assigns to them."""
+
+
 class _SeedModel(BaseModel):
     """Shared config: camelCase aliases, snake_case names accepted, Zod-like dumps."""
 
@@ -353,12 +359,16 @@ ToolCallId = Annotated[Text, StringConstraints(min_length=1, max_length=256)]
 class TextPart(_SeedModel):
     """A text part of a message's content."""
 
+    model_config = _CHECKED
+
     type: Literal["text"] = "text"
     text: Annotated[Text, StringConstraints(max_length=1_000_000)]
 
 
 class ImagePart(_SeedModel):
     """An image part: base64 ``data`` with its ``mediaType``, or a ``url`` (exactly one)."""
+
+    model_config = _CHECKED
 
     type: Literal["image"] = "image"
     data: Annotated[str, StringConstraints(min_length=1, max_length=30_000_000)] | None = None
@@ -381,6 +391,8 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 class ToolCall(_SeedModel):
     """A call the model made (or made earlier in the conversation) to a declared tool."""
 
+    model_config = _CHECKED
+
     id: ToolCallId
     name: ToolName
     arguments: JsonObject
@@ -389,6 +401,8 @@ class ToolCall(_SeedModel):
 class Tool(_SeedModel):
     """A tool the model may call; ``parameters`` is the JSON Schema of its arguments."""
 
+    model_config = _CHECKED
+
     name: ToolName
     description: Annotated[Text, StringConstraints(max_length=100_000)] | None = None
     parameters: JsonObject | None = None
@@ -396,6 +410,8 @@ class Tool(_SeedModel):
 
 class NamedToolChoice(_SeedModel):
     """``toolChoice: {"name": ...}``: the model must call this tool."""
+
+    model_config = _CHECKED
 
     name: ToolName
 
@@ -407,12 +423,16 @@ ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
 class JsonObjectFormat(_SeedModel):
     """``responseFormat: {"type": "json_object"}``: any JSON object."""
 
+    model_config = _CHECKED
+
     type: Literal["json_object"] = "json_object"
 
 
 class JsonSchemaFormat(_SeedModel):
     """``responseFormat: {"type": "json_schema", "name", "schema", "strict"}``. The schema is
     ``json_schema`` in Python (``schema`` would shadow a pydantic method)."""
+
+    model_config = _CHECKED
 
     type: Literal["json_schema"] = "json_schema"
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -427,6 +447,8 @@ ResponseFormat = Annotated[JsonObjectFormat | JsonSchemaFormat, Field(discrimina
 class Reasoning(_SeedModel):
     """How much the model thinks: ``{"effort": "low"|"medium"|"high"}`` or
     ``{"budgetTokens": N}`` (exactly one). Each adapter maps one to the other if it must."""
+
+    model_config = _CHECKED
 
     effort: Literal["low", "medium", "high"] | None = None
     budget_tokens: Annotated[int, Field(ge=1, le=200_000)] | None = None
@@ -459,6 +481,8 @@ class Message(_SeedModel):
     ``tool_calls`` may leave it empty or out; a ``tool`` message needs ``tool_call_id`` (the
     call it answers) and carries the result as content.
     """
+
+    model_config = _CHECKED
 
     role: Role
     content: str | list[TextPart | ImagePart] | None = None
@@ -508,6 +532,8 @@ class Message(_SeedModel):
 
 class ProviderRequest(_SeedModel):
     """A chat request (seed: ``ProviderRequestSchema``)."""
+
+    model_config = _CHECKED
 
     request_id: UUIDStr = Field(default_factory=_new_request_id)
     provider: ProviderName | None = None

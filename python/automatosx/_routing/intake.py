@@ -127,7 +127,14 @@ class Intake:
         if not observers:
             return
         plan = self.plan
-        data = raw if isinstance(raw, Mapping) else {}
+        if isinstance(raw, ProviderRequest):  # valid, but for no configured provider
+            data: Mapping[Any, Any] = {
+                "requestId": raw.request_id,
+                "model": raw.model,
+                "messages": raw.messages,
+            }
+        else:
+            data = raw if isinstance(raw, Mapping) else {}
         rid = _get(data, "requestId", "request_id")
         if not (isinstance(rid, str) and _UUID.match(rid)) or (
             self.seen is not None and rid in self.seen
@@ -137,7 +144,7 @@ class Intake:
         if not isinstance(provider, str) or provider not in plan.routes:
             provider = plan.options.primary_provider
         model = _get(data, "model")
-        if not isinstance(model, str) or not model:
+        if not _recordable_name(model):
             model = plan.routes[provider].entries[0].members[0].default_model or "unknown"
         created = now_ms()
         info = RequestInfo(
@@ -159,6 +166,19 @@ class Intake:
         )
         for obs in observers:
             await obs.request_finished(info, outcome)
+
+
+def _recordable_name(value: Any) -> bool:
+    """Whether a model name from invalid input can go into the row as it is (else the
+    deployment's default is recorded): a non-empty string of at most 100 characters that
+    is valid Unicode (no lone surrogate)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 100:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _get(data: Mapping[Any, Any], *keys: str) -> Any:

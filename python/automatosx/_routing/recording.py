@@ -2,17 +2,32 @@
 
 Each event is one store write; with the SQLite store's default durability that is only an
 enqueue on its write-behind queue (``durability="sync"`` waits for the commit).
+
+Store failures (:class:`StoreError`):
+
+* write-behind (any durability but ``"sync"``): a write the store refuses never fails the
+  request (the provider answered; the caller gets the answer). The loss is logged, kept in
+  ``lost`` and shown by ``Router.store_errors``; a write that fails later in the writer is
+  reported by the store itself.
+* ``durability="sync"``: the request's writes go on after a failure so its row still ends
+  terminal as far as the store allows (attempts, response, chunks, final state each tried),
+  then the first failure is raised to the caller, except when the caller cancelled: a
+  cancelled request ends with its ``CancelledError`` and the loss is only reported.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from collections import deque
 from typing import Any
 
-from automatosx.errors import ProviderError, redact
+from automatosx.errors import ProviderError, StoreError, redact
 from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo
 from automatosx.schemas import _now_ms as now_ms
 from automatosx.store._messages import LazyMessages, messages_json
-from automatosx.store.base import AttemptRecord, RecordSink, RequestRecord
+from automatosx.store.base import AttemptRecord, RecordSink, RequestRecord, WriteFailure
 from automatosx.store.base import Outcome as AttemptOutcome
 
 __all__ = ["LazyMessages", "StoreObserver", "messages_json", "now_ms"]
@@ -24,17 +39,32 @@ def error_text(error: BaseException) -> str:
 
 _OUTCOMES: dict[str, AttemptOutcome] = {"success": "success", "cancelled_hedge": "cancelled_hedge"}
 _STARTED = ["idle", "validating", "requesting"]  # the history once validation passed
+_MAX_LOST = 1_000
+logger = logging.getLogger("automatosx.store")
 
 
 class StoreObserver(Observer):
     """Records every request into a :class:`~automatosx.store.RecordSink`."""
 
-    __slots__ = ("chunks", "messages", "sink")
+    __slots__ = ("chunks", "deferred", "lost", "messages", "sink", "sync")
 
     def __init__(self, sink: RecordSink, *, messages: bool = True, chunks: bool = True) -> None:
         self.sink = sink
         self.messages = messages
         self.chunks = chunks
+        self.sync = getattr(sink, "durability", None) == "sync"
+        self.lost: deque[WriteFailure] = deque(maxlen=_MAX_LOST)
+        """Writes the store refused at the call (write-behind), latest 1,000."""
+        self.deferred: dict[str, StoreError] = {}
+        """Sync mode: a request's first failed write, raised when the request finishes."""
+
+    def _failed(self, request_id: str, kind: str, exc: StoreError) -> None:
+        if self.sync:
+            self.deferred.setdefault(request_id, exc)
+            return
+        failure = WriteFailure(request_id, kind, f"StoreError: {redact(str(exc))[:300]}", now_ms())
+        self.lost.append(failure)
+        logger.error("store write refused: %s (request %s): %s", kind, request_id, failure.error)
 
     def _row(self, info: RequestInfo, raw_messages: Any) -> RequestRecord:
         req = info.request
@@ -44,7 +74,7 @@ class StoreObserver(Observer):
             model=info.model,
             messages=LazyMessages(raw_messages, self.messages)
             if req is not None
-            else messages_json(raw_messages, self.messages),
+            else rejected_messages(raw_messages, self.messages),
             max_tokens=None if req is None else req.max_tokens,
             temperature=1.0 if req is None else req.temperature,
             stream=info.stream,
@@ -58,26 +88,33 @@ class StoreObserver(Observer):
 
     async def request_started(self, request: RequestInfo) -> None:
         assert request.request is not None
-        await self.sink.save_request(self._row(request, request.request.messages))
+        try:
+            await self.sink.save_request(self._row(request, request.request.messages))
+        except StoreError as exc:
+            if self.sync:
+                raise  # nothing sent yet, no row: the caller learns it now
+            self._failed(request.request_id, "save_request", exc)
 
     async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         error = attempt.error
         status = error.status_code if isinstance(error, ProviderError) else None
         code = getattr(error, "code", None) if error is not None else None
-        await self.sink.save_attempt(
-            AttemptRecord(
-                request_id=request.request_id,
-                attempt=attempt.number,
-                provider=attempt.provider,
-                model=attempt.model,
-                outcome=_OUTCOMES.get(attempt.outcome, "failure"),
-                error_code=code if isinstance(code, str) else None,
-                error=None if error is None else error_text(error),
-                status_code=status,
-                duration=attempt.duration_ms,
-                created_at=now_ms(),
-            )
+        record = AttemptRecord(
+            request_id=request.request_id,
+            attempt=attempt.number,
+            provider=attempt.provider,
+            model=attempt.model,
+            outcome=_OUTCOMES.get(attempt.outcome, "failure"),
+            error_code=code if isinstance(code, str) else None,
+            error=None if error is None else error_text(error),
+            status_code=status,
+            duration=attempt.duration_ms,
+            created_at=now_ms(),
         )
+        try:
+            await self.sink.save_attempt(record)
+        except StoreError as exc:
+            self._failed(request.request_id, "save_attempt", exc)
 
     async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
         sink = self.sink
@@ -86,24 +123,71 @@ class StoreObserver(Observer):
             row = self._row(request, _raw_messages(request.raw))
             row.state = outcome.state
             row.history = outcome.history
-            row.error = error
+            row.error = None if error is None else writable(error)
             row.error_code = outcome.error_code
-            await sink.save_request(row)
+            try:
+                await sink.save_request(row)
+            except StoreError as exc:
+                self._failed(request.request_id, "save_request", exc)
+                self._settle(request.request_id, outcome)
             return
+        rid = request.request_id
         if outcome.response is not None:
-            await sink.save_response(outcome.response)
+            try:
+                await sink.save_response(outcome.response)
+            except StoreError as exc:
+                self._failed(rid, "save_response", exc)
         if self.chunks and outcome.chunks:
-            await sink.save_stream_chunks(request.request_id, outcome.chunks)
-        await sink.update_request_state(
-            request.request_id,
-            state=outcome.state,
-            retry_count=outcome.retry_count,
-            history=outcome.history,
-            error=error,
-            error_code=outcome.error_code,
-            updated_at=now_ms(),
-        )
+            try:
+                await sink.save_stream_chunks(rid, outcome.chunks)
+            except StoreError as exc:
+                self._failed(rid, "save_stream_chunks", exc)
+        try:
+            await sink.update_request_state(
+                rid,
+                state=outcome.state,
+                retry_count=outcome.retry_count,
+                history=outcome.history,
+                error=error,
+                error_code=outcome.error_code,
+                updated_at=now_ms(),
+            )
+        except StoreError as exc:
+            self._failed(rid, "update_request_state", exc)
+        self._settle(rid, outcome)
+
+    def _settle(self, request_id: str, outcome: Outcome) -> None:
+        """Sync mode: raise the request's first failed write, once every write was tried
+        (not over a cancellation: the caller gets its CancelledError)."""
+        exc = self.deferred.pop(request_id, None) if self.deferred else None
+        if exc is not None and outcome.error_code != "CANCELLED":
+            raise exc
 
 
 def _raw_messages(raw: Any) -> Any:
     return raw.get("messages") if isinstance(raw, dict) else None
+
+
+def writable(text: str) -> str:
+    """``text`` as any store can write it: a lone surrogate becomes its ``\\udXXX`` escape."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def rejected_messages(raw: Any, capture: bool) -> str:
+    """The messages of input that failed validation, as JSON every store can write: they may
+    hold what made the request invalid (a lone surrogate, a cycle, an object JSON cannot
+    take), and the rejection must still be recorded (escaped, or a placeholder naming the
+    type)."""
+    try:
+        text = messages_json(raw, True)
+        text.encode("utf-8")
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
+        try:
+            text = json.dumps(raw, ensure_ascii=True, separators=(",", ":"), default=repr)
+        except (ValueError, TypeError, RecursionError):
+            text = json.dumps(f"[not recordable: {type(raw).__name__}]")
+    if capture:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
