@@ -33,8 +33,10 @@ from automatosx.providers._errors import (
         (403, AuthenticationError),
         (404, ModelNotFoundError),
         (408, ProviderTimeoutError),
-        (409, InvalidRequestError),
+        (405, ProviderError),  # an unexpected 4xx falls back, like 401/403/404
+        (409, ProviderError),
         (413, InvalidRequestError),
+        (415, ProviderError),
         (422, InvalidRequestError),
         (429, RateLimitError),
         (500, ServerError),

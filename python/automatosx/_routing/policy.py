@@ -101,28 +101,25 @@ def _after_bytes(error: E.ProviderError) -> bool:
 
 
 def _rules() -> dict[type[E.ProviderError], Rule]:
-    table: dict[type[E.ProviderError], Rule] = {
+    return {
         E.RateLimitError: Rule(True, True, "neutral", cools=True, summary="429 rate limit"),
         E.OverloadedError: Rule(True, True, "failure", summary="529 overloaded"),
         E.ServerError: Rule(True, True, "failure", summary="500/502/503/504, error event"),
         E.ProviderTimeoutError: Rule(_after_bytes, True, "failure", summary="timeout"),
         E.ProviderConnectionError: Rule(
-            True, True, "failure", summary="connection error, stream cut"
+            True, True, "failure", summary="connection error, stream cut or unterminated"
         ),
         E.AuthenticationError: Rule(False, True, "neutral", summary="401/403"),
         E.ModelNotFoundError: Rule(False, True, "neutral", summary="404 unknown model"),
+        E.ContextLengthError: Rule(False, True, "neutral", summary="context length exceeded"),
+        E.ContentFilterError: Rule(
+            False, "content_filter_option", "neutral", summary="content filter, refusal"
+        ),
         E.InvalidRequestError: Rule(False, False, "neutral", summary="400/413/422"),
-        E.ProviderError: Rule(False, True, "neutral", summary="other 4xx, adapter error"),
+        E.ProviderError: Rule(
+            False, True, "neutral", summary="any other 4xx (405, 409, ...), adapter error"
+        ),
     }
-    context_length = getattr(E, "ContextLengthError", None)
-    if context_length is not None:
-        table[context_length] = Rule(False, True, "neutral", summary="context length exceeded")
-    content_filter = getattr(E, "ContentFilterError", None)
-    if content_filter is not None:
-        table[content_filter] = Rule(
-            False, "content_filter_option", "neutral", summary="content filter"
-        )
-    return table
 
 
 RULES: dict[type[E.ProviderError], Rule] = _rules()

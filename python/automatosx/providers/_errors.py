@@ -13,7 +13,8 @@ status / provider error type           class
 408, timeouts                          ProviderTimeoutError
 401 403, ``authentication_error``      AuthenticationError
 404, ``not_found_error``               ModelNotFoundError
-400 413 422 (any other 4xx)            InvalidRequestError
+400 413 422                            InvalidRequestError
+any other 4xx (405, 409, 415, ...)     ProviderError (falls back)
   ... whose message says the prompt    ContextLengthError
   exceeds the context window, or
   ``context_length_exceeded``
@@ -132,12 +133,19 @@ _CHAIN_DEPTH = 8
 """How many causes of an SDK exception :func:`chained` follows (a chain is 1-3 deep)."""
 
 
+_INVALID_STATUSES = frozenset({400, 413, 422})
+
+
 def class_for_status(status: int) -> type[ProviderError]:
     """The exception class for an HTTP error status."""
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls
-    return ServerError if status >= 500 else InvalidRequestError
+    if status >= 500:
+        return ServerError
+    # 400/413/422 are the request's own fault; any other 4xx (405, 409, 415, ...) says more
+    # about this provider's endpoint than about the request: it falls back.
+    return InvalidRequestError if status in _INVALID_STATUSES else ProviderError
 
 
 def class_for_type(error_type: str | None) -> type[ProviderError] | None:
