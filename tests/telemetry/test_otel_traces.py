@@ -195,7 +195,8 @@ async def test_a_stream_records_time_to_first_chunk_on_its_spans(otel: Telemetry
     attrs = request.attributes or {}
     assert attrs["gen_ai.request.stream"] is True
     ttfc = attrs["gen_ai.response.time_to_first_chunk"]
-    assert isinstance(ttfc, float) and ttfc > 0
+    assert isinstance(ttfc, float)
+    assert ttfc > 0
     assert (attempt.attributes or {})["gen_ai.response.time_to_first_chunk"] > 0
 
 

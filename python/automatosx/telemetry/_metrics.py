@@ -206,7 +206,7 @@ class MetricsObserver(Observer):
             self._sink.add(FALLBACKS, 1, cause)
 
     def on_stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
-        self._sink.add(RESTARTS, 1, {"automatosx.deployment": attempt.provider})
+        return None  # counted from the outcome (``Outcome.restarts``) at the request's end
 
     def on_request_finished(self, request: RequestInfo, outcome: Outcome) -> Live | None:
         live = self._live.pop(request.request_id, None)
@@ -222,6 +222,8 @@ class MetricsObserver(Observer):
         if live is not None and live.first_chunk_ns is not None:
             ttfc = (live.first_chunk_ns - request.started_ns) / 1e9
             sink.record(TIME_TO_FIRST_CHUNK, ttfc, attrs)
+        if outcome.restarts:
+            sink.add(RESTARTS, outcome.restarts, {"automatosx.deployment": deployment})
         if request.request is not None:
             self._usage(attrs, response, modality(request.request))
         return live
