@@ -7,7 +7,10 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 from automatosx.emulator import Rule
+from automatosx.errors import AllProvidersFailedError
 
 if TYPE_CHECKING:
     from tests.telemetry.conftest import Telemetry
@@ -48,10 +51,8 @@ async def test_a_fallback_counts_attempts_by_outcome_and_one_fallback(otel: Tele
 async def test_a_failed_request_records_its_duration_with_error_type(otel: Telemetry) -> None:
     otel.scenario.add(Rule(status=500))
     async with otel.router(fallbacks=[]) as router:
-        try:
+        with pytest.raises(AllProvidersFailedError):
             await router.execute(otel.request())
-        except Exception:
-            pass
 
     (duration,) = otel.metric_points("gen_ai.client.inference.duration")
     assert duration.attributes["error.type"]

@@ -1,8 +1,8 @@
 """The router's metrics for Prometheus to scrape, with ``prometheus-client``.
 
 :class:`PrometheusObserver` reports the same metrics as the OpenTelemetry observer (names
-with underscores: ``gen_ai_client_inference_duration_seconds``, ``automatosx_router_attempts_total``)
-into a ``prometheus_client`` registry; serve it with :func:`start_http_server` (a thread on
+with underscores: ``gen_ai_client_inference_duration_seconds``,
+``automatosx_router_attempts_total``) into a ``prometheus_client`` registry; serve it with :func:`start_http_server` (a thread on
 its own port) or mount :func:`asgi_app` in your ASGI application. No spans: use
 :class:`~automatosx.telemetry.OTelObserver` for traces.
 
@@ -81,7 +81,8 @@ def start_http_server(
     port: int, addr: str = "0.0.0.0", registry: CollectorRegistry | None = None
 ) -> Any:
     """Serve ``registry`` (default: the global one) at ``http://addr:port/metrics`` from a
-    daemon thread; returns ``(server, thread)`` — stop it with ``server.shutdown(); server.server_close()``."""
+    daemon thread; returns ``(server, thread)``: stop it with ``server.shutdown()`` then
+    ``server.server_close()``."""
     return _start_http_server(port, addr, REGISTRY if registry is None else registry)
 
 
