@@ -18,12 +18,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prometheus_client import CollectorRegistry  # noqa: E402
+from prometheus_client import CollectorRegistry
 
-from _budget import Result, summary  # noqa: E402
-from _stub import PROMPT, StubProvider, percentile, time_calls  # noqa: E402
-from automatosx import Router  # noqa: E402
-from automatosx.observe import Observer  # noqa: E402
+from _budget import Result, summary
+from _stub import PROMPT, StubProvider, percentile, time_calls
+from automatosx import Router
+from automatosx.observe import Observer
 
 BATCH, ROUNDS = 200, 10
 STREAM_BATCH = 50
