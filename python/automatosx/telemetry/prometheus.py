@@ -3,8 +3,8 @@
 :class:`PrometheusObserver` reports the same metrics as the OpenTelemetry observer (names
 with underscores: ``gen_ai_client_inference_duration_seconds``,
 ``automatosx_router_attempts_total``) into a ``prometheus_client`` registry; serve it with
-:func:`start_http_server` (a thread on its own port) or mount :func:`asgi_app` in your ASGI application. No spans: use
-:class:`~automatosx.telemetry.OTelObserver` for traces.
+:func:`start_http_server` (a thread on its own port) or mount :func:`asgi_app` in your ASGI
+application. No spans: use :class:`~automatosx.telemetry.OTelObserver` for traces.
 
 Why not the OpenTelemetry Prometheus exporter: it has no stable release on PyPI (only
 pre-releases), and ``prometheus-client`` is what a Prometheus user already runs.
