@@ -80,7 +80,9 @@ class Router:
     adapters, under any name); by default the providers whose API keys are in the
     environment. ``store`` is a URL (``"sqlite:///requests.db"``), a
     :class:`~automatosx.store.Store`, or None to record nothing. ``observers`` are
-    :class:`~automatosx.Observer` instances told of every step of every request. Use it as
+    :class:`~automatosx.Observer` instances told of every step of every request; ``telemetry``
+    is True (OpenTelemetry traces and metrics through the global providers) or a telemetry
+    observer (:mod:`automatosx.telemetry`). Use it as
     ``async with Router(...) as router:``.
     """
 
@@ -92,6 +94,7 @@ class Router:
         *,
         http_client: Any = None,
         observers: Sequence[Observer] = (),
+        telemetry: bool | Observer = False,
     ) -> None:
         self.options = _as_options(options)
         if store is not None and not isinstance(store, str) and not isinstance(store, Store):
@@ -107,6 +110,12 @@ class Router:
                 f"instances, got {type(providers).__name__}"
             )
         self._user_observers = Observers(list(observers)).all
+        self._telemetry: Observer | None = None
+        if telemetry is not False:
+            from automatosx.telemetry import observer_for
+
+            self._telemetry = observer_for(telemetry)
+            self._user_observers += (self._telemetry,) if self._telemetry else ()
         self._entries = providers
         self._store_arg = store
         self._http_client = http_client
@@ -160,6 +169,10 @@ class Router:
         # the event loop keeps serving (health checks, other requests) meanwhile.
         self._deployments = await asyncio.to_thread(self._build_deployments)
         Plan.check_names(self.options, self._deployments)
+        if self._telemetry is not None:
+            from automatosx.telemetry import bind
+
+            bind(self._telemetry, self._deployments)
         self._store = await _open_store(self._store_arg)
         from automatosx.pricing import PriceBook
 

@@ -252,6 +252,18 @@ class SdkAdapter:
             error=str(error) if error is not None else None,
         )
 
+    def add_request_hook(self, hook: Callable[[httpx2.Request], Awaitable[None]]) -> None:
+        """Run ``hook`` on every HTTP request this adapter sends (telemetry installs its
+        ``traceparent`` propagation here; nothing is installed otherwise). Idempotent."""
+        client = self._sending_client()
+        hooks = client.event_hooks
+        if hook not in hooks["request"]:
+            client.event_hooks = {**hooks, "request": [*hooks["request"], hook]}
+
+    def _sending_client(self) -> httpx2.AsyncClient:
+        """The httpx2 client the SDK sends with."""
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         if self._closed:
             return
@@ -357,6 +369,10 @@ class StainlessAdapter(SdkAdapter):
         except self.sdk_errors as exc:
             failed: BaseException = exc
         raise self.failure(failed)
+
+    def _sending_client(self) -> httpx2.AsyncClient:
+        client: httpx2.AsyncClient = self._client._client
+        return client
 
     async def _ping(self) -> None:
         raw = await self._client.models.with_raw_response.retrieve(self._default_model)

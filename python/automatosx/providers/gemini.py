@@ -399,6 +399,9 @@ class GeminiProvider(SdkAdapter):
             f"malformed response: {type(exc).__name__}: {exc}", provider=self.name, api_key=key
         )
 
+    def _sending_client(self) -> httpx2.AsyncClient:
+        return self._http
+
     async def _ping(self) -> None:
         await self._models.get(model=self._default_model)
 

@@ -1,0 +1,277 @@
+"""What both telemetry backends share: turning a request's events into measurements.
+
+:class:`MetricsObserver` is an :class:`~automatosx.Observer` that keeps a little state per
+request (when it started, its first chunk, the deployment last tried) and hands each
+measurement to a :class:`Sink` (OpenTelemetry instruments, or Prometheus collectors). Its
+subclass in ``_otel.py`` adds the spans. Every event catches its own errors and logs them:
+telemetry never fails a request.
+
+Waits at admission (a limiter's or a cool-down's sleep before an attempt) are not measured:
+the observer events do not carry them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo, SkipInfo
+from automatosx.telemetry._names import (
+    ATTEMPTS,
+    DURATION,
+    FALLBACKS,
+    OP_INPUT_TOKENS,
+    OP_OUTPUT_TOKENS,
+    OPERATION,
+    RESTARTS,
+    TIME_TO_FIRST_CHUNK,
+    USAGE_CACHE_READ,
+    USAGE_CACHE_WRITE,
+    USAGE_INPUT,
+    USAGE_OUTPUT,
+    USAGE_REASONING,
+    MetricSpec,
+    Server,
+    error_type,
+    modality,
+    provider_name,
+    server_of,
+)
+
+if TYPE_CHECKING:
+    from automatosx.schemas import ProviderResponse
+
+__all__ = ["Attributes", "Live", "MetricsObserver", "Sink"]
+
+log = logging.getLogger("automatosx.telemetry")
+
+Attributes = dict[str, Any]
+"""Attribute key -> str | int | float | bool (None values are left out by the sinks)."""
+
+
+class Sink(Protocol):
+    """Where measurements go."""
+
+    def add(self, spec: MetricSpec, value: float, attributes: Attributes) -> None:
+        """Add to a counter."""
+
+    def record(self, spec: MetricSpec, value: float, attributes: Attributes) -> None:
+        """Record a histogram value."""
+
+    def watch_breaker(self, deployment: str, state: Callable[[], str | None]) -> None:
+        """Report ``deployment``'s breaker state as read by ``state`` (None: breakers off)."""
+
+
+class Live:
+    """One request under way, as the telemetry observers track it (spans: see ``_otel``)."""
+
+    __slots__ = (
+        "attempt_chunk",
+        "attempt_span",
+        "attempt_started_ns",
+        "deployment",
+        "first_chunk_ns",
+        "parent",
+        "span",
+        "task",
+        "token",
+    )
+
+    def __init__(self, deployment: str) -> None:
+        self.deployment = deployment
+        self.first_chunk_ns: int | None = None
+        self.attempt_started_ns = 0
+        self.attempt_chunk = False
+        self.span: Any = None
+        self.parent: Any = None
+        self.attempt_span: Any = None
+        self.token: Any = None
+        self.task: asyncio.Task[Any] | None = None
+
+
+def _guarded(name: str, fn: Callable[..., object], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # telemetry must never fail a request
+        log.warning("telemetry: the %s event failed", name, exc_info=True)
+
+
+class MetricsObserver(Observer):
+    """Observer that reports the metrics of :mod:`automatosx.telemetry._names` to a sink."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self._live: dict[str, Live] = {}
+        self._servers: dict[str, Server] = {}
+        self._breakers: dict[str, str] = {}
+
+    # -- binding to a router's deployments (Router(..., telemetry=...) does it) ---------------
+
+    def bind_deployments(self, deployments: Mapping[str, Any]) -> None:
+        """Learn each deployment's provider kind, address and breaker (for ``server.*``,
+        ``gen_ai.provider.name`` and the breaker gauge read live)."""
+        for name, dep in deployments.items():
+            provider = dep.provider
+            config = getattr(provider, "config", None)
+            kind = getattr(config, "name", None) or getattr(provider, "name", None) or name
+            self._servers[name] = server_of(str(kind), getattr(config, "base_url", None))
+            self._sink.watch_breaker(name, _breaker_reader(dep.guard))
+
+    def server(self, deployment: str) -> Server:
+        server = self._servers.get(deployment)
+        if server is None:  # not bound: a deployment is named after its kind by default
+            server = self._servers[deployment] = Server(provider_name(deployment))
+        return server
+
+    def _breaker_seen(self, deployment: str, state: str | None) -> None:
+        if state is not None and deployment not in self._breakers:
+            breakers = self._breakers
+            breakers[deployment] = state
+            self._sink.watch_breaker(deployment, lambda: breakers.get(deployment))
+        elif state is not None:
+            self._breakers[deployment] = state
+
+    # -- the events ------------------------------------------------------------------------
+
+    async def request_started(self, request: RequestInfo) -> None:
+        _guarded("request_started", self.on_request_started, request)
+
+    async def candidate_skipped(self, request: RequestInfo, skip: SkipInfo) -> None:
+        _guarded("candidate_skipped", self.on_candidate_skipped, request, skip)
+
+    async def attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        _guarded("attempt_started", self.on_attempt_started, request, attempt)
+
+    async def chunk(self, request: RequestInfo, index: int, text: str) -> None:
+        live = self._live.get(request.request_id)
+        if live is not None and not live.attempt_chunk:
+            _guarded("chunk", self.on_first_chunk, request, live)
+
+    async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        _guarded("attempt_ended", self.on_attempt_ended, request, attempt)
+
+    async def stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        _guarded("stream_restarted", self.on_stream_restarted, request, attempt)
+
+    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+        _guarded("request_finished", self.on_request_finished, request, outcome)
+
+    # -- what they do (subclasses extend) ---------------------------------------------------
+
+    def on_request_started(self, request: RequestInfo) -> Live:
+        live = self._live[request.request_id] = Live(request.provider)
+        return live
+
+    def on_candidate_skipped(self, request: RequestInfo, skip: SkipInfo) -> None:
+        self._breaker_seen(skip.provider, skip.breaker_state)
+        attrs = {
+            "automatosx.deployment": skip.provider,
+            "automatosx.fallback.cause": "skip",
+            "error.type": skip.code,
+        }
+        self._sink.add(FALLBACKS, 1, attrs)
+
+    def on_attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        live = self._live.get(request.request_id)
+        if live is not None:
+            live.deployment = attempt.provider
+            live.attempt_started_ns = time.perf_counter_ns()
+            live.attempt_chunk = False
+
+    def on_first_chunk(self, request: RequestInfo, live: Live) -> None:
+        live.attempt_chunk = True
+        if live.first_chunk_ns is None:
+            live.first_chunk_ns = time.perf_counter_ns()
+
+    def on_attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        self._breaker_seen(attempt.provider, attempt.breaker_state)
+        err = error_type(attempt.error)
+        attrs = {
+            "gen_ai.provider.name": self.server(attempt.provider).provider,
+            "automatosx.deployment": attempt.provider,
+            "automatosx.attempt.outcome": attempt.outcome,
+            "automatosx.attempt.decision": attempt.decision,
+            "error.type": err,
+        }
+        self._sink.add(ATTEMPTS, 1, attrs)
+        if attempt.decision == "fallback":
+            cause = {
+                "automatosx.deployment": attempt.provider,
+                "automatosx.fallback.cause": "failure",
+                "error.type": err,
+            }
+            self._sink.add(FALLBACKS, 1, cause)
+
+    def on_stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        return None  # counted from the outcome (``Outcome.restarts``) at the request's end
+
+    def on_request_finished(self, request: RequestInfo, outcome: Outcome) -> Live | None:
+        live = self._live.pop(request.request_id, None)
+        response = outcome.response
+        deployment = response.provider if response is not None else request.provider
+        if live is not None and response is None:
+            deployment = live.deployment
+        attrs = self.genai_attributes(request, deployment, response)
+        failed = outcome.state != "completed"
+        sink = self._sink
+        seconds = (time.perf_counter_ns() - request.started_ns) / 1e9
+        sink.record(DURATION, seconds, {**attrs, "error.type": _request_error(outcome, failed)})
+        if live is not None and live.first_chunk_ns is not None:
+            ttfc = (live.first_chunk_ns - request.started_ns) / 1e9
+            sink.record(TIME_TO_FIRST_CHUNK, ttfc, attrs)
+        if outcome.restarts:
+            sink.add(RESTARTS, outcome.restarts, {"automatosx.deployment": deployment})
+        if request.request is not None:
+            self._usage(attrs, response, modality(request.request))
+        return live
+
+    def _usage(self, attrs: Attributes, response: ProviderResponse | None, mod: str) -> None:
+        sink = self._sink
+        if response is None:  # failed: 0 under the unknown modality, as the conventions say
+            unknown = {**attrs, "gen_ai.token.modality": "unknown"}
+            sink.add(USAGE_INPUT, 0, unknown)
+            sink.add(USAGE_OUTPUT, 0, unknown)
+            return
+        usage = response.tokens
+        counted = {**attrs, "gen_ai.token.modality": mod}
+        sink.add(USAGE_INPUT, usage.input_tokens, counted)
+        sink.add(USAGE_OUTPUT, usage.output_tokens, counted)
+        if usage.cached_input_tokens is not None:
+            sink.add(USAGE_CACHE_READ, usage.cached_input_tokens, counted)
+        if usage.cache_write_tokens is not None:
+            sink.add(USAGE_CACHE_WRITE, usage.cache_write_tokens, counted)
+        if usage.reasoning_tokens is not None:
+            sink.add(USAGE_REASONING, usage.reasoning_tokens, counted)
+        sink.record(OP_INPUT_TOKENS, usage.input_tokens, attrs)
+        sink.record(OP_OUTPUT_TOKENS, usage.output_tokens, attrs)
+
+    def genai_attributes(
+        self, request: RequestInfo, deployment: str, response: ProviderResponse | None
+    ) -> Attributes:
+        """The GenAI attributes a request's metrics carry."""
+        server = self.server(deployment)
+        return {
+            "gen_ai.operation.name": OPERATION,
+            "gen_ai.provider.name": server.provider,
+            "gen_ai.request.model": request.model,
+            "gen_ai.response.model": None if response is None else response.model,
+            "server.address": server.address,
+            "server.port": server.port,
+        }
+
+
+def _breaker_reader(guard: Any) -> Callable[[], str | None]:
+    def read() -> str | None:
+        state: str | None = guard.breaker_state
+        return state
+
+    return read
+
+
+def _request_error(outcome: Outcome, failed: bool) -> str | None:
+    if not failed:
+        return None
+    return outcome.error_code or "_OTHER"

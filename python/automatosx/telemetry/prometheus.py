@@ -1,0 +1,92 @@
+"""The router's metrics for Prometheus to scrape, with ``prometheus-client``.
+
+:class:`PrometheusObserver` reports the same metrics as the OpenTelemetry observer (names
+with underscores: ``gen_ai_client_inference_duration_seconds``,
+``automatosx_router_attempts_total``) into a ``prometheus_client`` registry; serve it with
+:func:`start_http_server` (a thread on its own port) or mount :func:`asgi_app` in your ASGI
+application. No spans: use :class:`~automatosx.telemetry.OTelObserver` for traces.
+
+Why not the OpenTelemetry Prometheus exporter: it has no stable release on PyPI (only
+pre-releases), and ``prometheus-client`` is what a Prometheus user already runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import start_http_server as _start_http_server
+from prometheus_client.exposition import make_asgi_app
+
+from automatosx.telemetry._metrics import Attributes, MetricsObserver
+from automatosx.telemetry._names import BREAKER_STATES, METRICS, MetricSpec
+
+__all__ = ["PrometheusObserver", "asgi_app", "start_http_server"]
+
+
+class _PrometheusSink:
+    """The metrics as ``prometheus_client`` collectors in one registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._collectors: dict[str, Any] = {}
+        for spec in METRICS:
+            name, labels, doc = spec.prometheus_name, spec.prometheus_labels, spec.description
+            if spec.kind == "counter":
+                collector: Any = Counter(name, doc, labels, registry=registry)
+            elif spec.kind == "histogram":
+                buckets = (*(spec.buckets or ()), float("inf"))
+                collector = Histogram(name, doc, labels, registry=registry, buckets=buckets)
+            else:
+                collector = Gauge(name, doc, labels, registry=registry)
+            self._collectors[spec.name] = collector
+
+    def _child(self, spec: MetricSpec, attributes: Attributes) -> Any:
+        values = ["" if (v := attributes.get(k)) is None else str(v) for k in spec.labels]
+        return self._collectors[spec.name].labels(*values)
+
+    def add(self, spec: MetricSpec, value: float, attributes: Attributes) -> None:
+        self._child(spec, attributes).inc(value)
+
+    def record(self, spec: MetricSpec, value: float, attributes: Attributes) -> None:
+        self._child(spec, attributes).observe(value)
+
+    def watch_breaker(self, deployment: str, state: Callable[[], str | None]) -> None:
+        gauge = self._collectors["automatosx.breaker.state"]
+        for name in BREAKER_STATES:
+            gauge.labels(deployment, name).set_function(_is(state, name))
+
+
+def _is(read: Callable[[], str | None], state: str) -> Callable[[], float]:
+    def value() -> float:
+        return 1.0 if read() == state else 0.0
+
+    return value
+
+
+class PrometheusObserver(MetricsObserver):
+    """The router's metrics in a ``prometheus_client`` registry (default: the global
+    ``REGISTRY``; pass your own to serve it apart, or to have two routers in one process).
+
+    Use it as ``Router(..., telemetry=PrometheusObserver())`` so the breaker gauge reads each
+    deployment's breaker live. Needs ``prometheus-client`` (``automatosx[prometheus]``).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = REGISTRY if registry is None else registry
+        super().__init__(_PrometheusSink(self.registry))
+
+
+def start_http_server(
+    port: int, addr: str = "0.0.0.0", registry: CollectorRegistry | None = None
+) -> Any:
+    """Serve ``registry`` (default: the global one) at ``http://addr:port/metrics`` from a
+    daemon thread; returns ``(server, thread)``: stop it with ``server.shutdown()`` then
+    ``server.server_close()``."""
+    return _start_http_server(port, addr, REGISTRY if registry is None else registry)
+
+
+def asgi_app(registry: CollectorRegistry | None = None) -> Callable[..., Any]:
+    """An ASGI app answering scrapes of ``registry`` (mount it at ``/metrics``)."""
+    app: Callable[..., Any] = make_asgi_app(REGISTRY if registry is None else registry)
+    return app
