@@ -167,6 +167,10 @@ async def stream_request(
                             run.restarting = False
                             run.restarts += 1
                             chunk = StreamChunk._restarted(rid, index, item, ts)
+                            attempt = run.attempt_info
+                            if attempt is not None and info is not None:
+                                for obs in plan.observers.stream_restarted:
+                                    await obs.stream_restarted(info, attempt)
                         else:
                             chunk = chunk_of(rid, index, item, False, ts)
                         if chunk_obs:
