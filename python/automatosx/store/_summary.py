@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -137,7 +138,7 @@ def _where(mark: _Params, *, provider: str | None, since_ms: int | None, success
 def _check_bounds(bounds: Sequence[int]) -> tuple[int, ...]:
     values = tuple(bounds)
     ok = all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in values)
-    if not values or not ok or any(a >= b for a, b in zip(values, values[1:], strict=False)):
+    if not values or not ok or any(a >= b for a, b in itertools.pairwise(values)):
         raise ValueError(
             f"bounds must be strictly increasing positive integers (ms), got {list(values)!r}"
         )
