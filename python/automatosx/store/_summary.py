@@ -46,6 +46,9 @@ SERIES_POINTS = 40  # points of a series with a fitted step, at most
 MAX_SERIES_POINTS = 10_000  # points of any series: a larger one is refused, not built
 _SECOND, _MINUTE, _HOUR, _DAY = 1_000, 60_000, 3_600_000, 86_400_000
 _STEPS_MS = (
+    100,
+    200,
+    500,
     *(n * _SECOND for n in (1, 2, 5, 10, 15, 30)),
     *(n * _MINUTE for n in (1, 2, 5, 10, 15, 30)),
     *(n * _HOUR for n in (1, 2, 3, 6, 12)),
@@ -239,7 +242,8 @@ def _histograms(
 
 
 def auto_bucket_ms(first_ms: int, last_ms: int, points: int = SERIES_POINTS) -> int:
-    """The smallest round step (1 s, 2 s, 5 s... 1 min... 1 h... 7 days, then whole weeks)
+    """The smallest round step (100 ms, 200 ms, 500 ms, 1 s... 1 min... 1 h... 7 days, then
+    whole weeks)
     that covers ``first_ms..last_ms`` in at most ``points`` buckets."""
     for step in _STEPS_MS:
         if last_ms // step - first_ms // step + 1 <= points:
