@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from automatosx._report import BAR_WIDTH, Report, latency_chart, success_chart
-from automatosx.store import AttemptRecord, NullStore, RequestRecord, SQLiteStore
+from automatosx.store import AttemptRecord, NullStore, Outcome, RequestRecord, SQLiteStore
 from automatosx.store._summary import MAX_SERIES_POINTS, auto_bounds, percentile
 from automatosx.store.base import LatencyBucket, SuccessPoint
 
@@ -31,7 +31,7 @@ async def record(
     duration: int,
     *,
     at: int = T0,
-    outcome: str = "success",
+    outcome: Outcome = "success",
 ) -> None:
     """One request with one attempt of ``provider``."""
     rid = str(uuid.uuid4())
@@ -39,7 +39,7 @@ async def record(
         RequestRecord(rid, provider, "m", "[]", None, 1.0, False, "completed", 0, [], at, at, None)
     )
     await store.save_attempt(
-        AttemptRecord(rid, 1, provider, "m", outcome, None, None, None, duration, at)  # type: ignore[arg-type]
+        AttemptRecord(rid, 1, provider, "m", outcome, None, None, None, duration, at)
     )
 
 
