@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -237,3 +238,85 @@ def test_migrate_with_a_url_does_not_print_its_secret_part(
     err = capsys.readouterr().err
     assert "hunter2" not in err
     assert "unsupported store URL scheme" in err
+
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+MINUTE = 60_000
+# (provider, outcome, duration ms, minutes after T0): claude answers, fails, then answers
+# again two minutes later; openai answers once in between.
+CHARTED: list[tuple[str, Literal["success", "failure"], int, int]] = [
+    ("claude", "success", 20, 0),
+    ("claude", "success", 22, 0),
+    ("claude", "failure", 5, 1),
+    ("openai", "success", 40, 2),
+    ("claude", "success", 400, 3),
+]
+
+
+def _charted_db(path: Path) -> None:
+    import asyncio
+
+    from automatosx.store import AttemptRecord, RequestRecord, SQLiteStore
+
+    async def record() -> None:
+        async with SQLiteStore(path) as store:
+            for i, (provider, outcome, duration, minute) in enumerate(CHARTED):
+                rid, at = f"r{i}", T0 + minute * MINUTE
+                request = RequestRecord(rid, provider, "m", "[]", None, 1.0, False, "completed",
+                                        0, [], at, at, None)  # fmt: skip
+                await store.save_request(request)
+                attempt = AttemptRecord(rid, 1, provider, "m", outcome, None, None, None,
+                                        duration, at)  # fmt: skip
+                await store.save_attempt(attempt)
+
+    asyncio.run(record())
+
+
+def test_stats_draws_the_latency_histograms_and_the_success_strips(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "charts.db"
+    _charted_db(db)
+    assert main(["stats", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out  # not a terminal: no colour
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert "latency of successful attempts (ms)" in lines
+    assert "claude · 3 ok · p50 22 · p95 362 · p99 392" in lines
+    assert "openai · 1 ok · p50 40 · p95 40 · p99 40" in lines
+    assert "0-27 " + "█" * 40 + " 2" in lines  # claude's 20 and 22 ms: the tallest bar
+    # 37 cells of 5 s over the three minutes: ok at 0:00, failed at 1:00, ok at 3:00
+    assert "claude █" + "·" * 11 + "▁" + "·" * 23 + "█ 4 75.0%" in lines
+    assert "openai " + "·" * 24 + "█" + "·" * 12 + " 1 100.0%" in lines
+    assert any(line.startswith("one cell = 5 s from 2026-01-01 00:00:00 UTC") for line in lines)
+
+
+def test_stats_json_carries_the_histogram_buckets_and_the_success_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    db = tmp_path / "charts.db"
+    _charted_db(db)
+    assert main(["stats", "--db", str(db), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    claude, openai = document["latency"]
+    assert (claude["provider"], claude["count"], claude["p50_ms"]) == ("claude", 3, 22)
+    assert claude["buckets"][0] == {"lower_ms": 0, "upper_ms": 27, "count": 2}
+    assert claude["buckets"][-1]["upper_ms"] is None
+    assert sum(b["count"] for b in claude["buckets"]) == 3
+    assert [b["count"] for b in openai["buckets"]] == [
+        1 if b["lower_ms"] <= 40 < (b["upper_ms"] or 10**9) else 0 for b in openai["buckets"]
+    ]
+    series = {s["provider"]: s for s in document["success_series"]}
+    assert {s["bucket_ms"] for s in series.values()} == {5_000}
+    busy = {
+        name: [(p["start_ms"], p["successes"], p["failures"]) for p in s["points"]
+               if p["successes"] or p["failures"]]
+        for name, s in series.items()
+    }  # fmt: skip
+    assert busy == {
+        "claude": [(T0, 2, 0), (T0 + MINUTE, 0, 1), (T0 + 3 * MINUTE, 1, 0)],
+        "openai": [(T0 + 2 * MINUTE, 1, 0)],
+    }
+    assert len(series["claude"]["points"]) == len(series["openai"]["points"]) == 37

@@ -6,41 +6,85 @@ same table (or JSON document) comes out of SQLite, PostgreSQL or a user's backen
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from automatosx.store.base import ProviderSummary, StoreReader
+from automatosx.store.base import (
+    LatencyBucket,
+    LatencyHistogram,
+    ProviderSummary,
+    StoreReader,
+    SuccessPoint,
+    SuccessSeries,
+)
 
 if TYPE_CHECKING:
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-__all__ = ["Report", "provider_table", "read_report", "report_json"]
+__all__ = [
+    "Report",
+    "latency_chart",
+    "provider_table",
+    "read_report",
+    "report_json",
+    "stats_view",
+    "success_chart",
+]
+
+BAR_WIDTH = 40  # cells of the longest histogram bar
+_EIGHTHS = " ▏▎▍▌▋▊▉"  # a bar's last cell, by eighths of a cell
+_LEVELS = "▁▂▃▄▅▆▇█"  # a success strip's cell: 0% .. 100%
+NO_ATTEMPTS = "·"  # a success strip's cell without any attempt
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Per provider/model summaries, and how many requests ended in each state."""
+    """Per provider/model summaries, how many requests ended in each state, and the charts'
+    figures: per provider latency histograms and success series."""
 
     providers: list[ProviderSummary]
     states: dict[str, int]
+    latency: list[LatencyHistogram] = field(default_factory=list)
+    success: list[SuccessSeries] = field(default_factory=list)
 
 
 async def read_report(reader: StoreReader) -> Report:
+    """Every figure of ``automatosx stats``, with the readers' fitted bounds and time step."""
     return Report(
         providers=await reader.get_provider_summaries(),
         states=await reader.count_requests_by_state(),
+        latency=await reader.get_latency_histogram(),
+        success=await reader.get_success_series(),
     )
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    """The report as a JSON-ready document: the same figures as the table, unrounded."""
+    """The report as a JSON-ready document: the same figures as the table and the charts,
+    unrounded (histogram buckets with their bounds, series points with their start)."""
     return {
         "providers": [
             {**asdict(row), "success_rate": row.success_rate} for row in report.providers
         ],
         "requests_by_state": dict(sorted(report.states.items())),
         "requests": sum(report.states.values()),
+        "latency": [{**asdict(h), "count": h.count} for h in report.latency],
+        "success_series": [asdict(series) for series in report.success],
     }
+
+
+def stats_view(report: Report) -> Group:
+    """What ``automatosx stats`` prints: the table, then the charts of what was recorded."""
+    from rich.console import Group
+
+    parts: list[Any] = [provider_table(report)]
+    if report.latency:
+        parts.append(latency_chart(report))
+    if report.success:
+        parts.append(success_chart(report))
+    return Group(*parts)
 
 
 def _ms(value: float | None) -> str:
@@ -75,3 +119,90 @@ def provider_table(report: Report, title: str = "per provider") -> Table:
     states = report.states
     table.caption = "requests: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
     return table
+
+
+def _bar(count: int, most: int) -> str:
+    """``count`` as a bar of up to :data:`BAR_WIDTH` cells (eighths); a count > 0 shows."""
+    eighths = 0 if most == 0 else max(1 if count else 0, round(count * BAR_WIDTH * 8 / most))
+    full, rest = divmod(eighths, 8)
+    return ("█" * full + _EIGHTHS[rest]).rstrip()
+
+
+def _bucket_label(bucket: LatencyBucket) -> str:
+    if bucket.upper_ms is None:
+        return f"≥ {bucket.lower_ms:,}"
+    return f"{bucket.lower_ms:,}-{bucket.upper_ms:,}"
+
+
+def latency_chart(report: Report) -> Group:
+    """Per provider, a histogram of its successful attempts' durations, bars drawn to one
+    scale (the largest bucket of all), headed by the count and p50/p95/p99."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    most = max((b.count for h in report.latency for b in h.buckets), default=0)
+    parts: list[Any] = [Text("latency of successful attempts (ms)", style="italic")]
+    for hist in report.latency:
+        head = (
+            f"{hist.provider} · {hist.count:,} ok · p50 {_ms(hist.p50_ms)} · "
+            f"p95 {_ms(hist.p95_ms)} · p99 {_ms(hist.p99_ms)}"
+        )
+        parts.append(Text(head, style="bold"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(justify="left", no_wrap=True, min_width=BAR_WIDTH)
+        grid.add_column(justify="right", no_wrap=True)
+        for bucket in hist.buckets:
+            bar = Text(_bar(bucket.count, most), style="cyan")
+            grid.add_row(f"  {_bucket_label(bucket)}", bar, str(bucket.count))
+        parts.append(grid)
+    return Group(*parts)
+
+
+def _cell(point: SuccessPoint) -> Text:
+    from rich.text import Text
+
+    rate = point.success_rate
+    if rate is None:
+        return Text(NO_ATTEMPTS, style="dim")
+    style = "green" if rate >= 0.99 else "yellow" if rate >= 0.9 else "red"
+    return Text(_LEVELS[round(rate * (len(_LEVELS) - 1))], style=style)
+
+
+def _step(ms: int) -> str:
+    for unit, size in (("day", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000)):
+        if ms % size == 0:
+            count = ms // size
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
+    return f"{ms} ms"
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def success_chart(report: Report) -> Group:
+    """Per provider, its attempts' success rate over time as a strip of cells (one per time
+    bucket, the same buckets for every provider): ``▁`` 0% .. ``█`` 100%, ``·`` none."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="success rate over time", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("provider", no_wrap=True)
+    table.add_column("attempts over time", no_wrap=True)
+    for col in ("tries", "ok"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for series in report.success:
+        strip = Text().join(_cell(point) for point in series.points)
+        ok = sum(p.successes for p in series.points)
+        tries = ok + sum(p.failures for p in series.points)
+        table.add_row(series.provider, strip, str(tries), f"{ok / tries:.1%}" if tries else "-")
+    first = report.success[0]
+    legend = (
+        f"one cell = {_step(first.bucket_ms)} from {_utc(first.points[0].start_ms)} UTC;"
+        f" {_LEVELS[0]} 0% .. {_LEVELS[-1]} 100% ok, {NO_ATTEMPTS} no try"
+    )
+    return Group(table, Text(legend, style="dim"))

@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--stream", action="store_true", help="stream the answer")
     chat.add_argument("--db", default=None, help="record the request in this SQLite file")
 
-    stats = sub.add_parser("stats", help="per-provider metrics from a database")
+    stats = sub.add_parser(
+        "stats", help="per-provider metrics, latency histograms and success over time"
+    )
     stats.add_argument("--db", required=True, help="database file (SQLite) or store URL")
     stats.add_argument("--json", action="store_true", help="print a JSON document instead")
 
@@ -185,7 +187,7 @@ def _shown(url: str) -> str:
 async def _stats(args: argparse.Namespace) -> int:
     import json
 
-    from automatosx._report import provider_table, read_report, report_json
+    from automatosx._report import read_report, report_json, stats_view
     from automatosx.store import open_store
 
     async with open_store(args.db) as store:
@@ -193,7 +195,7 @@ async def _stats(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
     else:
-        _console().print(provider_table(report))
+        _console().print(stats_view(report))
     return 0
 
 

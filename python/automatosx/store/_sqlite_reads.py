@@ -7,7 +7,9 @@ made before it (``_reader()``), then runs under the connection's lock.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date as Date
+from functools import partial
 
 import aiosqlite
 
@@ -30,14 +32,21 @@ from automatosx.store._sql import (
     response_from_row,
     where_clause,
 )
-from automatosx.store._summary import summarize
-from automatosx.store.base import AttemptRecord, MetricsRow, ProviderSummary, RequestRow
+from automatosx.store._summary import read_latency_histograms, read_success_series, summarize
+from automatosx.store.base import (
+    AttemptRecord,
+    LatencyHistogram,
+    MetricsRow,
+    ProviderSummary,
+    RequestRow,
+    SuccessSeries,
+)
 
 __all__ = ["SQLiteReads"]
 
 
 class SQLiteReads:
-    """The six reads, over the connection ``_reader()`` returns once writes are drained."""
+    """The reads, over the connection ``_reader()`` returns once writes are drained."""
 
     _lock: asyncio.Lock
 
@@ -159,6 +168,40 @@ class SQLiteReads:
         async with self._lock:
             rows = await fetchall(conn, SUMMARY_STATES)
         return {str(row[0]): int(row[1]) for row in rows}
+
+    async def get_latency_histogram(
+        self,
+        provider: str | None = None,
+        *,
+        bounds: Sequence[int] | None = None,
+        since_ms: int | None = None,
+    ) -> list[LatencyHistogram]:
+        conn = await self._reader()
+        async with self._lock:
+            return await read_latency_histograms(
+                partial(fetchall, conn),
+                numbered=False,
+                provider=provider,
+                bounds=bounds,
+                since_ms=since_ms,
+            )
+
+    async def get_success_series(
+        self,
+        *,
+        bucket_ms: int | None = None,
+        since_ms: int | None = None,
+        provider: str | None = None,
+    ) -> list[SuccessSeries]:
+        conn = await self._reader()
+        async with self._lock:
+            return await read_success_series(
+                partial(fetchall, conn),
+                numbered=False,
+                bucket_ms=bucket_ms,
+                since_ms=since_ms,
+                provider=provider,
+            )
 
     async def get_provider_health(
         self, provider: str | None = None, limit: int = 100

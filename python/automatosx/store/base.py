@@ -12,6 +12,9 @@ streamed chunks and health checks (tables in ``automatosx/migrations/<dialect>/`
 Nothing here is specific to one database: a backend (SQLite, PostgreSQL) implements both
 protocols and registers a URL scheme (``automatosx.store.register_store``).
 Timestamps are milliseconds since the Unix epoch (UTC) throughout.
+
+(Over 400 lines on purpose: it is the one place that defines what a store is, records and
+protocols together, so a backend's author reads one file.)
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from automatosx.schemas import ProviderHealth, ProviderResponse
 __all__ = [
     "AttemptRecord",
     "ChunkRow",
+    "LatencyBucket",
+    "LatencyHistogram",
     "LazyText",
     "MetricsRow",
     "NullStore",
@@ -37,6 +42,8 @@ __all__ = [
     "Store",
     "StoreReader",
     "StoreState",
+    "SuccessPoint",
+    "SuccessSeries",
     "WriteFailure",
     "expect_type",
 ]
@@ -178,6 +185,63 @@ class ProviderSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class LatencyBucket:
+    """How many successful attempts took ``lower_ms <= duration < upper_ms`` (``upper_ms``
+    ``None``: no upper bound)."""
+
+    lower_ms: int
+    upper_ms: int | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyHistogram:
+    """The durations of one provider's successful attempts: buckets (in order, covering
+    ``0..inf`` with no gap) and exact percentiles (ms; ``None`` without any attempt).
+
+    ``provider`` is the attempts' provider name; it becomes the deployment id once attempts
+    record one (``store/_summary.py``, ``GROUP_COLUMN``).
+    """
+
+    provider: str
+    buckets: tuple[LatencyBucket, ...]
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+    @property
+    def count(self) -> int:
+        """Successful attempts counted (the sum of the buckets)."""
+        return sum(bucket.count for bucket in self.buckets)
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessPoint:
+    """Attempts that started in ``[start_ms, start_ms + bucket_ms)``, by outcome."""
+
+    start_ms: int
+    successes: int
+    failures: int
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes over attempts; ``None`` for a bucket without any attempt."""
+        total = self.successes + self.failures
+        return self.successes / total if total else None
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessSeries:
+    """One provider's attempts over time, one point per ``bucket_ms`` (empty buckets
+    included), from the first bucket with an attempt of any provider to the last one, so
+    every series of one read has the same points' starts."""
+
+    provider: str
+    bucket_ms: int
+    points: tuple[SuccessPoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WriteFailure:
     """One write the store could not make (or one value it had to leave out of a row).
 
@@ -287,6 +351,29 @@ class StoreReader(Protocol):
         """How many requests are in each state (``completed``, ``failed``...)."""
         ...
 
+    async def get_latency_histogram(
+        self,
+        provider: str | None = None,
+        *,
+        bounds: Sequence[int] | None = None,
+        since_ms: int | None = None,
+    ) -> list[LatencyHistogram]:
+        """Per provider, its successful attempts' durations in buckets split at ``bounds``
+        (increasing ms; ``None``: about ten log-spaced bounds fitted to the data, the same for
+        every provider), with p50/p95/p99. Only attempts from ``since_ms`` on if given."""
+        ...
+
+    async def get_success_series(
+        self,
+        *,
+        bucket_ms: int | None = None,
+        since_ms: int | None = None,
+        provider: str | None = None,
+    ) -> list[SuccessSeries]:
+        """Per provider, successes and failures of its attempts per ``bucket_ms`` (``None``:
+        a round step giving at most about 40 points over the recorded window)."""
+        ...
+
 
 @runtime_checkable
 class Store(RecordSink, StoreReader, Protocol):
@@ -355,6 +442,24 @@ class NullStore:
 
     async def count_requests_by_state(self) -> dict[str, int]:
         return {}
+
+    async def get_latency_histogram(
+        self,
+        provider: str | None = None,
+        *,
+        bounds: Sequence[int] | None = None,
+        since_ms: int | None = None,
+    ) -> list[LatencyHistogram]:
+        return []
+
+    async def get_success_series(
+        self,
+        *,
+        bucket_ms: int | None = None,
+        since_ms: int | None = None,
+        provider: str | None = None,
+    ) -> list[SuccessSeries]:
+        return []
 
     async def flush(self) -> None:
         return None
