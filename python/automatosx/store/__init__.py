@@ -24,6 +24,8 @@ from automatosx.errors import ConfigurationError
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
+    LatencyBucket,
+    LatencyHistogram,
     LazyText,
     MetricsRow,
     NullStore,
@@ -35,6 +37,8 @@ from automatosx.store.base import (
     Store,
     StoreReader,
     StoreState,
+    SuccessPoint,
+    SuccessSeries,
     WriteFailure,
 )
 from automatosx.store.migrate import migrate  # eager: the name is also its submodule's
@@ -47,6 +51,8 @@ __all__ = [
     "AttemptRecord",
     "ChunkRow",
     "Durability",
+    "LatencyBucket",
+    "LatencyHistogram",
     "LazyText",
     "MetricsRow",
     "NullStore",
@@ -62,6 +68,8 @@ __all__ = [
     "StoreFactory",
     "StoreReader",
     "StoreState",
+    "SuccessPoint",
+    "SuccessSeries",
     "WriteFailure",
     "create_store",
     "migrate",
