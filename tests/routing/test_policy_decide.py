@@ -98,6 +98,8 @@ def test_a_subclass_without_a_rule_takes_its_bases_rule() -> None:
     assert decide(TeapotError("418", provider="p"), ctx()) is RAISE
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/architecture.md"])
+@pytest.mark.parametrize(
+    "document", ["README.md", "docs/architecture.md", "docs/guides/failure-policy.md"]
+)
 def test_documented_policy_table_is_generated_from_the_rules(document: str) -> None:
     assert policy_table() in (ROOT / document).read_text()
