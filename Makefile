@@ -61,7 +61,7 @@ test-python: build-dev servers ## pytest with coverage
 test: test-rust test-python lint docs ## everything CI runs
 
 docs: install ## the documentation site into site/ (mkdocs --strict: a broken reference fails)
-	PYTHONPATH=$(CURDIR)/python mkdocs build --strict -f mkdocs.yml
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR)/python mkdocs build --strict -f mkdocs.yml
 
 bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per budget (docs/performance.md)
 	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly
