@@ -1,5 +1,6 @@
--- 002_any_provider_name: a provider may have any non-empty name (user adapters), not only
--- 'claude', 'gemini' or 'openai'.
+-- 002_any_provider_name: a provider may have any non-empty name (deployments, user adapters),
+-- not only 'claude', 'gemini' or 'openai'; an attempt may also end 'cancelled_hedge' (it lost
+-- a hedged race: counted as sent, neither success nor failure).
 --
 -- SQLite cannot drop a CHECK constraint, so each table that had `provider IN (...)` is rebuilt
 -- the documented way (https://sqlite.org/lang_altertable.html#otheralter): create the new
@@ -49,7 +50,7 @@ CREATE TABLE provider_attempts_002 (
     attempt      INTEGER NOT NULL CHECK (attempt >= 1),
     provider     TEXT NOT NULL CHECK (provider <> ''),
     model        TEXT NOT NULL,
-    outcome      TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
+    outcome      TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'cancelled_hedge')),
     error_code   TEXT,
     error        TEXT,
     status_code  INTEGER,
