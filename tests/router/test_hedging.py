@@ -95,3 +95,24 @@ async def test_the_budget_caps_extra_requests() -> None:
             reply = await r.execute(REQUEST)
             assert reply.provider == "claude"
     assert 1 <= len(gemini.requests) <= 4  # 10% of 40, and never more
+
+
+async def test_the_lost_race_is_recorded_as_cancelled_hedge(tmp_path: Any) -> None:
+    from automatosx.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    claude = ScriptedProvider("claude", [slow(2.0)])
+    async with Router(
+        options(maxExtraPercent=100), [claude, ScriptedProvider("gemini")], store=url
+    ) as r:
+        reply = await r.execute(REQUEST)
+    async with open_store(url) as store:
+        row = await store.get_request(reply.request_id)
+        metrics = {m.provider: m for m in await store.get_provider_metrics()}
+    assert row is not None
+    assert row.request.state == "completed"
+    assert sorted((a.provider, a.outcome) for a in row.attempts) == [
+        ("claude", "cancelled_hedge"),
+        ("gemini", "success"),
+    ]
+    assert (metrics["claude"].request_count, metrics["claude"].failure_count) == (1, 0)
