@@ -538,11 +538,12 @@ async def test_stopped_writer_fails_saves_and_flush_loudly(pg_url: str) -> None:
     assert store.state is StoreState.CLOSED
 
 
-async def test_a_batch_runs_each_statement_once_and_the_last_update_wins(
+async def test_a_batch_runs_each_statement_once_and_folds_the_last_update_into_the_insert(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Interleaved saves of many requests land in one batch as one statement per kind: the
-    request rows first (no foreign key breaks), then one UPDATE applying each id's last."""
+    """Interleaved saves of many requests land in one batch as one statement per kind, the
+    request rows first (no foreign key breaks); each id's last state update is folded into
+    its insert row, so no UPDATE is sent."""
     import automatosx.store._pg_writer as writer_module
 
     sent: list[str] = []
@@ -563,7 +564,7 @@ async def test_a_batch_runs_each_statement_once_and_the_last_update_wins(
         await real(Recording(conn), groups)
 
     monkeypatch.setattr(writer_module, "_execute_grouped", recording)
-    store = PostgresStore(pg_url, batch_size=4096)
+    store = PostgresStore(pg_url, batch_size=4096, writers=1)
     await store.open()
     ids = [new_id() for _ in range(50)]
     for rid in ids:
@@ -576,13 +577,30 @@ async def test_a_batch_runs_each_statement_once_and_the_last_update_wins(
             rid, state="failed", retry_count=1, history=["idle", "failed"], updated_at=3
         )
     await store.flush()
-    assert sent == [
-        "INSERT INTO provider_requests",
-        "INSERT INTO provider_attempts",
-        "UPDATE provider_requests",
-    ]
+    assert sent == ["INSERT INTO provider_requests", "INSERT INTO provider_attempts"]
     rows = [await store.get_request(rid) for rid in ids]
     assert all(r is not None and r.request.state == "failed" for r in rows)
     [metrics] = await store.get_provider_metrics()
     assert metrics.request_count == 50
     await store.close()
+
+
+async def test_a_large_batch_split_over_two_writers_keeps_every_request_in_order(
+    pg_url: str,
+) -> None:
+    async with PostgresStore(pg_url, batch_size=4096, writers=2) as store:
+        ids = [new_id() for _ in range(300)]
+        for rid in ids:
+            await store.save_request(request_record(rid))
+            await store.save_attempt(attempt_record(rid))
+            await store.update_request_state(
+                rid, state="completed", retry_count=0, history=["idle", "completed"], updated_at=9
+            )
+        await store.flush()
+        writes = store._writes
+        assert writes is not None
+        assert all(conn is not None for conn in writes._conns)  # both wrote
+        assert await store.count_requests_by_state() == {"completed": 300}
+        [metrics] = await store.get_provider_metrics()
+        assert metrics.request_count == 300
+    assert store.write_errors == 0

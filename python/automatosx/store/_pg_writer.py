@@ -32,14 +32,17 @@ from typing import Any, cast
 import asyncpg
 
 from automatosx.errors import StoreError
-from automatosx.store._pg_sql import ORDER, Statement
+from automatosx.store._pg_sql import INSERT_REQUEST, ORDER, UPDATE_REQUEST_STATE, Statement
 from automatosx.store._writer import WriteBehind
 from automatosx.store.base import WriteFailure
 
 __all__ = ["PgWriteBehind"]
 
 _MAX_RETRIES = 5
+_SPLIT_AT = 64  # a smaller batch goes whole to the first writer: one transaction
 _TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+_INSERT_REQUEST_SQL = INSERT_REQUEST.one
+_UPDATE_SQL = UPDATE_REQUEST_STATE.one
 _BY_SQL = {statement.one: statement for statement in ORDER}
 _RANK = {statement.one: i for i, statement in enumerate(ORDER)}
 _LABELS = {statement.one: statement.label for statement in ORDER}
@@ -57,11 +60,15 @@ _Op = tuple[Any, ...]
 
 
 class PgWriteBehind(WriteBehind):
-    """Writes ops over a connection made by ``connect``. Create it inside the running event
+    """Writes ops over connections made by ``connect``. Create it inside the running event
     loop, after ``connect`` has succeeded once (pass that connection). Ops are queued by the
-    ``one`` SQL text of their :class:`Statement`."""
+    ``one`` SQL text of their :class:`Statement`.
 
-    _conn: Any  # an asyncpg connection, or None between a lost one and the next batch
+    ``writers`` connections write one batch together: a batch of at least
+    ``_SPLIT_AT`` ops is split by request id (a request's ops stay together and in order,
+    health checks go to the first), and each part is its own transaction on its own
+    connection, so the server works on them at once. The batch is done when every part is.
+    """
 
     def __init__(
         self,
@@ -74,7 +81,9 @@ class PgWriteBehind(WriteBehind):
         commit_interval_ms: float = 100.0,
         max_lag_ms: float = 500.0,
         on_write_error: Callable[[WriteFailure], object] | None = None,
+        writers: int = 2,
     ) -> None:
+        self._conns: list[Any] = [conn] + [None] * (writers - 1)
         super().__init__(
             cast(Any, conn),
             asyncio.Lock(),  # unused: reads go through the store's pool
@@ -88,28 +97,56 @@ class PgWriteBehind(WriteBehind):
         )
         self._connect = connect
 
+    @property
+    def _conn(self) -> Any:
+        """The first writer's connection (None between a lost one and the next batch)."""
+        return self._conns[0]
+
+    @_conn.setter
+    def _conn(self, conn: Any) -> None:
+        self._conns[0] = conn
+
     async def close_connection(self) -> None:
-        """Close the writer's connection (after :meth:`close`)."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=5)
+        """Close the writers' connections (after :meth:`close`)."""
+        conns, self._conns = self._conns, [None] * len(self._conns)
+        for conn in conns:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=5)
 
     async def _write(self, batch: list[_Op]) -> dict[int, BaseException]:
-        """Write one batch in one transaction; on a rejected op, replay it op by op. The
-        failures come back scrubbed of the row values the driver and server echo."""
-        failures = await self._write_batch(batch)
+        """Write one batch (split over the writers); on a rejected op, replay its part op by
+        op. The failures come back scrubbed of the row values the driver and server echo."""
+        lanes = len(self._conns)
+        if lanes == 1 or len(batch) < _SPLIT_AT:
+            failures = await self._write_part(0, batch)
+        else:
+            parts: list[list[_Op]] = [[] for _ in range(lanes)]
+            where: list[list[int]] = [[] for _ in range(lanes)]
+            for i, op in enumerate(batch):
+                lane = 0 if op[4] is None else hash(op[4]) % lanes
+                parts[lane].append(op)
+                where[lane].append(i)
+            done = await asyncio.gather(
+                *(self._write_part(lane, part) for lane, part in enumerate(parts))
+            )
+            failures = {
+                where[lane][j]: exc for lane, part in enumerate(done) for j, exc in part.items()
+            }
         return {i: _scrubbed(exc) for i, exc in failures.items()} if failures else failures
 
-    async def _write_batch(self, batch: list[_Op]) -> dict[int, BaseException]:
+    async def _write_part(self, lane: int, batch: list[_Op]) -> dict[int, BaseException]:
+        """One transaction on writer ``lane``'s connection, retried and replayed as needed."""
         failures: dict[int, BaseException] = {}
+        if not batch:
+            return failures
         rows = self._prepare(batch, failures)
         groups = _grouped(batch, rows, failures)
         reconnected = False
         retries = 0
         while True:
             try:
-                conn = await self._connection()
+                conn = await self._connection(lane)
             except Exception as exc:  # the server is unreachable: this batch is lost
                 return _fail_rest(batch, failures, exc)
             try:
@@ -122,42 +159,48 @@ class PgWriteBehind(WriteBehind):
                 return _fail_rest(batch, failures, exc)
             except Exception as exc:
                 if not _connection_lost(conn, exc):
-                    return await self._replay(conn, batch, rows, failures)
-                self._drop_connection()
+                    return await self._replay(lane, conn, batch, rows, failures)
+                self._drop_connection(lane)
                 if reconnected:
                     return _fail_rest(batch, failures, exc)
                 reconnected = True
 
     async def _replay(
-        self, conn: Any, batch: list[_Op], rows: list[Any], failures: dict[int, BaseException]
+        self,
+        lane: int,
+        conn: Any,
+        batch: list[_Op],
+        rows: list[Any],
+        failures: dict[int, BaseException],
     ) -> dict[int, BaseException]:
         try:
             await _execute_one_by_one(conn, batch, rows, failures)
         except Exception as exc:  # the connection failed during the replay
-            self._drop_connection()
+            self._drop_connection(lane)
             return _fail_rest(batch, failures, exc)
         return failures
 
     async def _write_at_exit(self, ops: list[Any]) -> None:
         # The cancelled batch may have left the connection mid-query: start on a new one
         # (the server rolls the old one's transaction back), then write everything again.
-        self._drop_connection()
+        for lane in range(len(self._conns)):
+            self._drop_connection(lane)
         for start in range(0, len(ops), self._batch_size):
             batch = ops[start : start + self._batch_size]
             self._settle(batch, await self._write(batch))
 
-    async def _connection(self) -> Any:
-        conn = self._conn
+    async def _connection(self, lane: int) -> Any:
+        conn = self._conns[lane]
         if conn is None or conn.is_closed():
-            self._conn = None
-            conn = self._conn = await self._connect()
+            self._conns[lane] = None
+            conn = self._conns[lane] = await self._connect()
         return conn
 
-    def _drop_connection(self) -> None:
-        if self._conn is not None:
+    def _drop_connection(self, lane: int) -> None:
+        conn, self._conns[lane] = self._conns[lane], None
+        if conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.terminate()
-            self._conn = None
+                conn.terminate()
 
 
 def _scrubbed(exc: BaseException) -> BaseException:
@@ -208,7 +251,36 @@ def _grouped(
             group.extend(rows[i])
         else:
             group.append(rows[i])
-    return [(_BY_SQL[sql], group) for sql, group in sorted(groups.items(), key=_rank)]
+    _fold_updates(groups)
+    return [(_BY_SQL[sql], group) for sql, group in sorted(groups.items(), key=_rank) if group]
+
+
+# The columns of INSERT_REQUEST an UPDATE_REQUEST_STATE row sets, by the update's columns
+# (state, retry_count, history, error, error_code, updated_at; the id last).
+_FOLDED = ((0, 7), (1, 8), (2, 11), (3, 9), (4, 10), (5, 13))
+
+
+def _fold_updates(groups: dict[str, list[Any]]) -> None:
+    """Apply the state updates of requests inserted in the same batch to their insert rows,
+    in FIFO order, and drop them: the row is written once in its final state instead of
+    inserted then updated (a non-HOT update touching every index of provider_requests). The
+    same transaction, so the same result; most requests start and end within one batch."""
+    inserts = groups.get(_INSERT_REQUEST_SQL)
+    updates = groups.get(_UPDATE_SQL)
+    if not inserts or not updates:
+        return
+    position = {row[0]: i for i, row in enumerate(inserts)}
+    remaining = []
+    for update in updates:
+        i = position.get(update[6])
+        if i is None:
+            remaining.append(update)
+            continue
+        row = list(inserts[i])
+        for source, target in _FOLDED:
+            row[target] = update[source]
+        inserts[i] = row
+    groups[_UPDATE_SQL] = remaining
 
 
 def _rank(item: tuple[str, object]) -> int:

@@ -64,8 +64,10 @@ class PostgresStore(PgReads):
     ``durability="write-behind"`` (default; ``"async"`` is the same, the SQLite store's name):
     a save returns once queued; ``flush()``/``close()`` wait for the commit. ``"sync"``: a save
     returns once its batch is committed. ``queue_size`` bounds the ops waiting to be written;
-    ``batch_size`` the ops per transaction; ``pool_size`` the connections used for reads (the
-    writer has one more of its own). ``connect_kwargs`` go to ``asyncpg.connect``.
+    ``batch_size`` the ops per batch; ``pool_size`` the connections used for reads;
+    ``writers`` the connections that write a large batch together, split by request id
+    (each request's writes stay in order on one of them). A store uses up to
+    ``pool_size + writers`` connections. ``connect_kwargs`` go to ``asyncpg.connect``.
 
     The loss window, as in the SQLite store: the writer commits at least every
     ``commit_interval_ms``, and a save waits (never drops) while the oldest uncommitted write
@@ -82,6 +84,7 @@ class PostgresStore(PgReads):
         queue_size: int = 10_000,
         batch_size: int = 1_024,
         pool_size: int = 4,
+        writers: int = 2,
         connect_timeout: float = 10.0,
         commit_interval_ms: float = 100,
         max_lag_ms: float = 500,
@@ -98,6 +101,7 @@ class PostgresStore(PgReads):
             ("queue_size", queue_size),
             ("batch_size", batch_size),
             ("pool_size", pool_size),
+            ("writers", writers),
         ):
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
@@ -123,6 +127,7 @@ class PostgresStore(PgReads):
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._pool_size = pool_size
+        self._writers = writers
         self._commit_interval_ms = float(commit_interval_ms)
         self._max_lag_ms = float(max_lag_ms)
         self._on_write_error = on_write_error
@@ -192,6 +197,7 @@ class PostgresStore(PgReads):
             commit_interval_ms=self._commit_interval_ms,
             max_lag_ms=self._max_lag_ms,
             on_write_error=self._on_write_error,
+            writers=self._writers,
         )
         self._submit = self._writes.submit
         self._state = StoreState.OPENED
