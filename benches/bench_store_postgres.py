@@ -29,13 +29,14 @@ from automatosx.store.postgres import PostgresStore
 T0 = 1_767_225_600_000
 RECORDS_PER_REQUEST = 5
 TASKS = 8
+WRITERS = 2
 HISTORY = ["idle", "validating", "requesting", "completed"]
 USAGE = TokenUsage(input_tokens=10, output_tokens=5, total_tokens=15)
 
 
 async def one_run(url: str, requests: int) -> float:
     """Records per second for ``requests`` requests, committed."""
-    store = PostgresStore(url, queue_size=10_000, batch_size=2_048)
+    store = PostgresStore(url, queue_size=10_000, batch_size=2_048, writers=WRITERS)
     await store.open()
 
     async def worker(first: int, count: int) -> None:

@@ -54,13 +54,23 @@ async def test_open_store_url_returns_an_open_store(tmp_path: Path) -> None:
         await store.close()
 
 
-@pytest.mark.parametrize(
-    "url", ["postgresql://user:hunter2@db/automatosx", "mysql://x", "requests.db"]
-)
+@pytest.mark.parametrize("url", ["mysql://user:hunter2@db/automatosx", "oracle://x", "requests.db"])
 def test_unknown_scheme_names_the_supported_ones(url: str) -> None:
-    with pytest.raises(ConfigurationError, match=r"supported: sqlite://") as info:
+    with pytest.raises(
+        ConfigurationError, match=r"supported: postgres://, postgresql://, sqlite://"
+    ) as info:
         create_store(url)
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "PostgreSQL"])
+def test_postgresql_url_creates_a_postgres_store(scheme: str) -> None:
+    from automatosx.store.postgres import PostgresStore
+
+    store = create_store(f"{scheme}://user:hunter2@db/automatosx", durability="sync")
+    assert isinstance(store, PostgresStore)
+    assert store.state is StoreState.UNOPENED
+    assert "hunter2" not in repr(store)
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/x.db"])

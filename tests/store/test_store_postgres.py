@@ -15,7 +15,7 @@ from store_records import T0, attempt_record, new_id, request_record, response
 from _servers import PostgresServer, create_database
 from automatosx.errors import ConfigurationError, StoreError
 from automatosx.schemas import ProviderHealth, TokenUsage
-from automatosx.store import MetricsRow, Store, StoreState
+from automatosx.store import MetricsRow, RecordSink, Store, StoreReader, StoreState
 from automatosx.store.postgres import PostgresStore, create_postgres_store, redact_url
 
 MIDNIGHT = T0 + 86_400_000  # 2026-01-02T00:00:00Z
@@ -349,10 +349,16 @@ async def test_unreachable_server_is_a_one_line_store_error_without_the_password
 
 
 def test_constructor_rejects_bad_options_naming_them() -> None:
-    with pytest.raises(ConfigurationError, match="durability must be 'write-behind' or 'sync'"):
-        PostgresStore("postgresql://h/db", durability="async")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"durability must be 'write-behind' \(or"):
+        PostgresStore("postgresql://h/db", durability="eventually")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="queue_size must be a positive integer"):
         PostgresStore("postgresql://h/db", queue_size=0)
+    with pytest.raises(ConfigurationError, match="max_lag_ms must be a positive number"):
+        PostgresStore("postgresql://h/db", max_lag_ms=0)
+    with pytest.raises(ConfigurationError, match="commit_interval_ms must be a positive number"):
+        PostgresStore("postgresql://h/db", commit_interval_ms="fast")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="on_write_error must be a callable"):
+        PostgresStore("postgresql://h/db", on_write_error=42)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="starts with postgresql:// or postgres://"):
         PostgresStore("mysql://h/db")
 
@@ -361,7 +367,12 @@ def test_factory_accepts_both_schemes_and_the_store_implements_the_protocol() ->
     for url in ("postgresql://h/db", "postgres://h/db"):
         store = create_postgres_store(url, durability="sync")
         assert isinstance(store, Store)
+        assert isinstance(store, RecordSink)
+        assert isinstance(store, StoreReader)
         assert store.durability == "sync"
+    assert create_postgres_store("postgres://h/db", durability="async").durability == (
+        "write-behind"
+    )
     assert redact_url("postgres://me:pw@h:5/db") == "postgres://me:***@h:5/db"
 
 
@@ -422,7 +433,9 @@ async def test_failed_row_is_reported_by_close(pg_url: str) -> None:
     rid = new_id()
     await store.save_request(request_record(rid))
     await store.save_request(request_record(rid))  # duplicate primary key
-    with pytest.raises(StoreError, match="save_request failed: duplicate key"):
+    with pytest.raises(
+        StoreError, match="save_request failed: UniqueViolationError: duplicate key"
+    ):
         await store.close()
     assert store.state is StoreState.CLOSED
     assert await scalar(pg_url, "SELECT COUNT(*) FROM provider_requests") == 1
@@ -469,7 +482,7 @@ async def test_batch_lost_to_two_connection_failures_is_reported_and_the_writer_
 
     real = writer_module._execute_grouped
 
-    async def fail_twice(conn: object, batch: object) -> None:
+    async def fail_twice(conn: object, groups: object) -> None:
         calls.append(1)
         if len(calls) == 2:
             monkeypatch.setattr(writer_module, "_execute_grouped", real)
@@ -479,7 +492,9 @@ async def test_batch_lost_to_two_connection_failures_is_reported_and_the_writer_
 
     monkeypatch.setattr(writer_module, "_execute_grouped", fail_twice)
     await pg_store.save_request(request_record())
-    with pytest.raises(StoreError, match="save_request failed: connection reset by peer"):
+    with pytest.raises(
+        StoreError, match="save_request failed: ConnectionResetError: connection reset by peer"
+    ):
         await pg_store.flush()
     rid = new_id()
     await pg_store.save_request(request_record(rid))
@@ -494,11 +509,11 @@ async def test_deadlocked_batch_is_retried_whole(
     real = writer_module._execute_grouped
     calls: list[int] = []
 
-    async def deadlock_once(conn: Any, batch: Any) -> None:
-        calls.append(len(batch))
+    async def deadlock_once(conn: Any, groups: Any) -> None:
+        calls.append(len(groups))
         if len(calls) == 1:
             raise asyncpg.DeadlockDetectedError("deadlock detected")
-        await real(conn, batch)
+        await real(conn, groups)
 
     monkeypatch.setattr(writer_module, "_execute_grouped", deadlock_once)
     rid = new_id()
@@ -523,11 +538,12 @@ async def test_stopped_writer_fails_saves_and_flush_loudly(pg_url: str) -> None:
     assert store.state is StoreState.CLOSED
 
 
-async def test_a_batch_runs_each_statement_once_and_the_last_update_wins(
+async def test_a_batch_runs_each_statement_once_and_folds_the_last_update_into_the_insert(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Interleaved saves of many requests land in one batch as one statement per kind: the
-    request rows first (no foreign key breaks), then one UPDATE applying each id's last."""
+    """Interleaved saves of many requests land in one batch as one statement per kind, the
+    request rows first (no foreign key breaks); each id's last state update is folded into
+    its insert row, so no UPDATE is sent."""
     import automatosx.store._pg_writer as writer_module
 
     sent: list[str] = []
@@ -544,11 +560,11 @@ async def test_a_batch_runs_each_statement_once_and_the_last_update_wins(
             sent.append(sql.split(" (")[0].split(" AS ")[0])
             return await self._conn.execute(sql, *args)
 
-    async def recording(conn: Any, batch: Any) -> None:
-        await real(Recording(conn), batch)
+    async def recording(conn: Any, groups: Any) -> None:
+        await real(Recording(conn), groups)
 
     monkeypatch.setattr(writer_module, "_execute_grouped", recording)
-    store = PostgresStore(pg_url, batch_size=4096)
+    store = PostgresStore(pg_url, batch_size=4096, writers=1)
     await store.open()
     ids = [new_id() for _ in range(50)]
     for rid in ids:
@@ -561,13 +577,30 @@ async def test_a_batch_runs_each_statement_once_and_the_last_update_wins(
             rid, state="failed", retry_count=1, history=["idle", "failed"], updated_at=3
         )
     await store.flush()
-    assert sent == [
-        "INSERT INTO provider_requests",
-        "INSERT INTO provider_attempts",
-        "UPDATE provider_requests",
-    ]
+    assert sent == ["INSERT INTO provider_requests", "INSERT INTO provider_attempts"]
     rows = [await store.get_request(rid) for rid in ids]
     assert all(r is not None and r.request.state == "failed" for r in rows)
     [metrics] = await store.get_provider_metrics()
     assert metrics.request_count == 50
     await store.close()
+
+
+async def test_a_large_batch_split_over_two_writers_keeps_every_request_in_order(
+    pg_url: str,
+) -> None:
+    async with PostgresStore(pg_url, batch_size=4096, writers=2) as store:
+        ids = [new_id() for _ in range(300)]
+        for rid in ids:
+            await store.save_request(request_record(rid))
+            await store.save_attempt(attempt_record(rid))
+            await store.update_request_state(
+                rid, state="completed", retry_count=0, history=["idle", "completed"], updated_at=9
+            )
+        await store.flush()
+        writes = store._writes
+        assert writes is not None
+        assert all(conn is not None for conn in writes._conns)  # both wrote
+        assert await store.count_requests_by_state() == {"completed": 300}
+        [metrics] = await store.get_provider_metrics()
+        assert metrics.request_count == 300
+    assert store.write_errors == 0

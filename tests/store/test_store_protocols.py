@@ -151,8 +151,10 @@ def test_bad_registrations_are_configuration_errors(
 
 def test_unknown_scheme_lists_the_registered_ones_and_hides_the_url(clean_registry: None) -> None:
     register_store("custom", "x.y:z")
-    with pytest.raises(ConfigurationError, match=r"supported: custom://, sqlite://") as info:
-        create_store("postgresql://admin:s3cret-pw@db.internal/prod")
+    with pytest.raises(
+        ConfigurationError, match=r"supported: custom://, postgres://, postgresql://, sqlite://"
+    ) as info:
+        create_store("mysql://admin:s3cret-pw@db.internal/prod")
     assert "s3cret" not in str(info.value)
     assert "db.internal" not in str(info.value)
 

@@ -41,38 +41,27 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One kind of write. ``label`` names it in errors (the Store method that made it);
-    ``lazy`` lists the columns whose values may be :class:`~automatosx.store.base.LazyText`
-    (made ``str`` by the writer, off the caller's path)."""
+    """One kind of write. ``label`` names it in errors (the Store method that made it).
+    Values are bound as given: the writer's ``prepare`` turns a
+    :class:`~automatosx.store.base.LazyText` into text first, off the caller's path."""
 
     label: str
     one: str
     many: str
-    lazy: tuple[int, ...] = ()
     key: int | None = None  # updates: the id column; only the last update per id is sent
 
     def columns(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """Rows turned into one list per column (the ``many`` form's parameters)."""
         if self.key is not None:
             rows = list({row[self.key]: row for row in rows}.values())  # last update wins
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        for index in self.lazy:
-            columns[index] = [v if v is None or type(v) is str else str(v) for v in columns[index]]
-        return columns
+        return [list(column) for column in zip(*rows, strict=True)]
 
     def row(self, row: Sequence[Any]) -> list[Any]:
         """One row's parameters for the ``one`` form."""
-        values = list(row)
-        for index in self.lazy:
-            value = values[index]
-            if value is not None and type(value) is not str:
-                values[index] = str(value)
-        return values
+        return list(row)
 
 
-def _insert(
-    label: str, table: str, columns: str, types: str, lazy: tuple[int, ...] = ()
-) -> Statement:
+def _insert(label: str, table: str, columns: str, types: str) -> Statement:
     names = [c.strip() for c in columns.split(",")]
     kinds = [t.strip() for t in types.split(",")]
     assert len(names) == len(kinds), table
@@ -82,7 +71,6 @@ def _insert(
         label,
         f"INSERT INTO {table} ({columns}) VALUES ({marks})",
         f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",
-        lazy,
     )
 
 
@@ -92,7 +80,6 @@ INSERT_REQUEST = _insert(
     "id, provider, model, messages, max_tokens, temperature, stream, state, retry_count,"
     " error, error_code, history, created_at, updated_at, metadata",
     "text, text, text, text, int4, float8, bool, text, int4, text, text, text, int8, int8, text",
-    lazy=(3,),
 )
 INSERT_ATTEMPT = _insert(
     "save_attempt",

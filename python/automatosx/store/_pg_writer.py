@@ -1,52 +1,74 @@
-"""The write-behind queue of the PostgreSQL store: one bounded queue, one writer task, one
-connection of its own.
+"""The write-behind queue of the PostgreSQL store: the SQLite store's queue (``_writer.py``)
+with PostgreSQL's way of writing a batch.
 
-``submit`` only puts an op on the queue (the caller's hot path). The writer drains it in
-batches, one transaction per batch, each statement's rows sent as ONE statement (arrays of
-columns through ``unnest``; statements in :data:`~automatosx.store._pg_sql.ORDER`, which
-inserts every referenced row first; rows of one statement in FIFO order). A full queue makes
-callers wait for space; nothing is dropped.
+Queueing, order, the bounded loss window (commit at least every ``commit_interval_ms``,
+back-pressure while the lag exceeds ``max_lag_ms`` or the queue is full, never drop), failure
+reporting (``write_errors``, ``drain_write_errors()``, ``on_write_error``, an ERROR log naming
+the request id at once) and the exit flush are :class:`~automatosx.store._writer.WriteBehind`'s,
+so both stores keep one contract. What differs is :meth:`PgWriteBehind._write`:
 
-Failures:
-
-* a batch the server rejects (a constraint) is rolled back and replayed op by op, one
-  savepoint each, so only the ops that fail are lost (a stream's chunks fail whole);
+* a batch is one transaction on the writer's own connection; each statement's rows go as ONE
+  statement (arrays of columns through ``unnest``; statements in
+  :data:`~automatosx.store._pg_sql.ORDER`, which inserts every referenced row first; rows of
+  one statement in FIFO order);
+* a batch the server (or the driver, e.g. text it cannot encode) rejects is rolled back and
+  replayed op by op, one savepoint each, so only the ops that fail are lost (a stream's
+  chunks fail whole);
 * a deadlock or serialization failure (writers in other processes upserting the same metrics
   rows) is transient: the batch is retried whole, up to ``_MAX_RETRIES`` times;
 * a lost connection: the batch is retried once on a new connection (a batch whose COMMIT
   was lost in flight may then be reported as duplicate keys), then its ops fail; the next
   batch reconnects.
-
-In ``sync`` mode the failing ``submit`` raises :class:`StoreError`; otherwise the failure is
-kept and raised by the next ``raise_failures()`` (``flush``/``close``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, cast
 
 import asyncpg
 
 from automatosx.errors import StoreError
-from automatosx.store._pg_sql import ORDER, Statement
+from automatosx.store._pg_sql import INSERT_REQUEST, ORDER, UPDATE_REQUEST_STATE, Statement
+from automatosx.store._writer import WriteBehind
+from automatosx.store.base import WriteFailure
 
 __all__ = ["PgWriteBehind"]
 
-# (statement, parameters: one row, or a list of rows when `many`, many, waiter in sync mode)
-_Op = tuple[Statement, Any, bool, "asyncio.Future[None] | None"]
-_MAX_KEPT_FAILURES = 10
 _MAX_RETRIES = 5
-_RANK = {statement: i for i, statement in enumerate(ORDER)}
+_SPLIT_AT = 64  # a smaller batch goes whole to the first writer: one transaction
 _TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+_INSERT_REQUEST_SQL = INSERT_REQUEST.one
+_UPDATE_SQL = UPDATE_REQUEST_STATE.one
+_BY_SQL = {statement.one: statement for statement in ORDER}
+_RANK = {statement.one: i for i, statement in enumerate(ORDER)}
+_LABELS = {statement.one: statement.label for statement in ORDER}
+_ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+): .*? \((.*)\)$", re.DOTALL)
+_LOST_CONNECTION = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+)
+
+# An op as WriteBehind queues it: (sql, params, many, waiter, key, prepare, queued at).
+_Op = tuple[Any, ...]
 
 
-class PgWriteBehind:
-    """Writes ops from a queue over a connection made by ``connect``. Create it inside the
-    running event loop, after ``connect`` has succeeded once (pass that connection)."""
+class PgWriteBehind(WriteBehind):
+    """Writes ops over connections made by ``connect``. Create it inside the running event
+    loop, after ``connect`` has succeeded once (pass that connection). Ops are queued by the
+    ``one`` SQL text of their :class:`Statement`.
+
+    ``writers`` connections write one batch together: a batch of at least
+    ``_SPLIT_AT`` ops is split by request id (a request's ops stay together and in order,
+    health checks go to the first), and each part is its own transaction on its own
+    connection, so the server works on them at once. The batch is done when every part is.
+    """
 
     def __init__(
         self,
@@ -56,224 +78,243 @@ class PgWriteBehind:
         queue_size: int,
         batch_size: int,
         sync: bool,
+        commit_interval_ms: float = 100.0,
+        max_lag_ms: float = 500.0,
+        on_write_error: Callable[[WriteFailure], object] | None = None,
+        writers: int = 2,
     ) -> None:
-        self.accepting = True  # the hot-path check: False once closing or stopped
-        self.error: StoreError | None = None  # set if the writer task died
-        self._conn: Any | None = conn
+        self._conns: list[Any] = [conn] + [None] * (writers - 1)
+        super().__init__(
+            cast(Any, conn),
+            asyncio.Lock(),  # unused: reads go through the store's pool
+            queue_size=queue_size,
+            batch_size=batch_size,
+            sync=sync,
+            labels=_LABELS,
+            commit_interval_ms=commit_interval_ms,
+            max_lag_ms=max_lag_ms,
+            on_write_error=on_write_error,
+        )
         self._connect = connect
-        self._sync = sync
-        self._batch_size = batch_size
-        self._queue: asyncio.Queue[_Op] = asyncio.Queue(queue_size)
-        self._enqueued = 0  # ops put on the queue
-        self._done = 0  # ops written or failed
-        self._blocked_puts = 0  # callers waiting for queue space
-        self._flushers: deque[tuple[int, asyncio.Future[None]]] = deque()
-        self._inflight: list[_Op] = []
-        self._failures: list[StoreError] = []
-        self._failure_count = 0
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="automatosx-pg-store-writer")
-        self._task.add_done_callback(self._on_exit)
 
-    async def submit(self, statement: Statement, params: Any, many: bool = False) -> None:
-        if not self.accepting:
-            raise self.error or StoreError("the store is closed")
-        waiter: asyncio.Future[None] | None = None
-        if self._sync:
-            waiter = asyncio.get_running_loop().create_future()
-        op: _Op = (statement, params, many, waiter)
-        try:
-            self._queue.put_nowait(op)
-        except asyncio.QueueFull:
-            await self._put_when_space(op)
-        self._enqueued += 1
-        if waiter is not None:
-            await waiter
+    @property
+    def _conn(self) -> Any:
+        """The first writer's connection (None between a lost one and the next batch)."""
+        return self._conns[0]
 
-    async def _put_when_space(self, op: _Op) -> None:
-        """Back-pressure: wait for the writer to make room; never drop."""
-        self._blocked_puts += 1
-        try:
-            await self._queue.put(op)
-        finally:
-            self._blocked_puts -= 1
-        if self.error is not None:
-            raise self.error
+    @_conn.setter
+    def _conn(self, conn: Any) -> None:
+        self._conns[0] = conn
 
-    async def drain(self) -> None:
-        """Wait until the ops submitted so far are written or failed (failures not raised)."""
-        target = self._enqueued
-        if self._done >= target:
-            return
-        if self.error is not None:
-            raise self.error
-        future = asyncio.get_running_loop().create_future()
-        self._flushers.append((target, future))
-        await future
-
-    def raise_failures(self) -> None:
-        """Raise the failures kept since the last call (``async`` mode) as one StoreError."""
-        if not self._failure_count:
-            return
-        count, first = self._failure_count, self._failures[0]
-        self._failures, self._failure_count = [], 0
-        raise StoreError(
-            f"{count} write(s) failed since the last flush; the first: {first}"
-        ) from first
-
-    async def close(self) -> None:
-        """Stop accepting, write everything submitted (including callers still waiting for
-        space), stop the task, close the connection. Raises nothing: see ``error`` and
-        ``raise_failures``."""
-        self.accepting = False
-        try:
-            while self.error is None:
-                await self.drain()
-                if self._blocked_puts == 0 and self._done >= self._enqueued:
-                    break
-                await asyncio.sleep(0)  # let callers woken with queue space enqueue
-        finally:
-            self._stopping = True
-            self._task.cancel()
-            await asyncio.wait([self._task])
-            if self._conn is not None:
+    async def close_connection(self) -> None:
+        """Close the writers' connections (after :meth:`close`)."""
+        conns, self._conns = self._conns, [None] * len(self._conns)
+        for conn in conns:
+            if conn is not None:
                 with contextlib.suppress(Exception):
-                    await self._conn.close(timeout=5)
-                self._conn = None
-
-    # -- the task -------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        queue = self._queue
-        limit = self._batch_size
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < limit:
-                try:
-                    batch.append(queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
-            self._inflight = batch
-            failures = await self._write(batch)
-            self._settle(batch, failures)
-            self._inflight = []
-            self._done += len(batch)
-            self._wake_flushers()
+                    await conn.close(timeout=5)
 
     async def _write(self, batch: list[_Op]) -> dict[int, BaseException]:
-        """Write one batch in one transaction; on a rejected row, replay it op by op."""
-        reconnected = False
-        for attempt in range(_MAX_RETRIES + 1):
-            try:
-                conn = await self._connection()
-                try:
-                    await _execute_grouped(conn, batch)
-                    return {}
-                except asyncpg.PostgresError as exc:
-                    if isinstance(exc, _TRANSIENT) and attempt < _MAX_RETRIES:
-                        continue
-                    if isinstance(exc, _TRANSIENT):
-                        raise
-                    return await _execute_one_by_one(conn, batch)
-            except asyncpg.PostgresError as exc:  # retries ran out
-                return dict.fromkeys(range(len(batch)), exc)
-            except Exception as exc:  # the connection failed: retry once on a new one
-                self._drop_connection()
-                if reconnected:
-                    return dict.fromkeys(range(len(batch)), exc)
-                reconnected = True
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Write one batch (split over the writers); on a rejected op, replay its part op by
+        op. The failures come back scrubbed of the row values the driver and server echo."""
+        lanes = len(self._conns)
+        if lanes == 1 or len(batch) < _SPLIT_AT:
+            failures = await self._write_part(0, batch)
+        else:
+            parts: list[list[_Op]] = [[] for _ in range(lanes)]
+            where: list[list[int]] = [[] for _ in range(lanes)]
+            for i, op in enumerate(batch):
+                lane = 0 if op[4] is None else hash(op[4]) % lanes
+                parts[lane].append(op)
+                where[lane].append(i)
+            done = await asyncio.gather(
+                *(self._write_part(lane, part) for lane, part in enumerate(parts))
+            )
+            failures = {
+                where[lane][j]: exc for lane, part in enumerate(done) for j, exc in part.items()
+            }
+        return {i: _scrubbed(exc) for i, exc in failures.items()} if failures else failures
 
-    async def _connection(self) -> Any:
-        conn = self._conn
+    async def _write_part(self, lane: int, batch: list[_Op]) -> dict[int, BaseException]:
+        """One transaction on writer ``lane``'s connection, retried and replayed as needed."""
+        failures: dict[int, BaseException] = {}
+        if not batch:
+            return failures
+        rows = self._prepare(batch, failures)
+        groups = _grouped(batch, rows, failures)
+        reconnected = False
+        retries = 0
+        while True:
+            try:
+                conn = await self._connection(lane)
+            except Exception as exc:  # the server is unreachable: this batch is lost
+                return _fail_rest(batch, failures, exc)
+            try:
+                await _execute_grouped(conn, groups)
+                return failures
+            except _TRANSIENT as exc:
+                if retries < _MAX_RETRIES:
+                    retries += 1
+                    continue
+                return _fail_rest(batch, failures, exc)
+            except Exception as exc:
+                if not _connection_lost(conn, exc):
+                    return await self._replay(lane, conn, batch, rows, failures)
+                self._drop_connection(lane)
+                if reconnected:
+                    return _fail_rest(batch, failures, exc)
+                reconnected = True
+
+    async def _replay(
+        self,
+        lane: int,
+        conn: Any,
+        batch: list[_Op],
+        rows: list[Any],
+        failures: dict[int, BaseException],
+    ) -> dict[int, BaseException]:
+        try:
+            await _execute_one_by_one(conn, batch, rows, failures)
+        except Exception as exc:  # the connection failed during the replay
+            self._drop_connection(lane)
+            return _fail_rest(batch, failures, exc)
+        return failures
+
+    async def _write_at_exit(self, ops: list[Any]) -> None:
+        # The cancelled batch may have left the connection mid-query: start on a new one
+        # (the server rolls the old one's transaction back), then write everything again.
+        for lane in range(len(self._conns)):
+            self._drop_connection(lane)
+        for start in range(0, len(ops), self._batch_size):
+            batch = ops[start : start + self._batch_size]
+            self._settle(batch, await self._write(batch))
+
+    async def _connection(self, lane: int) -> Any:
+        conn = self._conns[lane]
         if conn is None or conn.is_closed():
-            self._conn = None
-            conn = self._conn = await self._connect()
+            self._conns[lane] = None
+            conn = self._conns[lane] = await self._connect()
         return conn
 
-    def _drop_connection(self) -> None:
-        if self._conn is not None:
+    def _drop_connection(self, lane: int) -> None:
+        conn, self._conns[lane] = self._conns[lane], None
+        if conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.terminate()
-            self._conn = None
-
-    def _settle(self, batch: list[_Op], failures: dict[int, BaseException]) -> None:
-        if not failures and not self._sync:
-            return
-        for i, (statement, _params, _many, waiter) in enumerate(batch):
-            cause = failures.get(i)
-            if cause is None:
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-                continue
-            error = StoreError(f"{statement.label} failed: {cause}")
-            error.__cause__ = cause
-            if waiter is not None:
-                if not waiter.done():
-                    waiter.set_exception(error)
-            else:
-                self._failure_count += 1
-                if len(self._failures) < _MAX_KEPT_FAILURES:
-                    self._failures.append(error)
-
-    def _wake_flushers(self) -> None:
-        flushers = self._flushers
-        while flushers and flushers[0][0] <= self._done:
-            _, future = flushers.popleft()
-            if not future.done():
-                future.set_result(None)
-
-    def _on_exit(self, task: asyncio.Task[None]) -> None:
-        if self._stopping:
-            return
-        self.accepting = False
-        self.error = StoreError("the store's writer task stopped unexpectedly")
-        if not task.cancelled() and task.exception() is not None:
-            self.error.__cause__ = task.exception()
-        while self._flushers:
-            _, future = self._flushers.popleft()
-            if not future.done():
-                future.set_exception(self.error)
-        lost = list(self._inflight)
-        while not self._queue.empty():
-            lost.append(self._queue.get_nowait())
-        for _statement, _params, _many, waiter in lost:
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(self.error)
+                conn.terminate()
 
 
-def _grouped(batch: list[_Op]) -> list[tuple[Statement, list[Any]]]:
-    """The batch's rows by statement, statements in dependency order, rows in FIFO order."""
-    groups: dict[Statement, list[Any]] = {}
-    for statement, params, many, _ in batch:
-        rows = groups.setdefault(statement, [])
-        if many:
-            rows.extend(params)
+def _scrubbed(exc: BaseException) -> BaseException:
+    """``exc`` without the values a row held: a server error keeps its primary message (its
+    DETAIL may read "Failing row contains (...)"), and the driver's "invalid input for query
+    argument $4: '<value>' (<why>)" loses the value. Same type, so reports name it."""
+    text = str(exc)
+    argument = _ARGUMENT.match(text)
+    if argument is not None:
+        message = f"{argument[1]} ({argument[2]})"
+    elif isinstance(exc, asyncpg.PostgresError):
+        message = getattr(exc, "message", None) or text.partition("\n")[0]
+    else:
+        return exc
+    if message == text:
+        return exc
+    try:
+        clean = type(exc)(message)
+    except Exception:
+        clean = StoreError(message)
+    clean.__traceback__ = exc.__traceback__
+    return clean
+
+
+def _connection_lost(conn: Any, exc: BaseException) -> bool:
+    return isinstance(exc, _LOST_CONNECTION) or conn.is_closed()
+
+
+def _fail_rest(
+    batch: list[_Op], failures: dict[int, BaseException], exc: BaseException
+) -> dict[int, BaseException]:
+    for i in range(len(batch)):
+        failures.setdefault(i, exc)
+    return failures
+
+
+def _grouped(
+    batch: list[_Op], rows: list[Any], skip: dict[int, BaseException]
+) -> list[tuple[Statement, list[Any]]]:
+    """The batch's rows by statement, statements in dependency order, rows in FIFO order.
+    Ops in ``skip`` (failed to prepare) are left out."""
+    groups: dict[str, list[Any]] = {}
+    for i, op in enumerate(batch):
+        if i in skip:
+            continue
+        group = groups.setdefault(op[0], [])
+        if op[2]:
+            group.extend(rows[i])
         else:
-            rows.append(params)
-    return sorted(groups.items(), key=lambda group: _RANK[group[0]])
+            group.append(rows[i])
+    _fold_updates(groups)
+    return [(_BY_SQL[sql], group) for sql, group in sorted(groups.items(), key=_rank) if group]
 
 
-async def _execute_grouped(conn: Any, batch: list[_Op]) -> None:
+# The columns of INSERT_REQUEST an UPDATE_REQUEST_STATE row sets, by the update's columns
+# (state, retry_count, history, error, error_code, updated_at; the id last).
+_FOLDED = ((0, 7), (1, 8), (2, 11), (3, 9), (4, 10), (5, 13))
+
+
+def _fold_updates(groups: dict[str, list[Any]]) -> None:
+    """Apply the state updates of requests inserted in the same batch to their insert rows,
+    in FIFO order, and drop them: the row is written once in its final state instead of
+    inserted then updated (a non-HOT update touching every index of provider_requests). The
+    same transaction, so the same result; most requests start and end within one batch."""
+    inserts = groups.get(_INSERT_REQUEST_SQL)
+    updates = groups.get(_UPDATE_SQL)
+    if not inserts or not updates:
+        return
+    position = {row[0]: i for i, row in enumerate(inserts)}
+    remaining = []
+    for update in updates:
+        i = position.get(update[6])
+        if i is None:
+            remaining.append(update)
+            continue
+        row = list(inserts[i])
+        for source, target in _FOLDED:
+            row[target] = update[source]
+        inserts[i] = row
+    groups[_UPDATE_SQL] = remaining
+
+
+def _rank(item: tuple[str, object]) -> int:
+    return _RANK[item[0]]
+
+
+async def _execute_grouped(conn: Any, groups: Iterable[tuple[Statement, list[Any]]]) -> None:
     async with conn.transaction():
-        for statement, rows in _grouped(batch):
+        for statement, rows in groups:
             if len(rows) == 1:
                 await conn.execute(statement.one, *statement.row(rows[0]))
             else:
                 await conn.execute(statement.many, *statement.columns(rows))
 
 
-async def _execute_one_by_one(conn: Any, batch: list[_Op]) -> dict[int, BaseException]:
-    """Replay a rejected batch, one savepoint per op; return the ops that failed, by index."""
-    failures: dict[int, BaseException] = {}
+async def _execute_one_by_one(
+    conn: Any, batch: list[_Op], rows: list[Any], failures: dict[int, BaseException]
+) -> None:
+    """Replay a rejected batch, one savepoint per op; add the ops that fail to ``failures``.
+    Raises only if the connection itself fails."""
     async with conn.transaction():
-        for i, (statement, params, many, _) in enumerate(batch):
+        for i, op in enumerate(batch):
+            if i in failures:
+                continue
+            statement: Statement = _BY_SQL[op[0]]
             try:
                 async with conn.transaction():  # a savepoint
-                    if many:
-                        await conn.execute(statement.many, *statement.columns(params))
+                    if op[2]:
+                        await conn.execute(statement.many, *statement.columns(rows[i]))
                     else:
-                        await conn.execute(statement.one, *statement.row(params))
-            except asyncpg.PostgresError as exc:
+                        await conn.execute(statement.one, *statement.row(rows[i]))
+            except _LOST_CONNECTION:
+                raise
+            except Exception as exc:
+                if conn.is_closed():
+                    raise
                 failures[i] = exc
-    return failures

@@ -3,49 +3,42 @@
 One database may be shared by many router processes: migrations run under an advisory lock
 (``_pg_migrate.py``) and ``provider_metrics`` is kept by upserting triggers, so concurrent
 writers add up. ``save_*`` only enqueue; reads wait for the writes made before them, so a store
-reads its own writes. See :class:`PostgresStore`.
+reads its own writes. See :class:`PostgresStore`. Lifecycle and writes live here; the reads in
+``_pg_reads.py``; the SQL in ``_pg_sql.py``; the queue in ``_pg_writer.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date as Date
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from automatosx.errors import ConfigurationError, StoreError
 from automatosx.schemas import ProviderHealth, ProviderResponse
 from automatosx.store._pg_migrate import migrate_postgres
+from automatosx.store._pg_reads import PgReads
 from automatosx.store._pg_sql import (
-    ATTEMPT_COLUMNS,
     INSERT_ATTEMPT,
     INSERT_CHUNK,
     INSERT_HEALTH,
     INSERT_REQUEST,
     INSERT_RESPONSE,
-    METRICS_COLUMNS,
-    REQUEST_COLUMNS,
-    RESPONSE_COLUMNS,
     UPDATE_REQUEST_STATE,
-    Statement,
-    attempt_from_row,
-    health_from_row,
-    metrics_from_row,
-    request_from_row,
-    response_from_row,
-    where_clause,
 )
-from automatosx.store._sql import history_json, json_or_none
+from automatosx.store._sql import dumps, history_json
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
-    MetricsRow,
     RequestRecord,
-    RequestRow,
     StoreState,
+    WriteFailure,
+    expect_type,
 )
+
+if TYPE_CHECKING:
+    from automatosx.store._pg_writer import PgWriteBehind
 
 __all__ = ["PgDurability", "PostgresStore", "create_postgres_store", "redact_url"]
 
@@ -65,14 +58,22 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-class PostgresStore:
+class PostgresStore(PgReads):
     """A :class:`~automatosx.store.Store` in a PostgreSQL database (``postgresql://...``).
 
-    ``durability="write-behind"`` (default): a save returns once queued; ``flush()``/``close()``
-    wait for the commit. ``"sync"``: a save returns once its batch is committed.
-    ``queue_size`` bounds the ops waiting to be written (a full queue makes savers wait);
-    ``batch_size`` the ops per transaction; ``pool_size`` the connections used for reads
-    (the writer has one more of its own). ``connect_kwargs`` go to ``asyncpg.connect``.
+    ``durability="write-behind"`` (default; ``"async"`` is the same, the SQLite store's name):
+    a save returns once queued; ``flush()``/``close()`` wait for the commit. ``"sync"``: a save
+    returns once its batch is committed. ``queue_size`` bounds the ops waiting to be written;
+    ``batch_size`` the ops per batch; ``pool_size`` the connections used for reads;
+    ``writers`` the connections that write a large batch together, split by request id
+    (each request's writes stay in order on one of them). A store uses up to
+    ``pool_size + writers`` connections. ``connect_kwargs`` go to ``asyncpg.connect``.
+
+    The loss window, as in the SQLite store: the writer commits at least every
+    ``commit_interval_ms``, and a save waits (never drops) while the oldest uncommitted write
+    is older than ``max_lag_ms`` or the queue is full. A write that fails is reported at once
+    (``write_errors``, ``drain_write_errors()``, ``on_write_error(failure)``, an ERROR log
+    naming its request id); the rest of its batch is kept.
     """
 
     def __init__(
@@ -83,7 +84,11 @@ class PostgresStore:
         queue_size: int = 10_000,
         batch_size: int = 1_024,
         pool_size: int = 4,
+        writers: int = 2,
         connect_timeout: float = 10.0,
+        commit_interval_ms: float = 100,
+        max_lag_ms: float = 500,
+        on_write_error: Callable[[WriteFailure], object] | None = None,
         **connect_kwargs: Any,
     ) -> None:
         if durability == "async":  # the SQLite store's name for write-behind
@@ -96,9 +101,20 @@ class PostgresStore:
             ("queue_size", queue_size),
             ("batch_size", batch_size),
             ("pool_size", pool_size),
+            ("writers", writers),
         ):
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
+        for name, number in (
+            ("commit_interval_ms", commit_interval_ms),
+            ("max_lag_ms", max_lag_ms),
+        ):
+            if not isinstance(number, (int, float)) or isinstance(number, bool) or number <= 0:
+                raise ConfigurationError(f"{name} must be a positive number, not {number!r}")
+        if on_write_error is not None and not callable(on_write_error):
+            raise ConfigurationError(
+                f"on_write_error must be a callable taking a WriteFailure, not {on_write_error!r}"
+            )
         scheme = url.partition("://")[0].lower()
         if scheme not in ("postgresql", "postgres"):
             raise ConfigurationError(
@@ -111,10 +127,14 @@ class PostgresStore:
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._pool_size = pool_size
+        self._writers = writers
+        self._commit_interval_ms = float(commit_interval_ms)
+        self._max_lag_ms = float(max_lag_ms)
+        self._on_write_error = on_write_error
         self._connect_kwargs = {"timeout": connect_timeout, **connect_kwargs}
         self._state = StoreState.UNOPENED
         self._pool: Any | None = None
-        self._writes: Any | None = None  # PgWriteBehind, once open
+        self._writes: PgWriteBehind | None = None
         self._closing = False
         self._submit: Callable[..., Awaitable[None]] = self._refuse
 
@@ -136,6 +156,19 @@ class PostgresStore:
     @property
     def state(self) -> StoreState:
         return self._state
+
+    @property
+    def write_errors(self) -> int:
+        """Writes lost (or values left out of a row) since the store was opened."""
+        return self._writes.write_errors if self._writes is not None else 0
+
+    def drain_write_errors(self) -> list[WriteFailure]:
+        """The write failures reported since the last call (the latest 1000), oldest first."""
+        return self._writes.drain_write_errors() if self._writes is not None else []
+
+    def write_lag_ms(self) -> float:
+        """The age of the oldest write not yet committed (ms): what a crash now could lose."""
+        return self._writes.lag_ms() if self._writes is not None else 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -161,6 +194,10 @@ class PostgresStore:
             queue_size=self._queue_size,
             batch_size=self._batch_size,
             sync=self._durability == "sync",
+            commit_interval_ms=self._commit_interval_ms,
+            max_lag_ms=self._max_lag_ms,
+            on_write_error=self._on_write_error,
+            writers=self._writers,
         )
         self._submit = self._writes.submit
         self._state = StoreState.OPENED
@@ -199,6 +236,8 @@ class PostgresStore:
             if writes is not None:
                 await writes.close()
         finally:
+            if writes is not None:
+                await writes.close_connection()
             if self._pool is not None:
                 await self._pool.close()
             self._state = StoreState.CLOSED
@@ -231,8 +270,9 @@ class PostgresStore:
     # -- writes (the hot path) ------------------------------------------------------------
 
     async def save_request(self, record: RequestRecord) -> None:
+        expect_type("save_request", record, RequestRecord)
         await self._submit(
-            INSERT_REQUEST,
+            INSERT_REQUEST.one,
             (
                 record.id,
                 record.provider,
@@ -248,8 +288,10 @@ class PostgresStore:
                 history_json(record.history),
                 record.created_at,
                 record.updated_at,
-                json_or_none(record.metadata),
+                self._json(record.id, "save_request.metadata", record.metadata),
             ),
+            key=record.id,
+            prepare=self._bind_messages,
         )
 
     async def update_request_state(
@@ -263,14 +305,17 @@ class PostgresStore:
         error_code: str | None = None,
         updated_at: int,
     ) -> None:
+        expect_type("update_request_state", request_id, str)
         await self._submit(
-            UPDATE_REQUEST_STATE,
+            UPDATE_REQUEST_STATE.one,
             (state, retry_count, history_json(history), error, error_code, updated_at, request_id),
+            key=request_id,
         )
 
     async def save_attempt(self, record: AttemptRecord) -> None:
+        expect_type("save_attempt", record, AttemptRecord)
         await self._submit(
-            INSERT_ATTEMPT,
+            INSERT_ATTEMPT.one,
             (
                 record.request_id,
                 record.attempt,
@@ -283,12 +328,14 @@ class PostgresStore:
                 record.duration,
                 record.created_at,
             ),
+            key=record.request_id,
         )
 
     async def save_response(self, response: ProviderResponse) -> None:
+        expect_type("save_response", response, ProviderResponse)
         tokens = response.tokens
         await self._submit(
-            INSERT_RESPONSE,
+            INSERT_RESPONSE.one,
             (
                 response.request_id,
                 response.provider,
@@ -301,18 +348,22 @@ class PostgresStore:
                 response.duration,
                 response.cost,
                 response.created_at,
-                json_or_none(response.metadata),
+                self._json(response.request_id, "save_response.metadata", response.metadata),
             ),
+            key=response.request_id,
         )
 
     async def save_stream_chunks(self, request_id: str, chunks: Sequence[ChunkRow]) -> None:
+        expect_type("save_stream_chunks", request_id, str)
+        expect_type("save_stream_chunks", chunks, (list, tuple))
         if chunks:
             rows = [(request_id, index, text, ts) for index, text, ts in chunks]
-            await self._submit(INSERT_CHUNK, rows, True)
+            await self._submit(INSERT_CHUNK.one, rows, many=True, key=request_id)
 
     async def save_health_check(self, health: ProviderHealth) -> None:
+        expect_type("save_health_check", health, ProviderHealth)
         await self._submit(
-            INSERT_HEALTH,
+            INSERT_HEALTH.one,
             (
                 health.provider,
                 health.status,
@@ -324,11 +375,37 @@ class PostgresStore:
             ),
         )
 
-    async def _refuse(self, statement: Statement, params: Any, many: bool = False) -> None:
+    def _json(self, key: str, kind: str, value: dict[str, Any] | None) -> str | None:
+        """``value`` as JSON; one that cannot be encoded is left out and reported, so a
+        caller's odd metadata never fails its request."""
+        if value is None:
+            return None
+        try:
+            return dumps(value)
+        except Exception as exc:
+            if self._writes is not None:
+                self._writes.report(key, kind, exc)
+            return None
+
+    def _bind_messages(self, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        """In the writer: the messages column as text (a LazyText is serialized here); text
+        that cannot be produced is left out (``null``) and reported."""
+        messages = params[3]
+        if type(messages) is str:
+            return params
+        try:
+            text = str(messages)
+        except Exception as exc:
+            assert self._writes is not None
+            self._writes.report(params[0], "save_request.messages", exc)
+            text = "null"
+        return (*params[:3], text, *params[4:])
+
+    async def _refuse(self, sql: str, params: Any, many: bool = False, **_: Any) -> None:
         """``_submit`` until the store is opened."""
         raise self._unusable()
 
-    def _usable(self) -> Any:
+    def _usable(self) -> PgWriteBehind:
         writes = self._writes
         if self._state is not StoreState.OPENED or writes is None or writes.error is not None:
             raise self._unusable()
@@ -336,8 +413,7 @@ class PostgresStore:
 
     def _unusable(self) -> StoreError:
         if self._writes is not None and self._writes.error is not None:
-            error: StoreError = self._writes.error
-            return error
+            return self._writes.error
         if self._state is StoreState.UNOPENED:
             return StoreError(
                 "the store is not open: call `await store.open()` first, or use"
@@ -345,132 +421,8 @@ class PostgresStore:
             )
         return StoreError("the store is closed")
 
-    # -- reads ----------------------------------------------------------------------------
-
-    async def _fetch(self, *queries: tuple[str, Sequence[Any]]) -> list[list[Any]]:
-        """Run queries on one pooled connection, in one read-only snapshot, after the writes
-        made so far are committed."""
+    async def _drained(self) -> None:
         await self._usable().drain()
-        assert self._pool is not None
-        async with (
-            self._pool.acquire() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            return [await conn.fetch(sql, *params) for sql, params in queries]
-
-    async def get_request(self, request_id: str) -> RequestRow | None:
-        rows, attempts, responses, chunks = await self._fetch(
-            (f"SELECT {REQUEST_COLUMNS} FROM provider_requests WHERE id = $1", (request_id,)),
-            (
-                f"SELECT {ATTEMPT_COLUMNS} FROM provider_attempts WHERE request_id = $1"
-                " ORDER BY attempt",
-                (request_id,),
-            ),
-            (
-                f"SELECT {RESPONSE_COLUMNS} FROM provider_responses WHERE request_id = $1",
-                (request_id,),
-            ),
-            (
-                "SELECT chunk_index, chunk_content, timestamp FROM stream_chunks"
-                " WHERE request_id = $1 ORDER BY chunk_index",
-                (request_id,),
-            ),
-        )
-        if not rows:
-            return None
-        chunk_rows = [(int(i), str(text), int(ts)) for i, text, ts in chunks]
-        return RequestRow(
-            request=request_from_row(rows[0]),
-            attempts=[attempt_from_row(row) for row in attempts],
-            response=response_from_row(responses[0]) if responses else None,
-            chunk_count=len(chunk_rows),
-            chunks=chunk_rows,
-        )
-
-    async def list_requests(
-        self,
-        *,
-        state: str | None = None,
-        provider: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[RequestRow]:
-        if limit < 0 or offset < 0:
-            raise ValueError(f"limit and offset must be >= 0, not {limit} and {offset}")
-        where, params = where_clause(state=state, provider=provider)
-        n = len(params)
-        # The page is chosen once (a CTE) and its children are read in the same snapshot.
-        page = (
-            f"WITH page AS (SELECT id FROM provider_requests{where}"
-            f" ORDER BY created_at DESC, id LIMIT ${n + 1} OFFSET ${n + 2})"
-        )
-        args = (*params, limit, offset)
-        rows, attempts, responses, counts = await self._fetch(
-            (
-                f"SELECT {REQUEST_COLUMNS} FROM provider_requests{where}"
-                f" ORDER BY created_at DESC, id LIMIT ${n + 1} OFFSET ${n + 2}",
-                args,
-            ),
-            (
-                f"{page} SELECT {ATTEMPT_COLUMNS} FROM provider_attempts"
-                " WHERE request_id IN (SELECT id FROM page) ORDER BY request_id, attempt",
-                args,
-            ),
-            (
-                f"{page} SELECT {RESPONSE_COLUMNS} FROM provider_responses"
-                " WHERE request_id IN (SELECT id FROM page)",
-                args,
-            ),
-            (
-                f"{page} SELECT request_id, COUNT(*) FROM stream_chunks"
-                " WHERE request_id IN (SELECT id FROM page) GROUP BY request_id",
-                args,
-            ),
-        )
-        attempts_by_id: dict[str, list[AttemptRecord]] = {}
-        for row in attempts:
-            attempts_by_id.setdefault(str(row[0]), []).append(attempt_from_row(row))
-        response_by_id = {str(row[0]): response_from_row(row) for row in responses}
-        count_by_id = {str(row[0]): int(row[1]) for row in counts}
-        return [
-            RequestRow(
-                request=request_from_row(row),
-                attempts=attempts_by_id.get(str(row[0]), []),
-                response=response_by_id.get(str(row[0])),
-                chunk_count=count_by_id.get(str(row[0]), 0),
-            )
-            for row in rows
-        ]
-
-    async def get_provider_metrics(
-        self, provider: str | None = None, date: str | Date | None = None
-    ) -> list[MetricsRow]:
-        day = date.isoformat() if isinstance(date, Date) else date
-        where, params = where_clause(provider=provider, date=day)
-        [rows] = await self._fetch(
-            (
-                f"SELECT {METRICS_COLUMNS} FROM provider_metrics{where}"
-                " ORDER BY date, provider, model",
-                params,
-            )
-        )
-        return [metrics_from_row(row) for row in rows]
-
-    async def get_provider_health(
-        self, provider: str | None = None, limit: int = 100
-    ) -> list[ProviderHealth]:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit}")
-        where, params = where_clause(provider=provider)
-        [rows] = await self._fetch(
-            (
-                "SELECT provider, status, latency, rate_limit_remaining, rate_limit_reset,"
-                f" error_message, checked_at FROM provider_health{where}"
-                f" ORDER BY checked_at DESC, id DESC LIMIT ${len(params) + 1}",
-                (*params, limit),
-            )
-        )
-        return [health_from_row(row) for row in rows]
 
 
 def _one_line(exc: BaseException) -> str:
