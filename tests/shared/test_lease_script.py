@@ -21,10 +21,17 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
-async def lease(client: aioredis.Redis, key: str, per_minute: int, want: int, back: int = 0) -> Any:
+async def lease(
+    client: aioredis.Redis, key: str, per_minute: int, want: int, back: int = 0, reserve: int = 0
+) -> Any:
+    """(granted, wait) without reserving; (granted, reserved, wait) with."""
     script = client.register_script(LEASE)
     rate, cap = per_minute / 60_000, max(1.0, per_minute / 60)
-    granted, wait = await script(keys=[key], args=[repr(rate), repr(cap), want, back, 60_000])
+    args = [repr(rate), repr(cap), want, back, 60_000, reserve]
+    granted, reserved, wait = await script(keys=[key], args=args)
+    if reserve:
+        return int(granted), int(reserved), int(wait)
+    assert reserved == 0
     return int(granted), int(wait)
 
 
@@ -89,3 +96,20 @@ async def test_heartbeat_counts_live_processes_and_drops_stale_ones(
     await client.zadd(key, {"gone": await server_ms(client) - 10_000})
     assert await beat(keys=[key], args=["a", 3000, 1]) == 2
     assert await beat(keys=[key], args=["b", 3000, 0]) == 1
+
+
+async def test_reservations_queue_in_turn_one_capacity_deep(
+    client: aioredis.Redis, prefix: str
+) -> None:
+    key = prefix + "rpm"
+    assert (await lease(client, key, 600, want=10))[0] == 10  # empty now; 100 ms a unit
+    first = await lease(client, key, 600, want=2, reserve=1)
+    second = await lease(client, key, 600, want=2, reserve=1)
+    assert first[:2] == second[:2] == (0, 2)
+    assert 100 < first[2] <= 200 < second[2] <= 400  # the second waits behind the first
+    for _ in range(3):
+        await lease(client, key, 600, want=2, reserve=1)
+    granted, reserved, wait = await lease(client, key, 600, want=2, reserve=1)
+    assert granted == 0
+    assert reserved == 0  # the queue is one capacity (10 units) deep at most
+    assert wait > 1000

@@ -41,7 +41,18 @@ class Budget:
     by the demand since the last refill, so no process can hoard the fleet's budget.
     """
 
-    __slots__ = ("capacity", "key", "max_lease", "per_minute", "rate", "units", "used", "wait_ms")
+    __slots__ = (
+        "capacity",
+        "key",
+        "max_lease",
+        "pending",
+        "pending_at_ms",
+        "per_minute",
+        "rate",
+        "units",
+        "used",
+        "wait_ms",
+    )
 
     def __init__(self, key: str, per_minute: int, lease_fraction: float) -> None:
         self.key = key
@@ -54,6 +65,9 @@ class Budget:
         """Units spent since the last refill: the demand the next lease is sized by."""
         self.wait_ms = 0
         """The server's last word: ms until its bucket held one more unit (0: it had some)."""
+        self.pending = 0
+        """Units reserved in the fleet's queue, ours from ``pending_at_ms`` (monotonic)."""
+        self.pending_at_ms = 0
 
     @property
     def low(self) -> bool:
@@ -65,10 +79,24 @@ class Budget:
         target = min(self.max_lease, max(1, 2 * self.used))
         return max(1, target - self.units)
 
-    def granted(self, units: int, wait_ms: int) -> None:
+    def granted(self, units: int, reserved: int, wait_ms: int) -> None:
         self.units += units
         self.used = 0
         self.wait_ms = wait_ms
+        if reserved:
+            self.pending += reserved
+            self.pending_at_ms = monotonic_ms() + wait_ms
+
+    def mature(self, now_ms: int) -> int:
+        """Move reserved units whose time has come into the lease; else ms until they do
+        (0: nothing reserved)."""
+        if not self.pending:
+            return 0
+        if now_ms >= self.pending_at_ms:
+            self.units += self.pending
+            self.pending = 0
+            return 0
+        return self.pending_at_ms - now_ms
 
     def spare(self) -> int:
         """Units to give back (all of a positive lease), taken out of the lease."""
@@ -254,13 +282,16 @@ class SharedGuard:
                 if wait <= 0:
                     return None
             else:
-                if self._take(tokens):
-                    return None
-                wait = max(b.wait_ms for b in (self.requests, self.tokens) if b is not None)
-                if now + wait > deadline:
-                    return self._too_long(wait, patience_ms)
-                await self._refilled(deadline - now)
-                continue
+                budgets = [b for b in (self.requests, self.tokens) if b is not None]
+                wait = max(b.mature(now) for b in budgets)
+                if not wait:
+                    if self._take(tokens):
+                        return None
+                    wait = max(b.wait_ms for b in budgets if not b.pending)
+                    if now + wait > deadline:
+                        return self._too_long(wait, patience_ms)
+                    await self._refilled(deadline - now)
+                    continue
             if now + wait > deadline:
                 return self._too_long(wait, patience_ms)
             await asyncio.sleep(wait / 1000)

@@ -300,7 +300,7 @@ class SharedState:
                 if back:
                     await self._lease(
                         keys=[budget.key],
-                        args=[repr(budget.rate), repr(budget.capacity), 0, back, _BUCKET_TTL_MS],
+                        args=[repr(budget.rate), repr(budget.capacity), 0, back, _BUCKET_TTL_MS, 0],
                     )
 
     async def _refill(self) -> None:
@@ -309,9 +309,10 @@ class SharedState:
         for g in due:
             wait = 0
             for budget in (g.requests, g.tokens):
-                if budget is None or not (budget.low or g.waiters):
+                if budget is None or budget.pending or not (budget.low or g.waiters):
                     continue
-                granted, budget_wait = await self._lease(
+                reserve = 1 if g.waiters else 0  # queue in the fleet only when someone waits
+                granted, reserved, budget_wait = await self._lease(
                     keys=[budget.key],
                     args=[
                         repr(budget.rate),
@@ -319,10 +320,11 @@ class SharedState:
                         budget.want(),
                         0,
                         _BUCKET_TTL_MS,
+                        reserve,
                     ],
                 )
-                budget.granted(int(granted), int(budget_wait))
-                if budget.units < 1:
+                budget.granted(int(granted), int(reserved), int(budget_wait))
+                if budget.units < 1 and not reserved and g.waiters:
                     wait = max(wait, int(budget_wait))
             g.wake()
             if wait:
@@ -408,6 +410,7 @@ class SharedState:
             for budget in (g.requests, g.tokens):
                 if budget is not None:
                     budget.units = min(budget.units, 0)
+                    budget.pending = 0
             g.wake()
 
 

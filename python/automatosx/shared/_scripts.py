@@ -14,8 +14,11 @@ LEASE = """
 -- A token bucket of one deployment's budget (requests or tokens) in the server's time.
 -- KEYS[1] the bucket hash {level, ts}
 -- ARGV[1] refill per ms, ARGV[2] capacity, ARGV[3] units wanted, ARGV[4] units given back,
--- ARGV[5] the key's ttl in ms
--- Returns {granted, ms until one more unit is there (0 when the level is >= 1)}.
+-- ARGV[5] the key's ttl in ms, ARGV[6] 1 to reserve what is missing from future refills
+-- Returns {granted now, reserved, ms until the reserved units are paid for (or, when
+-- nothing was reserved, until the bucket holds one unit; 0 when it does)}.
+-- Reservations queue in the order they reach the server (the level goes below zero, at
+-- most one capacity deep): processes waiting on an empty budget are served in turn.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rate = tonumber(ARGV[1])
@@ -36,11 +39,18 @@ level = math.min(cap, level + back)
 local grant = math.floor(math.min(want, level))
 if grant < 0 then grant = 0 end
 level = level - grant
-redis.call('HSET', KEYS[1], 'level', tostring(level), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+local reserved = 0
 local wait = 0
-if level < 1 then wait = math.ceil((1 - level) / rate) end
-return {grant, wait}
+if grant < want and ARGV[6] == '1' and level - (want - grant) >= -cap then
+  reserved = want - grant
+  level = level - reserved
+  wait = math.ceil(-level / rate)
+elseif level < 1 then
+  wait = math.ceil((1 - level) / rate)
+end
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'ts', tostring(math.max(now, ts)))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+return {grant, reserved, wait}
 """
 
 HEARTBEAT = """
