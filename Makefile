@@ -67,6 +67,7 @@ bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per bud
 	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly
 	python benches/startup.py
 	python benches/open_stall.py
+	python benches/bench_shared.py
 
 demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
 	automatosx demo
