@@ -22,11 +22,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import _servers  # noqa: E402
-from _budget import Result, summary  # noqa: E402
-from _stub import PROMPT, StubProvider, percentile, time_calls  # noqa: E402
-from automatosx import Router  # noqa: E402
-from automatosx.shared import SharedGuard, SharedState  # noqa: E402
+import _servers
+from _budget import Result, summary
+from _stub import PROMPT, StubProvider, percentile, time_calls
+from automatosx import Router
+from automatosx.shared import SharedGuard, SharedState
 
 BATCH, ROUNDS = 1_000, 20
 OVERHEAD_BUDGET_US = 3.0
