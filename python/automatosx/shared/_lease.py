@@ -20,16 +20,25 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from automatosx._core import CircuitBreaker, RateLimiter, monotonic_ms
 from automatosx._routing.guard import Skip
 from automatosx.errors import CircuitOpenError, RateLimitError
 
-if TYPE_CHECKING:
-    from automatosx.shared._redis import SharedState
+__all__ = ["Budget", "Fleet", "SharedGuard"]
 
-__all__ = ["Budget", "SharedGuard"]
+
+class Fleet(Protocol):
+    """What a guard asks of its :class:`~automatosx.shared.SharedState` (none of it awaits)."""
+
+    degraded: bool
+    outage: int
+    live: int
+
+    def kick(self, guard: SharedGuard) -> None: ...
+    def want_probe(self, guard: SharedGuard) -> None: ...
+    def publish(self, guard: SharedGuard, kind: str, ms: int) -> None: ...
 
 
 class Budget:
@@ -128,7 +137,7 @@ class SharedGuard:
 
     def __init__(
         self,
-        state: SharedState,
+        state: Fleet,
         name: str,
         breaker: CircuitBreaker | None,
         requests: Budget | None,
