@@ -69,6 +69,7 @@ bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per bud
 	python benches/open_stall.py
 	python benches/bench_hedging.py
 	python benches/bench_telemetry.py
+	python benches/bench_shared.py
 
 demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
 	automatosx demo

@@ -18,7 +18,7 @@ import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -36,6 +36,9 @@ from automatosx.schemas import (
     RouterOptions,
 )
 from automatosx.store.base import NullStore, Store, WriteFailure
+
+if TYPE_CHECKING:
+    from automatosx.shared import SharedState
 
 __all__ = ["Router", "Stream"]
 
@@ -95,8 +98,16 @@ class Router:
         http_client: Any = None,
         observers: Sequence[Observer] = (),
         telemetry: bool | Observer = False,
+        shared: str | SharedState | None = None,
     ) -> None:
         self.options = _as_options(options)
+        if shared is not None and not isinstance(shared, str) and not _is_shared_state(shared):
+            raise TypeError(
+                "shared: expected a Redis URL (e.g. 'redis://localhost:6379/0'), a "
+                f"automatosx.shared.SharedState or None, got {type(shared).__name__}"
+            )
+        self._shared_arg = shared
+        self._shared: SharedState | None = None
         if store is not None and not isinstance(store, str) and not isinstance(store, Store):
             raise TypeError(
                 f"store: expected a URL string (e.g. 'sqlite:///requests.db'), a Store or None, "
@@ -159,6 +170,8 @@ class Router:
         except BaseException:
             self._lifecycle = _Lifecycle.UNOPENED
             await self._close_providers()
+            if self._shared is not None:
+                await self._shared.aclose()
             if self._store is not None:
                 await self._store.close()
                 self._store = None
@@ -173,6 +186,11 @@ class Router:
             from automatosx.telemetry import bind
 
             bind(self._telemetry, self._deployments)
+        if self._shared_arg is not None:
+            from automatosx.shared import SharedState
+
+            shared = self._shared_arg
+            self._shared = await SharedState.attach(shared, self._deployments, self.options)
         self._store = await _open_store(self._store_arg)
         from automatosx.pricing import PriceBook
 
@@ -215,6 +233,8 @@ class Router:
                 for obs in self._plan.observers.all:
                     await obs.aclose()
         finally:
+            if self._shared is not None:
+                await self._shared.aclose()
             if self._store is not None:
                 await self._store.close()
 
@@ -329,6 +349,12 @@ class Router:
         for health in results:
             await store.save_health_check(health)
         return {dep.name: health for dep, health in zip(deps, results, strict=True)}
+
+
+def _is_shared_state(value: object) -> bool:
+    from automatosx.shared import SharedState
+
+    return isinstance(value, SharedState)
 
 
 async def _open_store(store: str | Store | None) -> Store:
