@@ -39,7 +39,7 @@ CREATE TABLE provider_attempts (
     attempt      INTEGER NOT NULL CHECK (attempt >= 1),  -- 1-based, in the order tried
     provider     TEXT NOT NULL,
     model        TEXT NOT NULL,
-    outcome      TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
+    outcome      TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'cancelled_hedge')),
     error_code   TEXT,
     error        TEXT,
     status_code  INTEGER,
