@@ -1,6 +1,6 @@
 """Streams that fail mid-reply restart, through the real SDKs against the emulator.
 
-A stall (cut by ``streamIdleTimeoutM``) or a cut without the provider's terminator after
+A stall (cut by ``streamIdleTimeoutMs``) or a cut without the provider's terminator after
 chunks have reached the caller starts the reply again — on the same deployment when the policy
 retries, else on the fallback — and the new attempt's first chunk carries ``restart=True`` with
 ``index`` 0. The caller's reply is the complete reply of the attempt that finished (never a
