@@ -1,5 +1,6 @@
-"""Streams may retry or fall back only until their first chunk reaches the caller. Before
-it, a failure falls back and the fallback's whole text is streamed; after it, the mapped
+"""Streams that fail before their first chunk fall back and the fallback's whole text is
+streamed. After the first chunk a failure restarts the stream by default (the new attempt's
+first chunk says ``restart=True``, index 0); with ``restartStreams=false`` the mapped
 ProviderError ends the stream and the partial text is what the database keeps."""
 
 from __future__ import annotations
@@ -67,7 +68,12 @@ async def test_503_before_the_first_chunk_falls_back_and_streams_the_whole_reply
     assert row.response is not None
     assert row.response.content == text
     assert row.response.provider == fallback
-    assert row.response.tokens == stream.response.tokens
+    stored, streamed = row.response.tokens, stream.response.tokens
+    assert (stored.input_tokens, stored.output_tokens, stored.total_tokens) == (
+        streamed.input_tokens,
+        streamed.output_tokens,
+        streamed.total_tokens,
+    )
 
 
 @pytest.mark.parametrize("primary", NAMES)
@@ -120,7 +126,60 @@ async def test_a_stream_cut_after_200_but_before_its_first_chunk_still_falls_bac
         ),
     ],
 )
-async def test_a_stream_cut_after_its_first_chunk_raises_and_keeps_the_partial_text(
+async def test_a_stream_cut_after_its_first_chunk_restarts_and_completes_by_default(
+    e2e: Harness,
+    primary: str,
+    fault: dict[str, int],
+    sent: int,
+    exc: type[ProviderError],
+    code: str | None,
+) -> None:
+    fallback = fallback_for(primary)
+    e2e.scenario.add(Rule(provider=primary, request=1, **fault))
+    req = e2e.request("Stream me something")
+
+    async with e2e.router(primary, [fallback], providers={primary: {"max_retries": 2}}) as router:
+        stream = router.stream(req)
+        async with stream:
+            chunks = [c async for c in stream]
+
+    assert [c.restart for c in chunks[: sent + 1]] == [False] * sent + [True]
+    assert chunks[sent].index == 0
+    assert not any(c.restart for c in chunks[sent + 1 :])
+    text = "".join(c.chunk for c in chunks[sent:])
+    assert stream.response is not None
+    assert (stream.response.provider, stream.response.content) == (primary, text)
+    assert (e2e.count(primary), e2e.count(fallback)) == (2, 0)  # restarted on the same one
+
+    row = await e2e.stored(req["requestId"])
+    assert row.request.state == "completed"
+    assert [(a.provider, a.outcome) for a in row.attempts] == [
+        (primary, "failure"),
+        (primary, "success"),
+    ]
+    if code is not None:
+        assert row.attempts[0].error_code == code
+    assert row.chunks is not None
+    assert [t for _, t, _ in row.chunks] == [c.chunk for c in chunks[:-1]]  # both attempts'
+    assert row.response is not None
+    assert row.response.content == text
+
+
+@pytest.mark.parametrize("primary", NAMES)
+@pytest.mark.parametrize(
+    ("fault", "sent", "exc", "code"),
+    [
+        pytest.param({"stream_error_after": 2}, 2, ProviderError, None, id="error-event-after-2"),
+        pytest.param(
+            {"drop_after": 1},
+            1,
+            ProviderConnectionError,
+            "CONNECTION_ERROR",
+            id="dropped-after-1",
+        ),
+    ],
+)
+async def test_without_restarts_a_cut_after_the_first_chunk_raises_and_keeps_the_partial_text(
     e2e: Harness,
     primary: str,
     fault: dict[str, int],
@@ -133,7 +192,9 @@ async def test_a_stream_cut_after_its_first_chunk_raises_and_keeps_the_partial_t
     req = e2e.request("Stream me something")
     received: list[str] = []
 
-    async with e2e.router(primary, [fallback], providers={primary: {"max_retries": 2}}) as router:
+    async with e2e.router(
+        primary, [fallback], providers={primary: {"max_retries": 2}}, restartStreams=False
+    ) as router:
         stream = router.stream(req)
         with pytest.raises(exc) as caught:
             await drain(stream, received)

@@ -1,6 +1,6 @@
 """A provider that does not answer within its `timeout` (ms), or a stream whose first chunk
-takes longer than `firstTokenTimeoutMs`, is a ProviderTimeoutError: retried, then the
-fallback serves."""
+takes longer than `firstTokenTimeoutMs`, is a ProviderTimeoutError. No byte arrived, so it is
+not retried (a silent route would only multiply the wait): the fallback serves at once."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from tests.e2e.conftest import Harness
 
 
-async def test_execute_times_out_retries_then_falls_back(e2e: Harness) -> None:
+async def test_execute_times_out_once_then_falls_back_without_retrying(e2e: Harness) -> None:
     e2e.scenario.add(Rule(provider="claude", latency=2))
     req = e2e.request()
 
@@ -30,14 +30,13 @@ async def test_execute_times_out_retries_then_falls_back(e2e: Harness) -> None:
     assert row.request.state == "completed"
     assert [(a.provider, a.outcome, a.error_code, a.status_code) for a in row.attempts] == [
         ("claude", "failure", "TIMEOUT", None),
-        ("claude", "failure", "TIMEOUT", None),
         ("gemini", "success", None, None),
     ]
-    assert all(a.duration >= 250 for a in row.attempts[:2])
+    assert row.attempts[0].duration >= 250
     # The timeout covers the whole attempt, the client's own work before the request is on the
     # wire included: on a stalled machine an attempt can expire before the emulator sees it.
-    # So the wire count is bounded, not exact; the two recorded attempts above are the retry.
-    assert 1 <= e2e.count("claude") <= 2
+    # So the wire count is bounded, not exact; the one recorded attempt above is the proof.
+    assert e2e.count("claude") <= 1
     assert e2e.count("gemini") == 1
 
 

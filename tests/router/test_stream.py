@@ -1,4 +1,6 @@
-"""Streaming: retry or fall back only until the first chunk reaches the caller."""
+"""Streaming: before the first chunk a failure retries or falls back as ``execute`` does;
+after it the stream restarts (marked ``restart=True``, index 0) unless ``restartStreams`` is
+off, in which case the error ends it."""
 
 from __future__ import annotations
 
@@ -60,11 +62,43 @@ async def test_error_event_before_any_text_still_falls_back() -> None:
         assert await router.stream(REQUEST).text() == "Hello World"
 
 
-async def test_failure_after_the_first_chunk_ends_the_stream(db_url: str) -> None:
+async def test_failure_after_the_first_chunk_restarts_the_stream_marked(db_url: str) -> None:
+    drop = ProviderConnectionError("dropped", provider="claude")
+    claude = ScriptedProvider("claude", [["Hello", " Wor", drop], ["Hello", " World"]])
+    gemini = ScriptedProvider("gemini")
+    async with Router(OPTS, [claude, gemini], store=db_url) as router:
+        req = ProviderRequest.model_validate(REQUEST)
+        stream = router.stream(req)
+        chunks = [c async for c in stream]
+    assert [(c.chunk, c.index, c.restart) for c in chunks] == [
+        ("Hello", 0, False),
+        (" Wor", 1, False),
+        ("Hello", 0, True),
+        (" World", 1, False),
+        ("", 2, False),
+    ]
+    assert stream.response is not None
+    assert (stream.response.provider, stream.response.content) == ("claude", "Hello World")
+    assert gemini.requests == []  # retried (restarted) on the same provider
+    assert len(claude.requests) == 2
+    row = await read(db_url, req.request_id)
+    assert row.request.state == "completed"
+    assert [(a.provider, a.outcome) for a in row.attempts] == [
+        ("claude", "failure"),
+        ("claude", "success"),
+    ]
+    assert [text for _, text, _ in row.chunks] == ["Hello", " Wor", "Hello", " World"]
+    assert row.response.content == "Hello World"
+
+
+async def test_without_restarts_a_failure_after_the_first_chunk_ends_the_stream(
+    db_url: str,
+) -> None:
     drop = ProviderConnectionError("dropped", provider="claude")
     claude = ScriptedProvider("claude", [["Hello", " Wor", drop]])
     gemini = ScriptedProvider("gemini")
-    async with Router(OPTS, [claude, gemini], store=db_url) as router:
+    opts = {**OPTS, "restartStreams": False}
+    async with Router(opts, [claude, gemini], store=db_url) as router:
         req = ProviderRequest.model_validate(REQUEST)
         seen: list[str] = []
 
