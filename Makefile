@@ -70,6 +70,7 @@ bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per bud
 	python benches/bench_hedging.py
 	python benches/bench_telemetry.py
 	python benches/bench_shared.py
+	python benches/failover_scenarios.py
 
 demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
 	automatosx demo
