@@ -37,7 +37,7 @@ from automatosx.store._pg_sql import (
     response_from_row,
     where_clause,
 )
-from automatosx.store._sql import history_json, json_or_none
+from automatosx.store._sql import history_json, json_or_none, rich_response_values
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
@@ -302,6 +302,7 @@ class PostgresStore:
                 response.cost,
                 response.created_at,
                 json_or_none(response.metadata),
+                *rich_response_values(response),
             ),
         )
 
