@@ -17,7 +17,7 @@ from .conftest import API_KEY, MODELS
 
 pytest.importorskip("pydantic_ai")
 
-from pydantic_ai import Agent  # noqa: E402
+from pydantic_ai import Agent
 
 
 class City(BaseModel):
@@ -35,7 +35,9 @@ async def model_for(name: str, emulator: EmulatorServer) -> AsyncIterator[Any]:
 
         openai_client = AsyncOpenAI(api_key=API_KEY, base_url=emulator.openai_base_url)
         async with openai_client:
-            yield OpenAIChatModel(MODELS[name], provider=OpenAIProvider(openai_client=openai_client))
+            yield OpenAIChatModel(
+                MODELS[name], provider=OpenAIProvider(openai_client=openai_client)
+            )
     elif name == "claude":
         from anthropic import AsyncAnthropic
         from pydantic_ai.models.anthropic import AnthropicModel
