@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from automatosx.emulator import EmulatorServer
 
@@ -40,7 +40,7 @@ def chat(emulator: EmulatorServer, http: httpx2.AsyncClient) -> ChatOpenAI:
     return ChatOpenAI(
         model=MODELS["openai"],
         base_url=emulator.openai_base_url,
-        api_key=API_KEY,
+        api_key=SecretStr(API_KEY),
         max_retries=0,
         http_async_client=http,
     )

@@ -12,7 +12,7 @@ import pytest
 
 from _servers import PostgresServer, create_database
 from automatosx.schemas import ProviderResponse, TokenUsage, ToolCall
-from automatosx.store import SQLiteStore, Store
+from automatosx.store import SQLiteStore
 from automatosx.store.base import RequestRecord
 from automatosx.store.postgres import PostgresStore
 
@@ -20,9 +20,11 @@ T0 = 1_767_225_600_000
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SQLiteStore | PostgresStore]:
     if request.param == "sqlite":
-        opened: Store = SQLiteStore(tmp_path / "r.db", durability="sync")
+        opened: SQLiteStore | PostgresStore = SQLiteStore(tmp_path / "r.db", durability="sync")
     else:
         server: PostgresServer = request.getfixturevalue("postgres_server")
         opened = PostgresStore(create_database(server), durability="sync")
@@ -73,7 +75,7 @@ def rich_response(rid: str) -> ProviderResponse:
     )
 
 
-async def test_tool_calls_and_token_details_round_trip(store: Store) -> None:
+async def test_tool_calls_and_token_details_round_trip(store: SQLiteStore | PostgresStore) -> None:
     rid = str(uuid.uuid4())
     await store.save_request(record(rid))
     saved = rich_response(rid)
@@ -89,7 +91,9 @@ async def test_tool_calls_and_token_details_round_trip(store: Store) -> None:
     assert listed.response.tool_calls == saved.tool_calls
 
 
-async def test_plain_response_reads_back_without_rich_fields(store: Store) -> None:
+async def test_plain_response_reads_back_without_rich_fields(
+    store: SQLiteStore | PostgresStore,
+) -> None:
     rid = str(uuid.uuid4())
     await store.save_request(record(rid))
     plain = rich_response(rid).model_copy(

@@ -15,7 +15,7 @@ from automatosx.providers._rich import anthropic_call_id, openai_call_id
 from automatosx.schemas import Message, ProviderRequest, ToolCall
 
 NAMES = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
-IDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=80)
+IDS = st.text(st.characters(codec="utf-8"), min_size=1, max_size=80)
 SCALARS = (
     st.none()
     | st.booleans()
