@@ -7,6 +7,10 @@ chunks, a cut, or an error event fails the attempt, and the policy decides: with
 ``restartStreams`` the stream starts again (same deployment or the next candidate) and the
 new attempt's first chunk carries ``restart=True`` with ``index`` back at 0; without it the
 stream ends with the error.
+
+Each completed tool call the provider streams becomes a chunk of its own (``tool_call`` set,
+empty text, the next index); the final response holds every call (``StreamEnd.tool_calls``)
+and the detailed usage. Text is tested for first, so a text-only stream pays nothing more.
 """
 
 from __future__ import annotations
