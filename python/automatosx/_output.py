@@ -1,21 +1,58 @@
 """Structured output: a reply's text parsed into the caller's pydantic model.
 
-The router calls :func:`parse_output` for ``execute(..., response_model=Model)`` after the
-reply arrives; the adapters asked the provider for JSON (``responseFormat``) already.
+``router.execute(request, response_model=Model)`` asks the provider for JSON of ``Model``'s
+schema (:func:`with_response_model` fills in ``responseFormat`` when the request has none) and
+calls :func:`parse_output` once the reply arrives. A reply that does not validate raises
+:class:`~automatosx.errors.OutputValidationError` to the caller; the request itself completed
+(the provider answered), so it is recorded ``completed`` with its raw reply — what the model
+said is kept for inspection, and only the caller's check failed.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from automatosx.errors import OutputValidationError
-from automatosx.schemas import ProviderResponse
+from automatosx.schemas import JsonSchemaFormat, ProviderRequest, ProviderResponse
 
-__all__ = ["parse_output"]
+__all__ = ["parse_output", "response_format_of", "with_response_model"]
 
 _M = TypeVar("_M", bound=BaseModel)
+
+
+_NOT_A_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def response_format_of(model_cls: type[BaseModel]) -> JsonSchemaFormat:
+    """The ``responseFormat`` asking for JSON of ``model_cls``'s schema (named after it)."""
+    name = _NOT_A_NAME.sub("_", model_cls.__name__)[:64] or "output"
+    return JsonSchemaFormat(name=name, schema=model_cls.model_json_schema())
+
+
+def with_response_model(
+    request: ProviderRequest | Mapping[str, Any], model_cls: type[BaseModel]
+) -> ProviderRequest | Mapping[str, Any]:
+    """``request`` asking for ``model_cls``'s JSON: unchanged when it already has a
+    ``responseFormat`` (the caller's choice wins), else a copy with one. Raw dicts stay dicts
+    so that invalid input is still validated (and recorded) by the router's intake."""
+    if not isinstance(model_cls, type) or not issubclass(model_cls, BaseModel):
+        raise TypeError(
+            f"response_model: expected a pydantic BaseModel subclass, got {model_cls!r}"
+        )
+    if isinstance(request, ProviderRequest):
+        if request.response_format is not None:
+            return request
+        return request.model_copy(update={"response_format": response_format_of(model_cls)})
+    if not isinstance(request, Mapping):
+        return request  # the intake reports the wrong type
+    if request.get("responseFormat") is not None or request.get("response_format") is not None:
+        return request
+    fmt = response_format_of(model_cls).model_dump(by_alias=True)
+    return {**request, "responseFormat": fmt}
 
 
 def _json_text(text: str) -> str:

@@ -9,6 +9,12 @@ An unknown model, or genai-prices not installed, prices as None; it never raises
 
 Tiered prices (e.g. a higher rate for prompts over 200K tokens) are kept: as in genai-prices,
 crossing a tier's input-token threshold applies that tier's rate to all tokens.
+
+Prompt caching and reasoning: ``TokenUsage.cached_input_tokens`` and ``cache_write_tokens``
+are part of ``input_tokens`` (as in genai-prices) and are billed at the model's cache-read and
+cache-write rates (``cache_read_mtok`` / ``cache_write_mtok``) when it has them, the input rate
+otherwise; ``reasoning_tokens`` are part of ``output_tokens`` and billed at the output rate
+(every provider bills thinking as output).
 """
 
 from __future__ import annotations
@@ -57,12 +63,18 @@ _NOT_LOOKED_UP: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """USD per token. ``*_tiers`` are ``(input-token threshold, rate)``, highest first."""
+    """USD per token. ``*_tiers`` are ``(input-token threshold, rate)``, highest first.
+    ``cache_read`` / ``cache_write`` are None when the model has no separate cache rate (its
+    cached tokens then cost the input rate)."""
 
     input: float
     output: float
     input_tiers: tuple[tuple[int, float], ...] = ()
     output_tiers: tuple[tuple[int, float], ...] = ()
+    cache_read: float | None = None
+    cache_write: float | None = None
+    cache_read_tiers: tuple[tuple[int, float], ...] = ()
+    cache_write_tiers: tuple[tuple[int, float], ...] = ()
 
     def for_prompt(self, input_tokens: int) -> tuple[float, float]:
         """The (input, output) rates that apply to a prompt of ``input_tokens``."""
@@ -76,6 +88,42 @@ class Rates:
                 rate_out = rate
                 break
         return rate_in, rate_out
+
+    def cache_for_prompt(self, input_tokens: int) -> tuple[float, float]:
+        """The (cache read, cache write) rates for a prompt of ``input_tokens``: the model's
+        cache rates, or its input rate where it has none."""
+        rate_in = self.for_prompt(input_tokens)[0]
+        read = _tiered(self.cache_read, self.cache_read_tiers, input_tokens)
+        write = _tiered(self.cache_write, self.cache_write_tiers, input_tokens)
+        return (rate_in if read is None else read, rate_in if write is None else write)
+
+    def cost(self, usage: TokenUsage) -> float:
+        """USD for ``usage`` at these rates (cache reads/writes at their own rates)."""
+        n_in = usage.input_tokens
+        rate_in, rate_out = self.for_prompt(n_in)
+        cached = usage.cached_input_tokens
+        writes = usage.cache_write_tokens
+        if not cached and not writes:  # the common case: two multiplications
+            return n_in * rate_in + usage.output_tokens * rate_out
+        cached = cached or 0
+        writes = writes or 0
+        read_rate, write_rate = self.cache_for_prompt(n_in)
+        fresh = max(n_in - cached - writes, 0)
+        return (
+            fresh * rate_in
+            + cached * read_rate
+            + writes * write_rate
+            + usage.output_tokens * rate_out
+        )
+
+
+def _tiered(base: float | None, tiers: tuple[tuple[int, float], ...], n: int) -> float | None:
+    if base is None:
+        return None
+    for start, rate in tiers:
+        if n > start:
+            return rate
+    return base
 
 
 def _split(price: Any) -> tuple[float, tuple[tuple[int, float], ...]] | None:
@@ -112,11 +160,22 @@ def lookup_rates(provider: str, model: str) -> Rates | None:
         prices = info.get_prices(datetime.now(tz=timezone.utc))
         input_price = _split(prices.input_mtok)
         output_price = _split(prices.output_mtok)
+        read = _split(getattr(prices, "cache_read_mtok", None))
+        write = _split(getattr(prices, "cache_write_mtok", None))
     except (LookupError, AttributeError, TypeError, ValueError):
         return None
     if input_price is None or output_price is None:
         return None
-    return Rates(input_price[0], output_price[0], input_price[1], output_price[1])
+    return Rates(
+        input_price[0],
+        output_price[0],
+        input_price[1],
+        output_price[1],
+        cache_read=None if read is None else read[0],
+        cache_write=None if write is None else write[0],
+        cache_read_tiers=() if read is None else read[1],
+        cache_write_tiers=() if write is None else write[1],
+    )
 
 
 class PriceBook:
@@ -181,8 +240,7 @@ class PriceBook:
         rates = self.rates(provider, model)
         if rates is None:
             return None
-        rate_in, rate_out = rates.for_prompt(usage.input_tokens)
-        return usage.input_tokens * rate_in + usage.output_tokens * rate_out
+        return rates.cost(usage)
 
     def cost_metrics(self, response: ProviderResponse) -> CostMetrics | None:
         """The cost breakdown of a response, or None if its model's price is unknown."""
@@ -191,6 +249,8 @@ class PriceBook:
             return None
         usage = response.tokens
         rate_in, rate_out = rates.for_prompt(usage.input_tokens)
+        cached = usage.cached_input_tokens is not None or usage.cache_write_tokens is not None
+        read_rate, write_rate = rates.cache_for_prompt(usage.input_tokens) if cached else (0, 0)
         return CostMetrics(
             provider=response.provider,
             model=response.model,
@@ -198,5 +258,10 @@ class PriceBook:
             output_tokens=usage.output_tokens,
             input_cost_per_token=rate_in,
             output_cost_per_token=rate_out,
-            total_cost=usage.input_tokens * rate_in + usage.output_tokens * rate_out,
+            total_cost=rates.cost(usage),
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cache_read_cost_per_token=read_rate if usage.cached_input_tokens is not None else None,
+            cache_write_cost_per_token=write_rate if usage.cache_write_tokens is not None else None,
         )

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from automatosx._routing.intake import Intake, validation_message
 from automatosx._routing.plan import Deployment, Plan, build_deployments
@@ -308,14 +308,37 @@ class Router:
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def execute(self, request: ProviderRequest | Mapping[str, Any]) -> ProviderResponse:
+    async def execute(
+        self,
+        request: ProviderRequest | Mapping[str, Any],
+        *,
+        response_model: type[BaseModel] | None = None,
+    ) -> ProviderResponse:
         """Send one non-streaming request; return the first successful provider's response.
+
+        With ``response_model`` (a pydantic model class) the provider is asked for JSON of
+        its schema (unless the request sets its own ``responseFormat``) and the reply is
+        validated into ``response.parsed``; a reply that does not validate raises
+        :class:`OutputValidationError` (with ``raw`` text and ``errors``) while the request
+        is recorded ``completed`` — the provider did answer.
 
         Raises :class:`RequestValidationError` for bad input, :class:`InvalidRequestError` at
         once when a provider rejects the request itself, and :class:`AllProvidersFailedError`
         when every candidate failed.
         """
-        run = await self._ensure_open().open(request, False)
+        intake = self._ensure_open()
+        if response_model is None:
+            return await self._execute(intake, request)
+        from automatosx._output import parse_output, with_response_model
+
+        response = await self._execute(intake, with_response_model(request, response_model))
+        parse_output(response, response_model)
+        return response
+
+    async def _execute(
+        self, intake: Intake, request: ProviderRequest | Mapping[str, Any]
+    ) -> ProviderResponse:
+        run = await intake.open(request, False)
         task = asyncio.current_task()
         tasks = self._tasks
         if task is not None:

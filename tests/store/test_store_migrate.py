@@ -63,7 +63,7 @@ async def test_database_migrated_by_the_compiled_in_runner_opens_and_gets_002(
     with sqlite3.connect(path) as raw:
         names = [row[0] for row in raw.execute("SELECT name FROM schema_migrations")]
     raw.close()
-    assert names == ["001_initial.sql", "002_any_provider_name.sql"]
+    assert names[:2] == ["001_initial.sql", "002_any_provider_name.sql"]
 
 
 def test_unknown_dialect_is_a_clear_error() -> None:

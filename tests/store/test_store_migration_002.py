@@ -80,7 +80,8 @@ async def test_every_row_index_and_trigger_survives_002(db_at_001: Path) -> None
     assert all(before[t] for t in TABLES)
     async with SQLiteStore(db_at_001):
         pass
-    assert dump(db_at_001) == before
+    after = dump(db_at_001)  # later migrations (003) add columns: compare the 001 ones
+    assert {t: [row[: len(before[t][0])] for row in rows] for t, rows in after.items()} == before
     assert schema_objects(db_at_001) == objects_before
 
 

@@ -16,6 +16,7 @@ from _servers import PostgresServer, create_database
 from automatosx.errors import ConfigurationError, StoreError
 from automatosx.schemas import ProviderHealth, TokenUsage
 from automatosx.store import MetricsRow, RecordSink, Store, StoreReader, StoreState
+from automatosx.store._pg_migrate import postgres_migration_files
 from automatosx.store.postgres import PostgresStore, create_postgres_store, redact_url
 
 MIDNIGHT = T0 + 86_400_000  # 2026-01-02T00:00:00Z
@@ -335,7 +336,7 @@ async def test_reopen_keeps_data_and_does_not_reapply_migrations(pg_url: str) ->
         assert len(row.attempts) == 1
     after = await scalar(pg_url, "SELECT array_agg(checksum || applied_at) FROM schema_migrations")
     assert after == before
-    assert len(after) == 1
+    assert len(after) == len(postgres_migration_files())
 
 
 async def test_unreachable_server_is_a_one_line_store_error_without_the_password() -> None:

@@ -59,7 +59,11 @@ def test_migrate_creates_the_schema_once_and_hides_the_password(
     out, err = capsys.readouterr()
     assert out.splitlines() == ["migrated postgresql://...", "migrated postgresql://..."]
     assert "hunter2" not in out + err
-    assert migrations_applied(pg_url) == ["001_initial.sql"]
+    from automatosx.store._pg_migrate import postgres_migration_files
+
+    expected = [name for name, _ in postgres_migration_files()]
+    assert expected[0] == "001_initial.sql"
+    assert migrations_applied(pg_url) == expected
 
 
 def test_stats_json_reads_summaries_and_states_from_postgresql(

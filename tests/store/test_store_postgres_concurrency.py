@@ -73,11 +73,12 @@ async def test_eight_concurrent_openers_of_a_fresh_database_migrate_it_once(pg_u
 async def test_edited_applied_migration_is_refused_naming_it(pg_url: str) -> None:
     async with PostgresStore(pg_url):
         pass
-    [(name, sql)] = postgres_migration_files()
+    files = postgres_migration_files()
+    name, sql = files[0]
     conn = await asyncpg.connect(pg_url)
     try:
         with pytest.raises(MigrationError, match=rf"{name} was edited after it was applied"):
-            await migrate_postgres(conn, [(name, sql + "\n-- edited")])
+            await migrate_postgres(conn, [(name, sql + "\n-- edited"), *files[1:]])
         with pytest.raises(MigrationError, match="newer than any migration"):
             await migrate_postgres(conn, [])
         assert await migrate_postgres(conn) == []  # the lock was released each time

@@ -7,6 +7,10 @@ chunks, a cut, or an error event fails the attempt, and the policy decides: with
 ``restartStreams`` the stream starts again (same deployment or the next candidate) and the
 new attempt's first chunk carries ``restart=True`` with ``index`` back at 0; without it the
 stream ends with the error.
+
+Each completed tool call the provider streams becomes a chunk of its own (``tool_call`` set,
+empty text, the next index); the final response holds every call (``StreamEnd.tool_calls``)
+and the detailed usage. Text is tested for first, so a text-only stream pays nothing more.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from automatosx._routing.plan import Deployment
 from automatosx._routing.run import _EXPIRED, Run, _our_cancel, as_provider_error
 from automatosx.errors import ProviderTimeoutError
 from automatosx.providers.base import StreamEnd, StreamEvent
-from automatosx.schemas import ProviderRequest, ProviderResponse, StreamChunk, TokenUsage
+from automatosx.schemas import (
+    ProviderRequest,
+    ProviderResponse,
+    StreamChunk,
+    TokenUsage,
+    ToolCall,
+)
 from automatosx.schemas import _now_ms as now_ms
 
 if TYPE_CHECKING:
@@ -156,27 +166,36 @@ async def stream_request(
                 run.watchdog = loop.call_at(loop.time() + idle, _idle_check, run, task, idle)
             pull = events.__anext__
             try:
-                while isinstance(item, str):
-                    if item:
-                        index = run.delivered
-                        transition(chunk_event(chunk=item, index=index))
-                        ts = clock() // 1_000_000
-                        chunks.append((len(chunks), item, ts))
-                        run.delivered = index + 1
-                        if run.restarting:
-                            run.restarting = False
-                            run.restarts += 1
-                            chunk = StreamChunk._restarted(rid, index, item, ts)
-                            attempt = run.attempt_info
-                            if attempt is not None and info is not None:
-                                for obs in plan.observers.stream_restarted:
-                                    await obs.stream_restarted(info, attempt)
-                        else:
-                            chunk = chunk_of(rid, index, item, False, ts)
+                while True:
+                    if type(item) is str:  # text first: the common case pays one test
+                        if item:
+                            index = run.delivered
+                            transition(chunk_event(chunk=item, index=index))
+                            ts = clock() // 1_000_000
+                            chunks.append((len(chunks), item, ts))
+                            run.delivered = index + 1
+                            if run.restarting:
+                                run.restarting = False
+                                run.restarts += 1
+                                chunk = StreamChunk._restarted(rid, index, item, ts)
+                                attempt = run.attempt_info
+                                if attempt is not None and info is not None:
+                                    for obs in plan.observers.stream_restarted:
+                                        await obs.stream_restarted(info, attempt)
+                            else:
+                                chunk = chunk_of(rid, index, item, False, ts)
+                            if chunk_obs:
+                                for obs in chunk_obs:
+                                    await obs.chunk(info, index, item)  # type: ignore[arg-type]
+                            yield chunk
+                    elif type(item) is ToolCall:
+                        chunk = _tool_chunk(run, rid, item)
                         if chunk_obs:
                             for obs in chunk_obs:
-                                await obs.chunk(info, index, item)  # type: ignore[arg-type]
+                                await obs.chunk(info, chunk.index, "")  # type: ignore[arg-type]
                         yield chunk
+                    else:
+                        break  # the StreamEnd
                     if idle is not None:
                         run.waiting_since = loop.time()
                     try:
@@ -216,6 +235,24 @@ async def stream_request(
         raise
 
 
+def _tool_chunk(run: Run, rid: str, call: ToolCall) -> StreamChunk:
+    """A completed tool call as a chunk of its own: empty text, the next index. The machine
+    and the recorded chunks count it (as empty text) so indices stay contiguous."""
+    index = run.delivered
+    run.machine.transition(Event.receive_stream_chunk(chunk="", index=index))
+    ts = time.time_ns() // 1_000_000
+    run.chunks.append((len(run.chunks), "", ts))
+    run.delivered = index + 1
+    if run.restarting:
+        run.restarting = False
+        run.restarts += 1
+        chunk = StreamChunk._restarted(rid, index, "", ts)
+    else:
+        chunk = StreamChunk._chunk(rid, index, "", False, ts)
+    chunk.__dict__["tool_call"] = call
+    return chunk
+
+
 def _disarm(run: Run) -> None:
     watchdog = run.watchdog
     if watchdog is not None:
@@ -252,6 +289,7 @@ async def completed(run: Run, dep: Deployment, end: StreamEvent) -> ProviderResp
         tokens=usage,
         finish_reason=end.finish_reason,
         duration=duration,
+        tool_calls=list(end.tool_calls) if end.tool_calls else None,
         cost=None if prices is None else prices.cost(dep.name, model, usage),
         metadata=None,
         created_at=now_ms(),

@@ -30,8 +30,15 @@ from automatosx.store._sql import (
     SUMMARY_RESPONSES,
     SUMMARY_STATES,
 )
-from automatosx.store._summary import summarize
-from automatosx.store.base import AttemptRecord, MetricsRow, ProviderSummary, RequestRow
+from automatosx.store._summary import read_latency_histograms, read_success_series, summarize
+from automatosx.store.base import (
+    AttemptRecord,
+    LatencyHistogram,
+    MetricsRow,
+    ProviderSummary,
+    RequestRow,
+    SuccessSeries,
+)
 
 __all__ = ["PgReads"]
 
@@ -178,6 +185,36 @@ class PgReads:
             (tuple(row) for row in attempts),
             (tuple(row) for row in responses),
             (tuple(row) for row in durations),
+        )
+
+    async def _fetch_one(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        [rows] = await self._fetch((sql, params))
+        return rows
+
+    async def get_latency_histogram(
+        self,
+        provider: str | None = None,
+        *,
+        bounds: Sequence[int] | None = None,
+        since_ms: int | None = None,
+    ) -> list[LatencyHistogram]:
+        return await read_latency_histograms(
+            self._fetch_one, numbered=True, provider=provider, bounds=bounds, since_ms=since_ms
+        )
+
+    async def get_success_series(
+        self,
+        *,
+        bucket_ms: int | None = None,
+        since_ms: int | None = None,
+        provider: str | None = None,
+    ) -> list[SuccessSeries]:
+        return await read_success_series(
+            self._fetch_one,
+            numbered=True,
+            bucket_ms=bucket_ms,
+            since_ms=since_ms,
+            provider=provider,
         )
 
     async def count_requests_by_state(self) -> dict[str, int]:

@@ -92,8 +92,10 @@ INSERT_RESPONSE = _insert(
     "save_response",
     "provider_responses",
     "request_id, provider, model, content, input_tokens, output_tokens, total_tokens,"
-    " finish_reason, duration, cost, created_at, metadata",
-    "text, text, text, text, int4, int4, int4, text, int4, float8, int8, text",
+    " finish_reason, duration, cost, created_at, metadata, tool_calls, cached_input_tokens,"
+    " cache_write_tokens, reasoning_tokens",
+    "text, text, text, text, int4, int4, int4, text, int4, float8, int8, text, text, int4,"
+    " int4, int4",
 )
 INSERT_CHUNK = _insert(
     "save_stream_chunks",
@@ -141,7 +143,8 @@ ATTEMPT_COLUMNS = (
 )
 RESPONSE_COLUMNS = (
     "request_id, provider, model, content, input_tokens, output_tokens, total_tokens,"
-    " finish_reason, duration, cost, created_at, metadata"
+    " finish_reason, duration, cost, created_at, metadata, tool_calls, cached_input_tokens,"
+    " cache_write_tokens, reasoning_tokens"
 )
 METRICS_COLUMNS = (
     "provider, model, date, request_count, success_count, failure_count, total_input_tokens,"
@@ -193,12 +196,26 @@ def response_from_row(row: Sequence[Any]) -> ProviderResponse:
             "provider": row[1],
             "model": row[2],
             "content": row[3],
-            "tokens": {"input_tokens": row[4], "output_tokens": row[5], "total_tokens": row[6]},
+            "tokens": {
+                "input_tokens": row[4],
+                "output_tokens": row[5],
+                "total_tokens": row[6],
+                **{
+                    name: value
+                    for name, value in (
+                        ("cached_input_tokens", row[13]),
+                        ("cache_write_tokens", row[14]),
+                        ("reasoning_tokens", row[15]),
+                    )
+                    if value is not None
+                },
+            },
             "finish_reason": row[7],
             "duration": row[8],
             "cost": row[9],
             "created_at": row[10],
             "metadata": _loads(row[11]),
+            "tool_calls": _loads(row[12]),
         }
     )
 

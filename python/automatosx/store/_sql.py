@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from automatosx.schemas import ProviderHealth, ProviderResponse, TokenUsage
+from automatosx.schemas import ProviderHealth, ProviderResponse, TokenUsage, ToolCall
 from automatosx.store.base import AttemptRecord, MetricsRow, RequestRecord
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "metrics_from_row",
     "request_from_row",
     "response_from_row",
+    "rich_response_values",
+    "tool_calls_from_json",
     "where_clause",
 ]
 
@@ -62,8 +64,9 @@ INSERT_ATTEMPT = (
 )
 INSERT_RESPONSE = (
     "INSERT INTO provider_responses (request_id, provider, model, content, input_tokens,"
-    " output_tokens, total_tokens, finish_reason, duration, cost, created_at, metadata)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " output_tokens, total_tokens, finish_reason, duration, cost, created_at, metadata,"
+    " tool_calls, cached_input_tokens, cache_write_tokens, reasoning_tokens)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_CHUNK = (
     "INSERT INTO stream_chunks (request_id, chunk_index, chunk_content, timestamp)"
@@ -95,7 +98,8 @@ ATTEMPT_COLUMNS = (
 )
 RESPONSE_COLUMNS = (
     "request_id, provider, model, content, input_tokens, output_tokens, total_tokens,"
-    " finish_reason, duration, cost, created_at, metadata"
+    " finish_reason, duration, cost, created_at, metadata, tool_calls, cached_input_tokens,"
+    " cache_write_tokens, reasoning_tokens"
 )
 METRICS_COLUMNS = (
     "provider, model, date, request_count, success_count, failure_count, total_input_tokens,"
@@ -192,6 +196,28 @@ def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
     return AttemptRecord(*row)
 
 
+def rich_response_values(
+    response: ProviderResponse,
+) -> tuple[str | None, int | None, int | None, int | None]:
+    """The columns of migration 003 (PostgreSQL 002) for a response: its tool calls as a
+    JSON array (None when it made none) and the detailed token counts."""
+    calls = response.tool_calls
+    tokens = response.tokens
+    return (
+        dumps([call.model_dump(mode="json") for call in calls]) if calls else None,
+        tokens.cached_input_tokens,
+        tokens.cache_write_tokens,
+        tokens.reasoning_tokens,
+    )
+
+
+def tool_calls_from_json(text: str | None) -> list[ToolCall] | None:
+    """Tool calls read back from their JSON column (constructed: valid when written)."""
+    if text is None:
+        return None
+    return [ToolCall.model_construct(**call) for call in json.loads(text)]
+
+
 def response_from_row(row: sqlite3.Row) -> ProviderResponse:
     # Constructed, not validated: the row was valid when written, and a user's adapter may
     # have a provider name outside ProviderName (migration 002).
@@ -200,14 +226,28 @@ def response_from_row(row: sqlite3.Row) -> ProviderResponse:
         provider=row[1],
         model=row[2],
         content=row[3],
-        tokens=TokenUsage.model_construct(
-            input_tokens=row[4], output_tokens=row[5], total_tokens=row[6]
-        ),
+        tokens=_tokens(row),
         finish_reason=row[7],
         duration=row[8],
         cost=row[9],
         created_at=row[10],
         metadata=loads(row[11]),
+        tool_calls=tool_calls_from_json(row[12]),
+    )
+
+
+def _tokens(row: sqlite3.Row) -> TokenUsage:
+    details = {
+        name: value
+        for name, value in (
+            ("cached_input_tokens", row[13]),
+            ("cache_write_tokens", row[14]),
+            ("reasoning_tokens", row[15]),
+        )
+        if value is not None
+    }  # only what was reported, so a dump of the row matches the response that was saved
+    return TokenUsage.model_construct(
+        input_tokens=row[4], output_tokens=row[5], total_tokens=row[6], **details
     )
 
 

@@ -27,7 +27,7 @@ from automatosx.store._pg_sql import (
     INSERT_RESPONSE,
     UPDATE_REQUEST_STATE,
 )
-from automatosx.store._sql import dumps, history_json
+from automatosx.store._sql import dumps, history_json, rich_response_values
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
@@ -349,6 +349,7 @@ class PostgresStore(PgReads):
                 response.cost,
                 response.created_at,
                 self._json(response.request_id, "save_response.metadata", response.metadata),
+                *rich_response_values(response),
             ),
             key=response.request_id,
         )

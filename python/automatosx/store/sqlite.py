@@ -29,6 +29,7 @@ from automatosx.store._sql import (
     UPDATE_REQUEST_STATE,
     dumps,
     history_json,
+    rich_response_values,
 )
 from automatosx.store._sqlite_reads import SQLiteReads
 from automatosx.store._writer import WriteBehind
@@ -311,6 +312,7 @@ class SQLiteStore(SQLiteReads):
                 response.cost,
                 response.created_at,
                 self._json(response.request_id, "save_response.metadata", response.metadata),
+                *rich_response_values(response),
             ),
             key=response.request_id,
         )
