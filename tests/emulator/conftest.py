@@ -31,7 +31,7 @@ class Emulated:
     gpt: openai.AsyncOpenAI
     gemini: genai.client.AsyncClient
     http: httpx2.AsyncClient  # raw access, same route as the SDKs
-    extra: list[openai.AsyncOpenAI] = field(default_factory=list)
+    extra: list[openai.AsyncOpenAI | httpx2.AsyncClient] = field(default_factory=list)
 
     @property
     def scenario(self) -> Scenario:
@@ -68,11 +68,12 @@ def sdk_clients(
             return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
         return None
 
-    claude_http, gpt_http, gemini_http = http(), http(), http()
-    gemini_options = genai_types.HttpOptions(base_url=gemini_url)
-    if gemini_http is not None:
-        gemini_options.httpx_async_client = gemini_http
-    return Emulated(
+    claude_http, gpt_http = http(), http()
+    # google-genai prefers aiohttp when it is installed; the adapters always hand it an httpx2
+    # client, and so do these tests (over loopback too), so they see the same errors.
+    gemini_http = http() or httpx2.AsyncClient()
+    gemini_options = genai_types.HttpOptions(base_url=gemini_url, httpx_async_client=gemini_http)
+    emulated = Emulated(
         mode=mode,
         app=app,
         origin=anthropic_url,
@@ -85,6 +86,8 @@ def sdk_clients(
         gemini=genai.Client(api_key=KEY, http_options=gemini_options).aio,
         http=http() or httpx2.AsyncClient(base_url=anthropic_url),
     )
+    emulated.extra.append(gemini_http)
+    return emulated
 
 
 async def close(emulated: Emulated) -> None:
@@ -93,7 +96,10 @@ async def close(emulated: Emulated) -> None:
     await emulated.gemini.aclose()
     await emulated.http.aclose()
     for client in emulated.extra:
-        await client.close()
+        if isinstance(client, httpx2.AsyncClient):
+            await client.aclose()
+        else:
+            await client.close()
 
 
 @asynccontextmanager
