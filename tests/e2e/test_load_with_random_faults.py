@@ -36,6 +36,9 @@ class Outcome:
     response: ProviderResponse | None = None
     error: BaseException | None = None
     chunks: list[str] = field(default_factory=list)
+    """The reply's chunks: those of the attempt that finished (a restart starts it over)."""
+    delivered: list[str] = field(default_factory=list)
+    """Every chunk the caller received, restarts included (what the database keeps)."""
 
 
 def sent(attempt: Any) -> bool:
@@ -64,7 +67,10 @@ async def run_one(router: Any, gate: asyncio.Semaphore, req: dict[str, Any]) -> 
                 async with stream:
                     async for chunk in stream:
                         if not chunk.done:
+                            if chunk.restart:
+                                out.chunks.clear()
                             out.chunks.append(chunk.chunk)
+                            out.delivered.append(chunk.chunk)
                 out.response = stream.response
             else:
                 out.response = await router.execute(req)
@@ -162,7 +168,7 @@ async def test_two_thousand_requests_200_in_flight_leave_a_consistent_record(
             assert stored["total_tokens"] == outcome.response.tokens.total_tokens
             if outcome.stream:
                 assert "".join(outcome.chunks) == outcome.response.content
-                assert chunks[rid] == outcome.chunks
+                assert chunks[rid] == outcome.delivered
             else:
                 assert rid not in chunks
         else:
@@ -192,7 +198,7 @@ async def test_two_thousand_requests_200_in_flight_leave_a_consistent_record(
                 assert tries[-1]["provider"] == err.provider
                 assert tries[-1]["error_code"] == err.code
                 assert row["retry_count"] <= runs[-1][1] - 1
-            assert chunks.get(rid, []) == outcome.chunks
+            assert chunks.get(rid, []) == outcome.delivered
     # Every HTTP request the emulator received is one attempt row, per provider. An attempt
     # whose connection failed before the server read it (a pooled connection the server had
     # just dropped) is recorded too, as CONNECTION_ERROR: those are the only extra rows.
