@@ -26,9 +26,12 @@ import threading
 import weakref
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 from automatosx.errors import ConfigurationError
+from automatosx.observe import Observer
 from automatosx.providers.base import Provider
 from automatosx.router import Router, Stream
 from automatosx.schemas import (
@@ -41,6 +44,9 @@ from automatosx.schemas import (
     StreamChunk,
 )
 from automatosx.store.base import Store
+
+if TYPE_CHECKING:
+    from automatosx.shared import SharedState
 
 __all__ = ["SyncRouter", "SyncStream"]
 
@@ -149,8 +155,19 @@ class SyncRouter:
         store: str | Store | None = None,
         *,
         http_client: Any = None,
+        observers: Sequence[Observer] = (),
+        telemetry: bool | Observer = False,
+        shared: str | SharedState | None = None,
     ) -> None:
-        self._router = Router(options, providers, store, http_client=http_client)
+        self._router = Router(
+            options,
+            providers,
+            store,
+            http_client=http_client,
+            observers=observers,
+            telemetry=telemetry,
+            shared=shared,
+        )
         self._lifecycle = _Lifecycle.UNOPENED
         self._lock = threading.Lock()
         self._runner: _LoopThread | None = None
@@ -226,14 +243,22 @@ class SyncRouter:
         """``closed``, ``open`` or ``half_open`` for a provider, None if breakers are off."""
         return self._router.breaker_state(provider)
 
-    def execute(self, request: ProviderRequest | Mapping[str, Any]) -> ProviderResponse:
-        """Send one non-streaming request and wait for the response.
+    def execute(
+        self,
+        request: ProviderRequest | Mapping[str, Any],
+        *,
+        response_model: type[BaseModel] | None = None,
+    ) -> ProviderResponse:
+        """Send one non-streaming request and wait for the response (``response_model``:
+        as :meth:`Router.execute <automatosx.router.Router.execute>`).
 
-        Raises what :meth:`Router.execute <automatosx.router.Router.execute>` raises
-        (``RequestValidationError``, ``InvalidRequestError``, ``AllProvidersFailedError``),
-        in the calling thread.
+        Raises what ``Router.execute`` raises (``RequestValidationError``,
+        ``InvalidRequestError``, ``AllProvidersFailedError``, ``OutputValidationError``), in
+        the calling thread.
         """
-        return self._ensure_open().call(self._router.execute(request))
+        return self._ensure_open().call(
+            self._router.execute(request, response_model=response_model)
+        )
 
     def stream(self, request: ProviderRequest | Mapping[str, Any]) -> SyncStream:
         """Stream one request: ``for chunk in router.stream(req)`` yields
