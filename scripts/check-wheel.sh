@@ -212,7 +212,7 @@ else
     fail "pip check: $(cat "$TMP/pipcheck.log")"
 fi
 
-n_sql=$(find "$ROOT/migrations" -maxdepth 1 -name '*.sql' 2>/dev/null | wc -l)
+n_sql=$(find "$ROOT/python/automatosx/migrations/sqlite" -maxdepth 1 -name '*.sql' 2>/dev/null | wc -l)
 rc=0
 (cd "$RUN" && "$vpy" -I - "$ROOT" "$n_sql" "$has_store" >"$TMP/import.log" 2>&1) <<'PY' || rc=$?
 import importlib, os, sys, sysconfig, traceback
@@ -256,26 +256,21 @@ try:
 except Exception:
     fail('ProviderStateMachine("r").state: ' + traceback.format_exc().strip().splitlines()[-1])
 
-if not hasattr(core, "migrations"):
-    if n_sql:
-        warn(f"automatosx._core.migrations is missing although migrations/ has {n_sql} .sql "
-             "file(s): the migrations are not compiled into the extension yet")
-    else:
-        note("automatosx._core.migrations not there yet and migrations/ is empty: skipped")
-else:
+for dialect in ("sqlite", "postgresql"):
+    shipped = n_sql if dialect == "sqlite" else len(
+        [f for f in os.listdir(os.path.join(root, "python", "automatosx", "migrations", dialect))
+         if f.endswith(".sql")]
+    )
     try:
-        migrations = list(core.migrations())
+        from automatosx.store.migrate import migration_files
+        found = migration_files(dialect)
     except Exception:
-        fail("automatosx._core.migrations(): " + traceback.format_exc().strip().splitlines()[-1])
+        fail(f"migration_files({dialect!r}): " + traceback.format_exc().strip().splitlines()[-1])
     else:
-        if n_sql and not migrations:
-            fail(f"automatosx._core.migrations() is empty; migrations/ has {n_sql} .sql file(s)")
-        elif n_sql and len(migrations) != n_sql:
-            warn(f"automatosx._core.migrations() has {len(migrations)} entries, migrations/ has {n_sql} .sql files")
-        elif n_sql:
-            ok(f"automatosx._core.migrations() has {len(migrations)} entries (migrations/ has {n_sql})")
+        if not found or len(found) != shipped:
+            fail(f"the wheel ships {len(found)} {dialect} migration(s); the tree has {shipped}")
         else:
-            note(f"automatosx._core.migrations() returned {len(migrations)} entries; migrations/ is empty")
+            ok(f"the wheel ships the {len(found)} {dialect} migrations (package data)")
 
 if has_store:
     try:
