@@ -245,3 +245,29 @@ async def test_bad_references_fail_at_open_naming_the_entry(e2e: Harness) -> Non
         await Router(options("twin"), [openai(base, "twin"), openai(base, "twin")]).open()
     with pytest.raises(ConfigurationError, match=r"ghost/gpt-4o"):
         await Router(options("openai", "ghost/gpt-4o"), [openai(base, "openai")]).open()
+
+
+async def test_hedging_wins_on_a_late_reply_and_keeps_to_its_budget(
+    e2e: Harness, second: EmulatorServer
+) -> None:
+    # The primary's 11th and 12th replies are 3 s late; the budget (10% of recent requests)
+    # has room for the first hedge only.
+    second.app.state.scenario = Scenario([Rule(provider="openai", requests=(11, 12), latency=3.0)])
+    configs = [
+        openai(second.openai_base_url, "primary"),
+        openai(e2e.emulator.openai_base_url, "backup"),
+    ]
+    hedged = options("primary", "backup", hedging={"afterMs": 200, "maxExtraPercent": 10})
+    async with Router(hedged, configs, store=e2e.store_url) as router:
+        warm = [await router.execute(REQUEST) for _ in range(10)]
+        late = await router.execute(REQUEST)
+        waited = await router.execute(REQUEST)  # no budget left: it waits for the primary
+    assert {r.provider for r in warm} == {"primary"}
+    assert late.provider == "backup"
+    assert waited.provider == "primary"
+    row = await e2e.stored(late.request_id)
+    assert sorted((a.provider, a.outcome) for a in row.attempts) == [
+        ("backup", "success"),
+        ("primary", "cancelled_hedge"),
+    ]
+    assert e2e.scenario.count("openai") == 1  # one extra request in twelve
