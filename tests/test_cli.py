@@ -320,3 +320,70 @@ def test_stats_json_carries_the_histogram_buckets_and_the_success_series(
         "openai": [(T0 + 2 * MINUTE, 1, 0)],
     }
     assert len(series["claude"]["points"]) == len(series["openai"]["points"]) == 37
+
+
+def _two_deployments_db(path: Path) -> None:
+    """openai-eu and openai-us (kind openai) each answered once; claude failed once."""
+    import asyncio
+
+    from automatosx.store import AttemptRecord, RequestRecord, SQLiteStore
+
+    rows = [("openai-eu", "openai", "success", 10), ("openai-us", "openai", "success", 30),
+            ("claude", "claude", "failure", 5)]  # fmt: skip
+
+    async def record() -> None:
+        async with SQLiteStore(path) as store:
+            for i, (provider, kind, outcome, duration) in enumerate(rows):
+                rid, at = f"k{i}", T0 + i
+                request = RequestRecord(rid, provider, "m", "[]", None, 1.0, False, "completed",
+                                        0, [], at, at, None)  # fmt: skip
+                await store.save_request(request)
+                attempt = AttemptRecord(rid, 1, provider, "m", outcome, None, None, None,
+                                        duration, at, kind)  # fmt: skip
+                await store.save_attempt(attempt)
+
+    asyncio.run(record())
+
+
+def test_stats_by_kind_adds_up_the_deployments_of_each_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "kinds.db"
+    _two_deployments_db(db)
+    assert main(["stats", "--db", str(db), "--by-kind"]) == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert "per provider kind" in lines
+    assert any(line.startswith("kind model tries ok") for line in lines)
+    assert any(line.startswith("openai m 2 100.0% 20 ") for line in lines)
+    assert any(line.startswith("claude m 1 0.0% ") for line in lines)
+    assert not any(line.startswith(("openai-eu m", "openai-us m")) for line in lines)
+    assert main(["stats", "--db", str(db)]) == 0  # the default stays per deployment
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert "per provider" in lines
+    assert any(line.startswith("openai-eu m 1 100.0% 10 ") for line in lines)
+    assert any(line.startswith("openai-us m 1 100.0% 30 ") for line in lines)
+
+
+def test_stats_json_by_kind_says_so_and_groups_the_rows_by_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    db = tmp_path / "kinds.db"
+    _two_deployments_db(db)
+    assert main(["stats", "--db", str(db), "--json", "--by-kind"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["grouped_by"] == "kind"
+    assert [(p["provider"], p["attempts"], p["successes"]) for p in document["providers"]] == [
+        ("claude", 1, 0),
+        ("openai", 2, 2),
+    ]
+    assert {s["provider"] for s in document["success_series"]} == {
+        "claude",
+        "openai-eu",
+        "openai-us",
+    }  # the charts stay per deployment
+    assert main(["stats", "--db", str(db), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["grouped_by"] == "deployment"
+    assert [p["provider"] for p in document["providers"]] == ["claude", "openai-eu", "openai-us"]

@@ -17,6 +17,8 @@ from automatosx.store.base import (
     StoreReader,
     SuccessPoint,
     SuccessSeries,
+    SummaryBy,
+    check_summary_by,
 )
 
 if TYPE_CHECKING:
@@ -43,28 +45,43 @@ NO_ATTEMPTS = "·"  # a success strip's cell without any attempt
 @dataclass(frozen=True, slots=True)
 class Report:
     """Per provider/model summaries, how many requests ended in each state, and the charts'
-    figures: per provider latency histograms and success series."""
+    figures: per provider latency histograms and success series.
+
+    ``by`` says what the summaries' ``provider`` holds: the deployment id (the default) or
+    the provider kind. The charts are per deployment either way."""
 
     providers: list[ProviderSummary]
     states: dict[str, int]
     latency: list[LatencyHistogram] = field(default_factory=list)
     success: list[SuccessSeries] = field(default_factory=list)
+    by: SummaryBy = "deployment"
 
 
-async def read_report(reader: StoreReader) -> Report:
-    """Every figure of ``automatosx stats``, with the readers' fitted bounds and time step."""
+async def read_report(reader: StoreReader, *, by: SummaryBy = "deployment") -> Report:
+    """Every figure of ``automatosx stats``, with the readers' fitted bounds and time step;
+    the summaries grouped ``by`` deployment (the default) or provider kind."""
+    check_summary_by(by)
+    # Per deployment, the call a reader written before ``by`` existed still answers.
+    if by == "deployment":
+        providers = await reader.get_provider_summaries()
+    else:
+        providers = await reader.get_provider_summaries(by=by)
     return Report(
-        providers=await reader.get_provider_summaries(),
+        providers=providers,
         states=await reader.count_requests_by_state(),
         latency=await reader.get_latency_histogram(),
         success=await reader.get_success_series(),
+        by=by,
     )
 
 
 def report_json(report: Report) -> dict[str, Any]:
     """The report as a JSON-ready document: the same figures as the table and the charts,
-    unrounded (histogram buckets with their bounds, series points with their start)."""
+    unrounded (histogram buckets with their bounds, series points with their start).
+    ``grouped_by`` says whether each provider row's ``provider`` is a deployment id or a
+    provider kind."""
     return {
+        "grouped_by": report.by,
         "providers": [
             {**asdict(row), "success_rate": row.success_rate} for row in report.providers
         ],
@@ -91,15 +108,20 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def provider_table(report: Report, title: str = "per provider") -> Table:
+def provider_table(report: Report, title: str | None = None) -> Table:
+    """The summaries as a table, titled ``title`` (by default: per provider, or per provider
+    kind when the report is grouped by kind, its first column then headed ``kind``)."""
     from rich import box
     from rich.table import Table
 
+    by_kind = report.by == "kind"
+    if title is None:
+        title = "per provider kind" if by_kind else "per provider"
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = ("provider", "model", "tries", "ok", "p50 ms", "p95 ms", "p99 ms", "tokens",
-               "cost $", "retries", "fallbacks")  # fmt: skip
+    columns = ("kind" if by_kind else "provider", "model", "tries", "ok", "p50 ms", "p95 ms",
+               "p99 ms", "tokens", "cost $", "retries", "fallbacks")  # fmt: skip
     for col in columns:
-        left = col in ("provider", "model")
+        left = col in ("provider", "kind", "model")
         table.add_column(col, justify="left" if left else "right", no_wrap=True)
     for row in report.providers:
         rate = "-" if row.success_rate is None else f"{row.success_rate:.1%}"

@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--db", required=True, help="database file (SQLite) or store URL")
     stats.add_argument("--json", action="store_true", help="print a JSON document instead")
+    stats.add_argument(
+        "--by-kind",
+        action="store_true",
+        help="add up the deployments of each provider kind (claude, openai...) in the table",
+    )
 
     health = sub.add_parser("health", help="check the providers configured in the environment")
     health.add_argument("--db", default=None, help="record the checks in this SQLite file")
@@ -191,7 +196,7 @@ async def _stats(args: argparse.Namespace) -> int:
     from automatosx.store import open_store
 
     async with open_store(args.db) as store:
-        report = await read_report(store)
+        report = await read_report(store, by="kind" if args.by_kind else "deployment")
     if args.json:
         sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
     else:

@@ -81,6 +81,9 @@ class AttemptInfo:
     breaker_state: str | None = None
     first_chunk_ms: int | None = None
     """Streams: time from the attempt's start to its first chunk."""
+    kind: str = ""
+    """The deployment's provider kind (``claude``, ``openai``, ``gemini`` or a user adapter's
+    name); ``provider`` is the deployment id. Empty when unknown."""
 
 
 @dataclass(slots=True)

@@ -110,6 +110,7 @@ class StoreObserver(Observer):
             status_code=status,
             duration=attempt.duration_ms,
             created_at=now_ms(),
+            kind=attempt.kind or None,
         )
         try:
             await self.sink.save_attempt(record)

@@ -246,7 +246,7 @@ class Run:
         """An attempt beside the main one (a hedge), for the observers."""
         if self.info is None:
             return
-        info = AttemptInfo(self.n, dep.name, model, started_ns)
+        info = AttemptInfo(self.n, dep.name, model, started_ns, kind=dep.kind)
         info.duration_ms = (time.perf_counter_ns() - started_ns) // 1_000_000
         info.error = err
         info.outcome = outcome  # type: ignore[assignment]
@@ -327,6 +327,7 @@ class Run:
             model=self.machine.context.model,
             started_ns=started,
             restart=self.restarting,
+            kind=dep.kind,
         )
         self.attempt_info = info
         assert self.info is not None

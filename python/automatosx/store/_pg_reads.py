@@ -24,13 +24,13 @@ from automatosx.store._pg_sql import (
     response_from_row,
     where_clause,
 )
-from automatosx.store._sql import (
-    SUMMARY_ATTEMPTS,
-    SUMMARY_DURATIONS,
-    SUMMARY_RESPONSES,
-    SUMMARY_STATES,
+from automatosx.store._sql import SUMMARY_STATES
+from automatosx.store._summary import (
+    read_latency_histograms,
+    read_success_series,
+    summarize,
+    summary_sql,
 )
-from automatosx.store._summary import read_latency_histograms, read_success_series, summarize
 from automatosx.store.base import (
     AttemptRecord,
     LatencyHistogram,
@@ -38,6 +38,7 @@ from automatosx.store.base import (
     ProviderSummary,
     RequestRow,
     SuccessSeries,
+    SummaryBy,
 )
 
 __all__ = ["PgReads"]
@@ -176,10 +177,13 @@ class PgReads:
         )
         return [health_from_row(row) for row in rows]
 
-    async def get_provider_summaries(self) -> list[ProviderSummary]:
+    async def get_provider_summaries(
+        self, *, by: SummaryBy = "deployment"
+    ) -> list[ProviderSummary]:
         # The same aggregate SQL as SQLite's (portable), summed up by the shared code.
+        attempts_sql, responses_sql, durations_sql = summary_sql(by)
         attempts, responses, durations = await self._fetch(
-            (SUMMARY_ATTEMPTS, ()), (SUMMARY_RESPONSES, ()), (SUMMARY_DURATIONS, ())
+            (attempts_sql, ()), (responses_sql, ()), (durations_sql, ())
         )
         return summarize(
             (tuple(row) for row in attempts),

@@ -85,8 +85,8 @@ INSERT_ATTEMPT = _insert(
     "save_attempt",
     "provider_attempts",
     "request_id, attempt, provider, model, outcome, error_code, error, status_code, duration,"
-    " created_at",
-    "text, int4, text, text, text, text, text, int4, int4, int8",
+    " created_at, kind",
+    "text, int4, text, text, text, text, text, int4, int4, int8, text",
 )
 INSERT_RESPONSE = _insert(
     "save_response",
@@ -139,7 +139,7 @@ REQUEST_COLUMNS = (
 )
 ATTEMPT_COLUMNS = (
     "request_id, attempt, provider, model, outcome, error_code, error, status_code, duration,"
-    " created_at"
+    " created_at, kind"
 )
 RESPONSE_COLUMNS = (
     "request_id, provider, model, content, input_tokens, output_tokens, total_tokens,"

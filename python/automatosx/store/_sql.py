@@ -28,9 +28,6 @@ __all__ = [
     "METRICS_COLUMNS",
     "REQUEST_COLUMNS",
     "RESPONSE_COLUMNS",
-    "SUMMARY_ATTEMPTS",
-    "SUMMARY_DURATIONS",
-    "SUMMARY_RESPONSES",
     "SUMMARY_STATES",
     "UPDATE_REQUEST_STATE",
     "attempt_from_row",
@@ -60,7 +57,7 @@ UPDATE_REQUEST_STATE = (
 )
 INSERT_ATTEMPT = (
     "INSERT INTO provider_attempts (request_id, attempt, provider, model, outcome, error_code,"
-    " error, status_code, duration, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " error, status_code, duration, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_RESPONSE = (
     "INSERT INTO provider_responses (request_id, provider, model, content, input_tokens,"
@@ -94,7 +91,7 @@ REQUEST_COLUMNS = (
 )
 ATTEMPT_COLUMNS = (
     "request_id, attempt, provider, model, outcome, error_code, error, status_code, duration,"
-    " created_at"
+    " created_at, kind"
 )
 RESPONSE_COLUMNS = (
     "request_id, provider, model, content, input_tokens, output_tokens, total_tokens,"
@@ -104,20 +101,6 @@ RESPONSE_COLUMNS = (
 METRICS_COLUMNS = (
     "provider, model, date, request_count, success_count, failure_count, total_input_tokens,"
     " total_output_tokens, total_tokens, total_cost, total_duration"
-)
-SUMMARY_ATTEMPTS = (
-    "SELECT provider, model, COUNT(*), SUM(CASE WHEN outcome = 'success' THEN 1 ELSE 0 END),"
-    " COUNT(DISTINCT request_id) FROM provider_attempts GROUP BY provider, model"
-)
-SUMMARY_RESPONSES = (
-    "SELECT s.provider, s.model, SUM(s.input_tokens), SUM(s.output_tokens),"
-    " SUM(s.total_tokens), COALESCE(SUM(s.cost), 0),"
-    " SUM(CASE WHEN s.provider <> r.provider THEN 1 ELSE 0 END)"
-    " FROM provider_responses s JOIN provider_requests r ON r.id = s.request_id"
-    " GROUP BY s.provider, s.model"
-)
-SUMMARY_DURATIONS = (
-    "SELECT provider, model, duration FROM provider_attempts WHERE outcome = 'success'"
 )
 SUMMARY_STATES = "SELECT state, COUNT(*) FROM provider_requests GROUP BY state"
 IN_BATCH = 500  # ids per `IN (...)` query, well under SQLite's variable limit

@@ -19,9 +19,6 @@ from automatosx.store._sql import (
     METRICS_COLUMNS,
     REQUEST_COLUMNS,
     RESPONSE_COLUMNS,
-    SUMMARY_ATTEMPTS,
-    SUMMARY_DURATIONS,
-    SUMMARY_RESPONSES,
     SUMMARY_STATES,
     attempt_from_row,
     fetch_in,
@@ -32,7 +29,12 @@ from automatosx.store._sql import (
     response_from_row,
     where_clause,
 )
-from automatosx.store._summary import read_latency_histograms, read_success_series, summarize
+from automatosx.store._summary import (
+    read_latency_histograms,
+    read_success_series,
+    summarize,
+    summary_sql,
+)
 from automatosx.store.base import (
     AttemptRecord,
     LatencyHistogram,
@@ -40,6 +42,7 @@ from automatosx.store.base import (
     ProviderSummary,
     RequestRow,
     SuccessSeries,
+    SummaryBy,
 )
 
 __all__ = ["SQLiteReads"]
@@ -151,12 +154,15 @@ class SQLiteReads:
             )
         return [metrics_from_row(row) for row in rows]
 
-    async def get_provider_summaries(self) -> list[ProviderSummary]:
+    async def get_provider_summaries(
+        self, *, by: SummaryBy = "deployment"
+    ) -> list[ProviderSummary]:
+        attempts_sql, responses_sql, durations_sql = summary_sql(by)
         conn = await self._reader()
         async with self._lock:
-            attempts = await fetchall(conn, SUMMARY_ATTEMPTS)
-            responses = await fetchall(conn, SUMMARY_RESPONSES)
-            durations = await fetchall(conn, SUMMARY_DURATIONS)
+            attempts = await fetchall(conn, attempts_sql)
+            responses = await fetchall(conn, responses_sql)
+            durations = await fetchall(conn, durations_sql)
         return summarize(
             (tuple(row) for row in attempts),
             (tuple(row) for row in responses),

@@ -1,9 +1,9 @@
 """The reader's figures that every backend computes the same way: shared SQL and logic.
 
-* :func:`summarize`: per provider/model summaries. A backend runs three aggregate queries
-  (attempts, responses, successful durations, each by provider and model) and hands the rows
-  here; the percentiles are computed in Python so the figures are the same whatever the
-  database.
+* :func:`summarize`: per provider/model summaries. A backend runs the three aggregate
+  queries of :func:`summary_sql` (attempts, responses, successful durations, each by
+  deployment or kind, and model) and hands the rows here; the percentiles are computed in
+  Python so the figures are the same whatever the database.
 * :func:`read_latency_histograms` and :func:`read_success_series`: the charts of
   ``automatosx stats``. A backend passes a ``fetch(sql, params) -> rows`` and its placeholder
   style; the SQL here is portable (SQLite 3.25+, PostgreSQL) and aggregates in the database:
@@ -24,6 +24,8 @@ from automatosx.store.base import (
     ProviderSummary,
     SuccessPoint,
     SuccessSeries,
+    SummaryBy,
+    check_summary_by,
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "read_latency_histograms",
     "read_success_series",
     "summarize",
+    "summary_sql",
 ]
 
 GROUP_COLUMN = "provider"
@@ -63,6 +66,36 @@ AttemptTotals = tuple[str, str, int, int, int]
 """``(provider, model, attempts, successes, distinct requests)``."""
 ResponseTotals = tuple[str, str, int, int, int, float, int]
 """``(provider, model, input tokens, output tokens, total tokens, cost, fallbacks served)``."""
+
+
+# What a summary groups attempts by: the deployment id, or its kind. Rows written before
+# kinds were recorded have a NULL kind and count as their deployment id.
+_ATTEMPT_GROUP = {"deployment": "provider", "kind": "COALESCE(kind, provider)"}
+# A response row names only its deployment: its kind is that of the request's attempts there.
+_RESPONSE_GROUP = {
+    "deployment": "s.provider",
+    "kind": "COALESCE((SELECT MAX(a.kind) FROM provider_attempts a"
+    " WHERE a.request_id = s.request_id AND a.provider = s.provider), s.provider)",
+}
+
+
+def summary_sql(by: SummaryBy = "deployment") -> tuple[str, str, str]:
+    """The portable (SQLite, PostgreSQL) queries whose rows :func:`summarize` takes:
+    attempt totals, response totals and successful durations, grouped ``by`` deployment
+    or kind. ``fallbacks`` compares deployments either way (served by another deployment
+    than the request asked for). Raises ``ValueError`` for another ``by``."""
+    check_summary_by(by)
+    group, served_by = _ATTEMPT_GROUP[by], _RESPONSE_GROUP[by]
+    return (
+        f"SELECT {group}, model, COUNT(*), SUM(CASE WHEN outcome = 'success' THEN 1 ELSE 0 END),"
+        " COUNT(DISTINCT request_id) FROM provider_attempts GROUP BY 1, 2",
+        f"SELECT {served_by}, s.model, SUM(s.input_tokens), SUM(s.output_tokens),"
+        " SUM(s.total_tokens), COALESCE(SUM(s.cost), 0),"
+        " SUM(CASE WHEN s.provider <> r.provider THEN 1 ELSE 0 END)"
+        " FROM provider_responses s JOIN provider_requests r ON r.id = s.request_id"
+        " GROUP BY 1, 2",
+        f"SELECT {group}, model, duration FROM provider_attempts WHERE outcome = 'success'",
+    )
 
 
 def percentile(values: list[int], q: float) -> float | None:

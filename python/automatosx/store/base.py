@@ -44,11 +44,16 @@ __all__ = [
     "StoreState",
     "SuccessPoint",
     "SuccessSeries",
+    "SummaryBy",
     "WriteFailure",
+    "check_summary_by",
     "expect_type",
 ]
 
 Outcome = Literal["success", "failure", "cancelled_hedge"]
+SummaryBy = Literal["deployment", "kind"]
+"""What :meth:`StoreReader.get_provider_summaries` groups by: the deployment id (the
+``provider`` columns) or the provider kind (``claude``, ``openai``... shared by deployments)."""
 ChunkRow = tuple[int, str, int]
 """One streamed chunk: ``(index, text, timestamp_ms)``."""
 
@@ -101,6 +106,10 @@ class AttemptRecord:
     """A row of ``provider_attempts``: one try of one provider/model (``attempt`` is 1-based).
 
     ``duration`` is in ms. ``error`` must already be redacted (``ProviderError`` messages are).
+    ``provider`` is the deployment id (``ProviderConfig.id``); ``kind`` its provider kind
+    (``claude``, ``openai``, ``gemini`` or a user adapter's name), ``None`` for rows written
+    before kinds were recorded (they count as their ``provider``). Last, so positional
+    construction without it keeps working.
     """
 
     request_id: str
@@ -113,6 +122,7 @@ class AttemptRecord:
     status_code: int | None
     duration: int
     created_at: int
+    kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +267,12 @@ class WriteFailure:
     at_ms: int
 
 
+def check_summary_by(by: object) -> None:
+    """Refuse a ``by`` that :meth:`StoreReader.get_provider_summaries` cannot group by."""
+    if by not in ("deployment", "kind"):
+        raise ValueError(f"by must be 'deployment' or 'kind', got {by!r}")
+
+
 def expect_type(method: str, value: object, expected: type | tuple[type, ...]) -> None:
     """Raise ``TypeError("save_response expects ProviderResponse, got dict")`` unless
     ``value`` is an ``expected``: a wrong argument fails at the call, not deep in a writer."""
@@ -343,8 +359,15 @@ class StoreReader(Protocol):
         """The latest health checks, newest first."""
         ...
 
-    async def get_provider_summaries(self) -> list[ProviderSummary]:
-        """One :class:`ProviderSummary` per provider/model tried, by provider then model."""
+    async def get_provider_summaries(
+        self, *, by: SummaryBy = "deployment"
+    ) -> list[ProviderSummary]:
+        """One :class:`ProviderSummary` per provider/model tried, by provider then model.
+
+        ``by="deployment"`` (the default): ``provider`` is the deployment id. ``by="kind"``:
+        deployments of one kind add up and ``provider`` is the kind (an attempt recorded
+        before kinds were: its deployment id). Anything else raises ``ValueError``.
+        """
         ...
 
     async def count_requests_by_state(self) -> dict[str, int]:
@@ -437,7 +460,10 @@ class NullStore:
     ) -> list[RequestRow]:
         return []
 
-    async def get_provider_summaries(self) -> list[ProviderSummary]:
+    async def get_provider_summaries(
+        self, *, by: SummaryBy = "deployment"
+    ) -> list[ProviderSummary]:
+        check_summary_by(by)
         return []
 
     async def count_requests_by_state(self) -> dict[str, int]:

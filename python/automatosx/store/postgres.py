@@ -327,6 +327,7 @@ class PostgresStore(PgReads):
                 record.status_code,
                 record.duration,
                 record.created_at,
+                record.kind,
             ),
             key=record.request_id,
         )

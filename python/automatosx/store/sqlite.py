@@ -290,6 +290,7 @@ class SQLiteStore(SQLiteReads):
                 record.status_code,
                 record.duration,
                 record.created_at,
+                record.kind,
             ),
             key=record.request_id,
         )
