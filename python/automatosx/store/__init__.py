@@ -39,6 +39,7 @@ from automatosx.store.base import (
     StoreState,
     SuccessPoint,
     SuccessSeries,
+    SummaryBy,
     WriteFailure,
 )
 from automatosx.store.migrate import migrate  # eager: the name is also its submodule's
@@ -70,6 +71,7 @@ __all__ = [
     "StoreState",
     "SuccessPoint",
     "SuccessSeries",
+    "SummaryBy",
     "WriteFailure",
     "create_store",
     "migrate",
