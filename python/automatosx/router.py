@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -136,7 +135,6 @@ class Router:
         self._plan: Plan | None = None
         self._intake: Intake | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
         # Streams under way are owned by the router: an abandoned one (no ``async with``)
         # is never garbage mid-reply, where its generator and the SDK's inner ones would be
         # finalized by racing tasks ("aclose(): asynchronous generator is already
@@ -246,7 +244,7 @@ class Router:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
-        streams = {*self._live, *self._streams}
+        streams = set(self._live)
         self._live = set()
         for stream in streams:
             with contextlib.suppress(Exception):  # a stream's own failure is recorded
@@ -327,26 +325,24 @@ class Router:
         when every candidate failed.
         """
         intake = self._ensure_open()
-        if response_model is None:
-            return await self._execute(intake, request)
-        from automatosx._output import parse_output, with_response_model
+        if response_model is not None:
+            from automatosx._output import with_response_model
 
-        response = await self._execute(intake, with_response_model(request, response_model))
-        parse_output(response, response_model)
-        return response
-
-    async def _execute(
-        self, intake: Intake, request: ProviderRequest | Mapping[str, Any]
-    ) -> ProviderResponse:
+            request = with_response_model(request, response_model)
         run = await intake.open(request, False)
         task = asyncio.current_task()
         tasks = self._tasks
         if task is not None:
             tasks.add(task)
         try:
-            return await run.execute()
+            response = await run.execute()
         finally:
             tasks.discard(task)
+        if response_model is not None:
+            from automatosx._output import parse_output
+
+            parse_output(response, response_model)
+        return response
 
     def stream(self, request: ProviderRequest | Mapping[str, Any]) -> Stream:
         """Stream one request: ``async for chunk in router.stream(req)`` yields
@@ -354,7 +350,6 @@ class Router:
         :class:`ProviderResponse` once the stream is exhausted."""
         intake = self._ensure_open()
         handle = Stream(intake.open, request)
-        self._streams.add(handle)
         live = self._live
         live.add(handle)
         if len(live) > self._live_limit:
