@@ -233,7 +233,10 @@ class PriceBook:
 
     async def aprime(self, pairs: Iterable[tuple[str, str]]) -> None:
         """:meth:`prime` in a worker thread, so the event loop keeps running."""
-        await asyncio.to_thread(self.prime, list(pairs))
+        from automatosx._quiet import without_gc
+
+        pending = list(pairs)
+        await asyncio.to_thread(without_gc, lambda: self.prime(pending))
 
     def cost(self, provider: str, model: str, usage: TokenUsage) -> float | None:
         """USD for ``usage`` on this model, or None if its price is unknown."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from automatosx._quiet import without_gc
 from automatosx._routing.intake import Intake, validation_message
 from automatosx._routing.plan import Deployment, Plan, build_deployments
 from automatosx._routing.stream import Stream
@@ -211,6 +212,10 @@ class Router:
         self._intake = Intake(self._plan)
 
     def _build_deployments(self) -> dict[str, Deployment]:
+        """In a worker thread, with the garbage collector paused (``_quiet.py``)."""
+        return without_gc(self._build)
+
+    def _build(self) -> dict[str, Deployment]:
         entries = self._entries
         if entries is None:
             from automatosx.providers import providers_from_env
