@@ -171,20 +171,27 @@ def _check_range(
 # -- OpenAI: "Invalid type for 'x': ..." with param and code -----------------------------------
 
 
-def _openai(data: Any) -> dict[str, Any]:
+def _openai_body(data: Any, required: str) -> dict[str, Any]:
+    """An OpenAI body's object shape, its model, and its ``required`` field (Chat Completions:
+    messages; Responses: input)."""
     if not isinstance(data, dict):
         raise WireError(400, "We could not parse the JSON body of your request.")
     if "model" not in data:
         raise WireError(400, "you must provide a model parameter")
     if not isinstance(data["model"], str):
         raise _openai_type("model", "a string", data["model"])
-    if "messages" not in data:
+    if required not in data:
         raise WireError(
             400,
-            "Missing required parameter: 'messages'.",
+            f"Missing required parameter: '{required}'.",
             error="missing_required_parameter",
-            param="messages",
+            param=required,
         )
+    return data
+
+
+def _openai(data: Any) -> dict[str, Any]:
+    data = _openai_body(data, "messages")
     for name in ("stream", "logprobs"):
         if name in data and data[name] is not None and not isinstance(data[name], bool):
             raise _openai_type(name, "a boolean", data[name])
@@ -417,19 +424,7 @@ def _azure(data: Any) -> dict[str, Any]:
 
 def _responses(data: Any) -> dict[str, Any]:
     """The Responses API: ``input`` (a string or a list of items) instead of ``messages``."""
-    if not isinstance(data, dict):
-        raise WireError(400, "We could not parse the JSON body of your request.")
-    if "model" not in data:
-        raise WireError(400, "you must provide a model parameter")
-    if not isinstance(data["model"], str):
-        raise _openai_type("model", "a string", data["model"])
-    if "input" not in data:
-        raise WireError(
-            400,
-            "Missing required parameter: 'input'.",
-            error="missing_required_parameter",
-            param="input",
-        )
+    data = _openai_body(data, "input")
     if not isinstance(data["input"], (str, list)):
         raise _openai_type("input", "a string or an array", data["input"])
     if "stream" in data and data["stream"] is not None and not isinstance(data["stream"], bool):
