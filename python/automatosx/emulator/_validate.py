@@ -190,8 +190,8 @@ def _openai_body(data: Any, required: str) -> dict[str, Any]:
     return data
 
 
-def _openai(data: Any) -> dict[str, Any]:
-    data = _openai_body(data, "messages")
+def _openai(raw: Any) -> dict[str, Any]:
+    data = _openai_body(raw, "messages")
     for name in ("stream", "logprobs"):
         if name in data and data[name] is not None and not isinstance(data[name], bool):
             raise _openai_type(name, "a boolean", data[name])
@@ -422,9 +422,9 @@ def _azure(data: Any) -> dict[str, Any]:
     return _openai(data)
 
 
-def _responses(data: Any) -> dict[str, Any]:
+def _responses(raw: Any) -> dict[str, Any]:
     """The Responses API: ``input`` (a string or a list of items) instead of ``messages``."""
-    data = _openai_body(data, "input")
+    data = _openai_body(raw, "input")
     if not isinstance(data["input"], (str, list)):
         raise _openai_type("input", "a string or an array", data["input"])
     if "stream" in data and data["stream"] is not None and not isinstance(data["stream"], bool):
