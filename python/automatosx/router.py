@@ -160,7 +160,12 @@ class Router:
         await self.aclose()
 
     async def open(self) -> None:
-        """Build the provider clients, open (and migrate) the store, resolve model prices."""
+        """Build the provider clients, open (and migrate) the store, resolve model prices.
+
+        The SDK imports, client construction and price look-ups run in worker threads, with
+        the cyclic garbage collector paused and the objects they load then frozen
+        (``gc.freeze()``: they live as long as the process), so the event loop keeps running:
+        its longest stall while a router opens is about 10 ms, not the imports' seconds."""
         if self._lifecycle is not _Lifecycle.UNOPENED:
             raise ConfigurationError(f"router is {self._lifecycle.value}; open it only once")
         self._lifecycle = _Lifecycle.OPENED  # no second open() while this one awaits
