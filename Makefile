@@ -63,7 +63,7 @@ test: test-rust test-python lint docs ## everything CI runs
 docs: install ## the documentation site into site/ (mkdocs --strict: a broken reference fails)
 	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR)/python mkdocs build --strict -f mkdocs.yml
 
-bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per budget (docs/performance.md)
+bench: build-prod servers ## the benchmarks (release build); ends with PASS/MISS per budget (docs/performance.md)
 	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly
 	python benches/startup.py
 	python benches/open_stall.py
@@ -71,6 +71,7 @@ bench: build-prod ## the benchmarks (release build); ends with PASS/MISS per bud
 	python benches/bench_telemetry.py
 	python benches/bench_shared.py
 	python benches/failover_scenarios.py
+	python benches/bench_store_postgres.py --runs 3
 
 demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
 	automatosx demo
