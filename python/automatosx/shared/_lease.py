@@ -310,11 +310,8 @@ class SharedGuard:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(future)
         self.state.kick(self)
-        try:
-            async with asyncio.timeout(max(within_ms, 1) / 1000):
-                await future
-        except TimeoutError:
-            pass
+        try:  # asyncio.wait, not asyncio.timeout: the package supports Python 3.10
+            await asyncio.wait({future}, timeout=max(within_ms, 1) / 1000)
         finally:
             if future in self.waiters:
                 self.waiters.remove(future)

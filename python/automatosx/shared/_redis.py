@@ -238,9 +238,12 @@ class SharedState:
         loop = asyncio.get_running_loop()
         next_tick = loop.time() + self.poll_s
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, next_tick - loop.time())):
-                    await self._wake.wait()
+            # asyncio.wait, not asyncio.timeout: the package supports Python 3.10
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=max(0.0, next_tick - loop.time()))
+            finally:
+                waiter.cancel()
             self._wake.clear()
             try:
                 if loop.time() >= next_tick:
