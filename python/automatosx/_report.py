@@ -7,7 +7,7 @@ same table (or JSON document) comes out of SQLite, PostgreSQL or a user's backen
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from automatosx.store.base import (
@@ -201,7 +201,7 @@ def _step(ms: int) -> str:
 
 
 def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def success_chart(report: Report) -> Group:
