@@ -551,6 +551,15 @@ class ProviderRequest(_SeedModel):
     response_format: ResponseFormat | None = None
     reasoning: Reasoning | None = None
     prompt_cache: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    tenant: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """Who the request is for (an organisation, a customer): scopes budgets and the response
+    cache's namespace. Recorded."""
+    user: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """The end user the request is made for: scopes per-user budgets. Recorded."""
 
     @model_validator(mode="after")
     def _rich_rules(self) -> Self:
