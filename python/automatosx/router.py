@@ -35,7 +35,8 @@ from automatosx.schemas import (
     ProviderResponse,
     RouterOptions,
 )
-from automatosx.store.base import NullStore, Store, WriteFailure
+from automatosx.store.base import Store, WriteFailure
+from automatosx.store.null import NullStore
 
 if TYPE_CHECKING:
     from automatosx.shared import SharedState

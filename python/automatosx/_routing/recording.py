@@ -84,6 +84,8 @@ class StoreObserver(Observer):
             created_at=info.created_at,
             updated_at=info.created_at,
             metadata=None if req is None else req.metadata,
+            tenant=None if req is None else req.tenant,
+            user=None if req is None else req.user,
         )
 
     async def request_started(self, request: RequestInfo) -> None:

@@ -28,7 +28,6 @@ from automatosx.store.base import (
     LatencyHistogram,
     LazyText,
     MetricsRow,
-    NullStore,
     Outcome,
     ProviderSummary,
     RecordSink,
@@ -43,6 +42,7 @@ from automatosx.store.base import (
     WriteFailure,
 )
 from automatosx.store.migrate import migrate  # eager: the name is also its submodule's
+from automatosx.store.null import NullStore
 
 if TYPE_CHECKING:
     from automatosx.store.dao import ProviderDAO
