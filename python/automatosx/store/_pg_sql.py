@@ -215,7 +215,7 @@ def response_from_row(row: Sequence[Any]) -> ProviderResponse:
             "cost": row[9],
             "created_at": row[10],
             "metadata": _loads(row[11]),
-            "tool_calls": _loads(row[12]),
+            "tool_calls": _loads(row[12]) or [],
         }
     )
 

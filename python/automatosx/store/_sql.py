@@ -194,10 +194,10 @@ def rich_response_values(
     )
 
 
-def tool_calls_from_json(text: str | None) -> list[ToolCall] | None:
+def tool_calls_from_json(text: str | None) -> list[ToolCall]:
     """Tool calls read back from their JSON column (constructed: valid when written)."""
     if text is None:
-        return None
+        return []
     return [ToolCall.model_construct(**call) for call in json.loads(text)]
 
 
