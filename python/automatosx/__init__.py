@@ -22,7 +22,7 @@ from automatosx._core import (
 )
 
 if TYPE_CHECKING:
-    from automatosx._output import parse_output
+    from automatosx._output import ParsedResponse, parse_output
     from automatosx.errors import (
         AllProvidersFailedError,
         Attempt,
@@ -102,6 +102,7 @@ __all__ = [
     "Observer",
     "OutputValidationError",
     "OverloadedError",
+    "ParsedResponse",
     "Provider",
     "ProviderConfig",
     "ProviderConnectionError",
@@ -189,6 +190,7 @@ _LAZY: dict[str, str] = {
     "Observer": "automatosx.observe",
     "OutputValidationError": "automatosx.errors",
     "parse_output": "automatosx._output",
+    "ParsedResponse": "automatosx._output",
     "Provider": "automatosx.providers.base",
     "StreamEnd": "automatosx.providers.base",
     "Router": "automatosx.router",

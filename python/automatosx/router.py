@@ -17,9 +17,9 @@ import enum
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from automatosx._quiet import without_gc
 from automatosx._routing.intake import Intake, validation_message
@@ -39,7 +39,10 @@ from automatosx.store.base import Store, WriteFailure
 from automatosx.store.null import NullStore
 
 if TYPE_CHECKING:
+    from automatosx._output import ParsedResponse
     from automatosx.shared import SharedState
+
+T = TypeVar("T")
 
 __all__ = ["Router", "Stream"]
 
@@ -317,29 +320,52 @@ class Router:
 
     # -- requests ----------------------------------------------------------------------------
 
+    @overload
+    async def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: None = None
+    ) -> ProviderResponse: ...
+
+    @overload
+    async def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: type[T]
+    ) -> ParsedResponse[T]: ...
+
+    @overload
+    async def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: Any
+    ) -> ParsedResponse[Any]: ...
+
     async def execute(
         self,
         request: ProviderRequest | Mapping[str, Any],
         *,
-        response_model: type[BaseModel] | None = None,
+        response_model: Any = None,
     ) -> ProviderResponse:
         """Send one non-streaming request; return the first successful provider's response.
 
-        With ``response_model`` (a pydantic model class) the provider is asked for JSON of
+        With ``response_model`` — anything a pydantic ``TypeAdapter`` takes: a model, a
+        dataclass, a ``TypedDict``, ``list[Item]``, a union — the provider is asked for JSON of
         its schema (unless the request sets its own ``responseFormat``) and the reply is
-        validated into ``response.parsed``; a reply that does not validate raises
-        :class:`OutputValidationError` (with ``raw`` text and ``errors``) while the request
-        is recorded ``completed`` — the provider did answer.
+        validated into ``response.parsed``: the result is a ``ParsedResponse[T]``, typed for
+        mypy and pyright. A reply that does not validate raises ``OutputValidationError``
+        (with ``raw`` text and ``errors``) while the request is recorded ``completed`` — the
+        provider did answer. A type with no usable JSON schema is recorded as a failed request
+        and raised as ``RequestValidationError`` naming ``response_model``, before sending.
 
-        Raises :class:`RequestValidationError` for bad input, :class:`InvalidRequestError` at
-        once when a provider rejects the request itself, and :class:`AllProvidersFailedError`
-        when every candidate failed.
+        Raises ``RequestValidationError`` for bad input, ``InvalidRequestError`` at once when a
+        provider rejects the request itself, and ``AllProvidersFailedError`` when every
+        candidate failed.
         """
         intake = self._ensure_open()
         if response_model is not None:
-            from automatosx._output import with_response_model
+            from automatosx._output import UnusableOutputType, with_response_model
 
-            request = with_response_model(request, response_model)
+            try:
+                request = with_response_model(request, response_model)
+            except UnusableOutputType as exc:
+                message = f"invalid request: {exc}"
+                await intake.reject(request, False, message)
+                raise RequestValidationError(message) from None
         run = await intake.open(request, False)
         task = asyncio.current_task()
         tasks = self._tasks
@@ -350,8 +376,9 @@ class Router:
         finally:
             tasks.discard(task)
         if response_model is not None:
-            from automatosx._output import parse_output
+            from automatosx._output import as_parsed, parse_output
 
+            response = as_parsed(response)
             parse_output(response, response_model)
         return response
 

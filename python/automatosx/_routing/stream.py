@@ -289,7 +289,7 @@ async def completed(run: Run, dep: Deployment, end: StreamEvent) -> ProviderResp
         tokens=usage,
         finish_reason=end.finish_reason,
         duration=duration,
-        tool_calls=list(end.tool_calls) if end.tool_calls else None,
+        tool_calls=list(end.tool_calls) if end.tool_calls else [],
         cost=None if prices is None else prices.cost(dep.name, model, usage),
         metadata=None,
         created_at=now_ms(),

@@ -175,6 +175,7 @@ def make_response(
         cost=None,
         metadata=None,
         created_at=now_ms(),
+        tool_calls=[],
     )
 
 

@@ -191,9 +191,9 @@ def response_from_row(row: Sequence[Any]) -> ProviderResponse:
     )
 
 
-def _tool_calls(text: str | None) -> list[ToolCall] | None:
+def _tool_calls(text: str | None) -> list[ToolCall]:
     if text is None:
-        return None
+        return []
     return [ToolCall.model_construct(**call) for call in json.loads(text)]
 
 
