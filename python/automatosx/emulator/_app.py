@@ -49,6 +49,7 @@ from automatosx.emulator._reply import Prompt, Reply
 from automatosx.emulator._responses import Part, ScriptedResponse, until_disconnect
 from automatosx.emulator._responses_api import ResponsesWire
 from automatosx.emulator._scenario import Fault, Scenario
+from automatosx.emulator._schema_instance import SchemaError
 from automatosx.emulator._validate import validate_body
 from automatosx.emulator._wire import (
     DEFAULT_MODELS,
@@ -232,6 +233,7 @@ async def _generate(request: Request, wire: Wire) -> Response:
         if fault.stream_error_after is not None and not prompt.stream:
             status = fault.status or wire.default_stream_error_status()
             raise WireError(status, fault.message, fault.error)
+        reply = _reply(wire, prompt, fault)
     except WireError as error:
         quota = request.app.state.quota.record(wire.provider, 0)
         return _error_response(wire, error, wire.headers(new_id("req_emu"), quota) | headers, fault)
@@ -239,7 +241,17 @@ async def _generate(request: Request, wire: Wire) -> Response:
     headers = wire.headers(new_id("req_emu"), quota) | headers | dict(fault.headers)
     if fault.late_first_token_ms and not prompt.stream:
         await asyncio.sleep(fault.late_first_token_ms / 1000)
-    return _success(wire, prompt, fault, headers)
+    return _success(wire, prompt, fault, headers, reply)
+
+
+def _reply(wire: Wire, prompt: Prompt, fault: Fault) -> Reply:
+    """What the emulated model answers; a schema it cannot answer is the caller's 400."""
+    if fault.refusal == "prompt_blocked":
+        return Reply((), truncated=False)
+    try:
+        return compose(dialect_of(wire), prompt)
+    except SchemaError as error:
+        raise WireError(400, f"Invalid schema: {error}") from None
 
 
 def _stop_after(fault: Fault) -> int | None:
@@ -250,13 +262,13 @@ def _stop_after(fault: Fault) -> int | None:
     return None
 
 
-def _success(wire: Wire, prompt: Prompt, fault: Fault, headers: dict[str, str]) -> Response:
+def _success(
+    wire: Wire, prompt: Prompt, fault: Fault, headers: dict[str, str], reply: Reply
+) -> Response:
     provider = wire.provider
     filtered = fault.refusal in ("content_filter", "prompt_blocked")
     if fault.refusal == "prompt_blocked" and provider == "gemini":
         return _blocked_prompt(wire, prompt, headers)
-    reply = Reply((), truncated=False) if fault.refusal == "prompt_blocked" else None
-    reply = reply or compose(dialect_of(wire), prompt)
     drop, hang = fault.drop_after is not None, fault.stall_after is not None
     if not prompt.stream:
         data = wire.reply_json(prompt, reply)

@@ -95,8 +95,11 @@ class PrefixCache:
 
 
 def dialect_of(wire: object) -> str:
-    """The request dialect a wire speaks: its provider, or e.g. "responses" (OpenAI)."""
-    return str(getattr(wire, "dialect", None) or getattr(wire, "provider", ""))
+    """The request dialect a wire's features are read in: its provider, or "responses"
+    (OpenAI's Responses API). The clouds speak their provider's: Azure OpenAI's, Vertex
+    Gemini's."""
+    dialect = str(getattr(wire, "dialect", None) or getattr(wire, "provider", ""))
+    return {"azure": "openai", "vertex": "gemini"}.get(dialect, dialect)
 
 
 def prefix_cache(app: Any) -> PrefixCache:
