@@ -214,7 +214,7 @@ def _result_text(content: Any) -> str:
         texts = [b.get("text", "") for b in content if isinstance(b, dict) and "text" in b]
         if texts:
             return " ".join(str(t) for t in texts)
-    return json.dumps(content, default=str)
+    return json.dumps(content, default=str, ensure_ascii=False)
 
 
 def read_asked(provider: str, body: Mapping[str, Any]) -> Asked:
@@ -391,7 +391,8 @@ def _read_gemini(body: Mapping[str, Any]) -> Asked:
         ]
         if responses:
             tool_result = " ".join(
-                json.dumps(r.get("response", {}), default=str) for r in responses
+                json.dumps(r.get("response", {}), default=str, ensure_ascii=False)
+                for r in responses
             )
     config = _dict(body.get("generationConfig"))
     json_out = config.get("responseMimeType") == "application/json"

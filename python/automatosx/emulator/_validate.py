@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from automatosx.emulator._fields import ACCEPTED_FIELDS
 from automatosx.emulator._validate_anthropic import check_anthropic
-from automatosx.emulator._validate_gemini import camel_keys, check_gemini
+from automatosx.emulator._validate_gemini import camel_keys, camel_name, check_gemini
 from automatosx.emulator._validate_openai import check_azure, check_openai, check_responses
 from automatosx.emulator._wire import WireError
 
@@ -113,9 +113,11 @@ def validate_body(dialect: str, body: bytes) -> dict[str, Any]:
     and `code`). Gemini's body comes back with its keys in lowerCamelCase.
     """
     check, unknown, not_json, too_deep = _WIRES[dialect]
-    data = check(_load(body, not_json, too_deep))
-    accepted = ACCEPTED_FIELDS[dialect]
-    for name in data:
-        if name not in accepted:
-            raise unknown(name)
-    return data
+    data = _load(body, not_json, too_deep)
+    if isinstance(data, dict):
+        accepted = ACCEPTED_FIELDS[dialect]
+        spelling = camel_name if dialect in ("gemini", "vertex") else str
+        for name in data:
+            if spelling(name) not in accepted:
+                raise unknown(name)
+    return check(data)

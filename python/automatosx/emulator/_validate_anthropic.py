@@ -28,7 +28,7 @@ def check_anthropic(data: Any) -> dict[str, Any]:
         raise bad("max_tokens", "Input should be a valid integer")
     if max_tokens < 1:
         raise bad("max_tokens", "Input should be greater than or equal to 1")
-    if "stream" in data and not isinstance(data["stream"], bool):
+    if data.get("stream") is not None and not isinstance(data["stream"], bool):
         raise bad("stream", "Input should be a valid boolean")
     _check_range(data, "temperature", 0.0, 1.0, bad)
     _check_range(data, "top_p", 0.0, 1.0, bad)

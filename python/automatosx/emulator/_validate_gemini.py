@@ -13,7 +13,7 @@ from typing import Any
 
 from automatosx.emulator._wire import WireError, is_int, is_number
 
-__all__ = ["camel_keys", "check_gemini"]
+__all__ = ["camel_keys", "camel_name", "check_gemini"]
 
 _GEMINI_ROLES = ("user", "model", "function", "tool")
 # Values under these keys are user data (schema properties, call arguments, labels): their
@@ -31,12 +31,13 @@ def camel_keys(value: Any) -> Any:
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
-        name = _camel(key) if isinstance(key, str) else key
+        name = camel_name(key) if isinstance(key, str) else key
         out[name] = item if name in _OPAQUE_KEYS else camel_keys(item)
     return out
 
 
-def _camel(name: str) -> str:
+def camel_name(name: str) -> str:
+    """A proto field name in lowerCamelCase (snake_case is its other JSON spelling)."""
     if "_" not in name:
         return name
     head, *rest = name.split("_")
@@ -59,7 +60,7 @@ def check_gemini(raw: Any) -> dict[str, Any]:
         raise _gemini_value("contents", _GEMINI_CONTENT, contents)
     for i, content in enumerate(contents):
         _gemini_content(content, f"contents[{i}]")
-    if "systemInstruction" in data:
+    if data.get("systemInstruction") is not None:  # proto JSON: null is the default
         _gemini_content(data["systemInstruction"], "system_instruction", role_required=False)
     config = data.get("generationConfig")
     if config is not None:
