@@ -41,9 +41,10 @@ from automatosx.emulator._fault_bodies import (
     malformed_event,
     prompt_blocked_error,
 )
-from automatosx.emulator._features import compose, dialect_of, enrich, prefix_cache
+from automatosx.emulator._features import compose, dialect_of, enrich, prompt_cache
 from automatosx.emulator._gemini import GeminiWire, split_target
 from automatosx.emulator._openai import OpenAIWire
+from automatosx.emulator._prompt_cache import PromptCache
 from automatosx.emulator._quota import RateWindow
 from automatosx.emulator._reply import Prompt, Reply
 from automatosx.emulator._responses import Part, ScriptedResponse, until_disconnect
@@ -74,7 +75,9 @@ _NUMBER_HEADER = "x-emulator-request-number"
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def create_app(scenario: Scenario | None = None) -> Starlette:
+def create_app(
+    scenario: Scenario | None = None, *, prompt_cache: PromptCache | None = None
+) -> Starlette:
     """The emulator as an ASGI app; `app.state.scenario` may be changed or replaced any time.
 
     In-process use (no sockets), e.g. with the anthropic SDK:
@@ -86,6 +89,9 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
 
     The in-process transport buffers whole responses: latency and chunks still happen, but
     the client sees the body only once it is complete.
+
+    `prompt_cache` sets the prompt caches' TTL and clock (`PromptCache(ttl_s=..., clock=...)`);
+    `app.state.prompt_cache.stats(api_key=...)` counts cached input tokens per deployment.
     """
     app = Starlette(
         routes=[
@@ -111,6 +117,7 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
     )
     app.state.scenario = scenario if scenario is not None else Scenario()
     app.state.quota = RateWindow()
+    app.state.prompt_cache = prompt_cache if prompt_cache is not None else PromptCache()
     return app
 
 
@@ -223,7 +230,9 @@ async def _generate(request: Request, wire: Wire) -> Response:
             return _replayed(request, scenario, fault, headers)
         dialect: str = getattr(wire, "dialect", wire.provider)
         validate_body(dialect, body)
-        prompt = enrich(dialect_of(wire), wire.parse(body, request), prefix_cache(request.app))
+        deployment = (wire.api_key(request) or "", request.headers.get("host", ""))
+        prompt = wire.parse(body, request)
+        prompt = enrich(dialect_of(wire), prompt, prompt_cache(request.app), deployment)
         if not is_known_model(dialect, prompt.model, scenario.models):
             raise wire.unknown_model_error(prompt.model, request)
         if fault.refusal == "context_length":
