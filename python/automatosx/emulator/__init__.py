@@ -56,13 +56,15 @@ from automatosx.emulator._scenario import (
     RefusalKind,
     Rule,
     Scenario,
+    ScenarioError,
 )
-from automatosx.emulator._server import EmulatorServer, banner, serve
+from automatosx.emulator._server import EmulatorBindError, EmulatorServer, banner, serve
 
 __all__ = [
     "CONFORMANCE_ENV",
     "CacheStats",
     "DroppedConnection",
+    "EmulatorBindError",
     "EmulatorServer",
     "Fault",
     "FaultKind",
@@ -75,6 +77,7 @@ __all__ = [
     "Reply",
     "Rule",
     "Scenario",
+    "ScenarioError",
     "banner",
     "compose_reply",
     "conformance_dir",
