@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 from google import genai
@@ -256,3 +257,39 @@ async def test_openai_extended_retention_outlives_the_default_ttl(retention: str
             assert completion.usage.prompt_tokens_details.cached_tokens > 0
         finally:
             await client.close()
+
+
+async def test_pinned_conversations_read_their_history_spread_ones_mostly_do_not() -> None:
+    """The sticky-routing bench's shape, small: conversations of 10 turns with their own
+    2,000-token system prompt over 4 deployments (API keys). Pinned, every turn after the
+    first reads the previous turn's whole prompt (less OpenAI's 128-token rounding);
+    spread round-robin, a turn reads only what its deployment saw four turns earlier."""
+
+    async def run(pinned: bool) -> tuple[int, int]:
+        app = create_app(Scenario())
+        transport = httpx2.ASGITransport(app=app)
+        read = cacheable = 0
+        async with httpx2.AsyncClient(transport=transport, base_url="http://emu") as http:
+            for conversation in range(8):
+                system = f"Conversation {conversation}. " + SYSTEM
+                history: list[dict[str, str]] = [{"role": "system", "content": system}]
+                previous = 0
+                for turn in range(10):
+                    history.append({"role": "user", "content": f"question {turn}"})
+                    key = f"deployment-{conversation % 4 if pinned else turn % 4}"
+                    response = await http.post(
+                        "/v1/chat/completions",
+                        json={"model": "gpt-4o", "messages": history},
+                        headers={"authorization": f"Bearer {key}"},
+                    )
+                    usage = response.json()["usage"]
+                    read += usage["prompt_tokens_details"]["cached_tokens"]
+                    cacheable += previous
+                    previous = usage["prompt_tokens"]
+                    history.append({"role": "assistant", "content": f"answer {turn}"})
+        return read, cacheable
+
+    pinned_read, cacheable = await run(pinned=True)
+    spread_read, _ = await run(pinned=False)
+    assert pinned_read >= 0.9 * cacheable
+    assert spread_read < 0.9 * pinned_read
