@@ -158,7 +158,7 @@ _VERTEX = _GEMINI | {"modelArmorConfig", "outputConfig"}
 ACCEPTED_FIELDS: dict[str, frozenset[str]] = {
     "claude": _ANTHROPIC,
     "openai": _OPENAI_CHAT,
-    "azure": _OPENAI_CHAT,
+    "azure": _OPENAI_CHAT | {"data_sources"},  # Azure's "On Your Data" extension
     "responses": _OPENAI_RESPONSES,
     "gemini": _GEMINI,
     "vertex": _VERTEX,
