@@ -149,7 +149,8 @@ async def test_reply_not_matching_the_model_raises_and_the_request_is_completed(
 
 @pytest.mark.parametrize("mode", ["execute", "stream"])
 async def test_cache_tokens_are_priced_at_cache_rates_and_recorded(e2e: Harness, mode: str) -> None:
-    system = f"You are terse. Session {uuid.uuid4()}. " + "Context. " * 200
+    # Over 1,024 tokens: below that no service (nor the emulator) caches a prompt.
+    system = f"You are terse. Session {uuid.uuid4()}. " + "Context. " * 600
     messages = [
         {"role": "system", "content": system},
         {"role": "user", "content": "Hello"},

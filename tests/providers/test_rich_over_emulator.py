@@ -189,7 +189,8 @@ async def test_a_repeated_prefix_is_read_from_the_cache(
     session = uuid.uuid4()  # the emulator's cache is shared by the whole test session
     doc = {
         "messages": [
-            {"role": "system", "content": f"Context {session}. " + "Facts. " * 300},
+            # Over 1,024 tokens: below that no service (nor the emulator) caches a prompt.
+            {"role": "system", "content": f"Context {session}. " + "Facts. " * 700},
             {"role": "user", "content": f"First question of {session}"},
             {"role": "assistant", "content": "First answer"},
             {"role": "user", "content": "Second question"},
