@@ -73,6 +73,7 @@ class _Output:
                 f"response_model: {name} has no JSON schema a provider can follow ({exc}); "
                 "use JSON-compatible field types"
             ) from None
+        schema = _root_inlined(schema)
         self.wrapped = schema.get("type") != "object"
         if self.wrapped:
             defs = schema.pop("$defs", None)
@@ -88,6 +89,19 @@ class _Output:
                 f"response_model: {name}'s JSON schema cannot be sent ({reason}); "
                 "give it finite defaults and at most 10,000 enum values"
             ) from None
+
+
+def _root_inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A recursive model's schema is ``{"$ref": "#/$defs/M", "$defs": ...}``: the root made
+    the referenced object itself (its inner references still resolve), so it is not wrapped."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs")
+    if not isinstance(ref, str) or not isinstance(defs, dict) or set(schema) - {"$ref", "$defs"}:
+        return schema
+    target = defs.get(ref.removeprefix("#/$defs/")) if ref.startswith("#/$defs/") else None
+    if not isinstance(target, dict) or target.get("type") != "object":
+        return schema
+    return {**target, "$defs": defs}
 
 
 @functools.lru_cache(maxsize=256)

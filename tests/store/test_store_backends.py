@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from store_records import T0, attempt_record, new_id, request_record, response
+from tests.store.conftest import Backend
 
 import automatosx.store._batch_writer as batch_writer_module
 from automatosx.errors import StoreError
 from automatosx.schemas import ProviderHealth
 from automatosx.store import RecordSink, Store, StoreReader, StoreState
-from tests.store.conftest import Backend
 
 # -- round trips --------------------------------------------------------------------------
 
