@@ -6,6 +6,8 @@ same table (or JSON document) comes out of SQLite, PostgreSQL or a user's backen
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -22,12 +24,15 @@ from automatosx.store.base import (
 )
 
 if TYPE_CHECKING:
-    from rich.console import Group
+    from rich.console import Console, Group
     from rich.table import Table
     from rich.text import Text
 
 __all__ = [
     "Report",
+    "console",
+    "fitted_width",
+    "full_width",
     "latency_chart",
     "provider_table",
     "read_report",
@@ -92,11 +97,12 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
-def stats_view(report: Report) -> Group:
-    """What ``automatosx stats`` prints: the table, then the charts of what was recorded."""
+def stats_view(report: Report, width: int | None = None) -> Group:
+    """What ``automatosx stats`` prints: the table, then the charts of what was recorded;
+    the table fitted to ``width`` columns (None: as wide as its figures need)."""
     from rich.console import Group
 
-    parts: list[Any] = [provider_table(report)]
+    parts: list[Any] = [provider_table(report, width=width)]
     if report.latency:
         parts.append(latency_chart(report))
     if report.success:
@@ -104,42 +110,129 @@ def stats_view(report: Report) -> Group:
     return Group(*parts)
 
 
+def _columns_env() -> int | None:
+    value = os.environ.get("COLUMNS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def console(stderr: bool = False) -> Console:
+    """The CLI's and the demo's console: a terminal's own width; in a pipe ``COLUMNS``
+    when set, else 100 (rules, progress, text; a table asks for what it needs, see
+    :func:`fitted_width`)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else (_columns_env() or 100)
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+def fitted_width(out: Console) -> int | None:
+    """The width a table must fit in: the terminal's or ``COLUMNS``; None in a pipe without
+    ``COLUMNS`` (a log or a file gets every column and every figure in full)."""
+    if out.is_terminal or _columns_env() is not None:
+        return out.width
+    return None
+
+
+def full_width(report: Report) -> int:
+    """The width of :func:`provider_table` with every column and every figure in full."""
+    return _natural_width([_cells(row) for row in report.providers], _COLUMNS)
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def provider_table(report: Report, title: str | None = None) -> Table:
+_COLUMNS = ("provider", "model", "tries", "ok", "p50 ms", "p95 ms", "p99 ms", "tokens",
+            "cost $", "retries", "fallbacks")  # fmt: skip
+DROPPED_FIRST = ("p99 ms", "fallbacks", "retries", "p95 ms", "tokens", "p50 ms")
+"""The columns a narrow table leaves out, in this order, before it stacks each row."""
+
+
+def _cells(row: ProviderSummary) -> dict[str, str]:
+    rate = "-" if row.success_rate is None else f"{row.success_rate:.1%}"
+    return {
+        "provider": row.provider,
+        "model": row.model,
+        "tries": str(row.attempts),
+        "ok": rate,
+        "p50 ms": _ms(row.p50_ms),
+        "p95 ms": _ms(row.p95_ms),
+        "p99 ms": _ms(row.p99_ms),
+        "tokens": f"{row.total_tokens:,}",
+        "cost $": f"{row.cost:.4f}",
+        "retries": str(row.retries),
+        "fallbacks": str(row.fallbacks),
+    }
+
+
+def _natural_width(rows: list[dict[str, str]], columns: tuple[str, ...]) -> int:
+    """The width of a SIMPLE_HEAD table (no edge padding) whose cells are never cut."""
+    from rich.cells import cell_len
+
+    widths = [max([cell_len(col), *(cell_len(r[col]) for r in rows)]) for col in columns]
+    return sum(widths) + 2 * (len(columns) - 1)
+
+
+def provider_table(report: Report, title: str | None = None, *, width: int | None = None) -> Table:
     """The summaries as a table, titled ``title`` (by default: per provider, or per provider
-    kind when the report is grouped by kind, its first column then headed ``kind``)."""
+    kind when the report is grouped by kind, its first column then headed ``kind``).
+
+    With a ``width``, no figure is ever cut: when the whole table is wider, the columns of
+    :data:`DROPPED_FIRST` are left out one by one (the caption names them; ``--json`` has
+    all), and when even the narrowest table does not fit, each row is stacked as
+    ``column value`` lines."""
     from rich import box
     from rich.table import Table
 
     by_kind = report.by == "kind"
     if title is None:
         title = "per provider kind" if by_kind else "per provider"
+    rows = [_cells(row) for row in report.providers]
+    columns: tuple[str, ...] = _COLUMNS
+    dropped: list[str] = []
+    if width is not None:
+        for col in DROPPED_FIRST:
+            if _natural_width(rows, columns) <= width:
+                break
+            columns = tuple(c for c in columns if c != col)
+            dropped.append(col)
+        if _natural_width(rows, columns) > width:
+            return _stacked_table(report, title, rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = ("kind" if by_kind else "provider", "model", "tries", "ok", "p50 ms", "p95 ms",
-               "p99 ms", "tokens", "cost $", "retries", "fallbacks")  # fmt: skip
     for col in columns:
-        left = col in ("provider", "kind", "model")
-        table.add_column(col, justify="left" if left else "right", no_wrap=True)
-    for row in report.providers:
-        rate = "-" if row.success_rate is None else f"{row.success_rate:.1%}"
-        table.add_row(
-            row.provider,
-            row.model,
-            str(row.attempts),
-            rate,
-            _ms(row.p50_ms),
-            _ms(row.p95_ms),
-            _ms(row.p99_ms),
-            f"{row.total_tokens:,}",
-            f"{row.cost:.4f}",
-            str(row.retries),
-            str(row.fallbacks),
-        )
+        left = col in ("provider", "model")
+        header = "kind" if col == "provider" and by_kind else col
+        table.add_column(header, justify="left" if left else "right", no_wrap=True)
+    for cells in rows:
+        table.add_row(*(cells[col] for col in columns))
+    table.caption = _caption(report)
+    if dropped:
+        table.caption += f" (narrow: {', '.join(reversed(dropped))} left out; see --json)"
+    return table
+
+
+def _caption(report: Report) -> str:
     states = report.states
-    table.caption = "requests: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
+    return "requests: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
+
+
+def _stacked_table(report: Report, title: str, rows: list[dict[str, str]]) -> Table:
+    """The narrowest layout: one block per row, a ``column value`` line per figure."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_header=False)
+    table.add_column(justify="left", overflow="fold")
+    table.add_column(justify="right", overflow="fold")
+    for i, cells in enumerate(rows):
+        if i:
+            table.add_section()
+        head = "kind" if report.by == "kind" else "provider"
+        table.add_row(head, cells["provider"], style="bold")
+        for col in _COLUMNS[1:]:
+            table.add_row(col, cells[col])
+    table.caption = _caption(report)
     return table
 
 
