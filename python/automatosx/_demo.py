@@ -189,7 +189,7 @@ async def run_demo(
     *, requests: int = 300, concurrency: int = 8, db: str | None = None, seed: int = 7
 ) -> int:
 
-    from automatosx._report import console, fitted_width, full_width, provider_table, read_report
+    from automatosx._report import console, print_fitted, provider_table, read_report
     from automatosx.store import open_store
 
     out = console()
@@ -207,9 +207,8 @@ async def run_demo(
     out.rule("[bold]3. from the database[/]")
     async with open_store(f"sqlite:///{db_path}") as store:
         report = await read_report(store)
-    width = fitted_width(out)
-    table = provider_table(report, title=f"per provider ({db_path})", width=width)
-    out.print(table, width=max(out.width, full_width(report)) if width is None else None)
+    title = f"per provider ({db_path})"
+    print_fitted(out, report, lambda width: provider_table(report, title=title, width=width))
     out.print(
         f"{failures} request(s) failed on every provider; "
         f"inspect with: automatosx stats --db {db_path}"

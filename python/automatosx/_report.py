@@ -6,8 +6,10 @@ same table (or JSON document) comes out of SQLite, PostgreSQL or a user's backen
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,7 @@ __all__ = [
     "Report",
     "console",
     "fitted_width",
-    "full_width",
+    "print_fitted",
     "latency_chart",
     "provider_table",
     "read_report",
@@ -104,7 +106,7 @@ def stats_view(report: Report, width: int | None = None) -> Group:
 
     parts: list[Any] = [provider_table(report, width=width)]
     if report.latency:
-        parts.append(latency_chart(report))
+        parts.append(latency_chart(report, width=width))
     if report.success:
         parts.append(success_chart(report))
     return Group(*parts)
@@ -134,9 +136,20 @@ def fitted_width(out: Console) -> int | None:
     return None
 
 
-def full_width(report: Report) -> int:
-    """The width of :func:`provider_table` with every column and every figure in full."""
-    return _natural_width([_cells(row) for row in report.providers], _COLUMNS)
+def print_fitted(out: Console, report: Report, render: Callable[[int | None], Any]) -> None:
+    """Print ``render(width)``: fitted to :func:`fitted_width`, or, when that is None (a pipe
+    without ``COLUMNS``), at least as wide as the whole table needs."""
+    width = fitted_width(out)
+    if width is not None:
+        out.print(render(width))
+        return
+    need = _natural_width([_cells(row) for row in report.providers], _COLUMNS)
+    saved = out.width
+    out.width = max(saved, need)
+    try:
+        out.print(render(None))
+    finally:
+        out.width = saved
 
 
 def _ms(value: float | None) -> str:
@@ -167,11 +180,28 @@ def _cells(row: ProviderSummary) -> dict[str, str]:
 
 
 def _natural_width(rows: list[dict[str, str]], columns: tuple[str, ...]) -> int:
-    """The width of a SIMPLE_HEAD table (no edge padding) whose cells are never cut."""
-    from rich.cells import cell_len
+    """The width of the table of ``rows`` and ``columns`` when no cell is cut (measured by
+    rich on an unbounded console)."""
+    from rich.console import Console
+    from rich.measure import Measurement
 
-    widths = [max([cell_len(col), *(cell_len(r[col]) for r in rows)]) for col in columns]
-    return sum(widths) + 2 * (len(columns) - 1)
+    table = _plain_table(columns)
+    for cells in rows:
+        table.add_row(*(cells[col] for col in columns))
+    wide = Console(width=100_000, file=io.StringIO())
+    return Measurement.get(wide, wide.options, table).maximum
+
+
+def _plain_table(columns: tuple[str, ...], title: str | None = None, kind: bool = False) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in columns:
+        left = col in ("provider", "model")
+        header = "kind" if col == "provider" and kind else col
+        table.add_column(header, justify="left" if left else "right", no_wrap=True)
+    return table
 
 
 def provider_table(report: Report, title: str | None = None, *, width: int | None = None) -> Table:
@@ -182,8 +212,6 @@ def provider_table(report: Report, title: str | None = None, *, width: int | Non
     :data:`DROPPED_FIRST` are left out one by one (the caption names them; ``--json`` has
     all), and when even the narrowest table does not fit, each row is stacked as
     ``column value`` lines."""
-    from rich import box
-    from rich.table import Table
 
     by_kind = report.by == "kind"
     if title is None:
@@ -199,16 +227,14 @@ def provider_table(report: Report, title: str | None = None, *, width: int | Non
             dropped.append(col)
         if _natural_width(rows, columns) > width:
             return _stacked_table(report, title, rows)
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in columns:
-        left = col in ("provider", "model")
-        header = "kind" if col == "provider" and by_kind else col
-        table.add_column(header, justify="left" if left else "right", no_wrap=True)
+    table = _plain_table(columns, title, by_kind)
     for cells in rows:
         table.add_row(*(cells[col] for col in columns))
     table.caption = _caption(report)
     if dropped:
-        table.caption += f" (narrow: {', '.join(reversed(dropped))} left out; see --json)"
+        table.caption += (
+            f" (narrow: {', '.join(c for c in _COLUMNS if c in dropped)} left out; see --json)"
+        )
     return table
 
 
@@ -236,9 +262,9 @@ def _stacked_table(report: Report, title: str, rows: list[dict[str, str]]) -> Ta
     return table
 
 
-def _bar(count: int, most: int) -> str:
-    """``count`` as a bar of up to :data:`BAR_WIDTH` cells (eighths); a count > 0 shows."""
-    eighths = 0 if most == 0 else max(1 if count else 0, round(count * BAR_WIDTH * 8 / most))
+def _bar(count: int, most: int, cells: int = BAR_WIDTH) -> str:
+    """``count`` as a bar of up to ``cells`` cells (eighths); a count > 0 shows."""
+    eighths = 0 if most == 0 else max(1 if count else 0, round(count * cells * 8 / most))
     full, rest = divmod(eighths, 8)
     return ("█" * full + _EIGHTHS[rest]).rstrip()
 
@@ -249,7 +275,7 @@ def _bucket_label(bucket: LatencyBucket) -> str:
     return f"{bucket.lower_ms:,}-{bucket.upper_ms:,}"
 
 
-def latency_chart(report: Report) -> Group:
+def latency_chart(report: Report, width: int | None = None) -> Group:
     """Per provider, a histogram of its successful attempts' durations, bars drawn to one
     scale (the largest bucket of all), headed by the count and p50/p95/p99."""
     from rich.console import Group
@@ -257,6 +283,10 @@ def latency_chart(report: Report) -> Group:
     from rich.text import Text
 
     most = max((b.count for h in report.latency for b in h.buckets), default=0)
+    # A narrow width shortens the bars (to 10 cells at least): the counts are never cut.
+    labels = max((len(_bucket_label(b)) for h in report.latency for b in h.buckets), default=0)
+    counts = len(f"{most}")
+    cells = BAR_WIDTH if width is None else max(10, min(BAR_WIDTH, width - labels - counts - 6))
     parts: list[Any] = [Text("latency of successful attempts (ms)", style="italic")]
     for hist in report.latency:
         head = (
@@ -266,10 +296,10 @@ def latency_chart(report: Report) -> Group:
         parts.append(Text(head, style="bold"))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(justify="right", no_wrap=True)
-        grid.add_column(justify="left", no_wrap=True, min_width=BAR_WIDTH)
+        grid.add_column(justify="left", no_wrap=True, min_width=cells)
         grid.add_column(justify="right", no_wrap=True)
         for bucket in hist.buckets:
-            bar = Text(_bar(bucket.count, most), style="cyan")
+            bar = Text(_bar(bucket.count, most, cells), style="cyan")
             grid.add_row(f"  {_bucket_label(bucket)}", bar, str(bucket.count))
         parts.append(grid)
     return Group(*parts)
@@ -307,7 +337,7 @@ def success_chart(report: Report) -> Group:
 
     table = Table(title="success rate over time", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("provider", no_wrap=True)
-    table.add_column("attempts over time", no_wrap=True)
+    table.add_column("attempts over time", overflow="fold")  # narrow: the strip wraps
     for col in ("tries", "ok"):
         table.add_column(col, justify="right", no_wrap=True)
     for series in report.success:

@@ -211,7 +211,7 @@ def _shown(url: str) -> str:
 async def _stats(args: argparse.Namespace) -> int:
     import json
 
-    from automatosx._report import fitted_width, full_width, read_report, report_json, stats_view
+    from automatosx._report import print_fitted, read_report, report_json, stats_view
     from automatosx.store import open_store
 
     async with open_store(args.db) as store:
@@ -219,10 +219,7 @@ async def _stats(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
     else:
-        out = _console()
-        width = fitted_width(out)
-        shown = stats_view(report, width=width)
-        out.print(shown, width=max(out.width, full_width(report)) if width is None else None)
+        print_fitted(_console(), report, lambda width: stats_view(report, width=width))
     return 0
 
 
