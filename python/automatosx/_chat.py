@@ -192,7 +192,7 @@ async def chat(args: argparse.Namespace, status: Any) -> int:
         request["maxTokens"] = args.max_tokens
     async with providers_for(args) as configs:
         options = route_options(args, [c.name for c in configs])
-        status.print(f"[dim]{route_line(args, options)}[/]")
+        status.print(f"[dim]{route_line(args, options)}[/]", soft_wrap=True)
         async with Router(options, configs, store=args.db) as router:
             if args.stream:
                 view = StreamView(sys.stdout, sys.stderr)
@@ -210,7 +210,8 @@ async def chat(args: argparse.Namespace, status: Any) -> int:
         cost = "?" if response.cost is None else f"${response.cost:.6f}"
         status.print(
             f"[dim]{response.provider}/{response.model} · {tokens.input_tokens} in / "
-            f"{tokens.output_tokens} out · {response.duration} ms · {cost}[/]"
+            f"{tokens.output_tokens} out · {response.duration} ms · {cost}[/]",
+            soft_wrap=True,
         )
     return 0
 

@@ -23,14 +23,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from automatosx.errors import RequestValidationError
 
-if TYPE_CHECKING:
-    from automatosx._routing.plan import Deployment
+__all__ = ["FAMILIES", "Member", "ModelRoutes", "family_of"]
 
-__all__ = ["FAMILIES", "ModelRoutes", "family_of"]
+
+class Member(Protocol):
+    """What routing by model reads of a deployment (``plan.Deployment`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def models(self) -> tuple[str, ...]: ...
+    @property
+    def default_model(self) -> str | None: ...
+
 
 FAMILIES: dict[str, re.Pattern[str]] = {
     "claude": re.compile(r"claude-"),
@@ -57,9 +70,9 @@ class ModelRoutes:
 
     def __init__(
         self,
-        groups: Mapping[str, Sequence[Deployment]],
+        groups: Mapping[str, Sequence[Member]],
         primary: str,
-        primary_members: Sequence[Deployment],
+        primary_members: Sequence[Member],
     ) -> None:
         self.primary = primary
         self.primary_groups = frozenset(dep.group or dep.name for dep in primary_members)
@@ -80,9 +93,9 @@ class ModelRoutes:
     @classmethod
     def build(
         cls,
-        groups: Mapping[str, Sequence[Deployment]],
+        groups: Mapping[str, Sequence[Member]],
         primary: str,
-        primary_members: Sequence[Deployment],
+        primary_members: Sequence[Member],
     ) -> ModelRoutes | None:
         """None when there is nothing to choose (a single group)."""
         if len(groups) < 2:
