@@ -44,8 +44,11 @@ lock: ## re-resolve requirements/dev.lock and runtime.lock from pyproject.toml (
 build-dev: install ## build the extension (debug) and install the package editable into .venv
 	maturin develop -q
 
+# `maturin develop` would also install the dev dependency group: the runtime build compiles the
+# extension in place and puts python/ on the venv's path instead.
 build-runtime: install-runtime ## build the extension (debug) into a runtime-only .venv (the demo's)
-	maturin develop -q
+	maturin develop -q --skip-install
+	$(BIN)/python -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "automatosx-dev.pth").write_text("$(CURDIR)/python\n")'
 
 build-prod: install ## build the extension (release, fat LTO) into .venv
 	maturin develop -q --release
@@ -95,7 +98,7 @@ bench: build-prod servers ## the benchmarks (release build); ends with PASS/MISS
 	python benches/bench_store_postgres.py --runs 3
 
 demo: build-runtime ## the offline demo: emulator + SQLite, nothing to configure (runtime deps only)
-	automatosx demo
+	python -m automatosx.cli demo
 
 # --zig links against glibc 2.17 from zig's own libc headers, so the wheel is manylinux2014 on any
 # host without the manylinux Docker image; one abi3 wheel serves CPython >= 3.10. The old
