@@ -18,7 +18,9 @@ from typing import Any
 
 import griffe
 
-ROLE = re.compile(r":(?:py:)?(class|mod|func|meth|attr|data|exc|obj|const):`(~?)([^`<>]+?)`")
+ROLE = re.compile(r":(?:py:)?(class|mod|func|meth|attr|data|exc|obj|const):`(~?)([^`]+?)`")
+TITLED = re.compile(r"(?P<title>.+?)\s*<(?P<target>[^<>]+)>")
+"""A role's ``title <target>`` form."""
 
 
 def resolve(obj: griffe.Object, target: str) -> str:
@@ -47,10 +49,15 @@ def _parents(obj: griffe.Object) -> list[griffe.Object]:
 def link(obj: griffe.Object, match: re.Match[str]) -> str:
     role, short, target = match.groups()
     target = target.strip()
-    bare = target.removesuffix("()")
-    shown = bare.rsplit(".", 1)[-1] if short else bare
-    if role in ("func", "meth") and not shown.endswith("()"):
-        shown += "()"
+    titled = TITLED.fullmatch(target)
+    if titled:
+        bare = titled["target"].removesuffix("()")
+        shown = titled["title"]
+    else:
+        bare = target.removesuffix("()")
+        shown = bare.rsplit(".", 1)[-1] if short else bare
+        if role in ("func", "meth") and not shown.endswith("()"):
+            shown += "()"
     identifier = html.escape(resolve(obj, bare), quote=True)
     return f'<autoref identifier="{identifier}" optional><code>{html.escape(shown)}</code></autoref>'
 
