@@ -100,3 +100,22 @@ def test_chat_in_a_terminal_at_80_columns_shows_the_reply_and_the_route() -> Non
     assert run.screen[0].startswith("route: by model gpt-4o")
     assert any(r.startswith("Emulated reply from gpt-4o") for r in run.screen)
     assert run.screen[-1].startswith("openai/gpt-4o · ")
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "url", "base"),
+    [
+        ("claude", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "anthropic_base_url"),
+        ("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "openai_base_url"),
+        ("gemini", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "gemini_base_url"),
+    ],
+)
+def test_the_documented_base_url_variables_point_chat_elsewhere(
+    kind: str, key: str, url: str, base: str
+) -> None:
+    with EmulatorServer() as server:
+        env = {key: "sk-test-key-0123456789", url: getattr(server, base)}
+        result = run_piped(["chat", "hi", "--provider", kind], env)
+        assert server.scenario.count(kind) == 1
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Emulated reply from")
