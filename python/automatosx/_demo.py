@@ -65,7 +65,7 @@ def _base_url(server: EmulatorServer, name: str) -> str:
 
 def emulator_configs(server: EmulatorServer) -> list[ProviderConfig]:
     """Claude, Gemini and OpenAI pointed at ``server`` with fake keys and default models:
-    what ``chat --emulator`` and ``health --emulator`` route to."""
+    what ``chat --emulator`` and ``health --emulator`` route to, in the environment's order."""
     return [
         ProviderConfig.model_validate(
             {
@@ -77,7 +77,7 @@ def emulator_configs(server: EmulatorServer) -> list[ProviderConfig]:
                 "defaultModel": _MODELS[name],
             }
         )
-        for name in _PROVIDERS
+        for name in ("claude", "openai", "gemini")
     ]
 
 
@@ -211,6 +211,7 @@ async def run_demo(
     print_fitted(out, report, lambda width: provider_table(report, title=title, width=width))
     out.print(
         f"{failures} request(s) failed on every provider; "
-        f"inspect with: automatosx stats --db {db_path}"
+        f"inspect with: automatosx stats --db {db_path}",
+        soft_wrap=True,
     )
     return 0

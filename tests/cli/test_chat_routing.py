@@ -46,7 +46,7 @@ def test_fallbacks_are_said_and_used_in_order(tmp_path: Path) -> None:
 def test_no_provider_falls_back_to_every_other_and_says_so() -> None:
     result = run_piped(["chat", "hi", "--emulator"])
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[0] == "route: claude, falling back to gemini, openai"
+    assert result.stderr.splitlines()[0] == "route: claude, falling back to openai, gemini"
     assert _status(result.stderr).startswith("claude/claude-sonnet-4-6 · ")
 
 
