@@ -59,7 +59,9 @@ def link(obj: griffe.Object, match: re.Match[str]) -> str:
         if role in ("func", "meth") and not shown.endswith("()"):
             shown += "()"
     identifier = html.escape(resolve(obj, bare), quote=True)
-    return f'<autoref identifier="{identifier}" optional><code>{html.escape(shown)}</code></autoref>'
+    return (
+        f'<autoref identifier="{identifier}" optional><code>{html.escape(shown)}</code></autoref>'
+    )
 
 
 def rewrite(obj: griffe.Object, text: str) -> str:
