@@ -161,12 +161,26 @@ def _emulate(args: argparse.Namespace) -> int:
     try:
         serve(args.host, args.port, scenario_path=args.scenario)
     except (OSError, OverflowError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+        # The emulator's typed EmulatorBindError (an OSError) says it all in one line.
+        typed = _emulator_error("EmulatorBindError")
+        reason = (
+            str(exc)
+            if typed is not None and isinstance(exc, typed)
+            else f"cannot listen on {args.host}:{args.port}: "
+            f"{getattr(exc, 'strerror', None) or exc}"
+        )
         raise ConfigurationError(
-            f"--host/--port: cannot listen on {args.host}:{args.port}: {reason} "
-            "(pick another --port, or 0 for any free one)"
+            f"--host/--port: {reason} (pick another --port, or 0 for any free one)"
         ) from None
     return 0
+
+
+def _emulator_error(name: str) -> type[Exception] | None:
+    """The emulator's typed error ``name`` (ScenarioError, EmulatorBindError), if it has it."""
+    from automatosx import emulator
+
+    found = getattr(emulator, name, None)
+    return found if isinstance(found, type) and issubclass(found, Exception) else None
 
 
 def _check_scenario(path: str) -> None:
@@ -180,6 +194,9 @@ def _check_scenario(path: str) -> None:
         Scenario.from_file(path)
     except (ValueError, TypeError, KeyError, AttributeError, OSError, UnicodeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        typed = _emulator_error("ScenarioError")  # its message names the file and the key
+        if typed is not None and isinstance(exc, typed):
+            raise ConfigurationError(f"--scenario: {reason}") from None
         raise ConfigurationError(f"--scenario {path}: {reason}") from None
 
 

@@ -61,7 +61,7 @@ def test_a_malformed_scenario_file_is_one_line(
 ) -> None:
     path = tmp_path / name
     path.write_text(text)
-    _one_line_exit_2(["emulate", "--scenario", str(path)], str(path), says)
+    _one_line_exit_2(["emulate", "--scenario", str(path)], path.name, says)
 
 
 def test_chat_with_a_malformed_scenario_is_one_line(tmp_path: Path) -> None:
