@@ -19,7 +19,7 @@ import math
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any
 
 from automatosx.errors import ConfigurationError
 
@@ -100,14 +100,14 @@ def route_line(args: argparse.Namespace, options: dict[str, Any]) -> str:
     return f"{head}, no fallback (add --fallback PROVIDER)"
 
 
-def _terminal_width(stream: TextIO) -> int:
+def _terminal_width(stream: IO[str]) -> int:
     try:
         return os.get_terminal_size(stream.fileno()).columns or 80
     except (OSError, ValueError, AttributeError):
         return 80
 
 
-def _terminal_height(stream: TextIO) -> int:
+def _terminal_height(stream: IO[str]) -> int:
     try:
         return os.get_terminal_size(stream.fileno()).lines or 24
     except (OSError, ValueError, AttributeError):
@@ -129,7 +129,7 @@ class StreamView:
     can be taken back, a :data:`PIPE_MARK` line follows the discarded text and the new reply
     starts on the next line."""
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: IO[str], err: IO[str]) -> None:
         self.out = out
         self.err = err
         self.tty = out.isatty()

@@ -10,11 +10,13 @@ breaker closes.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from automatosx._chat import StreamView
 from automatosx.emulator import EmulatorServer, Rule, Scenario
 from automatosx.router import Router
 from automatosx.schemas import ProviderConfig, ProviderName, RouterOptions
@@ -119,10 +121,11 @@ async def _stream_one(router: Router, out: Console) -> None:
     stream = router.stream(
         {"messages": [{"role": "user", "content": "Stream a short answer about fallbacks."}]}
     )
+    view = StreamView(out.file, sys.stderr)  # a restart mid-reply is erased or marked
     async with stream:
         async for chunk in stream:
-            out.print(chunk.chunk, end="", markup=False, highlight=False)
-    out.print()
+            view.write(chunk)
+    view.end()
     if stream.response is not None:
         r = stream.response
         out.print(
