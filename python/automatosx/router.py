@@ -82,10 +82,10 @@ def _as_options(options: RouterOptions | Mapping[str, Any]) -> RouterOptions:
 class Router:
     """Routes chat requests to Claude, Gemini and OpenAI with fallback, retries and records.
 
-    ``options`` is a :class:`RouterOptions` or its seed-shaped dict. ``providers`` takes
-    ``ProviderConfig`` objects, seed-shaped dicts, or :class:`Provider` instances (your own
-    adapters, under any name); by default the providers whose API keys are in the
-    environment. ``store`` is a URL (``"sqlite:///requests.db"``), a
+    ``options`` is a :class:`RouterOptions` or the same fields as a camelCase dict.
+    ``providers`` takes ``ProviderConfig`` objects, such dicts, or :class:`Provider`
+    instances (your own adapters, under any name); by default the providers whose API keys
+    are in the environment. ``store`` is a URL (``"sqlite:///requests.db"``), a
     :class:`~automatosx.store.Store`, or None to record nothing. ``observers`` are
     :class:`~automatosx.Observer` instances told of every step of every request; ``telemetry``
     is True (OpenTelemetry traces and metrics through the global providers) or a telemetry

@@ -77,6 +77,12 @@ class Intake:
                 f"{type(raw).__name__}"
             )
         primary = req.provider or plan.options.primary_provider
+        if req.provider is None and req.model is not None and plan.by_model is not None:
+            try:
+                primary = plan.by_model.target(req.model)
+            except RequestValidationError as exc:
+                await self.reject(raw, stream, str(exc))
+                raise
         route = plan.route(primary)
         if route is None:
             message = (

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from automatosx._core import Backoff, CircuitBreaker, RateLimiter
 from automatosx._routing.balance import Balancer, MemberStats, balancer
+from automatosx._routing.by_model import ModelRoutes
 from automatosx._routing.guard import Guard, LocalGuard
 from automatosx._routing.hedge import Hedging
 from automatosx.errors import ConfigurationError
@@ -60,6 +61,8 @@ class Deployment:
     stats: MemberStats = field(default_factory=MemberStats)
     labels: dict[str, str] = field(default_factory=dict)
     """``"<id>/<model>"`` per model: the state machine's fallback labels, made once."""
+    models: tuple[str, ...] = ()
+    """The models its config lists (routing by model name, see ``by_model``)."""
 
 
 Candidate = tuple[Deployment, str]
@@ -166,6 +169,8 @@ class Plan:
     fallback_on_content_filter: bool
     observes_latency: bool
     hedging: Hedging | None
+    by_model: ModelRoutes | None = None
+    """Where a request that names only its model goes (None: a single group)."""
 
     @classmethod
     def build(
@@ -209,6 +214,11 @@ class Plan:
             fallback_on_content_filter=options.fallback_on_content_filter,
             observes_latency=strategy == "latency",
             hedging=None if options.hedging is None else Hedging(options.hedging),
+            by_model=ModelRoutes.build(
+                groups,
+                options.primary_provider,
+                resolve(options.primary_provider, "primaryProvider").members,
+            ),
         )
 
     def route(self, target: str) -> Route | None:
@@ -341,6 +351,7 @@ def _from_config(config: ProviderConfig, provider: Provider, options: RouterOpti
         kind=config.name,
         group=config.group or dep_id,
         weight=config.weight,
+        models=tuple(config.models),
     )
 
 
