@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from automatosx._routing.policy import rule_for
+from automatosx._routing.policy import decide
 from automatosx.errors import Attempt, ProviderError, ProviderTimeoutError
 from automatosx.schemas import HedgingOptions, ProviderRequest
 
@@ -217,7 +217,7 @@ async def _lost(
     mapped = (
         error if isinstance(error, ProviderError) else ProviderError(str(error), provider=dep.name)
     )
-    rule = rule_for(mapped)
-    dep.guard.failed(rule.breaker == "failure", mapped.retry_after_ms, rule.cools)
+    verdict = decide(mapped, None)
+    dep.guard.failed(verdict.breaker == "failure", verdict.cool_ms, verdict.cool_ms is not None)
     run.attempts.append(Attempt(dep.name, model, mapped, duration))
     await run.side_attempt(dep, model, started_ns, mapped, "failure")

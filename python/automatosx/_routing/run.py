@@ -12,24 +12,22 @@ them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine, State
+from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing.hedge import race
 from automatosx._routing.plan import Candidate, Deployment, Plan
-from automatosx._routing.policy import RAISE, AttemptContext, Retry, decide, rule_for
+from automatosx._routing.policy import RAISE, AttemptContext, Retry, decide, machine_events
 from automatosx.errors import (
     AllProvidersFailedError,
     Attempt,
     CircuitOpenError,
     ProviderError,
     ProviderTimeoutError,
-    RateLimitError,
 )
 from automatosx.observe import AttemptInfo, Outcome, RequestInfo, SkipInfo
 from automatosx.schemas import ProviderRequest, ProviderResponse
@@ -40,7 +38,6 @@ log = logging.getLogger("automatosx")
 T = TypeVar("T")
 
 _VALIDATION_PASSED = Event.validation_passed()
-_RETRYING = State.retrying
 _SEND_REQUEST = Event.send_request()
 _EXPIRED = "automatosx: attempt deadline"
 _PY311 = sys.version_info >= (3, 11)
@@ -224,8 +221,10 @@ class Run:
             outcome = "cancelled_hedge"
         else:
             err = as_provider_error(error, first)
-            rule = rule_for(err)
-            first.guard.failed(rule.breaker == "failure", err.retry_after_ms, rule.cools)
+            verdict = decide(err, None)
+            first.guard.failed(
+                verdict.breaker == "failure", verdict.cool_ms, verdict.cool_ms is not None
+            )
             self.attempts.append(Attempt(first.name, model, err, 0))
             outcome = "failure"
         m.transition(Event.request_failed(error=str(err), code=err.code, retryable=False))
@@ -379,9 +378,6 @@ class Run:
         ctx = m.context
         duration = (time.perf_counter_ns() - started) // 1_000_000
         self.attempts.append(Attempt(dep.name, ctx.model, err, duration))
-        rule = rule_for(err)
-        retry_after_ms = err.retry_after_ms
-        dep.guard.failed(rule.breaker == "failure", retry_after_ms, rule.cools)
         streamed = self.delivered > 0
         decision = decide(
             err,
@@ -394,32 +390,21 @@ class Run:
                 fallback_on_content_filter=self.plan.fallback_on_content_filter,
             ),
         )
-        retry = isinstance(decision, Retry)
-        if isinstance(err, RateLimitError):
-            m.transition(Event.rate_limit_hit(retry_after_ms=retry_after_ms))
-            if not retry:
-                m.transition(Event.request_failed(error=str(err), code=err.code, retryable=False))
-        else:
-            m.transition(Event.request_failed(error=str(err), code=err.code, retryable=retry))
-        if retry:
-            with contextlib.suppress(InvalidTransitionError):  # its invariants say no
-                m.transition(Event.retry_request(restart=True) if streamed else _RETRY)
-            if m.state != _RETRYING:
-                retry = False
-                if not m.is_terminal:
-                    m.transition(
-                        Event.request_failed(error=str(err), code=err.code, retryable=False)
-                    )
-        if streamed and decision is not RAISE:
+        dep.guard.failed(
+            decision.breaker == "failure", decision.cool_ms, decision.cool_ms is not None
+        )
+        for event in machine_events(decision, err, streamed):
+            m.transition(event)
+        action = decision.action
+        if streamed and action is not RAISE:
             self.restarting = True
-        if retry:
-            assert isinstance(decision, Retry)
-            await self.ended(dep, started, err, "retry", decision.delay_ms)
-            await asyncio.sleep(decision.delay_ms / 1000)
+        if type(action) is Retry:
+            await self.ended(dep, started, err, "retry", action.delay_ms)
+            await asyncio.sleep(action.delay_ms / 1000)
             m.transition(_SEND_REQUEST)
             self.delivered = 0
             return True
-        if decision is RAISE:
+        if action is RAISE:
             await self.ended(dep, started, err, "raise")
             await self.finish()
             raise err
@@ -509,7 +494,6 @@ class Run:
             raise
 
 
-_RETRY = Event.retry_request()
 _IMAGE_TOKENS = 1_000  # a rough per-image reservation for the token limiter
 
 
