@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from automatosx._quiet import without_gc
+from automatosx._routing.attempt import execute
+from automatosx._routing.deployments import build_deployments
+from automatosx._routing.guard import local_guard
 from automatosx._routing.intake import Intake, validation_message
-from automatosx._routing.plan import Deployment, Plan, build_deployments
+from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.stream import Stream
 from automatosx.errors import ConfigurationError, RequestValidationError, redact
 from automatosx.observe import Observer, Observers
@@ -38,6 +41,9 @@ from automatosx.schemas import (
 from automatosx.store.base import NullStore, Store, WriteFailure
 
 if TYPE_CHECKING:
+    from automatosx._routing.before import PreRequest
+    from automatosx._routing.recording import StoreObserver
+    from automatosx.guards import AttemptGuardFactory, GuardFactory
     from automatosx.shared import SharedState
 
 __all__ = ["Router", "Stream"]
@@ -143,7 +149,12 @@ class Router:
         self._live: set[Stream] = set()
         self._live_limit = _LIVE_PRUNE_AT
         self._store_errors: deque[WriteFailure] = deque(maxlen=_MAX_STORE_ERRORS)
-        self._recorder: Any = None  # the StoreObserver, when recording
+        self._recorder: StoreObserver | None = None  # the store's recording, when recording
+        # The seams the next features plug into (built into the plan at open()): extra
+        # admission per attempt (a budget reservation) and steps before the attempt loop (a
+        # response cache). See docs/architecture.md, "Seams".
+        self._attempt_guards: list[AttemptGuardFactory] = []
+        self._before: list[PreRequest] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -186,15 +197,12 @@ class Router:
         # the event loop keeps serving (health checks, other requests) meanwhile.
         self._deployments = await asyncio.to_thread(self._build_deployments)
         Plan.check_names(self.options, self._deployments)
-        if self._telemetry is not None:
-            from automatosx.telemetry import bind
-
-            bind(self._telemetry, self._deployments)
+        guards: GuardFactory = local_guard
         if self._shared_arg is not None:
             from automatosx.shared import SharedState
 
-            shared = self._shared_arg
-            self._shared = await SharedState.attach(shared, self._deployments, self.options)
+            self._shared = SharedState.attach(self._shared_arg)
+            guards = self._shared.guard
         self._store = await _open_store(self._store_arg)
         from automatosx.pricing import PriceBook
 
@@ -213,7 +221,23 @@ class Router:
             )
             observers.append(self._recorder)
         observers.extend(self._user_observers)
-        self._plan = Plan.build(self.options, self._deployments, prices, Observers(observers))
+        self._plan = Plan.build(  # builds each deployment's guards, once
+            self.options,
+            self._deployments,
+            prices,
+            Observers(observers),
+            guards=guards,
+            attempt_guards=self._attempt_guards,
+            before=self._before,
+        )
+        for obs in self._plan.observers.all:  # the very guards requests go through
+            obs.bind_deployments(self._deployments)
+        if self._telemetry is not None:
+            from automatosx.telemetry import bind
+
+            bind(self._telemetry, self._deployments)
+        if self._shared is not None:
+            await self._shared.start()
         self._intake = Intake(self._plan)
 
     def _build_deployments(self) -> dict[str, Deployment]:
@@ -345,7 +369,7 @@ class Router:
         if task is not None:
             tasks.add(task)
         try:
-            response = await run.execute()
+            response = await execute(run)
         finally:
             tasks.discard(task)
         if response_model is not None:

@@ -23,12 +23,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from automatosx._clock import now_ms
 from automatosx._routing.plan import Plan
 from automatosx._routing.run import Run
+from automatosx._routing.streamed import StreamRun
 from automatosx.errors import RequestValidationError
-from automatosx.observe import Outcome, RequestInfo
+from automatosx.observe import RequestEnd, RequestInfo
 from automatosx.schemas import UUID_PATTERN, ProviderRequest, _new_request_id
-from automatosx.schemas import _now_ms as now_ms
 
 __all__ = ["Intake", "validation_message"]
 
@@ -85,7 +86,7 @@ class Intake:
             )
             await self.reject(raw, stream, message)
             raise RequestValidationError(message)
-        cands, labels = route.candidates(req.model, plan.balancers)
+        cands, labels = route.candidates(req, plan.balancers)
         model = cands[0][1]
         if not model:
             message = (
@@ -119,7 +120,7 @@ class Intake:
                 created_at=now_ms(),
                 started_ns=time.perf_counter_ns(),
             )
-        return Run(plan, req, cands, labels, stream, info)
+        return (StreamRun if stream else Run)(plan, req, cands, labels, stream, info)
 
     async def reject(self, raw: Any, stream: bool, message: str) -> None:
         """A request that failed validation still ends in a recorded terminal state."""
@@ -157,7 +158,7 @@ class Intake:
             started_ns=time.perf_counter_ns(),
             raw=dict(data),
         )
-        outcome = Outcome(
+        outcome = RequestEnd(
             state="failed",
             history=list(_REJECTED),
             retry_count=0,

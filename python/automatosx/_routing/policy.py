@@ -34,6 +34,7 @@ __all__ = [
     "Raise",
     "Retry",
     "Rule",
+    "as_provider_error",
     "decide",
     "machine_events",
     "rule_for",
@@ -213,6 +214,19 @@ def machine_events(decision: Decision, error: E.ProviderError, restart: bool) ->
     if retry:
         events.append(_RESTART if restart else _RETRY)
     return events
+
+
+def as_provider_error(exc: BaseException, provider: str, timeout_s: float) -> E.ProviderError:
+    """Any exception of an attempt at ``provider`` as the ProviderError the policy judges
+    (adapters raise mapped ones; a bare timeout is the attempt's ``timeout_s``)."""
+    if isinstance(exc, E.ProviderError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return E.ProviderTimeoutError(f"no reply within {timeout_s:g}s", provider=provider)
+    # An adapter that broke its contract (raised something unmapped): fall back, never retry.
+    return E.ProviderError(
+        f"adapter raised {type(exc).__name__}: {exc}", provider=provider, code="PROVIDER_ERROR"
+    )
 
 
 def counts_against_breaker(error: E.ProviderError) -> bool:

@@ -23,9 +23,9 @@ import logging
 from collections import deque
 from typing import Any
 
+from automatosx._clock import now_ms
 from automatosx.errors import ProviderError, StoreError, redact
-from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo
-from automatosx.schemas import _now_ms as now_ms
+from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo
 from automatosx.store._messages import LazyMessages, messages_json
 from automatosx.store.base import AttemptRecord, RecordSink, RequestRecord, WriteFailure
 from automatosx.store.base import Outcome as AttemptOutcome
@@ -117,7 +117,7 @@ class StoreObserver(Observer):
         except StoreError as exc:
             self._failed(request.request_id, "save_attempt", exc)
 
-    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         sink = self.sink
         error = None if outcome.error is None else redact(outcome.error)[:2000]
         if request.request is None:  # invalid input: the whole row in one write
@@ -157,7 +157,7 @@ class StoreObserver(Observer):
             self._failed(rid, "update_request_state", exc)
         self._settle(rid, outcome)
 
-    def _settle(self, request_id: str, outcome: Outcome) -> None:
+    def _settle(self, request_id: str, outcome: RequestEnd) -> None:
         """Sync mode: raise the request's first failed write, once every write was tried
         (not over a cancellation: the caller gets its CancelledError)."""
         exc = self.deferred.pop(request_id, None) if self.deferred else None
