@@ -26,9 +26,15 @@ from typing import Any
 from automatosx._clock import now_ms
 from automatosx.errors import ProviderError, StoreError, redact
 from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo
-from automatosx.store._messages import LazyMessages, messages_json
-from automatosx.store.base import AttemptRecord, RecordSink, RequestRecord, WriteFailure
-from automatosx.store.base import Outcome as AttemptOutcome
+from automatosx.store import (
+    AttemptRecord,
+    LazyMessages,
+    RecordSink,
+    RequestRecord,
+    WriteFailure,
+    messages_json,
+)
+from automatosx.store import Outcome as AttemptOutcome
 
 __all__ = ["LazyMessages", "StoreObserver", "messages_json", "now_ms"]
 
