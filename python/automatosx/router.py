@@ -53,12 +53,6 @@ _MAX_STORE_ERRORS = 1_000
 _LIVE_PRUNE_AT = 64
 
 
-def _finished(stream: Stream) -> bool:
-    """Whether a stream's generator has ended (a stream never iterated has not)."""
-    gen = stream._gen
-    return gen is not None and getattr(gen, "ag_frame", None) is None
-
-
 class _Lifecycle(enum.Enum):
     UNOPENED = "unopened"
     OPENED = "opened"
@@ -387,7 +381,7 @@ class Router:
         live = self._live
         live.add(handle)
         if len(live) > self._live_limit:
-            self._live = live = {s for s in live if not _finished(s)}
+            self._live = live = {s for s in live if not s.finished}
             self._live_limit = max(_LIVE_PRUNE_AT, 2 * len(live))
         return handle
 

@@ -54,13 +54,20 @@ class Stream:
     discard what the earlier chunks showed; its ``index`` is 0.
     """
 
-    __slots__ = ("__weakref__", "_gen", "_opener", "_request", "response")
+    __slots__ = ("__weakref__", "_ended", "_gen", "_opener", "_request", "response")
 
     def __init__(self, opener: Opener, request: ProviderRequest | Any) -> None:
         self._opener = opener
         self._request = request
         self._gen: AsyncGenerator[StreamChunk, None] | None = None
+        self._ended = False
         self.response: ProviderResponse | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the stream has ended (completed, failed or closed); one never iterated
+        has not."""
+        return self._ended
 
     def __aiter__(self) -> AsyncGenerator[StreamChunk, None]:
         if self._gen is None:
@@ -74,6 +81,7 @@ class Stream:
         """Stop the stream; if it had not finished, the request is recorded as CANCELLED."""
         if self._gen is not None:
             await self._gen.aclose()
+            self._ended = True
 
     async def __aenter__(self) -> Stream:
         return self
@@ -151,7 +159,11 @@ async def stream_request(
     """The whole streamed request in one generator frame (no per-chunk delegation). It does
     the I/O: every change of the request's state is the Run's (``deliver``, ``failed``,
     ``streamed``)."""
-    run = await opener(raw, True)
+    try:
+        run = await opener(raw, True)
+    except BaseException:
+        handle._ended = True
+        raise
     assert isinstance(run, StreamRun)
     plan = run.plan
     deliver = run.deliver
@@ -243,6 +255,8 @@ async def stream_request(
         if not run.machine.is_terminal:
             await asyncio.shield(run.cancelled())
         raise
+    finally:
+        handle._ended = True
 
 
 async def _restarted(run: StreamRun, observers: tuple[Any, ...]) -> None:
