@@ -66,6 +66,7 @@ class Run:
         "n",
         "plan",
         "pos",
+        "recorded",
         "request",
         "restarting",
         "restarts",
@@ -104,6 +105,7 @@ class Run:
         self.side: tuple[Deployment, str, int, AttemptInfo | None] | None = None
         """A hedge under way beside the main attempt: deployment, model, start, its info."""
         self.admissions = Admissions() if plan.attempt_guards else NO_ADMISSIONS
+        self.recorded = False  # the request's end went to the observers
         self.n = 0
         self.delivered = 0  # chunks of the current attempt that reached the caller
         self.restarting = False  # the next attempt restarts a stream that failed mid-reply
@@ -134,6 +136,7 @@ class Run:
     async def finish(
         self, response: ProviderResponse | None = None, answered_by: str | None = None
     ) -> None:
+        self.recorded = True
         if self.info is not None:
             m = self.machine
             end = RequestEnd.of(m, response, self.chunks, self.n, self.restarts, answered_by)
@@ -171,7 +174,10 @@ class Run:
         attempt under way and a hedge beside it are recorded cancelled and their guards
         released."""
         m = self.machine
-        if m.is_terminal:
+        if self.recorded:
+            return
+        if m.is_terminal:  # cancelled between its last transition and its record
+            await self.finish()
             return
         m.transition(_CANCELLED)
         dep = self.done_inflight()

@@ -252,7 +252,7 @@ async def stream_request(
             if not await run.failed(dep, mapped, run.began):
                 raise await run.all_failed()
     except (asyncio.CancelledError, GeneratorExit):
-        if not run.machine.is_terminal:
+        if not run.recorded:
             await asyncio.shield(run.cancelled())
         raise
     finally:
