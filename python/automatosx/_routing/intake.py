@@ -73,10 +73,12 @@ class Intake:
                 await self.reject(raw, stream, message)
                 raise RequestValidationError(message) from exc
         else:
-            raise TypeError(
-                f"request: expected a ProviderRequest or a dict in the seed's JSON shape, got "
+            message = (
+                "request: expected a ProviderRequest or a dict in the seed's JSON shape, got "
                 f"{type(raw).__name__}"
             )
+            await self.reject(raw, stream, message)
+            raise TypeError(message)
         primary = req.provider or plan.options.primary_provider
         route = plan.route(primary)
         if route is None:
@@ -101,11 +103,13 @@ class Intake:
         if seen is not None:
             rid = req.request_id
             if rid in seen:
-                raise RequestValidationError(
+                message = (
                     f"invalid request: requestId {rid} was already used by this router (a "
                     "request's id is its row in the store): omit requestId or give each "
                     "request its own"
                 )
+                await self.reject(req, stream, message)  # under a fresh id of its own
+                raise RequestValidationError(message)
             seen[rid] = None
             if len(seen) > _SEEN_MAX:
                 seen.popitem(last=False)
@@ -156,7 +160,7 @@ class Intake:
             model=model,
             created_at=created,
             started_ns=time.perf_counter_ns(),
-            raw=dict(data),
+            raw=_as_dict(data),
         )
         outcome = RequestEnd(
             state="failed",
@@ -180,6 +184,14 @@ def _recordable_name(value: Any) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _as_dict(data: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The input as a dict for the rejection's row (an odd mapping may not copy)."""
+    try:
+        return dict(data)
+    except Exception:  # a hostile mapping: its row records what could be read
+        return {}
 
 
 def _get(data: Mapping[Any, Any], *keys: str) -> Any:
