@@ -277,6 +277,9 @@ class Router:
         for stream in streams:
             with contextlib.suppress(Exception):  # a stream's own failure is recorded
                 await stream.aclose()
+        ending = self._plan.ending if self._plan is not None else ()
+        if ending:  # cancelled requests still writing their record
+            await asyncio.wait(set(ending), timeout=10)
 
     async def _close_providers(self) -> None:
         for dep in self._deployments.values():

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment
     from automatosx.schemas import ProviderRequest, ProviderResponse
 
-__all__ = ["Deadline", "attempt", "execute", "our_cancel"]
+__all__ = ["Deadline", "attempt", "execute", "our_cancel", "record_cancel"]
 
 T = TypeVar("T")
 EXPIRED = "automatosx: attempt deadline"
@@ -123,8 +123,18 @@ async def execute(run: Run) -> ProviderResponse:
             await tell_after(before, run.request, response, None)
         return response
     except asyncio.CancelledError:
-        await asyncio.shield(run.cancelled())
+        await record_cancel(run)
         raise
+
+
+async def record_cancel(run: Run) -> None:
+    """Record the caller's cancel (``Run.cancelled``) in a task of its own, so a second
+    cancel cannot cut the record short; the router's ``aclose`` waits for these."""
+    task = asyncio.ensure_future(run.cancelled())
+    ending = run.plan.ending
+    ending.add(task)
+    task.add_done_callback(ending.discard)
+    await asyncio.shield(task)
 
 
 def _execute(dep: Deployment, request: ProviderRequest) -> Awaitable[ProviderResponse]:

@@ -15,6 +15,7 @@ an order per request (O(deployments in the group)).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -178,6 +179,8 @@ class Plan:
     """Some deployment has an :class:`~automatosx.guards.AttemptGuard`."""
     before: tuple[PreRequest, ...]
     """The pre-request steps (``before.py``), asked in order between intake and the loop."""
+    ending: set[asyncio.Task[None]] = field(default_factory=set)
+    """Cancelled requests still being recorded (``aclose`` waits for them)."""
 
     @classmethod
     def build(

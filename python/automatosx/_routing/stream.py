@@ -16,18 +16,19 @@ and the detailed usage. Text is tested for first, so a text-only stream pays not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from automatosx._routing.attempt import EXPIRED, attempt, our_cancel
+from automatosx._routing.attempt import EXPIRED, attempt, our_cancel, record_cancel
 from automatosx._routing.before import answer_before, tell_after
 from automatosx._routing.plan import Deployment
 from automatosx._routing.policy import as_provider_error
 from automatosx._routing.run import Run
 from automatosx._routing.streamed import StreamRun
-from automatosx.errors import ProviderTimeoutError
+from automatosx.errors import ProviderTimeoutError, RequestValidationError
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import ProviderRequest, ProviderResponse, StreamChunk, TokenUsage, ToolCall
 
@@ -50,6 +51,7 @@ class Stream:
     before, or when it failed). Leaving the loop early (``break``) or cancelling the task ends
     the request as failed with code ``CANCELLED``; use ``async with router.stream(req) as s``
     (or ``await s.aclose()``) to make that happen at once rather than at garbage collection.
+    A stream closed before it was iterated is recorded ``CANCELLED`` too (it entered).
     A chunk with ``restart=True`` means the reply started again (after a mid-reply failure):
     discard what the earlier chunks showed; its ``index`` is 0.
     """
@@ -81,7 +83,13 @@ class Stream:
         """Stop the stream; if it had not finished, the request is recorded as CANCELLED."""
         if self._gen is not None:
             await self._gen.aclose()
+        elif not self._ended:  # never iterated: the request entered, so it has its row
             self._ended = True
+            with contextlib.suppress(RequestValidationError, TypeError):  # recorded as such
+                run = await self._opener(self._request, True)
+                await run.start()
+                await run.cancelled()
+        self._ended = True
 
     async def __aenter__(self) -> Stream:
         return self
@@ -253,7 +261,7 @@ async def stream_request(
                 raise await run.all_failed()
     except (asyncio.CancelledError, GeneratorExit):
         if not run.recorded:
-            await asyncio.shield(run.cancelled())
+            await record_cancel(run)
         raise
     finally:
         handle._ended = True
