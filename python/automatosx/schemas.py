@@ -41,7 +41,6 @@ import functools
 import math
 import os
 import re
-import time
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -67,6 +66,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 from typing_extensions import Self
+
+from automatosx._clock import now_ms
 
 __all__ = [
     "ContentPart",
@@ -226,8 +227,7 @@ def _assemble(cls: type[_M], data: dict[str, Any], fields_set: set[str]) -> _M:
     return obj
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+_now_ms = now_ms  # the old private name, until every importer uses automatosx._clock
 
 
 _CHECKED = ConfigDict(validate_assignment=True)

@@ -39,12 +39,8 @@ from automatosx.providers._errors import (
     transport_error,
 )
 from automatosx.providers._rich import knob_params
-from automatosx.providers._rich_gemini import (
-    gemini_config_options,
-    rich_params,
-    sdk_tool_calls,
-    tool_calls_of,
-)
+from automatosx.providers._rich_gemini import gemini_config_options as config_options
+from automatosx.providers._rich_gemini import rich_params, sdk_tool_calls, tool_calls_of
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
     FinishReason,
@@ -244,7 +240,7 @@ class GeminiProvider(SdkAdapter):
         if request.has_knobs:
             options = knob_params(request, self.kind, config, takes_knobs=True)
             if options:
-                config.update(gemini_config_options(options))
+                config.update(config_options(options))
         return params
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:

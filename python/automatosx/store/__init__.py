@@ -21,6 +21,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from automatosx.errors import ConfigurationError
+from automatosx.store._messages import LazyMessages, messages_json  # the recording's
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
@@ -54,6 +55,7 @@ __all__ = [
     "Durability",
     "LatencyBucket",
     "LatencyHistogram",
+    "LazyMessages",
     "LazyText",
     "MetricsRow",
     "NullStore",
@@ -73,6 +75,7 @@ __all__ = [
     "SuccessSeries",
     "SummaryBy",
     "WriteFailure",
+    "messages_json",
     "create_store",
     "migrate",
     "open_store",
