@@ -25,7 +25,7 @@ from automatosx._quiet import without_gc
 from automatosx._routing.intake import Intake, validation_message
 from automatosx._routing.plan import Deployment, Plan, build_deployments
 from automatosx._routing.stream import Stream
-from automatosx.errors import ConfigurationError, RequestValidationError, redact
+from automatosx.errors import ConfigurationError, _InvalidOptions, redact
 from automatosx.observe import Observer, Observers
 from automatosx.providers.base import Provider
 from automatosx.schemas import (
@@ -70,7 +70,7 @@ def _as_options(options: RouterOptions | Mapping[str, Any]) -> RouterOptions:
     try:
         return RouterOptions.model_validate(options)
     except ValidationError as exc:
-        raise RequestValidationError(
+        raise _InvalidOptions(
             validation_message("router options", exc), exc.errors(include_url=False)
         ) from exc
 
