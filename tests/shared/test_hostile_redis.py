@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from test_shared_router import OPTIONS, REQUEST, until
+from test_shared_router import OPTIONS, REQUEST, refused, until
 
 import _servers
 from automatosx import Router
@@ -254,3 +254,35 @@ async def test_a_flapping_redis_hands_out_no_fresh_burst_at_each_degrade_and_rej
     # The global rate over the window, plus one burst of the bucket and one of the local
     # limiter: not a fresh burst at every degrade and every rejoin.
     assert admitted <= rate * elapsed * 1.1 + 2 * rate, (admitted, rate * elapsed)
+
+
+async def test_every_key_a_router_writes_has_a_ttl(
+    emulator: EmulatorServer, redis_url: str, prefix: str
+) -> None:
+    from automatosx.emulator import Rule
+
+    emulator.scenario.add(Rule(provider="openai", first=1, status=429, retry_after=30))
+    emulator.scenario.add(Rule(provider="openai", requests=(2, 3), status=500))
+    opts = {"circuitBreakerThreshold": 2, "circuitBreakerTimeout": 60_000}
+    async with router(emulator, redis_url, prefix, rpm=600, **opts) as r:
+        await refused(r.execute(REQUEST))  # 429: a cool-down
+        guard = r._deployments["openai"].guard
+        guard.cooled_until_ms = 0  # type: ignore[union-attr]  # let the next two through
+        for _ in range(2):
+            await refused(r.execute(REQUEST))  # two 500s: the breaker opens
+        await until(lambda: r.breaker_state("openai") == "open")
+        client = await raw(redis_url)
+        try:
+            for _ in range(100):  # the background task writes the keys: wait for them
+                keys = [k async for k in client.scan_iter(match=prefix + "*")]
+                if len(keys) >= 5:
+                    break
+                await asyncio.sleep(0.02)
+            names = sorted(k.decode()[len(prefix) :] for k in keys)
+            assert {"live", "openai:rpm", "openai:open", "openai:tripped", "openai:cool"} <= set(
+                names
+            ), names
+            ttls = {name: await client.pttl(prefix + name) for name in names}
+        finally:
+            await client.aclose()
+    assert all(ttl > 0 for ttl in ttls.values()), ttls
