@@ -412,10 +412,11 @@ def test_after_fork_a_router_built_on_instances_refuses_at_once(
 
 
 def test_close_from_another_thread_gives_running_calls_a_typed_error(
-    emulator: EmulatorServer, scenario: Scenario
+    emulator: EmulatorServer, scenario: Scenario, tmp_path: Path
 ) -> None:
     scenario.add(Rule(provider="claude", latency=0.2))  # calls are in flight when it closes
-    router = SyncRouter(OPTIONS, configs(emulator))
+    db = tmp_path / "close.db"
+    router = SyncRouter(OPTIONS, configs(emulator), store=f"sqlite:///{db}")
     router.open()
     outcomes: list[str] = []
     started = threading.Barrier(9)
@@ -446,3 +447,8 @@ def test_close_from_another_thread_gives_running_calls_a_typed_error(
     assert sorted(set(outcomes) - {"ok"}) == ["closed"], outcomes
     assert outcomes.count("closed") == 8
     assert not [t for t in threading.enumerate() if t.name == "automatosx-sync-router"]
+    # Every request that entered the router has its terminal row: the cut ones CANCELLED.
+    recorded = rows(db, "SELECT state, error_code FROM provider_requests")
+    assert len(recorded) == outcomes.count("ok") + 8
+    cut = [r for r in recorded if r["state"] != "completed"]
+    assert cut == [{"state": "failed", "error_code": "CANCELLED"}] * 8, cut
