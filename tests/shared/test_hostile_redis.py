@@ -286,3 +286,22 @@ async def test_every_key_a_router_writes_has_a_ttl(
         finally:
             await client.aclose()
     assert all(ttl > 0 for ttl in ttls.values()), ttls
+
+
+# -- a fleet member forked from a preloaded parent ---------------------------------------------
+
+
+def test_a_forked_sync_router_rejoins_the_fleet_with_its_own_shared_state(
+    emulator: EmulatorServer, redis_url: str, prefix: str
+) -> None:
+    from automatosx import SyncRouter
+    from test_sync_router import in_child
+
+    config = openai_config(emulator)
+    shared = SharedState(redis_url, prefix=prefix, poll_s=0.1)
+    with SyncRouter(OPTIONS, [config], store=None, shared=shared) as parent:
+        parent.execute(REQUEST)
+        outcome = in_child(parent)  # a new router, a new SharedState, its own connections
+        assert outcome == "ok openai", outcome
+        assert parent.execute(REQUEST).provider == "openai"
+    assert emulator.scenario.count("openai") == 3
