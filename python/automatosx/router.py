@@ -28,7 +28,7 @@ from automatosx._routing.guard import local_guard
 from automatosx._routing.intake import Intake, validation_message
 from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.stream import Stream
-from automatosx.errors import ConfigurationError, RequestValidationError, redact
+from automatosx.errors import ConfigurationError, RequestValidationError, _InvalidOptions, redact
 from automatosx.observe import Observer, Observers
 from automatosx.providers.base import Provider
 from automatosx.schemas import (
@@ -74,7 +74,7 @@ def _as_options(options: RouterOptions | Mapping[str, Any]) -> RouterOptions:
     try:
         return RouterOptions.model_validate(options)
     except ValidationError as exc:
-        raise RequestValidationError(
+        raise _InvalidOptions(
             validation_message("router options", exc), exc.errors(include_url=False)
         ) from exc
 
