@@ -90,7 +90,8 @@ def state_machine() -> str:
     for i, chunk in enumerate(("Hello", ", ", "arm")):
         m.transition(Event.receive_stream_chunk(chunk, i))
     m.transition(Event.stream_complete(input_tokens=3, output_tokens=3, total_tokens=6))
-    assert m.state == State.completed and m.is_terminal, m.state
+    assert m.state == State.completed, m.state
+    assert m.is_terminal
     assert m.context.response == "Hello, arm", m.context.response
     assert m.context.retry_count == 1
     assert m.context.total_tokens == 6
