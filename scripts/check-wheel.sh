@@ -227,7 +227,7 @@ fi
 #    directory in isolated mode (-I: no PYTHONPATH, no user site, no cwd on sys.path).
 if ((!native)); then
     echo "clean install"
-    note "a $wheel_arch wheel cannot run on this $(uname -m) machine: installed and run under"
+    note "this $wheel_arch wheel cannot run on this $(uname -m) machine: installed and run under"
     note "qemu-user by scripts/smoke-wheels.sh (make wheel-smoke) instead"
     SKIP_INSTALL=1
 fi

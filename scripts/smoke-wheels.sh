@@ -40,7 +40,10 @@ for w in "${WHEELS[@]}"; do [[ $(wheel_arch "$w") == "$HOST" ]] && HOST_WHEEL=$w
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wheel-smoke.XXXXXX")
 EMULATOR_PID=""
 cleanup() {
-    [[ -n $EMULATOR_PID ]] && kill "$EMULATOR_PID" 2>/dev/null && wait "$EMULATOR_PID" 2>/dev/null
+    if [[ -n $EMULATOR_PID ]]; then
+        kill "$EMULATOR_PID" 2>/dev/null || true
+        wait "$EMULATOR_PID" 2>/dev/null || true # 143: ended by our TERM
+    fi
     if [[ ${KEEP:-0} == 1 ]]; then echo "(kept $TMP)"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
