@@ -154,6 +154,7 @@ def main() -> int:
         return 1
     ours = sys.executable
     rows = []
+    load_before = os.getloadavg()[0]
     with EmulatorServer() as server:
         imports = {"automatosx": _import_cost(ours, "automatosx")}
         imports["litellm"] = _import_cost(peer, "litellm")
@@ -167,6 +168,11 @@ def main() -> int:
     print(
         "per call against the same loopback emulator (OpenAI chat, 400 calls a side; "
         "import and RSS: medians of 7 fresh interpreters)"
+    )
+    # The figures scale with the machine's load (a shared VM): say what it was.
+    print(
+        f"machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end"
     )
     print(
         f"{'':20} {'version':>8} {'direct SDK':>11} {'routed':>9} {'added p50':>10}"
