@@ -34,6 +34,10 @@ if ((${#WHEELS[@]} == 0)); then
     echo "wheel-smoke: FAIL (no wheel in ${DIST#"$ROOT"/}/: run 'make wheels' first)"
     exit 1
 fi
+if ! command -v readelf >/dev/null && ! ensure_debs "ELF checks of the wheels (readelf)" binutils; then
+    echo "wheel-smoke: FAIL (readelf is needed to check the extension's ELF; install binutils)"
+    exit 1
+fi
 HOST_WHEEL=""
 for w in "${WHEELS[@]}"; do [[ $(wheel_arch "$w") == "$HOST" ]] && HOST_WHEEL=$w; done
 
