@@ -78,12 +78,13 @@ demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
 
 # --zig links against glibc 2.17 from zig's own libc headers, so the wheel is manylinux2014 on any
 # host without the manylinux Docker image; one abi3 wheel serves CPython >= 3.10. The old
-# artifacts go first so check-wheel.sh checks what was just built. Extra checks: STRICT=1,
+# artifacts go first so check-wheel.sh checks what was just built; the sdist before the wheel
+# (outside a git checkout maturin would pack dist/ into it). Extra checks: STRICT=1,
 # SDIST_BUILD=1 (see scripts/check-wheel.sh).
 wheel: install ## a release abi3 manylinux2014 wheel (via zig) + sdist in dist/, checked in a clean venv
 	rm -f dist/automatosx-*.whl dist/automatosx-*.tar.gz
-	maturin build --release --zig --compatibility manylinux2014 -o dist
 	maturin sdist -o dist
+	maturin build --release --zig --compatibility manylinux2014 -o dist
 	bash scripts/check-wheel.sh
 
 # Every wheel this machine can build: x86_64 and aarch64 (cross, Debian's rustc-web with the

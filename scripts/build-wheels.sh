@@ -71,18 +71,20 @@ build() { # ARCH
     fi
 }
 
-for arch in $ARCHES; do
-    case $arch in
-        x86_64 | aarch64) build "$arch" ;;
-        *) summary+=("NOT BUILT  $arch: only x86_64 and aarch64 Linux wheels are built here") ;;
-    esac
-done
+# The sdist first: outside a git checkout (a source tarball) nothing tells maturin to leave
+# dist/ out, and it would pack the wheels just built.
 if maturin sdist -o "$DIST"; then
     summary+=("built      $(cd "$DIST" && ls -t automatosx-*.tar.gz | head -n 1)")
 else
     summary+=("NOT BUILT  sdist: maturin sdist failed (above)")
     status=1
 fi
+for arch in $ARCHES; do
+    case $arch in
+        x86_64 | aarch64) build "$arch" ;;
+        *) summary+=("NOT BUILT  $arch: only x86_64 and aarch64 Linux wheels are built here") ;;
+    esac
+done
 
 echo
 echo "build-wheels: into ${DIST#"$ROOT"/}/"
