@@ -34,6 +34,11 @@ EXPIRED = "automatosx: attempt deadline"
 _PY311 = sys.version_info >= (3, 11)
 
 
+def _expire(task: asyncio.Task[Any], fired: list[bool]) -> None:
+    fired.append(True)
+    task.cancel(EXPIRED)
+
+
 def our_cancel(task: asyncio.Task[Any], exc: asyncio.CancelledError) -> bool:
     """Whether a CancelledError is our deadline alone, not (also) the caller's cancel."""
     if _PY311:
@@ -49,12 +54,12 @@ async def within(dep: Deployment, seconds: float, step: Awaitable[T], late: str)
     task = asyncio.current_task()
     assert task is not None
     loop = task.get_loop()
-    handle = loop.call_at(loop.time() + seconds, task.cancel, EXPIRED)
+    fired: list[bool] = []
+    handle = loop.call_at(loop.time() + seconds, _expire, task, fired)
     try:
         return await step
     except asyncio.CancelledError as exc:
-        # the timer fired (its time has come) and no other cancel came with it
-        if loop.time() >= handle.when() and our_cancel(task, exc):
+        if fired and our_cancel(task, exc):  # our timer, and no other cancel came with it
             raise ProviderTimeoutError(f"{late} within {seconds:g}s", provider=dep.name) from None
         raise
     finally:
