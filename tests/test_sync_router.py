@@ -355,7 +355,7 @@ def test_health_breakers_and_providers_are_reported(
 # -- across os.fork() and close() under load (issue 19, item 6) ----------------------------
 
 
-def in_child(router: SyncRouter, within_s: float = 20.0) -> str:
+def in_child(router: SyncRouter, within_s: float = 60.0) -> str:
     """Fork; in the child call ``router.execute`` and report what happened through a pipe.
     The parent waits at most ``within_s``: a child that blocks is killed and reported."""
     read_end, write_end = os.pipe()
