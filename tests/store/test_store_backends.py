@@ -14,7 +14,7 @@ import automatosx.store._batch_writer as batch_writer_module
 from automatosx.errors import StoreError
 from automatosx.schemas import ProviderHealth
 from automatosx.store import RecordSink, Store, StoreReader, StoreState
-from conftest import Backend
+from tests.store.conftest import Backend
 
 # -- round trips --------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import automatosx.store._batch_writer as batch_writer_module
 import automatosx.store._queue as queue_module
 from automatosx.errors import ConfigurationError
 from automatosx.store import SQLiteStore
-from conftest import Backend
+from tests.store.conftest import Backend
 
 
 class FakeClock:

@@ -13,7 +13,7 @@ from store_records import attempt_record, new_id, request_record, response
 
 from automatosx.errors import StoreError
 from automatosx.store import SQLiteStore, WriteFailure
-from conftest import Backend
+from tests.store.conftest import Backend
 
 SURROGATE = "secret\ud800text"
 

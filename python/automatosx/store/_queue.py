@@ -180,9 +180,13 @@ class WriteQueue:
         oldest = self.oldest()
         if oldest is not None and time.monotonic() - oldest > self.max_lag_s / 2:
             return  # hysteresis: let the writer get well under the bound first
-        if len(self._lagging) > self._max_lag_requests // 2:
+        lagging = len(self._lagging)
+        if lagging > self._max_lag_requests // 2:
             return
-        room = self.room_limit - len(self.pending) - self._granted
+        room = min(
+            self.room_limit - len(self.pending) - self._granted,
+            self._max_lag_requests - lagging - self._granted,  # each may start a request
+        )
         while self._room_waiters and room > 0:
             waiter = self._room_waiters.popleft()
             if not waiter.done():
