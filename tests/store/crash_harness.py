@@ -64,6 +64,12 @@ def run_and_kill(
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout_s)
         if proc.stdout is not None:
+            for line in proc.stdout:  # what it wrote before the kill and was not read yet
+                kind, _, rid = line.strip().partition(" ")
+                if kind == "sent":
+                    crash.sent.append(rid)
+                elif kind == "ack":
+                    crash.acked.append(rid)
             proc.stdout.close()
         if proc.stderr is not None:
             proc.stderr.close()

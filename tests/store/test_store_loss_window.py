@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from store_records import new_id, request_record
+from tests.store.conftest import Backend
 
 import automatosx.store._batch_writer as batch_writer_module
 import automatosx.store._queue as queue_module
 from automatosx.errors import ConfigurationError
 from automatosx.store import SQLiteStore
-from tests.store.conftest import Backend
 
 
 class FakeClock:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from store_records import attempt_record, new_id, request_record, response
+from tests.store.conftest import Backend
 
 from automatosx.errors import StoreError
 from automatosx.store import SQLiteStore, WriteFailure
-from tests.store.conftest import Backend
 
 SURROGATE = "secret\ud800text"
 
