@@ -2,8 +2,9 @@
 event loop rarely yields (a task burns the CPU 100 ms between yields) records requests into
 SQLite, 256 at a time through an in-process adapter (``benches/_stub.py``: as fast as a
 provider can answer), and is SIGKILLed once it has acknowledged 760 of them; then every
-acknowledged request is looked for in the file, in its final state, as the next process sees it (its store replays
-what the dead one spooled, ``_spool.py``, and finalises what it left open).
+acknowledged request is looked for in the file, in its final state, as the next process
+sees it (its store replays what the dead one spooled, ``_spool.py``, and finalises what it
+left open).
 
 Before the writer was a thread, commits waited for a loop that rarely came round: this run
 lost 32 rows and left 217 more ``requesting`` (249 of 760 acknowledged requests not recorded
