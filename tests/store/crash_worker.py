@@ -1,5 +1,5 @@
 """A router process to crash: ``python crash_worker.py STORE_URL PROVIDER IN_FLIGHT BUSY_MS
-BLOCK_AFTER [DURABILITY]``.
+BLOCK_AFTER [DURABILITY or store options as JSON]``.
 
 It records into STORE_URL through the real router, IN_FLIGHT requests at a time for ever.
 PROVIDER is an emulator's Anthropic base URL (the real SDK over HTTP), ``in-process`` (an
@@ -15,6 +15,7 @@ prints ``busy`` and spins for a minute). The parent SIGKILLs it.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 import uuid
@@ -50,7 +51,9 @@ async def main(
     )
     from automatosx.store import create_store
 
-    kwargs = {"durability": durability} if durability else {}
+    kwargs = json.loads(durability) if durability.startswith("{") else {}
+    if durability and not kwargs:
+        kwargs = {"durability": durability}
     store = create_store(store_url, **kwargs)
     out = sys.stdout
     acked = 0

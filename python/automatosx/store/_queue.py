@@ -98,6 +98,7 @@ class WriteQueue:
         self._enqueued = 0
         self._done = 0  # ops settled (written or failed)
         self._blocked_puts = 0
+        self._entering = 0  # callers that waited and have not queued their write yet
         self._granted = 0
         self._flushers: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._failures: list[StoreError] = []
@@ -142,28 +143,51 @@ class WriteQueue:
             self._spool(write, row, many, key, prepare)
             return
         if self._must_wait(key):
-            if self.max_wait_s is None or spool is None:
-                await self._wait_for_room()
-            else:
-                try:
-                    await asyncio.wait_for(self._wait_for_room(), self.max_wait_s)
-                except TimeoutError:  # the writer is stuck: do not hold the caller longer
-                    with spool.lock:
-                        spool.active = True
-                    logger.warning("store writer stalled: spooling writes to %s", spool.path)
-                    self._spool(write, row, many, key, prepare)
-                    return
+            self._entering += 1  # until queued: close() waits for it
+            try:
+                if self.max_wait_s is None or spool is None:
+                    await self._wait_for_room()
+                else:
+                    try:
+                        await asyncio.wait_for(self._wait_for_room(), self.max_wait_s)
+                    except TimeoutError:  # the writer is stuck: do not hold the caller longer
+                        with spool.lock:
+                            spool.active = True
+                        logger.warning("store writer stalled: spooling writes to %s", spool.path)
+                        self._spool(write, row, many, key, prepare)
+                        return
+                after: asyncio.Future[None] | None = None
+                if self.sync:
+                    after = self._loop.create_future()
+                self._granted -= 1
+                self._queue_op(write, row, many, key, prepare, after)
+            finally:
+                self._entering -= 1
+            if after is not None:
+                await after
+            return
         waiter: asyncio.Future[None] | None = None
         if self.sync:
             waiter = self._loop.create_future()
+        self._queue_op(write, row, many, key, prepare, waiter)
+        if waiter is not None:
+            await waiter
+
+    def _queue_op(
+        self,
+        write: Write,
+        row: Any,
+        many: bool,
+        key: str | None,
+        prepare: Prepare | None,
+        waiter: asyncio.Future[None] | None,
+    ) -> None:
         if key is not None:
             lagging = self._lagging
             lagging[key] = lagging.get(key, 0) + 1
         self.pending.append((write, row, many, waiter, key, prepare, time.monotonic()))
         self._enqueued += 1
         self._wake()
-        if waiter is not None:
-            await waiter
 
     def _spool(
         self, write: Write, row: Any, many: bool, key: str | None, prepare: Prepare | None
@@ -215,9 +239,10 @@ class WriteQueue:
             raise
         finally:
             self._blocked_puts -= 1
-        self._granted -= 1
         if self.error is not None:
+            self._granted -= 1
             raise self.error
+        # the room stays counted in _granted until the caller has queued its write
 
     def release_room(self) -> None:
         if not self._room_waiters:
@@ -252,7 +277,7 @@ class WriteQueue:
 
     @property
     def settled(self) -> bool:
-        return self._blocked_puts == 0 and self._done >= self._enqueued
+        return self._blocked_puts == 0 and self._entering == 0 and self._done >= self._enqueued
 
     # -- settling (posted by the writer thread) --------------------------------------------
 
