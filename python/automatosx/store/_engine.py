@@ -56,9 +56,27 @@ from automatosx.store.base import (
     expect_type,
 )
 
-__all__ = ["EXIT_FLUSH_S", "SQLStore", "check_options"]
+__all__ = ["EXIT_FLUSH_S", "SQLStore", "check_options", "engine_options"]
 
 EXIT_FLUSH_S = 2.0
+
+
+_ENGINE_OPTIONS = (
+    "queue_size",
+    "batch_size",
+    "commit_interval_ms",
+    "max_lag_ms",
+    "max_lag_requests",
+    "max_wait_ms",
+    "lease_ms",
+    "spool_dir",
+    "on_write_error",
+)
+
+
+def engine_options(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The engine's options among a backend constructor's arguments (its ``locals()``)."""
+    return {name: arguments[name] for name in _ENGINE_OPTIONS}
 
 
 def check_options(**options: object) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from automatosx.errors import ConfigurationError, StoreError
-from automatosx.store._engine import SQLStore, check_options
+from automatosx.store._engine import SQLStore, check_options, engine_options
 from automatosx.store.base import WriteFailure
 from automatosx.store.postgres._dialect import PostgresDialect
 
@@ -89,15 +89,7 @@ class PostgresStore(SQLStore):
             PostgresDialect(self._connect, self._create_pool, writers, redact_url(url)),
             durability=durability,
             sync=durability == "sync",
-            queue_size=queue_size,
-            batch_size=batch_size,
-            commit_interval_ms=commit_interval_ms,
-            max_lag_ms=max_lag_ms,
-            max_lag_requests=max_lag_requests,
-            max_wait_ms=max_wait_ms,
-            lease_ms=lease_ms,
-            spool_dir=spool_dir,
-            on_write_error=on_write_error,
+            **engine_options(locals()),
         )
 
     def __repr__(self) -> str:

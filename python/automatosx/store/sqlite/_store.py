@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from automatosx.errors import ConfigurationError
-from automatosx.store._engine import SQLStore
+from automatosx.store._engine import SQLStore, engine_options
 from automatosx.store.base import WriteFailure
 from automatosx.store.sqlite._dialect import SQLiteDialect
 
@@ -60,15 +60,7 @@ class SQLiteStore(SQLStore):
             SQLiteDialect(self._path, int(busy_timeout_ms)),
             durability=durability,
             sync=durability == "sync",
-            queue_size=queue_size,
-            batch_size=batch_size,
-            commit_interval_ms=commit_interval_ms,
-            max_lag_ms=max_lag_ms,
-            max_lag_requests=max_lag_requests,
-            max_wait_ms=max_wait_ms,
-            lease_ms=lease_ms,
-            spool_dir=spool_dir,
-            on_write_error=on_write_error,
+            **engine_options(locals()),
         )
 
     @classmethod
