@@ -24,6 +24,7 @@ __all__ = [
     "INSERT_RESPONSE",
     "METRICS_COLUMNS",
     "REQUEST_COLUMNS",
+    "REPLAYS",
     "RESPONSE_COLUMNS",
     "SUMMARY_STATES",
     "UPDATE_REQUEST_STATE",
@@ -44,6 +45,9 @@ class Write:
     table: str
     columns: tuple[tuple[str, str], ...]
     key: str | None = None
+    replay: bool = False
+    """Written again from a spool: an insert whose row is already there is skipped (the
+    dialect adds ``ON CONFLICT DO NOTHING``)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -118,6 +122,12 @@ WRITES = (
     INSERT_HEALTH,
     UPDATE_REQUEST_STATE,
 )
+
+REPLAYS = {
+    write.label: Write(write.label, write.table, write.columns, write.key, replay=True)
+    for write in WRITES
+}
+"""Each write's replay form, by label (what a spool file names)."""
 
 REQUEST_COLUMNS = (
     "id, provider, model, messages, max_tokens, temperature, stream, state, retry_count,"
