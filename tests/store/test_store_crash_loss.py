@@ -8,13 +8,12 @@ left open).
 
 Before the writer was a thread, commits waited for a loop that rarely came round: this run
 lost 32 rows and left 217 more ``requesting`` (249 of 760 acknowledged requests not recorded
-as they ended; the issue's probe: 116 of 758 lost). The goal: at most 50, with
-``max_lag_requests=32`` (the default, 256, trades a wider window for throughput)."""
+as they ended; the issue's probe: 116 of 758 lost). The goal: at most 50, with the store's
+defaults (``max_lag_requests`` 64)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from pathlib import Path
 
@@ -46,7 +45,6 @@ def test_a_busy_loop_sigkilled_loses_at_most_fifty_acknowledged_requests(
         acks=ACKS,
         in_flight=256,
         busy_ms=100,
-        durability=json.dumps({"max_lag_requests": 32}),
     )
     rows = asyncio.run(stored(db))
     missing = [rid for rid in crash.acked if rid not in rows]

@@ -61,7 +61,7 @@ class PostgresStore(SQLStore):
         connect_timeout: float = 10.0,
         commit_interval_ms: float = 100,
         max_lag_ms: float = 500,
-        max_lag_requests: int = 256,
+        max_lag_requests: int = 64,
         max_wait_ms: float = 1_000,
         lease_ms: int = 30_000,
         spool_dir: str | None = None,
