@@ -59,14 +59,14 @@ def sync(router: SyncRouter) -> None:
 """
 
 EXPECTED = [
-    "automatosx.schemas.ProviderResponse",
-    "list[automatosx.schemas.ToolCall]",
+    "automatosx.schemas._response.ProviderResponse",
+    "list[automatosx.schemas._content.ToolCall]",
     "automatosx._output.ParsedResponse[sample.Item]",
     "sample.Item",
     "list[sample.Item]",
     "sample.Point",
     "TypedDict(sample.Person, {'name': str})",
-    "automatosx.schemas.Message",
+    "automatosx.schemas._content.Message",
     "sample.Item",
 ]
 
