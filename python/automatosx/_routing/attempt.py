@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from automatosx._routing.before import answer_before, tell_after
 from automatosx._routing.hedge import race
+from automatosx._routing.limits import timeout_of
 from automatosx._routing.policy import as_provider_error
 from automatosx._routing.run import Run
 from automatosx.errors import ProviderTimeoutError
@@ -101,7 +102,8 @@ async def attempt(
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # mapped: adapters raise ProviderError
-            if await run.failed(dep, as_provider_error(exc, dep.name, dep.timeout_s), started):
+            err = as_provider_error(exc, dep.name, timeout_of(run.request, dep))
+            if await run.failed(dep, err, started):
                 continue
             break
         run.answered(dep, run.began)
@@ -117,7 +119,8 @@ async def execute(run: Run) -> ProviderResponse:
         hit = await answer_before(before, run.request, False) if before else None
         if hit is not None:
             return await run.answered_before(hit)
-        dep, response = await attempt(run, _execute, _timeout, "no reply")
+        limit = _timeout if run.request.timeout_ms is None else _requested(run.request)
+        dep, response = await attempt(run, _execute, limit, "no reply")
         response = await run.replied(dep, response)
         if before:
             await tell_after(before, run.request, response, None)
@@ -143,3 +146,9 @@ def _execute(dep: Deployment, request: ProviderRequest) -> Awaitable[ProviderRes
 
 def _timeout(dep: Deployment) -> float:
     return dep.timeout_s
+
+
+def _requested(request: ProviderRequest) -> Callable[[Deployment], float]:
+    """The request's ``timeoutMs`` at every deployment (in place of theirs)."""
+    seconds = (request.timeout_ms or 0) / 1000
+    return lambda dep: seconds

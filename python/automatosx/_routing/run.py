@@ -19,6 +19,7 @@ from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
 from automatosx._routing.admission import NO_ADMISSIONS, Admissions, admit
 from automatosx._routing.estimate import delivered_tokens, token_estimate
+from automatosx._routing.limits import retries_of, timeout_of
 from automatosx._routing.policy import (
     RAISE,
     AttemptContext,
@@ -94,7 +95,7 @@ class Run:
         self.request = request
         self.sent = request  # the request as sent to the current candidate
         self.machine = ProviderStateMachine(
-            request.request_id, max_retries=first.max_retries, fallback_providers=labels
+            request.request_id, max_retries=retries_of(request, first), fallback_providers=labels
         )
         self.info = info
         self.attempts: list[Attempt] = []
@@ -255,7 +256,10 @@ class Run:
         try:
             self.machine.transition(
                 Event.fallback_to_provider(
-                    provider=label, model=model, max_retries=dep.max_retries, **restart
+                    provider=label,
+                    model=model,
+                    max_retries=retries_of(self.request, dep),
+                    **restart,
                 )
             )
         except InvalidTransitionError:
@@ -299,7 +303,7 @@ class Run:
             err,
             AttemptContext(
                 retry_count=ctx.retry_count,
-                max_retries=dep.max_retries,
+                max_retries=retries_of(self.request, dep),
                 backoff=self.plan.backoff,
                 streamed=streamed,
                 restart_streams=self.plan.restart_streams,
@@ -437,7 +441,7 @@ class Run:
             code = "CANCELLED" if by_caller else "CANCELLED_HEDGE"
             err = ProviderError(f"cancelled: {why}", provider=dep.name, code=code)
             return err, "cancelled" if by_caller else "cancelled_hedge"
-        err = as_provider_error(error, dep.name, dep.timeout_s)
+        err = as_provider_error(error, dep.name, timeout_of(self.request, dep))
         verdict = decide(err, None)
         cool = verdict.cool_ms
         dep.guard.failed(verdict.breaker == "failure", cool, cool is not None)
