@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
-from automatosx._routing.admission import NO_ADMISSIONS, Admissions, admit
+from automatosx._routing.admission import NO_ADMISSIONS, Admissions
 from automatosx._routing.estimate import delivered_tokens, token_estimate
 from automatosx._routing.limits import retries_of, timeout_of
 from automatosx._routing.policy import (
@@ -28,6 +28,7 @@ from automatosx._routing.policy import (
     decide,
     machine_events,
 )
+from automatosx._routing.waits import admit_visibly
 from automatosx.errors import AllProvidersFailedError, Attempt, CircuitOpenError, ProviderError
 from automatosx.guards import RejectRequest
 from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo
@@ -151,8 +152,9 @@ class Run:
         """Ask ``dep``'s admission chain for an attempt (``side``: a hedge). False: skip it
         (the main attempt's skip is recorded). An attempt guard's rejection ends the request
         at once: recorded failed with the guard's error, which is raised."""
-        answer, held = await admit(
-            dep, model, self.request, self.n + 1, self.token_estimate, patience_ms
+        plan, n = self.plan, self.n + 1  # a wait for the limiter is told (waits.py)
+        answer, held = await admit_visibly(
+            plan, self.info, dep, model, self.request, n, self.token_estimate, patience_ms
         )
         if answer is None:
             if held:
@@ -253,13 +255,11 @@ class Run:
         dep, model = self.cands[self.pos]
         label = self.labels[self.pos - 1]
         restart = {"restart": True} if self.delivered > 0 else {}
+        retries = retries_of(self.request, dep)
         try:
             self.machine.transition(
                 Event.fallback_to_provider(
-                    provider=label,
-                    model=model,
-                    max_retries=retries_of(self.request, dep),
-                    **restart,
+                    provider=label, model=model, max_retries=retries, **restart
                 )
             )
         except InvalidTransitionError:

@@ -239,8 +239,6 @@ class GeminiProvider(SdkAdapter):
             rich_params(request, params)
         if request.has_knobs:
             options = knob_params(request, self.kind, config, takes_knobs=True)
-            if request.timeout_ms is not None:  # the SDK's timeout must not cut it
-                config["http_options"] = {"timeout": request.timeout_ms}
             if options:
                 config.update(config_options(options))
         return params

@@ -129,8 +129,6 @@ class OpenAIProvider(StainlessAdapter):
             rich_params(request, params)
         if request.has_knobs:
             options = knob_params(request, self.kind, params, takes_knobs=True)
-            if request.timeout_ms is not None:  # the SDK's read timeout must not cut it
-                params["timeout"] = request.timeout_ms / 1000
             if options:
                 params["extra_body"] = {**params.get("extra_body", {}), **options}
         return params
