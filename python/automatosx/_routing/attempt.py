@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment
     from automatosx.schemas import ProviderRequest, ProviderResponse
 
-__all__ = ["Deadline", "attempt", "execute", "our_cancel", "record_cancel"]
+__all__ = ["Check", "Deadline", "attempt", "execute", "our_cancel", "record_cancel"]
 
 T = TypeVar("T")
 EXPIRED = "automatosx: attempt deadline"
@@ -111,7 +111,12 @@ async def attempt(
     raise await run.all_failed()
 
 
-async def execute(run: Run) -> ProviderResponse:
+Check = Callable[[Run, "Deployment", "ProviderResponse"], Awaitable[bool]]
+"""Looks at a reply before it completes the request: False when it set up another try
+(``parsed.py``'s re-ask)."""
+
+
+async def execute(run: Run, check: Check | None = None) -> ProviderResponse:
     """A non-streaming request, from its start to its recorded end."""
     try:
         await run.start()
@@ -121,6 +126,8 @@ async def execute(run: Run) -> ProviderResponse:
             return await run.answered_before(hit)
         limit = _timeout if run.request.timeout_ms is None else _requested(run.request)
         dep, response = await attempt(run, _execute, limit, "no reply")
+        while check is not None and not await check(run, dep, response):
+            dep, response = await attempt(run, _execute, limit, "no reply")
         response = await run.replied(dep, response)
         if before:
             await tell_after(before, run.request, response, None)
