@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
-from automatosx._routing.admission import NO_ADMISSIONS, Admissions
+from automatosx._routing.admission import NO_ADMISSIONS, Admissions, admit
 from automatosx._routing.estimate import delivered_tokens, token_estimate
 from automatosx._routing.limits import retries_of, timeout_of
 from automatosx._routing.policy import (
@@ -28,7 +28,7 @@ from automatosx._routing.policy import (
     decide,
     machine_events,
 )
-from automatosx._routing.waits import admit_visibly
+from automatosx._routing.waits import WAITED_NS, waited
 from automatosx.errors import AllProvidersFailedError, Attempt, CircuitOpenError, ProviderError
 from automatosx.guards import RejectRequest
 from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo
@@ -152,10 +152,10 @@ class Run:
         """Ask ``dep``'s admission chain for an attempt (``side``: a hedge). False: skip it
         (the main attempt's skip is recorded). An attempt guard's rejection ends the request
         at once: recorded failed with the guard's error, which is raised."""
-        plan, n = self.plan, self.n + 1  # a wait for the limiter is told (waits.py)
-        answer, held = await admit_visibly(
-            plan, self.info, dep, model, self.request, n, self.token_estimate, patience_ms
-        )
+        began, n = time.perf_counter_ns(), self.n + 1
+        answer, held = await admit(dep, model, self.request, n, self.token_estimate, patience_ms)
+        if time.perf_counter_ns() - began >= WAITED_NS:  # a wait: told (waits.py)
+            await waited(self.plan, self.info, dep, model, self.request, n, began, answer is None)
         if answer is None:
             if held:
                 self.admissions.keep(held, side)

@@ -1,12 +1,11 @@
 """Waits at admission made visible: a request that waited for its deployment's rate limiter
 (or a 429's cool-down) before an attempt is logged, told to the observers and metered.
 
-``Run.admit`` asks the admission chain through :func:`admit_visibly`, which times it: an
-admission that took :data:`WAITED_NS` or more waited (a guard sleeps whole milliseconds; one
-that does not wait never sleeps). Then
-:func:`waited`: a DEBUG log line per wait (logger ``automatosx``); one INFO line per deployment
-per minute while its requests wait, saying how many waited, how long, and the limits that made
-them (so a slow service is not a mystery); and ``Observer.limiter_waited`` with a
+``Run.admit`` times the admission chain: an admission that took :data:`WAITED_NS` or more
+waited (a guard sleeps whole milliseconds; one that does not wait never sleeps). Then
+:func:`waited`: a DEBUG log line per wait (logger ``automatosx``); one INFO line per
+deployment per minute while its requests wait, saying how many waited, how long, and the
+limits that made them (``waitlog.py``); and ``Observer.limiter_waited`` with a
 :class:`~automatosx.observe.WaitInfo` (the telemetry observers record the
 ``automatosx.limiter.wait`` histogram from it).
 """
@@ -18,18 +17,14 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from automatosx._core import monotonic_ms
-from automatosx._routing.admission import Held, admit
 from automatosx.observe import WaitInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from automatosx._routing.plan import Deployment, Plan
-    from automatosx.guards import RejectRequest, Skip
     from automatosx.observe import RequestInfo
     from automatosx.schemas import ProviderRequest
 
-__all__ = ["WAITED_NS", "admit_visibly", "waited"]
+__all__ = ["WAITED_NS", "waited"]
 
 log = logging.getLogger("automatosx")
 
@@ -37,33 +32,29 @@ WAITED_NS = 1_000_000
 """An admission that took this long (1 ms) waited."""
 
 
-async def admit_visibly(
+async def waited(
     plan: Plan,
     info: RequestInfo | None,
     dep: Deployment,
     model: str,
     request: ProviderRequest,
     number: int,
-    tokens: Callable[[], int],
-    patience_ms: int,
-) -> tuple[Skip | RejectRequest | None, Held]:
-    """``admission.admit`` for attempt ``number`` at ``dep``; a wait is told (:func:`waited`)."""
-    began = time.perf_counter_ns()
-    answer, held = await admit(dep, model, request, number, tokens, patience_ms)
-    if time.perf_counter_ns() - began >= WAITED_NS:
-        wait = waited(dep, model, request.request_id, number, began, answer is None)
-        observers = plan.observers.limiter_waited
-        if observers and info is not None:
-            for obs in observers:
-                await obs.limiter_waited(info, wait)
-    return answer, held
+    began_ns: int,
+    admitted: bool,
+) -> None:
+    """Attempt ``number`` of ``request`` waited at ``dep``'s admission since ``began_ns``
+    (``perf_counter_ns``): logged, and told to the observers of ``limiter_waited``."""
+    wait = _logged(dep, model, request.request_id, number, began_ns, admitted)
+    observers = plan.observers.limiter_waited
+    if observers and info is not None:
+        for obs in observers:
+            await obs.limiter_waited(info, wait)
 
 
-def waited(
+def _logged(
     dep: Deployment, model: str, request_id: str, number: int, began_ns: int, admitted: bool
 ) -> WaitInfo:
-    """Attempt ``number`` of ``request_id`` waited at ``dep`` since ``began_ns``
-    (``perf_counter_ns``): logged (DEBUG; the deployment's INFO line when due)."""
+    """The wait, logged (DEBUG; the deployment's INFO line when due)."""
     waited_ms = (time.perf_counter_ns() - began_ns) / 1e6
     now = monotonic_ms()
     cooled_until = getattr(dep.guard, "cooled_until_ms", 0) or 0
