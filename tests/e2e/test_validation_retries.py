@@ -43,6 +43,11 @@ async def test_a_reply_that_does_not_validate_is_re_asked_and_recorded_as_an_att
     assert e2e.count(name) == 2
     row = await e2e.stored(req["requestId"])
     assert row.request.state == "completed"
+    # The re-ask starts the request over at the same candidate; the history keeps it all.
+    assert row.request.history == [
+        *("idle", "validating", "requesting", "failed"),
+        *("idle", "validating", "requesting", "completed"),
+    ]
     assert [(a.attempt, a.provider, a.outcome, a.error_code) for a in row.attempts] == [
         (1, name, "failure", "OUTPUT_VALIDATION"),
         (2, name, "success", None),
