@@ -133,7 +133,7 @@ def reask_request(
     )
     messages = [
         *sent.messages,
-        Message(role="assistant", content=reply or " "),
+        Message(role="assistant", content=reply or "(an empty reply)"),
         Message(role="user", content=text),
     ]
     return sent.model_copy(update={"messages": messages})
