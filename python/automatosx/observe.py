@@ -13,6 +13,8 @@ Events, in the order one request produces them::
         chunk*                      a streamed chunk reached the caller (streams only)
       attempt_ended                 its outcome, the policy's decision, the breaker's state
       stream_restarted*             a failed stream starts again (the next chunk restarts at 0)
+      limiter_waited*               an attempt waited for its deployment's limiter (or a
+                                    429's cool-down) before it was sent (or skipped)
     request_finished                the terminal state: once per request, invalid ones too
 
 An exception raised by an observer propagates to the caller (the SQLite store in
@@ -36,6 +38,7 @@ __all__ = [
     "RequestEnd",
     "RequestInfo",
     "SkipInfo",
+    "WaitInfo",
 ]
 
 AttemptOutcome = Literal["success", "failure", "cancelled", "cancelled_hedge"]
@@ -96,6 +99,25 @@ class SkipInfo:
     reason: BaseException
     code: str
     breaker_state: str | None = None
+
+
+@dataclass(slots=True)
+class WaitInfo:
+    """An attempt's wait at admission: its deployment's rate limiter (or a 429's cool-down)
+    held it back before it was sent (``limiter_waited``)."""
+
+    provider: str
+    """The deployment id."""
+    model: str
+    waited_ms: float
+    reason: Literal["limiter", "cooldown"]
+    """``limiter``: the requests/tokens a minute; ``cooldown``: a 429's retry-after."""
+    attempt: int
+    """The number (1-based over the request) of the attempt that waited."""
+    admitted: bool = True
+    """False: after waiting, the deployment was skipped (its wait grew beyond patience)."""
+    kind: str = ""
+    """The deployment's provider kind."""
 
 
 @dataclass(slots=True)
@@ -173,6 +195,10 @@ class Observer:
     async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         return None
 
+    async def limiter_waited(self, request: RequestInfo, wait: WaitInfo) -> None:
+        """An attempt of ``request`` waited for its deployment's limiter or cool-down."""
+        return None
+
     async def aclose(self) -> None:
         """Called once when the router closes."""
         return None
@@ -186,6 +212,7 @@ _EVENTS = (
     "attempt_ended",
     "stream_restarted",
     "request_finished",
+    "limiter_waited",
 )
 
 
@@ -216,5 +243,6 @@ class Observers:
     attempt_ended: tuple[Observer, ...]
     stream_restarted: tuple[Observer, ...]
     request_finished: tuple[Observer, ...]
+    limiter_waited: tuple[Observer, ...]
     all: tuple[Observer, ...]
     any: bool

@@ -28,7 +28,7 @@ from automatosx._routing.guard import local_guard
 from automatosx._routing.intake import Intake, validation_message
 from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.stream import Stream
-from automatosx.errors import ConfigurationError, RequestValidationError, _InvalidOptions, redact
+from automatosx.errors import ConfigurationError, _InvalidOptions, redact
 from automatosx.observe import Observer, Observers
 from automatosx.providers.base import Provider
 from automatosx.schemas import (
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from automatosx.shared import SharedState
 
 T = TypeVar("T")
+Req = ProviderRequest | Mapping[str, Any]
 
 __all__ = ["Router", "Stream"]
 
@@ -343,61 +344,55 @@ class Router:
 
     @overload
     async def execute(
-        self, request: ProviderRequest | Mapping[str, Any], *, response_model: None = None
+        self,
+        request: Req,
+        *,
+        response_model: None = None,
+        max_validation_retries: int | None = None,
     ) -> ProviderResponse: ...
 
     @overload
     async def execute(
-        self, request: ProviderRequest | Mapping[str, Any], *, response_model: type[T]
+        self, request: Req, *, response_model: type[T], max_validation_retries: int | None = None
     ) -> ParsedResponse[T]: ...
 
     @overload
     async def execute(
-        self, request: ProviderRequest | Mapping[str, Any], *, response_model: Any
+        self, request: Req, *, response_model: Any, max_validation_retries: int | None = None
     ) -> ParsedResponse[Any]: ...
 
     async def execute(
-        self,
-        request: ProviderRequest | Mapping[str, Any],
-        *,
-        response_model: Any = None,
+        self, request: Req, *, response_model: Any = None, max_validation_retries: int | None = None
     ) -> ProviderResponse:
         """Send one non-streaming request; return the first successful provider's response.
 
         With ``response_model`` (any type a pydantic ``TypeAdapter`` takes) the provider is
         asked for its JSON and the reply validated into ``response.parsed``: a
-        ``ParsedResponse[T]``, typed for mypy and pyright. A reply that does not validate
-        raises ``OutputValidationError`` (the request is recorded ``completed``); a type with
-        no usable JSON schema is recorded failed and raised as ``RequestValidationError``.
+        ``ParsedResponse[T]``, typed for mypy and pyright. A reply that does not validate is
+        re-asked ``max_validation_retries`` times (default ``maxValidationRetries``, 0), each
+        try an attempt of the request; then it raises ``OutputValidationError`` (the request
+        is recorded ``completed``); a type with no usable JSON schema is recorded failed and
+        raised as ``RequestValidationError``.
         Raises ``RequestValidationError`` for bad input, ``InvalidRequestError`` at once when a
         provider rejects the request itself, and ``AllProvidersFailedError`` when every
         candidate failed.
         """
         intake = self._ensure_open()
         if response_model is not None:
-            from automatosx._output import UnusableOutputType, with_response_model
+            from automatosx._routing.parsed import execute_parsed
 
-            try:
-                request = with_response_model(request, response_model)
-            except UnusableOutputType as exc:
-                message = f"invalid request: {exc}"
-                await intake.reject(request, False, message)
-                raise RequestValidationError(message) from None
+            retries = max_validation_retries
+            retries = self.options.max_validation_retries if retries is None else retries
+            return await execute_parsed(intake, request, response_model, retries, self._tasks)
         run = await intake.open(request, False)
         task = asyncio.current_task()
         tasks = self._tasks
         if task is not None:
             tasks.add(task)
         try:
-            response = await execute(run)
+            return await execute(run)
         finally:
             tasks.discard(task)
-        if response_model is not None:
-            from automatosx._output import as_parsed, parse_output
-
-            response = as_parsed(response)
-            parse_output(response, response_model)
-        return response
 
     def stream(self, request: ProviderRequest | Mapping[str, Any]) -> Stream:
         """Stream one request: ``async for chunk in router.stream(req)`` yields

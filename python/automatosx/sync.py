@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["SyncRouter", "SyncStream"]
 
 T = TypeVar("T")
+Req = ProviderRequest | Mapping[str, Any]
 
 
 class _Lifecycle(enum.Enum):
@@ -205,34 +206,39 @@ class SyncRouter:
 
     @overload
     def execute(
-        self, request: ProviderRequest | Mapping[str, Any], *, response_model: None = None
+        self,
+        request: Req,
+        *,
+        response_model: None = None,
+        max_validation_retries: int | None = None,
     ) -> ProviderResponse: ...
 
     @overload
     def execute(
-        self, request: ProviderRequest | Mapping[str, Any], *, response_model: type[T]
+        self, request: Req, *, response_model: type[T], max_validation_retries: int | None = None
     ) -> ParsedResponse[T]: ...
 
     @overload
     def execute(
-        self, request: ProviderRequest | Mapping[str, Any], *, response_model: Any
+        self, request: Req, *, response_model: Any, max_validation_retries: int | None = None
     ) -> ParsedResponse[Any]: ...
 
     def execute(
-        self,
-        request: ProviderRequest | Mapping[str, Any],
-        *,
-        response_model: Any = None,
+        self, request: Req, *, response_model: Any = None, max_validation_retries: int | None = None
     ) -> ProviderResponse:
-        """Send one non-streaming request and wait for the response (``response_model``:
-        as :meth:`Router.execute <automatosx.router.Router.execute>`).
+        """Send one non-streaming request and wait for the response (``response_model``,
+        ``max_validation_retries``: as :meth:`Router.execute <automatosx.router.Router.execute>`).
 
         Raises what ``Router.execute`` raises (``RequestValidationError``,
         ``InvalidRequestError``, ``AllProvidersFailedError``, ``OutputValidationError``), in
         the calling thread.
         """
         response: ProviderResponse = self._ensure_open().call(
-            self._router.execute(request, response_model=response_model)
+            self._router.execute(
+                request,
+                response_model=response_model,
+                max_validation_retries=max_validation_retries,
+            )
         )
         return response
 

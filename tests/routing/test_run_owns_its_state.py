@@ -1,7 +1,7 @@
-"""One owner of a request's state: only ``_routing/run.py`` (and its streamed subclass in
-``streamed.py``) drives the state machine or writes a ``Run``'s fields or a deployment's
-in-flight count; the stream wrapper, the attempt loop and the hedge race do I/O and call
-the Run. Read from the source, so a new writer elsewhere fails here."""
+"""One owner of a request's state: only ``_routing/run.py`` (and its subclasses in
+``streamed.py`` and ``parsed.py``) drives the state machine or writes a ``Run``'s fields or a
+deployment's in-flight count; the stream wrapper, the attempt loop and the hedge race do I/O
+and call the Run. Read from the source, so a new writer elsewhere fails here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import automatosx
 from automatosx._routing.run import Run
 
 PACKAGE = Path(automatosx.__file__).parent
-OWNERS = {"_routing/run.py", "_routing/streamed.py"}
+OWNERS = {"_routing/run.py", "_routing/streamed.py", "_routing/parsed.py"}
 RUN_FIELDS = set(Run.__slots__)
 
 

@@ -52,10 +52,14 @@ async def main(router: Router) -> None:
     person = await router.execute(request, response_model=Person)
     reveal_type(person.parsed)
     reveal_type(one.to_message())
+    again = await router.execute(request, response_model=Item, max_validation_retries=2)
+    reveal_type(again.parsed)
+    reveal_type(await router.execute(request, max_validation_retries=None))
 
 
 def sync(router: SyncRouter) -> None:
     reveal_type(router.execute({"messages": []}, response_model=Item).parsed)
+    reveal_type(router.execute({"messages": []}, response_model=Item, max_validation_retries=1))
 """
 
 EXPECTED = [
@@ -68,6 +72,9 @@ EXPECTED = [
     "TypedDict(sample.Person, {'name': str})",
     "automatosx.schemas._content.Message",
     "sample.Item",
+    "automatosx.schemas._response.ProviderResponse",
+    "sample.Item",
+    "automatosx._output.ParsedResponse[sample.Item]",
 ]
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from automatosx._routing.before import answer_before, tell_after
 from automatosx._routing.hedge import race
+from automatosx._routing.limits import timeout_of
 from automatosx._routing.policy import as_provider_error
 from automatosx._routing.run import Run
 from automatosx.errors import ProviderTimeoutError
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment
     from automatosx.schemas import ProviderRequest, ProviderResponse
 
-__all__ = ["EXPIRED", "attempt", "execute", "our_cancel", "record_cancel"]
+__all__ = ["EXPIRED", "Check", "attempt", "execute", "our_cancel", "record_cancel"]
 
 T = TypeVar("T")
 EXPIRED = "automatosx: attempt deadline"
@@ -80,14 +81,7 @@ async def attempt(
     hedging = run.plan.hedging
     while run.pos < len(cands):
         dep, model = cands[run.pos]
-        if dep.extra_guards:
-            admitted = await run.admit(dep, model, patience, side=False)
-        else:  # the common case: the deployment's own guard alone, one await
-            skip = await dep.guard.admit(run.token_estimate, patience)
-            admitted = skip is None
-            if not admitted:
-                await run.skipped(dep, skip)  # type: ignore[arg-type]
-        if not admitted:
+        if not await run.admit(dep, model, patience, side=False):
             if not run.advance():
                 break
             continue
@@ -102,7 +96,8 @@ async def attempt(
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # mapped: adapters raise ProviderError
-            if await run.failed(dep, as_provider_error(exc, dep.name, dep.timeout_s), started):
+            err = as_provider_error(exc, dep.name, timeout_of(run.request, dep))
+            if await run.failed(dep, err, started):
                 continue
             break
         run.answered(dep, run.began)
@@ -110,7 +105,12 @@ async def attempt(
     raise await run.all_failed()
 
 
-async def execute(run: Run) -> ProviderResponse:
+Check = Callable[[Run, "Deployment", "ProviderResponse"], Awaitable[bool]]
+"""Looks at a reply before it completes the request: False when it set up another try
+(``parsed.py``'s re-ask)."""
+
+
+async def execute(run: Run, check: Check | None = None) -> ProviderResponse:
     """A non-streaming request, from its start to its recorded end."""
     try:
         await run.start()
@@ -118,7 +118,10 @@ async def execute(run: Run) -> ProviderResponse:
         hit = await answer_before(before, run.request, False) if before else None
         if hit is not None:
             return await run.answered_before(hit)
-        dep, response = await attempt(run, _execute, _timeout, "no reply")
+        limit = _timeout if run.request.timeout_ms is None else _requested(run.request)
+        dep, response = await attempt(run, _execute, limit, "no reply")
+        while check is not None and not await check(run, dep, response):
+            dep, response = await attempt(run, _execute, limit, "no reply")
         response = await run.replied(dep, response)
         if before:
             await tell_after(before, run.request, response, None)
@@ -144,3 +147,9 @@ def _execute(dep: Deployment, request: ProviderRequest) -> Awaitable[ProviderRes
 
 def _timeout(dep: Deployment) -> float:
     return dep.timeout_s
+
+
+def _requested(request: ProviderRequest) -> Callable[[Deployment], float]:
+    """The request's ``timeoutMs`` at every deployment (in place of theirs)."""
+    seconds = (request.timeout_ms or 0) / 1000
+    return lambda dep: seconds

@@ -57,7 +57,10 @@ class Intake:
             OrderedDict() if plan.observers.request_finished else None
         )
 
-    async def open(self, raw: ProviderRequest | Mapping[str, Any], stream: bool) -> Run:
+    async def open(
+        self, raw: ProviderRequest | Mapping[str, Any], stream: bool, kind: type[Run] | None = None
+    ) -> Run:
+        """The Run of ``raw`` (``kind``: a Run subclass, e.g. one that re-asks)."""
         plan = self.plan
         if isinstance(raw, ProviderRequest):
             req = raw
@@ -130,7 +133,7 @@ class Intake:
                 created_at=now_ms(),
                 started_ns=time.perf_counter_ns(),
             )
-        return (StreamRun if stream else Run)(plan, req, cands, labels, stream, info)
+        return (kind or (StreamRun if stream else Run))(plan, req, cands, labels, stream, info)
 
     async def reject(self, raw: Any, stream: bool, message: str) -> None:
         """A request that failed validation still ends in a recorded terminal state."""

@@ -25,6 +25,7 @@ from automatosx._routing.balance import Balancer, MemberStats, balancer
 from automatosx._routing.by_model import ModelRoutes
 from automatosx._routing.guard import local_guard
 from automatosx._routing.hedge import Hedging
+from automatosx._routing.waitlog import WaitLog
 from automatosx.errors import ConfigurationError
 from automatosx.guards import AttemptGuard, AttemptGuardFactory, DeploymentSpec, Guard, GuardFactory
 from automatosx.providers.base import Provider
@@ -69,6 +70,8 @@ class Deployment:
     """``"<id>/<model>"`` per model: the state machine's fallback labels, made once."""
     models: tuple[str, ...] = ()
     """The models its config lists (routing by model name, see ``by_model``)."""
+    waits: WaitLog = field(default_factory=WaitLog)
+    """Its requests' waits at admission since the last INFO line (``waits.py``)."""
 
 
 Candidate = tuple[Deployment, str]

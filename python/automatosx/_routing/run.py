@@ -1,12 +1,10 @@
 """One request's state, and its only writer: :class:`Run`.
 
-``Run`` holds the request's Rust ``ProviderStateMachine`` and all the request keeps
-(candidates, attempts, chunks, the attempt in flight, a hedge beside it); nothing else drives
-the machine or writes those fields. The attempt loop (``attempt.py``), the stream wrapper
-(``stream.py``) and the hedge race (``hedge.py``) do I/O and call its methods, each one
-transition with its guard bookkeeping and observer events (``notify.py``). A failure goes to
-``policy.decide`` and the decision to ``policy.machine_events``.
-"""
+``Run`` holds the request's Rust ``ProviderStateMachine`` and all the request keeps; nothing
+else drives the machine or writes those fields. The attempt loop (``attempt.py``), the stream
+wrapper (``stream.py``) and the hedge race (``hedge.py``) do I/O and call its methods (each a
+transition with its guard bookkeeping and observer events, ``notify.py``). A failure goes to
+``policy.decide``, the decision to ``policy.machine_events``."""
 
 from __future__ import annotations
 
@@ -19,6 +17,7 @@ from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
 from automatosx._routing.admission import NO_ADMISSIONS, Admissions, admit
 from automatosx._routing.estimate import delivered_tokens, token_estimate
+from automatosx._routing.limits import retries_of, timeout_of
 from automatosx._routing.policy import (
     RAISE,
     AttemptContext,
@@ -27,6 +26,7 @@ from automatosx._routing.policy import (
     decide,
     machine_events,
 )
+from automatosx._routing.waits import WAITED_NS, waited
 from automatosx.errors import AllProvidersFailedError, Attempt, CircuitOpenError, ProviderError
 from automatosx.guards import RejectRequest
 from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo
@@ -94,7 +94,7 @@ class Run:
         self.request = request
         self.sent = request  # the request as sent to the current candidate
         self.machine = ProviderStateMachine(
-            request.request_id, max_retries=first.max_retries, fallback_providers=labels
+            request.request_id, max_retries=retries_of(request, first), fallback_providers=labels
         )
         self.info = info
         self.attempts: list[Attempt] = []
@@ -151,9 +151,10 @@ class Run:
         """Ask ``dep``'s admission chain for an attempt (``side``: a hedge). False: skip it
         (the main attempt's skip is recorded). An attempt guard's rejection ends the request
         at once: recorded failed with the guard's error, which is raised."""
-        answer, held = await admit(
-            dep, model, self.request, self.n + 1, self.token_estimate, patience_ms
-        )
+        began, n = time.perf_counter_ns(), self.n + 1
+        answer, held = await admit(dep, model, self.request, n, self.token_estimate, patience_ms)
+        if time.perf_counter_ns() - began >= WAITED_NS:  # a wait: told (waits.py)
+            await waited(self.plan, self.info, dep, model, self.request, n, began, answer is None)
         if answer is None:
             if held:
                 self.admissions.keep(held, side)
@@ -208,9 +209,7 @@ class Run:
     async def attempt_began(self, dep: Deployment, started: int) -> None:
         """Tell the observers (when observed) that the attempt begun at ``started`` starts."""
         assert self.info is not None
-        attempt = AttemptInfo(
-            self.n, dep.name, self.model, started, restart=self.restarting, kind=dep.kind
-        )
+        attempt = AttemptInfo(self.n, dep.name, self.model, started, self.restarting, kind=dep.kind)
         self.attempt_info = await notify.attempt_started(self.plan, self.info, attempt)
 
     def done_inflight(self) -> Deployment | None:
@@ -255,10 +254,11 @@ class Run:
         dep, model = self.cands[self.pos]
         label = self.labels[self.pos - 1]
         restart = {"restart": True} if self.delivered > 0 else {}
+        retries = retries_of(self.request, dep)
         try:
             self.machine.transition(
                 Event.fallback_to_provider(
-                    provider=label, model=model, max_retries=dep.max_retries, **restart
+                    provider=label, model=model, max_retries=retries, **restart
                 )
             )
         except InvalidTransitionError:
@@ -302,7 +302,7 @@ class Run:
             err,
             AttemptContext(
                 retry_count=ctx.retry_count,
-                max_retries=dep.max_retries,
+                max_retries=retries_of(self.request, dep),
                 backoff=self.plan.backoff,
                 streamed=streamed,
                 restart_streams=self.plan.restart_streams,
@@ -441,7 +441,7 @@ class Run:
             code = "CANCELLED" if by_caller else "CANCELLED_HEDGE"
             err = ProviderError(f"cancelled: {why}", provider=dep.name, code=code)
             return err, "cancelled" if by_caller else "cancelled_hedge"
-        err = as_provider_error(error, dep.name, dep.timeout_s)
+        err = as_provider_error(error, dep.name, timeout_of(self.request, dep))
         verdict = decide(err, None)
         cool = verdict.cool_ms
         dep.guard.failed(verdict.breaker == "failure", cool, cool is not None)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from automatosx._routing.attempt import EXPIRED, attempt, our_cancel, record_cancel
 from automatosx._routing.before import answer_before, tell_after
+from automatosx._routing.limits import timeout_of
 from automatosx._routing.plan import Deployment
 from automatosx._routing.policy import as_provider_error
 from automatosx._routing.run import Run
@@ -182,7 +183,8 @@ async def stream_request(
     first = plan.first_token_timeout_s
 
     def first_limit(dep: Deployment) -> float:
-        return dep.timeout_s if first is None else min(dep.timeout_s, first)
+        limit = timeout_of(run.request, dep)  # the request's timeoutMs, else the deployment's
+        return limit if first is None else min(limit, first)
 
     try:
         await run.start()
@@ -256,7 +258,7 @@ async def stream_request(
                 return
             _disarm(dog)
             await _aclose(events)
-            mapped = as_provider_error(err, dep.name, dep.timeout_s)
+            mapped = as_provider_error(err, dep.name, timeout_of(run.request, dep))
             if not await run.failed(dep, mapped, run.began):
                 raise await run.all_failed()
     except (asyncio.CancelledError, GeneratorExit):

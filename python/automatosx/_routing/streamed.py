@@ -8,7 +8,7 @@ the restart marks and the machine. Everything else is :class:`~automatosx._routi
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from automatosx._clock import now_ms
 from automatosx._core import Event
@@ -26,10 +26,31 @@ _clock = time.time_ns
 _chunk_of = StreamChunk._chunk
 
 
-class StreamRun(Run):
-    """The Run of a streamed request."""
+Source = tuple[str | None, str | None, int | None]
+_NO_SOURCE: Source = (None, None, None)
 
-    __slots__ = ()
+
+class StreamRun(Run):
+    """The Run of a streamed request. ``source`` is the current attempt's (deployment,
+    model, number) that its chunks carry, built once per attempt."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.source: Source = _NO_SOURCE
+
+    def begin(self, dep: Deployment) -> int:
+        started = super().begin(dep)
+        self.source = (dep.name, self.model, self.n)
+        return started
+
+    async def hedge_won(self, first: Deployment, error: BaseException | None) -> None:
+        side = self.side
+        assert side is not None
+        number = self.n  # the hedge began last: nothing else started since
+        await super().hedge_won(first, error)
+        self.source = (side[0].name, side[1], number)
 
     def completion(self, response: ProviderResponse) -> Event:
         usage = response.tokens
@@ -51,8 +72,8 @@ class StreamRun(Run):
         if self.restarting:
             self.restarting = False
             self.restarts += 1
-            return StreamChunk._restarted(self.request.request_id, index, text, ts)
-        return _chunk_of(self.request.request_id, index, text, False, ts)
+            return StreamChunk._restarted(self.request.request_id, index, text, ts, self.source)
+        return _chunk_of(self.request.request_id, index, text, False, ts, self.source)
 
     def deliver_tool_call(self, call: ToolCall) -> StreamChunk:
         """A completed tool call as a chunk of its own: empty text, the next index (the
@@ -103,4 +124,5 @@ class StreamRun(Run):
         return [text for _, text, _ in chunks[len(chunks) - self.delivered :]]
 
     def done_chunk(self) -> StreamChunk:
-        return StreamChunk._chunk(self.request.request_id, self.delivered, "", True, now_ms())
+        rid = self.request.request_id
+        return StreamChunk._chunk(rid, self.delivered, "", True, now_ms(), self.source)

@@ -89,6 +89,9 @@ class Fault:
       `promptFeedback.blockReason: "SAFETY"` and no candidates, Anthropic a 200 refusal with
       no content.
 
+    - `reply_text`: the emulated model answers this text instead of its own (streamed in
+      words), e.g. JSON that does not match the asked schema, to test re-asking.
+
     In a scenario file these are rule keys like the others, e.g.
     `{"provider": "openai", "cut_after": 2}` or `{"provider": "gemini", "refusal":
     "context_length"}`.
@@ -116,6 +119,7 @@ class Fault:
     malformed_event: MalformedKind | None = None
     malformed_after: int | None = None
     refusal: RefusalKind | None = None
+    reply_text: str | None = None
 
     def __post_init__(self) -> None:
         if self.malformed_event is not None and self.malformed_event not in _MALFORMED_KINDS:
@@ -186,6 +190,7 @@ _KINDS: dict[str, tuple[str, Any]] = {
     "malformed_event": _TEXT,
     "malformed_after": _INT,
     "refusal": _TEXT,
+    "reply_text": _TEXT,
     "provider": _TEXT,
     "request": _INT,
     "requests": _PAIR,

@@ -56,8 +56,15 @@ def knob_params(
     request: ProviderRequest, kind: str, target: dict[str, Any], *, takes_knobs: bool
 ) -> dict[str, Any] | None:
     """Put ``seed``/``presencePenalty``/``frequencyPenalty`` into ``target`` (or refuse them
-    before any HTTP is sent when the provider has none), and return this kind's
-    ``providerOptions`` (None when there are none)."""
+    before any HTTP is sent when the provider has none), ``timeoutMs`` as the SDK's own
+    timeout of the call (so a longer one than the deployment's is not cut by the client), and
+    return this kind's ``providerOptions`` (None when there are none)."""
+    timeout = request.timeout_ms
+    if timeout is not None:
+        if kind == "gemini":  # google-genai: the config's http_options, in ms
+            target["http_options"] = {"timeout": timeout}
+        else:  # anthropic, openai: the call's ``timeout`` keyword, in seconds
+            target["timeout"] = timeout / 1000
     for name, alias in _KNOBS:
         value = getattr(request, name)
         if value is None:

@@ -127,7 +127,10 @@ class ProviderRouterOptions(_SeedModel):
     ends it with the error), ``fallback_on_content_filter`` (default False), ``load_balancing``
     (within a group of deployments: ``weighted`` (default), ``least_in_flight``, ``latency``),
     ``hedging`` (:class:`HedgingOptions`; off by default), ``record_messages``
-    (store message bodies; False stores a SHA-256 digest), ``record_stream_chunks``.
+    (store message bodies; False stores a SHA-256 digest), ``record_stream_chunks``,
+    ``max_validation_retries`` (default 0, at most 10: ``execute(..., response_model=T)``
+    re-asks a reply that does not validate as ``T`` this many times; per call:
+    ``max_validation_retries=``).
     """
 
     primary_provider: RouteTarget
@@ -157,6 +160,9 @@ class ProviderRouterOptions(_SeedModel):
     hedging: HedgingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
     record_messages: _Flag = Field(default=True, json_schema_extra=_EXTENSION)
     record_stream_chunks: _Flag = Field(default=True, json_schema_extra=_EXTENSION)
+    max_validation_retries: Annotated[int, _STRICT, Field(ge=0, le=10)] = Field(
+        default=0, json_schema_extra=_EXTENSION
+    )
 
     @model_validator(mode="after")
     def _backoff_in_order(self) -> Self:

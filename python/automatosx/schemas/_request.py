@@ -81,11 +81,16 @@ class ProviderRequest(_SeedModel):
     timeout_ms: Annotated[int, _bounded(_DAY_MS, "ms", lower=1)] | None = Field(
         default=None, json_schema_extra=_EXTENSION
     )
-    """This request's time limit per attempt, in place of the deployment's ``timeout``."""
+    """This request's time limit per attempt, in ms, in place of the deployment's ``timeout``
+    (longer or shorter): ``execute``'s whole attempt; a stream's wait for its first chunk
+    (still capped by ``firstTokenTimeoutMs``; later gaps are ``streamIdleTimeoutMs``'s). Also
+    the SDK's own timeout for the call. Expired with no byte received: the attempt fails with
+    ``TIMEOUT`` and the request falls back (not retried)."""
     max_retries: Annotated[int, _bounded(100, "retries")] | None = Field(
         default=None, json_schema_extra=_EXTENSION
     )
-    """Retries of the same deployment for this request, in place of the deployment's."""
+    """Retries of the same deployment for this request, in place of the deployment's
+    ``maxRetries`` (at every candidate: each starts again from 0 retries)."""
     provider_options: dict[ProviderName, JsonObject] | None = Field(
         default=None, json_schema_extra=_EXTENSION
     )
@@ -130,12 +135,14 @@ class ProviderRequest(_SeedModel):
 
     @property
     def has_knobs(self) -> bool:
-        """Whether a sampling field beyond the common ones or provider options are set."""
+        """Whether a sampling field beyond the common ones, provider options or ``timeoutMs``
+        are set."""
         return (
             self.seed is not None
             or self.presence_penalty is not None
             or self.frequency_penalty is not None
             or self.provider_options is not None
+            or self.timeout_ms is not None
         )
 
     def _rerouted(self, provider: ProviderName, model: str, stream: bool) -> ProviderRequest:

@@ -87,10 +87,29 @@ class StreamChunk(_SeedModel):
     restart: bool = Field(default=False, json_schema_extra=_EXTENSION)
     """True on the first chunk of a stream that restarted after a failure mid-reply (the
     index starts from 0 again): discard what came before. Emitted only when true."""
+    deployment: ProviderName | None = Field(default=None, json_schema_extra=_EXTENSION)
+    """The deployment whose attempt produced this chunk (None: no attempt did, e.g. a reply
+    from the response cache)."""
+    model: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """The model that attempt asked for."""
+    attempt: PosInt | None = Field(default=None, json_schema_extra=_EXTENSION)
+    """That attempt's number, 1-based over the whole request (retries, fallbacks, hedges)."""
 
     @classmethod
-    def _chunk(cls, request_id: str, index: int, chunk: str, done: bool, timestamp: int) -> Self:
-        """The per-chunk path's trusted constructor, positional (each keyword costs here)."""
+    def _chunk(
+        cls,
+        request_id: str,
+        index: int,
+        chunk: str,
+        done: bool,
+        timestamp: int,
+        source: tuple[str | None, str | None, int | None] = (None, None, None),
+    ) -> Self:
+        """The per-chunk path's trusted constructor, positional (each keyword costs here);
+        ``source`` is the attempt's (deployment, model, number), built once per attempt."""
+        deployment, model, attempt = source
         return _assemble(
             cls,
             {
@@ -101,14 +120,24 @@ class StreamChunk(_SeedModel):
                 "timestamp": timestamp,
                 "tool_call": None,
                 "restart": False,
+                "deployment": deployment,
+                "model": model,
+                "attempt": attempt,
             },
             set(_CHUNK_FIELDS),
         )
 
     @classmethod
-    def _restarted(cls, request_id: str, index: int, chunk: str, timestamp: int) -> Self:
+    def _restarted(
+        cls,
+        request_id: str,
+        index: int,
+        chunk: str,
+        timestamp: int,
+        source: tuple[str | None, str | None, int | None] = (None, None, None),
+    ) -> Self:
         """The first chunk of a restarted stream."""
-        made = cls._chunk(request_id, index, chunk, False, timestamp)
+        made = cls._chunk(request_id, index, chunk, False, timestamp, source)
         made.__dict__["restart"] = True
         return made
 

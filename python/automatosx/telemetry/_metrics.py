@@ -6,8 +6,8 @@ measurement to a :class:`Sink` (OpenTelemetry instruments, or Prometheus collect
 subclass in ``_otel.py`` adds the spans. Every event catches its own errors and logs them:
 telemetry never fails a request.
 
-Waits at admission (a limiter's or a cool-down's sleep before an attempt) are not measured:
-the observer events do not carry them.
+Waits at admission (a limiter's or a cool-down's sleep before an attempt) are the
+``automatosx.limiter.wait`` histogram (``limiter_waited``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo, SkipInfo
+from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo, SkipInfo, WaitInfo
 from automatosx.telemetry._names import (
     ATTEMPTS,
     DURATION,
     FALLBACKS,
+    LIMITER_WAIT,
     OP_INPUT_TOKENS,
     OP_OUTPUT_TOKENS,
     OPERATION,
@@ -159,6 +160,9 @@ class MetricsObserver(Observer):
     async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         _guarded("request_finished", self.on_request_finished, request, outcome)
 
+    async def limiter_waited(self, request: RequestInfo, wait: WaitInfo) -> None:
+        _guarded("limiter_waited", self.on_limiter_waited, request, wait)
+
     # -- what they do (subclasses extend) ---------------------------------------------------
 
     def on_request_started(self, request: RequestInfo) -> Live:
@@ -173,6 +177,14 @@ class MetricsObserver(Observer):
             "error.type": skip.code,
         }
         self._sink.add(FALLBACKS, 1, attrs)
+
+    def on_limiter_waited(self, request: RequestInfo, wait: WaitInfo) -> None:
+        attrs = {
+            "gen_ai.provider.name": self.server(wait.provider).provider,
+            "automatosx.deployment": wait.provider,
+            "automatosx.wait.reason": wait.reason,
+        }
+        self._sink.record(LIMITER_WAIT, wait.waited_ms / 1000, attrs)
 
     def on_attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         live = self._live.get(request.request_id)

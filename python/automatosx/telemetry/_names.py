@@ -194,6 +194,15 @@ RESTARTS = MetricSpec(
     "Streams that started again after a mid-reply failure.",
     ("automatosx.deployment",),
 )
+LIMITER_WAIT = MetricSpec(
+    "automatosx.limiter.wait",
+    "histogram",
+    "s",
+    "Time an attempt waited for its deployment's rate limiter (or a 429's cool-down) before "
+    "it was sent.",
+    ("gen_ai.provider.name", "automatosx.deployment", "automatosx.wait.reason"),
+    _DURATION_BUCKETS,
+)
 BREAKER_STATE = MetricSpec(
     "automatosx.breaker.state",
     "gauge",
@@ -215,6 +224,7 @@ METRICS: tuple[MetricSpec, ...] = (
     ATTEMPTS,
     FALLBACKS,
     RESTARTS,
+    LIMITER_WAIT,
     BREAKER_STATE,
 )
 
