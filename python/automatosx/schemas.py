@@ -67,6 +67,8 @@ from pydantic.config import JsonDict
 from typing_extensions import Self
 
 __all__ = [
+    "CacheMode",
+    "CacheOptions",
     "ContentPart",
     "CostMetrics",
     "FinishReason",
@@ -86,10 +88,12 @@ __all__ = [
     "ProviderRouterOptions",
     "RateLimitInfo",
     "Reasoning",
+    "RequestCacheOptions",
     "ResponseFormat",
     "Role",
     "RouteTarget",
     "RouterOptions",
+    "StickyRoutingOptions",
     "StreamChunk",
     "TextPart",
     "TokenUsage",
@@ -530,6 +534,24 @@ class Message(_SeedModel):
         return self
 
 
+CacheMode = Literal["read_write", "read", "write", "off"]
+_TTL_S = Field(gt=0, le=31_536_000, description="seconds, 0..31_536_000 (a year)")
+
+
+class RequestCacheOptions(_SeedModel):
+    """``ProviderRequest.cache``: ``ttlS`` (how long a reply stored by this request lives;
+    default ``RouterOptions.cache.defaultTtlS``), ``namespace`` (default: the request's
+    ``tenant``; two requests share entries only within one namespace), ``mode``:
+    ``read_write`` (default), ``read`` (use a stored reply, store nothing), ``write`` (always
+    ask the provider, store its reply), ``off``."""
+
+    model_config = _CHECKED
+
+    ttl_s: Annotated[float, _TTL_S] | None = None
+    namespace: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
+    mode: CacheMode = "read_write"
+
+
 class ProviderRequest(_SeedModel):
     """A chat request (seed: ``ProviderRequestSchema``)."""
 
@@ -560,6 +582,8 @@ class ProviderRequest(_SeedModel):
         default=None, json_schema_extra=_EXTENSION
     )
     """The end user the request is made for: scopes per-user budgets. Recorded."""
+    cache: RequestCacheOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
+    """Use the router's response cache for this request (see :class:`RequestCacheOptions`)."""
 
     @model_validator(mode="after")
     def _rich_rules(self) -> Self:
@@ -653,6 +677,12 @@ class ProviderResponse(_SeedModel):
     tool_calls: list[ToolCall] | None = None
     parsed: Any = None
     """The reply parsed into the caller's ``response_model`` (left out of dumps when None)."""
+    cached: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    """Served from the router's response cache (``cost`` is then 0). Emitted only when true."""
+    saved_cost: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """For a cached reply: what the stored reply cost when the provider made it (USD)."""
 
 
 class StreamChunk(_SeedModel):
@@ -670,6 +700,8 @@ class StreamChunk(_SeedModel):
     restart: bool = Field(default=False, json_schema_extra=_EXTENSION)
     """True on the first chunk of a stream that restarted after a failure mid-reply (the
     index starts from 0 again): discard what came before. Emitted only when true."""
+    cached: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    """A chunk replayed from the router's response cache. Emitted only when true."""
 
     @classmethod
     def _chunk(cls, request_id: str, index: int, chunk: str, done: bool, timestamp: int) -> Self:
@@ -684,6 +716,7 @@ class StreamChunk(_SeedModel):
                 "timestamp": timestamp,
                 "tool_call": None,
                 "restart": False,
+                "cached": False,
             },
             set(_CHUNK_FIELDS),
         )
@@ -739,6 +772,31 @@ class HedgingOptions(_SeedModel):
 LoadBalancing = Literal["weighted", "least_in_flight", "latency"]
 
 
+class CacheOptions(_SeedModel):
+    """``RouterOptions.cache``: the response cache's defaults. ``default_ttl_s`` (a day),
+    ``cache_by_default`` (False: only requests that carry ``cache`` use it; True: every
+    request unless its ``cache.mode`` is ``off``), and the memory cache's bounds
+    ``max_entries`` (10,000) and ``max_bytes`` (64 MiB of stored replies)."""
+
+    default_ttl_s: Annotated[float, _TTL_S] = 86_400.0
+    cache_by_default: bool = False
+    max_entries: Annotated[int, _bounded(100_000_000, "entries", lower=1)] = 10_000
+    max_bytes: Annotated[int, _bounded(2**40, "bytes", lower=1)] = 64 * 2**20
+
+
+class StickyRoutingOptions(_SeedModel):
+    """``RouterOptions.stickyRouting``: send the requests of one conversation (``key``:
+    ``prefix`` — the system prompt, the tools and the first ``prefix_messages`` messages —,
+    ``user`` or ``tenant``) to the deployment of their group that served the last one within
+    ``ttl_s``, so the provider's prompt cache on that deployment stays warm. ``max_entries``
+    bounds the map (least recently used go first)."""
+
+    key: Literal["prefix", "user", "tenant"]
+    ttl_s: Annotated[float, _TTL_S] = 300.0
+    prefix_messages: Annotated[int, _bounded(1000, "messages")] = 1
+    max_entries: Annotated[int, _bounded(100_000_000, "entries", lower=1)] = 100_000
+
+
 class ProviderRouterOptions(_SeedModel):
     """Router options (seed: ``ProviderRouterOptionsSchema``), plus tuning extensions.
 
@@ -752,7 +810,9 @@ class ProviderRouterOptions(_SeedModel):
     ends it with the error), ``fallback_on_content_filter`` (default False), ``load_balancing``
     (within a group of deployments: ``weighted`` (default), ``least_in_flight``, ``latency``),
     ``hedging`` (:class:`HedgingOptions`; off by default), ``record_messages``
-    (store message bodies; False stores a SHA-256 digest), ``record_stream_chunks``.
+    (store message bodies; False stores a SHA-256 digest), ``record_stream_chunks``,
+    ``cache`` (:class:`CacheOptions`: the response cache's defaults), ``sticky_routing``
+    (:class:`StickyRoutingOptions`; off by default).
     """
 
     primary_provider: RouteTarget
@@ -782,6 +842,8 @@ class ProviderRouterOptions(_SeedModel):
     hedging: HedgingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
     record_messages: bool = Field(default=True, json_schema_extra=_EXTENSION)
     record_stream_chunks: bool = Field(default=True, json_schema_extra=_EXTENSION)
+    cache: CacheOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
+    sticky_routing: StickyRoutingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
 
 
 RouterOptions = ProviderRouterOptions

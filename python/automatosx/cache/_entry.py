@@ -1,0 +1,197 @@
+"""What the response cache stores: :class:`CachedReply`, a complete reply and its chunks, and
+the :class:`Cache` protocol a backend implements.
+
+A backend stores bytes under a key for a time; the router encodes a reply with
+:meth:`CachedReply.to_bytes` and decodes it with :meth:`CachedReply.from_bytes`, which checks
+everything it reads (a corrupt or foreign value raises :class:`CacheDataError`, which the
+router turns into a miss and a warning).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+
+from automatosx.schemas import ProviderResponse, StreamChunk, ToolCall, _assemble, _fields_of
+from automatosx.schemas import _now_ms as now_ms
+
+__all__ = ["Cache", "CacheDataError", "CachedReply", "ReplyChunk"]
+
+FORMAT = 1
+ReplyChunk = tuple[str, ToolCall | None]
+"""One chunk of a stored stream: its text, or a completed tool call (with empty text)."""
+_ENTRY_OVERHEAD = 256
+_CHUNK_OVERHEAD = 48
+
+
+class CacheDataError(ValueError):
+    """A value read from a cache backend is not a reply this router stored."""
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """A response cache backend: bytes under a string key, for a time.
+
+    ``get`` returns the value stored under ``key`` (None if there is none, or it expired);
+    ``set`` stores ``value`` for ``ttl_s`` seconds. Either may raise: the router treats any
+    exception as a miss (or a lost write) and logs a warning, and never passes it to the
+    caller. A backend may also have ``async open()`` and ``async aclose()``, which the router
+    calls when it opens and closes. Keys are 64 hex characters; values are opaque.
+    """
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+
+class CachedReply:
+    """A complete successful reply as stored: the response (its request id and timing are
+    replaced when served) and, when it came from a stream, its chunks in order."""
+
+    __slots__ = ("chunks", "response", "size")
+
+    def __init__(self, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> None:
+        self.response = response
+        self.chunks: tuple[ReplyChunk, ...] | None = None if chunks is None else tuple(chunks)
+        self.size = _size(response, self.chunks)
+
+    @classmethod
+    def of(cls, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> CachedReply:
+        """A snapshot of ``response`` (the caller keeps its own object: a later change to it,
+        such as ``parsed``, never reaches the cache)."""
+        data = dict(response.__dict__)
+        data["parsed"] = None
+        data["cached"] = False
+        data["saved_cost"] = None
+        if data.get("tool_calls"):
+            data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"]]
+        data["tokens"] = _copy(data["tokens"])
+        kept = _assemble(ProviderResponse, data, set(response.__pydantic_fields_set__))
+        return cls(kept, chunks)
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def served(self, request_id: str, duration_ms: int) -> ProviderResponse:
+        """The reply as a hit returns it: ``cached``, ``cost`` 0, ``savedCost`` what the
+        stored reply cost, the new request's id."""
+        data = dict(self.response.__dict__)
+        data["request_id"] = request_id
+        data["cached"] = True
+        data["saved_cost"] = data["cost"]
+        data["cost"] = 0.0
+        data["duration"] = duration_ms
+        data["created_at"] = now_ms()
+        data["tokens"] = _copy(data["tokens"])
+        if data["tool_calls"]:
+            data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"]]
+        return _assemble(ProviderResponse, data, _RESPONSE_SET)
+
+    def replay(self, request_id: str) -> list[StreamChunk]:
+        """The chunks a stream hit yields, in order, each ``cached=True``, the last
+        ``done=True``. A reply stored by ``execute`` replays as its text and tool calls."""
+        chunks = self.chunks
+        if chunks is None:
+            resp = self.response
+            chunks = ((resp.content, None),) if resp.content else ()
+            chunks += tuple(("", c) for c in resp.tool_calls or ())
+        ts = now_ms()
+        out = []
+        make = StreamChunk._chunk
+        for index, (text, call) in enumerate(chunks):
+            chunk = make(request_id, index, text, False, ts)
+            chunk.__dict__["cached"] = True
+            if call is not None:
+                chunk.__dict__["tool_call"] = call.model_copy(deep=True)
+            out.append(chunk)
+        last = make(request_id, len(out), "", True, ts)
+        last.__dict__["cached"] = True
+        out.append(last)
+        return out
+
+    # -- bytes -------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """JSON: ``{"format": 1, "response": <ProviderResponse, camelCase>, "chunks":
+        [[text, toolCall | null], ...] | null}``."""
+        response = self.response.model_dump(mode="json", by_alias=True, exclude={"parsed"})
+        chunks = (
+            None
+            if self.chunks is None
+            else [
+                [text, None if call is None else call.model_dump(mode="json", by_alias=True)]
+                for text, call in self.chunks
+            ]
+        )
+        doc = {"format": FORMAT, "response": response, "chunks": chunks}
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, value: object) -> CachedReply:
+        """Decode and check a stored value; :class:`CacheDataError` says what is wrong."""
+        if isinstance(value, str):
+            value = value.encode()
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise CacheDataError(f"expected bytes, got {type(value).__name__}")
+        try:
+            doc = json.loads(bytes(value))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise CacheDataError(f"not JSON: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise CacheDataError("not a stored reply (no 'format': 1)")
+        try:
+            response = ProviderResponse.model_validate(doc.get("response"))
+            chunks = _chunks(doc.get("chunks"))
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise CacheDataError(f"not a stored reply: {_first_line(exc)}") from None
+        if response.finish_reason == "content_filter" or response.cached:
+            raise CacheDataError("holds a refusal or a served copy, which are never stored")
+        return cls(response, chunks)
+
+
+_RESPONSE_SET = set(_fields_of(ProviderResponse))
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _copy(model: _M) -> _M:
+    """A shallow copy of a model of immutable values (TokenUsage): ~0.4 us, not
+    ``model_copy``'s ~1.5."""
+    return _assemble(type(model), dict(model.__dict__), set(model.__pydantic_fields_set__))
+
+
+def _chunks(raw: Any) -> list[ReplyChunk] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise TypeError("chunks: expected a list")
+    out: list[ReplyChunk] = []
+    for item in raw:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            raise TypeError("chunks: each must be [text, toolCall | null]")
+        out.append((item[0], None if item[1] is None else ToolCall.model_validate(item[1])))
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _text_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+
+
+def _size(response: ProviderResponse, chunks: tuple[ReplyChunk, ...] | None) -> int:
+    """The bytes a reply holds, as the memory cache counts them: its texts' UTF-8 length
+    (the reply, each chunk), tool calls' JSON estimated, and a fixed overhead per entry
+    and chunk for the objects around them."""
+    size = _ENTRY_OVERHEAD + _text_size(response.content)
+    for call in response.tool_calls or ():
+        size += _ENTRY_OVERHEAD + len(json.dumps(call.arguments))
+    if chunks is not None:
+        for text, chunk_call in chunks:
+            size += _CHUNK_OVERHEAD + _text_size(text)
+            if chunk_call is not None:
+                size += _ENTRY_OVERHEAD + len(json.dumps(chunk_call.arguments))
+    return size
