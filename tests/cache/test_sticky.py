@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import _servers
-from automatosx.cache._sticky import StickyMap, StickyRouting, pin_key
+from automatosx.cache._sticky import StickyMap, pin_key
+from automatosx.cache._sticky_routing import StickyRouting
 from automatosx.cache._sticky_shared import SharedStickyMap
 from automatosx.schemas import ProviderRequest, StickyRoutingOptions
 
