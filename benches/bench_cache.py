@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from _budget import Result, summary
@@ -30,6 +31,12 @@ def requests(n: int, tag: str) -> list[ProviderRequest]:
         msgs[-1]["content"] = f"{msgs[-1]['content']} ({tag} {i})"
         out.append(ProviderRequest.model_validate({**base, "messages": msgs}))
     return out
+
+
+def _each(router: Router, reqs: list[ProviderRequest]) -> Callable[[], Awaitable[Any]]:
+    """A call that executes the next request of ``reqs`` each time."""
+    it = iter(reqs)
+    return lambda: router.execute(next(it))
 
 
 async def measure(batch: int, rounds: int) -> tuple[float, float, float]:
@@ -50,12 +57,9 @@ async def measure(batch: int, rounds: int) -> tuple[float, float, float]:
             await plain.execute(req)
         for r in range(rounds):
             fresh = requests(batch, f"round {r}")
-            it = iter(fresh)
-            await time_calls(lambda: plain.execute(next(it)), batch, without)
-            it = iter(fresh)
-            await time_calls(lambda: cached.execute(next(it)), batch, missed)
-            it = iter(warm)
-            await time_calls(lambda: cached.execute(next(it)), batch, hit)
+            await time_calls(_each(plain, fresh), batch, without)
+            await time_calls(_each(cached, fresh), batch, missed)
+            await time_calls(_each(cached, warm), batch, hit)
         probe = await cached.execute(warm[0])
         assert probe.cached, "the hit path did not hit"
     base = percentile(without, 50)
