@@ -45,14 +45,17 @@ class Lookup:
     """One request's use of the cache: its key, TTL, whether it reads and writes, and the
     flight it leads (if any)."""
 
-    __slots__ = ("flight", "key", "reads", "ttl_s", "writes")
+    __slots__ = ("flight", "key", "leads", "reads", "ttl_s", "writes")
 
     def __init__(self, key: str, ttl_s: float, reads: bool, writes: bool) -> None:
         self.key = key
         self.ttl_s = ttl_s
         self.reads = reads
         self.writes = writes
+        self.leads = False
+        """Whether identical requests that arrive meanwhile wait for this one."""
         self.flight: asyncio.Future[CachedReply | None] | None = None
+        """Made by the first waiter; resolved with the reply, or None when it failed."""
 
 
 class ResponseCache:
@@ -64,7 +67,7 @@ class ResponseCache:
         self.default_ttl_s = opts.default_ttl_s
         self.by_default = opts.cache_by_default
         self._memory = backend if isinstance(backend, MemoryCache) else None
-        self._flights: dict[str, asyncio.Future[CachedReply | None]] = {}
+        self._flights: dict[str, Lookup] = {}  # key -> the request that leads its flight
         self._writes: set[asyncio.Task[None]] = set()
         self._warned: dict[str, tuple[float, int]] = {}
         self.hits = 0
@@ -85,10 +88,8 @@ class ResponseCache:
         """Finish the stores under way, then close the backend."""
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
-        for flight in self._flights.values():
-            if not flight.done():
-                flight.set_result(None)
-        self._flights.clear()
+        for leader in list(self._flights.values()):
+            self._land(leader, None)
         closer = getattr(self.backend, "aclose", None)
         if callable(closer):
             await closer()
@@ -118,18 +119,30 @@ class ResponseCache:
             reply = memory.lookup(key) if memory is not None else await self._read(key)
             if reply is not None:
                 return self._hit(reply)
-            flight = self._flights.get(key)
-            if flight is not None and flight.get_loop() is asyncio.get_running_loop():
-                reply = await asyncio.shield(flight)
+            leader = self._flights.get(key)
+            if leader is not None:
+                reply = await self._wait(leader)
                 if reply is not None:
                     return self._hit(reply)
                 self.misses += 1
                 return None  # the leader failed: go on alone
         self.misses += 1
         if lookup.writes and key not in self._flights:
-            flight = asyncio.get_running_loop().create_future()
-            self._flights[key] = lookup.flight = flight
+            self._flights[key] = lookup
+            lookup.leads = True
         return None
+
+    @staticmethod
+    async def _wait(leader: Lookup) -> CachedReply | None:
+        """Wait for the leader's reply (None when it failed). The future is made by the first
+        waiter, so a miss nobody waits on costs no future."""
+        flight = leader.flight
+        loop = asyncio.get_running_loop()
+        if flight is None:
+            flight = leader.flight = loop.create_future()
+        elif flight.get_loop() is not loop:  # a router used from two loops: no waiting
+            return None
+        return await asyncio.shield(flight)
 
     def _hit(self, reply: Any) -> CachedReply | None:
         if type(reply) is not CachedReply:  # someone else's value in our memory cache
@@ -166,13 +179,13 @@ class ResponseCache:
         self._land(lookup, None)
 
     def _land(self, lookup: Lookup, reply: CachedReply | None) -> None:
-        flight = lookup.flight
-        if flight is None:
+        if not lookup.leads:
             return
-        lookup.flight = None
-        if self._flights.get(lookup.key) is flight:
+        lookup.leads = False
+        if self._flights.get(lookup.key) is lookup:
             del self._flights[lookup.key]
-        if not flight.done():
+        flight = lookup.flight
+        if flight is not None and not flight.done():
             flight.set_result(reply)
 
     # -- a backend that is not in memory -----------------------------------------------------
