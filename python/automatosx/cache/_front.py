@@ -75,6 +75,8 @@ class ResponseCache:
         self.errors = 0
         """Backend failures and bad values (each was a miss or a lost write)."""
         self.saved_cost = 0.0
+        self.waiting = 0
+        """Requests waiting for an identical one's reply right now (single flight)."""
 
     def __repr__(self) -> str:
         return f"ResponseCache({self.backend!r}, hits={self.hits}, misses={self.misses})"
@@ -132,8 +134,7 @@ class ResponseCache:
             lookup.leads = True
         return None
 
-    @staticmethod
-    async def _wait(leader: Lookup) -> CachedReply | None:
+    async def _wait(self, leader: Lookup) -> CachedReply | None:
         """Wait for the leader's reply (None when it failed). The future is made by the first
         waiter, so a miss nobody waits on costs no future."""
         flight = leader.flight
@@ -142,7 +143,11 @@ class ResponseCache:
             flight = leader.flight = loop.create_future()
         elif flight.get_loop() is not loop:  # a router used from two loops: no waiting
             return None
-        return await asyncio.shield(flight)
+        self.waiting += 1
+        try:
+            return await asyncio.shield(flight)
+        finally:
+            self.waiting -= 1
 
     def _hit(self, reply: Any) -> CachedReply | None:
         if type(reply) is not CachedReply:  # someone else's value in our memory cache
