@@ -29,7 +29,7 @@ BASE: dict[str, Any] = {
 
 # The literal key of BASE sent to route "claude" with no explicit model: if this changes,
 # every stored entry of every user is orphaned — bump KEY_VERSION and say so in the notes.
-PINNED_KEY = "7e037c8753f38e01e0e3a813c780969fac4157cb35eed9e064e9a07ac39b1325"
+PINNED_KEY = "57af7da1d9b5a8903782721dab3d897bb10fa74f7be93d550d93f2187b47900a"
 
 
 def key(**fields: Any) -> str:
@@ -39,10 +39,11 @@ def key(**fields: Any) -> str:
 def test_the_key_of_a_known_request_is_pinned() -> None:
     form = canonical_form(ProviderRequest.model_validate(BASE), "claude", None)
     assert form == (
-        '{"maxTokens":64,"messages":[{"content":"You are terse.","role":"system"},'
+        '{"frequencyPenalty":null,"maxTokens":64,"messages":[{"content":"You are terse.","role":"system"},'
         '{"content":"Name a colour. \\u00e9 \\u2603 \\"quoted\\" \\\\ \\n","role":"user"}],'
-        '"model":null,"namespace":null,"parallelToolCalls":null,"reasoning":null,'
-        '"responseFormat":null,"route":"claude","stop":null,"temperature":0.5,'
+        '"model":null,"namespace":null,"parallelToolCalls":null,"presencePenalty":null,'
+        '"providerOptions":null,"reasoning":null,"responseFormat":null,"route":"claude",'
+        '"seed":null,"stop":null,"temperature":0.5,'
         '"tenant":null,"toolChoice":null,"tools":null,"topP":null,"v":1}'
     )
     assert key() == hashlib.sha256(form.encode()).hexdigest()
@@ -116,6 +117,7 @@ def test_ids_metadata_stream_user_and_prompt_cache_are_not_part_of_the_key() -> 
     assert key(user="u1") == base
     assert key(promptCache=True) == base
     assert key(cache={"ttlS": 5, "mode": "read"}) == base
+    assert key(timeoutMs=5_000, maxRetries=1) == base
     msgs = [dict(m) for m in BASE["messages"]]
     msgs[1]["metadata"] = {"client": "web"}
     assert key(messages=msgs) == base
@@ -140,6 +142,10 @@ def test_ids_metadata_stream_user_and_prompt_cache_are_not_part_of_the_key() -> 
         {"messages": [{"role": "user", "content": "Name a colour.", "name": "bob"}]},
         {"tenant": "acme"},
         {"cache": {"namespace": "shared"}},
+        {"seed": 7},
+        {"presencePenalty": 0.5},
+        {"frequencyPenalty": -0.5},
+        {"providerOptions": {"openai": {"logit_bias": {"50256": -100}}}},
     ],
 )
 def test_what_decides_the_reply_changes_the_key(change: dict[str, Any]) -> None:
@@ -216,6 +222,7 @@ def test_images_are_keyed_by_the_hash_of_their_bytes_not_their_text() -> None:
         {"tenant": "t-1", "cache": {"namespace": "ns ☃"}},
         {"cache": {"mode": "read"}},
         {"parallelToolCalls": True},
+        {"seed": -3, "presencePenalty": 1, "frequencyPenalty": 0.25},
         {"messages": [{"role": "user", "content": "x" * 10_000}]},
         {
             "messages": [

@@ -66,8 +66,7 @@ class CachedReply:
         data["parsed"] = None
         data["cached"] = False
         data["saved_cost"] = None
-        if data.get("tool_calls"):
-            data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"]]
+        data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"] or ()]
         data["tokens"] = _copy(data["tokens"])
         kept = _assemble(ProviderResponse, data, set(response.__pydantic_fields_set__))
         return cls(kept, chunks)
@@ -85,8 +84,7 @@ class CachedReply:
         data["duration"] = duration_ms
         data["created_at"] = now_ms()
         data["tokens"] = _copy(data["tokens"])
-        if data["tool_calls"]:
-            data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"]]
+        data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"] or ()]
         return _assemble(ProviderResponse, data, _RESPONSE_SET)
 
     def replay(self, request_id: str) -> list[StreamChunk]:

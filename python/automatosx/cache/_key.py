@@ -4,11 +4,13 @@ The canonical form (version 1) is the JSON text of one object, keys sorted, no w
 non-ASCII escaped (``json.dumps(form, sort_keys=True, separators=(",", ":"),
 ensure_ascii=True)``); the key is the lowercase hex SHA-256 of its ASCII bytes::
 
-    {"maxTokens": int | null, "messages": [message, ...], "model": str | null,
-     "namespace": str | null, "parallelToolCalls": bool | null,
+    {"frequencyPenalty": float | null, "maxTokens": int | null,
+     "messages": [message, ...], "model": str | null, "namespace": str | null,
+     "parallelToolCalls": bool | null, "presencePenalty": float | null,
+     "providerOptions": {kind: {...}} | null,
      "reasoning": {"budgetTokens"?, "effort"?} | null,
      "responseFormat": {"type", "name"?, "schema"?, "strict"?} | null, "route": str,
-     "stop": [str, ...] | null, "temperature": float, "tenant": str | null,
+     "seed": int | null, "stop": [str, ...] | null, "temperature": float, "tenant": str | null,
      "toolChoice": str | {"name"} | null,
      "tools": [{"name", "description"?, "parameters"?}, ...] | null, "topP": float | null,
      "v": 1}
@@ -24,7 +26,8 @@ a tool or a format appear only when set. Floats are written as Python's ``repr``
 text that reads back as the same number, the same in every version since 3.1), so
 ``temperature: 1`` and ``1.0`` are one key. Never part of it: the request id, ``metadata``
 (of the request and of its messages), ``stream`` (a streamed and a plain call share entries),
-``promptCache`` (it changes the bill, not the reply), ``cache`` itself, ``user``, timing.
+``promptCache`` (it changes the bill, not the reply), ``timeoutMs``, ``maxRetries``, ``cache``
+itself, ``user``, timing.
 
 The scope: ``namespace`` is the request's ``cache.namespace`` (null without one), and
 ``tenant`` its ``tenant`` when it names no namespace (null otherwise). So tenants never share
@@ -89,15 +92,23 @@ def canonical_form(request: ProviderRequest, route: str, model: str | None) -> s
         "messages": [_message(m) for m in request.messages],
         "maxTokens": request.max_tokens,
         "temperature": float(request.temperature),
-        "topP": None if request.top_p is None else float(request.top_p),
+        "topP": _float(request.top_p),
         "stop": request.stop_sequences,
         "tools": None if request.tools is None else [_tool(t) for t in request.tools],
         "toolChoice": _tool_choice(request.tool_choice),
         "parallelToolCalls": request.parallel_tool_calls,
         "responseFormat": _format(request.response_format),
         "reasoning": _reasoning(request),
+        "seed": request.seed,
+        "presencePenalty": _float(request.presence_penalty),
+        "frequencyPenalty": _float(request.frequency_penalty),
+        "providerOptions": request.provider_options,
     }
     return json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _message(m: Message) -> dict[str, Any]:
@@ -172,6 +183,7 @@ def _fast_form(request: ProviderRequest, route: str, model: str | None) -> str |
         or d["tool_choice"] is not None
         or d["response_format"] is not None
         or d["reasoning"] is not None
+        or d["provider_options"] is not None
     ):
         return None
     parts = []
@@ -193,9 +205,14 @@ def _fast_form(request: ProviderRequest, route: str, model: str | None) -> str |
     max_tokens = d["max_tokens"]
     top_p = d["top_p"]
     parallel = d["parallel_tool_calls"]
+    seed = d["seed"]
+    presence = d["presence_penalty"]
+    frequency = d["frequency_penalty"]
     return "".join(
         (
-            '{"maxTokens":',
+            '{"frequencyPenalty":',
+            "null" if frequency is None else repr(float(frequency)),
+            ',"maxTokens":',
             "null" if max_tokens is None else str(max_tokens),
             ',"messages":[',
             ",".join(parts),
@@ -205,8 +222,12 @@ def _fast_form(request: ProviderRequest, route: str, model: str | None) -> str |
             "null" if namespace is None else _enc(namespace),
             ',"parallelToolCalls":',
             "null" if parallel is None else ("true" if parallel else "false"),
-            ',"reasoning":null,"responseFormat":null,"route":',
+            ',"presencePenalty":',
+            "null" if presence is None else repr(float(presence)),
+            ',"providerOptions":null,"reasoning":null,"responseFormat":null,"route":',
             _enc(route),
+            ',"seed":',
+            "null" if seed is None else str(seed),
             ',"stop":',
             "null" if stop is None else "[" + ",".join(map(_enc, stop)) + "]",
             ',"temperature":',
