@@ -75,7 +75,7 @@ INSERT_ATTEMPT = Write(
     _cols(
         "request_id text, attempt int4, provider text, model text, outcome text,"
         " error_code text, error text, status_code int4, duration int4, created_at int8,"
-        " kind text"
+        " kind text, followed_pin bool"
     ),
 )
 INSERT_RESPONSE = Write(
@@ -85,7 +85,8 @@ INSERT_RESPONSE = Write(
         "request_id text, provider text, model text, content text, input_tokens int4,"
         " output_tokens int4, total_tokens int4, finish_reason text, duration int4,"
         " cost float8, created_at int8, metadata text, tool_calls text,"
-        " cached_input_tokens int4, cache_write_tokens int4, reasoning_tokens int4"
+        " cached_input_tokens int4, cache_write_tokens int4, reasoning_tokens int4,"
+        " cached bool, saved_cost float8"
     ),
 )
 INSERT_CHUNK = Write(

@@ -112,8 +112,9 @@ class AttemptRecord:
     ``duration`` is in ms. ``error`` must already be redacted (``ProviderError`` messages are).
     ``provider`` is the deployment id (``ProviderConfig.id``); ``kind`` its provider kind
     (``claude``, ``openai``, ``gemini`` or a user adapter's name), ``None`` for rows written
-    before kinds were recorded (they count as their ``provider``). Last, so positional
-    construction without it keeps working.
+    before kinds were recorded (they count as their ``provider``). ``followed_pin``: sticky
+    routing sent the attempt to the deployment its conversation was pinned to. Last, so
+    positional construction without them keeps working.
     """
 
     request_id: str
@@ -127,6 +128,7 @@ class AttemptRecord:
     duration: int
     created_at: int
     kind: str | None = None
+    followed_pin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
