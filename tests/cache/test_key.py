@@ -39,7 +39,8 @@ def key(**fields: Any) -> str:
 def test_the_key_of_a_known_request_is_pinned() -> None:
     form = canonical_form(ProviderRequest.model_validate(BASE), "claude", None)
     assert form == (
-        '{"frequencyPenalty":null,"maxTokens":64,"messages":[{"content":"You are terse.","role":"system"},'
+        '{"frequencyPenalty":null,"maxTokens":64,"messages":['
+        '{"content":"You are terse.","role":"system"},'
         '{"content":"Name a colour. \\u00e9 \\u2603 \\"quoted\\" \\\\ \\n","role":"user"}],'
         '"model":null,"namespace":null,"parallelToolCalls":null,"presencePenalty":null,'
         '"providerOptions":null,"reasoning":null,"responseFormat":null,"route":"claude",'

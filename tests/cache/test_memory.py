@@ -117,25 +117,25 @@ def test_a_hit_is_cached_costs_nothing_and_says_what_it_saved() -> None:
     assert "cached" not in response().model_dump(by_alias=True)  # seed documents unchanged
 
 
-def test_a_stream_replays_its_chunks_in_order_and_an_execute_reply_as_one() -> None:
+def test_a_stream_replays_its_items_in_order_and_an_execute_reply_as_one() -> None:
     call = ToolCall(id="c1", name="f", arguments={"q": "x"})
-    rid = "7b0c5f0e-1111-4a2b-9c3d-000000000002"
     streamed = CachedReply(response("Hello world"), [("Hello", None), (" world", None), ("", call)])
-    chunks = streamed.replay(rid)
-    assert [(c.index, c.chunk, c.done) for c in chunks] == [
-        (0, "Hello", False),
-        (1, " world", False),
-        (2, "", False),
-        (3, "", True),
-    ]
-    assert all(c.cached and c.request_id == rid and not c.restart for c in chunks)
-    assert chunks[2].tool_call == call
+    assert streamed.items() == ["Hello", " world", call]
     executed = CachedReply(response("Hello world", tool_calls=[call]), None)
-    assert [(c.chunk, c.tool_call) for c in executed.replay(rid)] == [
-        ("Hello world", None),
-        ("", call),
-        ("", None),
-    ]
+    assert executed.items() == ["Hello world", call]
+    items = executed.items()
+    assert isinstance(items[1], ToolCall)
+    items[1].arguments["q"] = "changed"  # a copy: the stored call is untouched
+    assert executed.items()[1] == call
+
+
+def test_a_finished_streams_texts_become_its_chunks_tool_calls_in_their_places() -> None:
+    call = ToolCall(id="c1", name="f", arguments={"q": "x"})
+    reply = response("Hi", tool_calls=[call])
+    assert CachedReply.chunks_of(["H", "i", ""], reply) == [("H", None), ("i", None), ("", call)]
+    assert CachedReply.chunks_of(None, reply) is None  # execute: replayed from the response
+    assert CachedReply.chunks_of(["H", "", ""], reply) is None  # a mismatch: not trusted
+    assert CachedReply.chunks_of(["Hi"], reply) is None
 
 
 def test_bytes_round_trip_and_foreign_values_are_refused() -> None:

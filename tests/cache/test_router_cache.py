@@ -39,11 +39,15 @@ class Clock:
 
 
 def router(
-    e2e: Harness, primary: str = "openai", backend: Any = "memory", **options: Any
+    e2e: Harness,
+    primary: str = "openai",
+    backend: Any = "memory",
+    retries: int = 0,
+    **options: Any,
 ) -> Router:
     """A router over the three emulated providers with ``cache=backend``; ``options`` are
     RouterOptions fields (``cache={...}`` among them)."""
-    slow = {"timeout": 60_000, "max_retries": 0}
+    slow = {"timeout": 60_000, "max_retries": retries}
     r = e2e.router(
         primary,
         (),
@@ -58,7 +62,9 @@ def router(
 def ask(
     e2e: Harness, text: str = "What is the capital of France?", **fields: Any
 ) -> dict[str, Any]:
-    return e2e.request(text, cache={}, **fields)
+    """A request that uses the cache (``cache: {}`` unless ``fields`` say otherwise)."""
+    fields.setdefault("cache", {})
+    return e2e.request(text, **fields)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -80,13 +86,26 @@ async def test_an_identical_request_is_served_from_the_cache_and_recorded(
     assert second.request_id == second_req["requestId"]
     row = e2e.request_row(second_req["requestId"])
     assert row["state"] == "completed"
-    assert row["cached"] == 1
-    assert row["saved_cost"] == pytest.approx(first.cost)
     assert e2e.rows("SELECT * FROM provider_attempts WHERE request_id = ?", (row["id"],)) == []
+    served = response_row(e2e, second_req["requestId"])
+    assert served["cached"] == 1
+    assert served["cost"] == 0
+    assert served["saved_cost"] == pytest.approx(first.cost)
     stored = await e2e.stored(second_req["requestId"])
     assert stored.response is not None
-    assert stored.response.cost == 0
-    assert e2e.request_row(first_req["requestId"])["cached"] == 0
+    assert stored.response.cached
+    assert stored.response.saved_cost == pytest.approx(first.cost)
+    assert response_row(e2e, first_req["requestId"])["cached"] == 0
+    # a served reply is not usage: the deployment's metrics count the one provider reply
+    metrics = e2e.rows("SELECT SUM(total_tokens) AS t, SUM(total_cost) AS c FROM provider_metrics")
+    assert metrics[0]["t"] == first.tokens.total_tokens
+    assert metrics[0]["c"] == pytest.approx(first.cost)
+
+
+def response_row(e2e: Harness, request_id: str) -> dict[str, Any]:
+    rows = e2e.rows("SELECT * FROM provider_responses WHERE request_id = ?", (request_id,))
+    assert len(rows) == 1
+    return rows[0]
 
 
 async def test_a_stream_hit_replays_the_chunks_in_order_marked_cached(e2e: Harness) -> None:
@@ -149,7 +168,7 @@ async def test_tenants_never_share_entries_unless_they_name_one_namespace(e2e: H
 
 
 async def test_100_concurrent_identical_requests_make_one_provider_call(e2e: Harness) -> None:
-    e2e.scenario.rules.append(Rule(provider="openai", latency=0.5))
+    e2e.scenario.add(Rule(provider="openai", latency=0.5))
     async with router(e2e) as r:
 
         def call(i: int) -> Any:
@@ -161,7 +180,10 @@ async def test_100_concurrent_identical_requests_make_one_provider_call(e2e: Har
     assert e2e.count("openai") == 1
     texts = {x if isinstance(x, str) else x.content for x in results}
     assert len(texts) == 1
-    rows = e2e.rows("SELECT state, cached FROM provider_requests")
+    rows = e2e.rows(
+        "SELECT r.state, p.cached FROM provider_requests r "
+        "JOIN provider_responses p ON p.request_id = r.id"
+    )
     assert len(rows) == 100
     assert all(row["state"] == "completed" for row in rows)
     assert sum(row["cached"] for row in rows) == 99
@@ -181,7 +203,7 @@ async def _text(stream: Any) -> str:
 
 
 async def test_when_the_one_call_fails_the_waiters_go_on_by_themselves(e2e: Harness) -> None:
-    e2e.scenario.rules.append(Rule(provider="openai", request=1, status=500, latency=0.5))
+    e2e.scenario.add(Rule(provider="openai", request=1, status=500, latency=0.5))
     async with router(e2e) as r:
         results = await asyncio.gather(
             *(r.execute(ask(e2e)) for _ in range(10)), return_exceptions=True
@@ -194,7 +216,7 @@ async def test_when_the_one_call_fails_the_waiters_go_on_by_themselves(e2e: Harn
 
 
 async def test_a_cancelled_leader_lets_its_waiters_go_on(e2e: Harness) -> None:
-    e2e.scenario.rules.append(Rule(provider="openai", request=1, latency=30))
+    e2e.scenario.add(Rule(provider="openai", request=1, latency=30))
     async with router(e2e) as r:
         leader = asyncio.create_task(r.execute(ask(e2e)))
         await until(lambda: e2e.count("openai") == 1)  # the leader's call reached the emulator
@@ -256,8 +278,8 @@ async def test_a_reply_that_ended_on_max_tokens_is_stored(e2e: Harness) -> None:
 
 
 async def test_refusals_and_errors_are_never_stored(e2e: Harness) -> None:
-    e2e.scenario.rules.append(Rule(provider="openai", request=1, refusal="content_filter"))
-    e2e.scenario.rules.append(Rule(provider="openai", request=2, status=500))
+    e2e.scenario.add(Rule(provider="openai", request=1, refusal="content_filter"))
+    e2e.scenario.add(Rule(provider="openai", request=2, status=500))
     async with router(e2e) as r:
         refused = await _maybe(r.execute(ask(e2e)))
         failed = await _maybe(r.execute(ask(e2e)))
@@ -301,8 +323,8 @@ async def test_a_reply_that_fails_response_model_is_not_stored(e2e: Harness) -> 
 async def test_a_cut_stream_is_not_stored_and_a_restart_stores_only_the_final_attempt(
     e2e: Harness,
 ) -> None:
-    e2e.scenario.rules.append(Rule(provider="claude", request=1, cut_after=2))
-    async with router(e2e, "claude", restartStreams=True) as r:
+    e2e.scenario.add(Rule(provider="claude", request=1, cut_after=2))
+    async with router(e2e, "claude", retries=2, restartStreams=True) as r:
         first = [c async for c in r.stream(ask(e2e))]
         replay = [c async for c in r.stream(ask(e2e))]
     assert any(c.restart for c in first)

@@ -113,9 +113,7 @@ async def test_a_pinned_deployment_whose_breaker_opens_is_passed_over_and_the_ne
         messages: list[dict[str, Any]] = [system(0), {"role": "user", "content": "Hi?"}]
         first = (await r.execute({"messages": messages})).provider
         # the pinned deployment fails once, asked directly: its breaker opens
-        e2e.scenario.rules.append(
-            Rule(provider="openai", request=e2e.count("openai") + 1, status=503)
-        )
+        e2e.scenario.add(Rule(provider="openai", request=e2e.count("openai") + 1, status=503))
         probe = {"messages": [{"role": "user", "content": "probe"}], "provider": first}
         with pytest.raises(AllProvidersFailedError):
             await r.execute(probe)

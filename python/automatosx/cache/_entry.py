@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
-from automatosx.schemas import ProviderResponse, StreamChunk, ToolCall, _assemble, _fields_of
+from automatosx.schemas import ProviderResponse, ToolCall, _assemble, _fields_of
 from automatosx.schemas import _now_ms as now_ms
 
 __all__ = ["Cache", "CacheDataError", "CachedReply", "ReplyChunk"]
@@ -87,27 +87,36 @@ class CachedReply:
         data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"] or ()]
         return _assemble(ProviderResponse, data, _RESPONSE_SET)
 
-    def replay(self, request_id: str) -> list[StreamChunk]:
-        """The chunks a stream hit yields, in order, each ``cached=True``, the last
-        ``done=True``. A reply stored by ``execute`` replays as its text and tool calls."""
+    def items(self) -> list[str | ToolCall]:
+        """What a stream hit replays, in order: texts and tool calls (copies). A reply stored
+        by ``execute`` replays as its text, then its tool calls."""
         chunks = self.chunks
         if chunks is None:
             resp = self.response
             chunks = ((resp.content, None),) if resp.content else ()
             chunks += tuple(("", c) for c in resp.tool_calls or ())
-        ts = now_ms()
-        out = []
-        make = StreamChunk._chunk
-        for index, (text, call) in enumerate(chunks):
-            chunk = make(request_id, index, text, False, ts)
-            chunk.__dict__["cached"] = True
-            if call is not None:
-                chunk.__dict__["tool_call"] = call.model_copy(deep=True)
-            out.append(chunk)
-        last = make(request_id, len(out), "", True, ts)
-        last.__dict__["cached"] = True
-        out.append(last)
-        return out
+        return [text if call is None else call.model_copy(deep=True) for text, call in chunks]
+
+    @staticmethod
+    def chunks_of(
+        texts: Sequence[str] | None, response: ProviderResponse
+    ) -> list[ReplyChunk] | None:
+        """A finished stream's chunks from its texts (an empty text is a tool call's place:
+        the response's ``tool_calls`` in order); None for ``execute``, or when they do not
+        match (the reply then replays from the response)."""
+        if texts is None:
+            return None
+        calls = iter(response.tool_calls or ())
+        out: list[ReplyChunk] = []
+        for text in texts:
+            if text:
+                out.append((text, None))
+                continue
+            call = next(calls, None)
+            if call is None:
+                return None
+            out.append(("", call))
+        return out if next(calls, None) is None else None
 
     # -- bytes -------------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ class ResponseCache:
         self._memory = backend if isinstance(backend, MemoryCache) else None
         self._flights: dict[str, Lookup] = {}  # key -> the request that leads its flight
         self._writes: set[asyncio.Task[None]] = set()
+        self._unwritten: dict[str, CachedReply] = {}  # key -> a reply its write has not stored
         self._warned: dict[str, tuple[float, int]] = {}
         self.hits = 0
         self.misses = 0
@@ -118,7 +119,10 @@ class ResponseCache:
         key = lookup.key
         if lookup.reads:
             memory = self._memory
-            reply = memory.lookup(key) if memory is not None else await self._read(key)
+            if memory is not None:
+                reply = memory.lookup(key)
+            else:  # a reply still being written is served from here
+                reply = self._unwritten.get(key) or await self._read(key)
             if reply is not None:
                 return self._hit(reply)
             leader = self._flights.get(key)
@@ -210,6 +214,7 @@ class ResponseCache:
             return None
 
     def _write_behind(self, key: str, reply: CachedReply, ttl_s: float) -> None:
+        self._unwritten[key] = reply
         task = asyncio.get_running_loop().create_task(self._write(key, reply, ttl_s))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
@@ -219,6 +224,9 @@ class ResponseCache:
             await self.backend.set(key, reply.to_bytes(), ttl_s)
         except Exception as exc:
             self._warn("write failed", exc)
+        finally:
+            if self._unwritten.get(key) is reply:
+                del self._unwritten[key]
 
     def _warn(self, what: str, exc: BaseException) -> None:
         self.errors += 1

@@ -1,27 +1,39 @@
-"""Sticky routing as the router uses it: a request's pin key within its group, the pinned
-deployment (this process's map, or the fleet's through Redis), the group's order with the pin
-first, and the deployment that answered (the pin from then on). See ``_sticky.py``."""
+"""Sticky routing in the router: the pinned deployment first in its group's order, whether an
+attempt followed a pin, and the deployment that answered becoming the pin.
+
+* :class:`StickyBalancer` wraps a group's balancer (``Plan.build(..., pins=...)``): for a
+  request with a pin key (``_sticky.pin_key``) pinned to a member of the group, that member
+  goes first and the others follow in their configured order (the balancer is not asked, so
+  its weighted round robin spreads only new conversations); otherwise the balancer decides.
+  A pinned deployment passed over (open breaker, cool-down, limiter, budget) or failing
+  yields to the next candidate like any other.
+* :class:`StickyObserver` marks an attempt at the pinned deployment ``followed_pin`` when it
+  starts, and makes the deployment of a successful attempt the pin when it ends.
+* With ``Router(..., shared=...)``, :meth:`StickyRouting.prefetch` asks the fleet's map
+  (``_sticky_shared.py``) before the candidates are chosen: the only await, and only on a
+  local miss or a pin not confirmed for 10 s.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from typing import TypeVar
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from automatosx.cache._sticky import StickyMap, pin_key
 from automatosx.cache._sticky_shared import SharedStickyMap
+from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo
 from automatosx.schemas import ProviderRequest, StickyRoutingOptions
 
-__all__ = ["StickyRouting"]
+__all__ = ["StickyBalancer", "StickyObserver", "StickyRouting"]
 
-M = TypeVar("M")
+_MAX_NOTES = 100_000  # requests under way whose pins are remembered (a bound, not a limit)
 
 
 class StickyRouting:
-    """The router's sticky routing: a request's pin key in its group, the pinned deployment
-    (local map, or the fleet's through Redis), the group's order with the pin first, and
-    what served it (which becomes the pin)."""
+    """The router's sticky routing: pin keys, the map (local or the fleet's), and what each
+    request under way was pinned to (``notes``: request id -> {group: (key, pinned)})."""
 
-    __slots__ = ("local", "options", "shared")
+    __slots__ = ("local", "notes", "options", "shared")
 
     def __init__(self, options: StickyRoutingOptions, shared: SharedStickyMap | None = None):
         self.options = options
@@ -29,8 +41,10 @@ class StickyRouting:
         self.local = (
             shared.local if shared is not None else StickyMap(options.ttl_s, options.max_entries)
         )
+        self.notes: dict[str, dict[str, tuple[str, str | None]]] = {}
 
     def key(self, request: ProviderRequest, group: str) -> str | None:
+        """The request's pin key in ``group`` (None: not pinned)."""
         pin = pin_key(request, self.options)
         return None if pin is None else f"{group}:{pin}"
 
@@ -48,14 +62,81 @@ class StickyRouting:
         else:
             self.local.set(key, deployment)
 
-    @staticmethod
-    def first(order: list[M], pinned: str | None, name: Callable[[M], str]) -> tuple[list[M], bool]:
-        """``order`` with the pinned member moved to the front; whether one was."""
-        if pinned is None:
-            return order, False
-        for i, member in enumerate(order):
-            if name(member) == pinned:
-                if i:
-                    order = [member, *order[:i], *order[i + 1 :]]
-                return order, True
-        return order, False
+    async def prefetch(self, request: ProviderRequest, groups: Sequence[tuple[str, Any]]) -> None:
+        """Bring the fleet's pins of ``request`` in its multi-deployment ``groups`` (label,
+        members) into the local map before the candidates are chosen."""
+        if self.shared is None:
+            return
+        pin = pin_key(request, self.options)
+        if pin is None:
+            return
+        for group, members in groups:
+            if len(members) > 1:
+                await self.shared.get(f"{group}:{pin}", {m.name for m in members})
+
+    def note(self, request_id: str, group: str, key: str, pinned: str | None) -> None:
+        notes = self.notes
+        if len(notes) >= _MAX_NOTES and request_id not in notes:
+            notes.clear()  # requests that never finished (a router used without observers)
+        notes.setdefault(request_id, {})[group] = (key, pinned)
+
+
+class StickyBalancer:
+    """A group's balancer with its pins first (see the module's docstring)."""
+
+    __slots__ = ("group", "inner", "sticky")
+
+    def __init__(self, inner: Any, sticky: StickyRouting, group: str) -> None:
+        self.inner = inner
+        self.sticky = sticky
+        self.group = group
+
+    def order(self, group: Sequence[Any], request: ProviderRequest | None = None) -> list[Any]:
+        if request is None:
+            return list(self.inner.order(group, request))
+        sticky = self.sticky
+        key = sticky.key(request, self.group)
+        if key is None:
+            return list(self.inner.order(group, request))
+        pinned = sticky.local.peek(key)
+        if pinned is not None:
+            for i, member in enumerate(group):
+                if member.name == pinned:
+                    sticky.note(request.request_id, self.group, key, pinned)
+                    return [member, *group[:i], *group[i + 1 :]]
+        sticky.note(request.request_id, self.group, key, None)
+        return list(self.inner.order(group, request))
+
+    def observe(self, member: Any, latency_ms: float) -> None:
+        self.inner.observe(member, latency_ms)
+
+
+class StickyObserver(Observer):
+    """Records whether each attempt followed a pin; a successful attempt's deployment
+    becomes the pin of its request's key in that deployment's group."""
+
+    def __init__(self, sticky: StickyRouting) -> None:
+        self.sticky = sticky
+        self._groups: dict[str, str] = {}
+
+    def bind_deployments(self, deployments: Mapping[str, Any]) -> None:
+        self._groups = {name: dep.group for name, dep in deployments.items()}
+
+    async def attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        notes = self.sticky.notes.get(request.request_id)
+        if notes is not None:
+            note = notes.get(self._groups.get(attempt.provider, ""))
+            if note is not None and note[1] == attempt.provider:
+                attempt.followed_pin = True
+
+    async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        if attempt.outcome != "success" or attempt.error is not None:
+            return
+        notes = self.sticky.notes.get(request.request_id)
+        if notes is not None:
+            note = notes.get(self._groups.get(attempt.provider, ""))
+            if note is not None:
+                self.sticky.served(note[0], attempt.provider)
+
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
+        self.sticky.notes.pop(request.request_id, None)

@@ -173,7 +173,9 @@ def request_from_row(row: Sequence[Any]) -> RequestRecord:
 
 
 def attempt_from_row(row: Sequence[Any]) -> AttemptRecord:
-    return AttemptRecord(*row[:11], followed_pin=bool(row[11]))
+    values = list(row)
+    values[11] = bool(values[11])  # SQLite's 0/1
+    return AttemptRecord(*values)
 
 
 def response_from_row(row: Sequence[Any]) -> ProviderResponse:
