@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 import _servers
+from automatosx._routing.balance import MemberStats, WeightedBalancer
 from automatosx.cache._sticky import StickyMap, pin_key
-from automatosx.cache._sticky_routing import StickyRouting
+from automatosx.cache._sticky_routing import StickyBalancer, StickyRouting
 from automatosx.cache._sticky_shared import SharedStickyMap
 from automatosx.schemas import ProviderRequest, StickyRoutingOptions
 
@@ -100,13 +101,29 @@ async def test_sticky_routing_puts_the_pin_first_only_among_the_groups_members()
     assert key is not None
     assert key.startswith("pool:")
     assert await sticky.pinned(key, {"a", "b"}) is None
-    sticky.served(key, "b")
+    await sticky.served(key, "b")
     assert await sticky.pinned(key, {"a", "b"}) == "b"
     assert await sticky.pinned(key, {"a", "c"}) is None  # b left the group
-    order, followed = StickyRouting.first(["a", "b", "c"], "b", str)
-    assert (order, followed) == (["b", "a", "c"], True)
-    assert StickyRouting.first(["a", "c"], "b", str) == (["a", "c"], False)
-    assert StickyRouting.first(["a", "c"], None, str) == (["a", "c"], False)
+    members = [Member("a"), Member("b"), Member("c")]
+    balancer = StickyBalancer(WeightedBalancer(), sticky, "pool")
+    req = turn(1)
+    await sticky.served(key, "c")
+    assert [m.name for m in balancer.order(members, req)] == ["c", "a", "b"]
+    assert sticky.notes[req.request_id]["pool"] == (key, "c")
+    other = turn(1, system={"role": "system", "content": "another conversation"})
+    first = [m.name for m in balancer.order(members, other)]  # not pinned: weighted
+    third = turn(1, system={"role": "system", "content": "a third conversation"})
+    second = [m.name for m in balancer.order(members, third)]
+    assert sticky.notes[other.request_id]["pool"][1] is None
+    assert sorted(first) == ["a", "b", "c"]
+    assert second[0] != first[0]  # the round robin moved on
+
+
+class Member:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.weight = 1
+        self.stats = MemberStats()
 
 
 # -- shared through Redis -------------------------------------------------------------------

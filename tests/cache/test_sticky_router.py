@@ -170,5 +170,9 @@ def test_a_fleet_of_two_processes_keeps_a_conversation_on_one_deployment(
         for p in procs:
             if p.poll() is None:
                 p.kill()
+                p.wait(timeout=30)
+            for pipe in (p.stdin, p.stdout):
+                if pipe is not None:
+                    pipe.close()
     assert all(len(set(turns)) == 1 for turns in served.values()), served
     assert len({turns[0] for turns in served.values()}) > 1

@@ -55,12 +55,16 @@ class StickyRouting:
         found = self.local.get(key)
         return found if found is None or found in members else None
 
-    def served(self, key: str, deployment: str) -> None:
-        """``deployment`` answered a request of ``key``: it is the pin now."""
-        if self.shared is not None:
-            self.shared.set(key, deployment)
-        else:
+    async def served(self, key: str, deployment: str, pinned: str | None = None) -> None:
+        """``deployment`` answered a request of ``key`` that was pinned to ``pinned``: it is
+        the pin now. In a fleet a new or moved pin is written through at once."""
+        shared = self.shared
+        if shared is None:
             self.local.set(key, deployment)
+        elif deployment == pinned:
+            shared.set(key, deployment)  # followed: refreshed, in the background when due
+        else:
+            await shared.pin(key, deployment, replace=pinned is not None)
 
     async def prefetch(self, request: ProviderRequest, groups: Sequence[tuple[str, Any]]) -> None:
         """Bring the fleet's pins of ``request`` in its multi-deployment ``groups`` (label,
@@ -136,7 +140,7 @@ class StickyObserver(Observer):
         if notes is not None:
             note = notes.get(self._groups.get(attempt.provider, ""))
             if note is not None:
-                self.sticky.served(note[0], attempt.provider)
+                await self.sticky.served(note[0], attempt.provider, note[1])
 
     async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         self.sticky.notes.pop(request.request_id, None)

@@ -7,9 +7,14 @@ No round trip per request where it can be avoided:
   less than ``recheck_s`` ago (10 s) is followed without asking Redis;
 * on a local miss (or an older pin), one ``GET <prefix>sticky:<key>`` (bounded by
   ``timeout_s``) — the pin another process made wins;
-* a pin is written to Redis (``SET ... PX ttl``) when it changes, and re-written when the last
-  write is older than half the TTL, so a conversation that continues keeps its pin alive in
-  Redis too. Writes are sent by a background task, off the request's path.
+* a new pin is written to Redis at once, before the request returns (``SET ... NX PX ttl``:
+  when two processes pin one new conversation at the same time, the first write wins and the
+  other process adopts it for the next turn); a pin that moves (its deployment was passed
+  over or failed) is written the same way without ``NX``. One round trip per pin made or
+  moved, none per request that follows a pin;
+* a pin that is followed is re-written when the last write is older than half the TTL, so a
+  conversation that continues keeps its pin alive in Redis too: by a background task, off the
+  request's path.
 
 Redis down, slow or holding a value that is not a deployment of the group: the process
 follows its local pins and the group's balancing (a warning, at most one every 10 s), and
@@ -112,12 +117,39 @@ class SharedStickyMap:
         return found
 
     def set(self, key: str, deployment: str) -> None:
-        """Pin ``key`` to ``deployment`` here, and in Redis when it changed or is due."""
+        """Pin ``key`` to ``deployment`` here, and in Redis (in the background) when it
+        changed or its last write is older than half the TTL."""
         changed = self.local.set(key, deployment)
         now = self._clock()
         if changed or now - self._written.get(key, -1e18) >= self.local.ttl_s / 2:
             self._checked[key] = now
             self._queue(key, deployment)
+
+    async def pin(self, key: str, deployment: str, *, replace: bool) -> str:
+        """Make ``deployment`` the pin of ``key`` here and in Redis now; with ``replace``
+        False only if the fleet has none (``NX``), else the fleet's pin is adopted. Returns
+        the pin in force."""
+        self.local.set(key, deployment)
+        now = self._clock()
+        try:
+            self.round_trips += 1
+            px = max(1, int(self.local.ttl_s * 1000))
+            made = await asyncio.wait_for(
+                self._redis.set(self.prefix + key, deployment, px=px, nx=not replace),
+                self.timeout_s,
+            )
+            if not made:
+                self.round_trips += 1
+                raw = await asyncio.wait_for(self._redis.get(self.prefix + key), self.timeout_s)
+                theirs = _as_member(raw, None)
+                if theirs is not None:
+                    self.local.set(key, theirs)
+                    deployment = theirs
+        except Exception as exc:  # down, slow: the local pin holds; written back later
+            self._warn(exc)
+            return deployment
+        self._checked[key] = self._written[key] = now
+        return deployment
 
     def _queue(self, key: str, deployment: str) -> None:
         if len(self._pending) < _MAX_PENDING:
@@ -159,10 +191,13 @@ class SharedStickyMap:
             )
 
 
-def _as_member(raw: object, members: Collection[str]) -> str | None:
+def _as_member(raw: object, members: Collection[str] | None) -> str | None:
+    """A pin read from Redis, if it names one of ``members`` (None: any deployment id)."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    return raw if isinstance(raw, str) and raw in members else None
+    if not isinstance(raw, str) or not raw:
+        return None
+    return raw if members is None or raw in members else None
