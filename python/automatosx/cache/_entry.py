@@ -9,13 +9,14 @@ router turns into a miss and a warning).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from automatosx.schemas import ProviderResponse, ToolCall, _assemble, _fields_of
+from automatosx.schemas import ProviderResponse, TokenUsage, ToolCall, _assemble, _fields_of
 from automatosx.schemas import _now_ms as now_ms
 
 __all__ = ["Cache", "CacheDataError", "CachedReply", "ReplyChunk"]
@@ -48,53 +49,102 @@ class Cache(Protocol):
 
 
 class CachedReply:
-    """A complete successful reply as stored: the response (its request id and timing are
-    replaced when served) and, when it came from a stream, its chunks in order."""
+    """A complete successful reply as stored, and, when it came from a stream, its chunks in
+    order. It keeps the reply's values, not its objects (plain values are cheap to hold: the
+    garbage collector does not track them), and builds a fresh response for every hit."""
 
-    __slots__ = ("chunks", "response", "size")
+    __slots__ = ("chunks", "cost", "size", "_tokens", "_values")
 
     def __init__(self, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> None:
-        self.response = response
+        """Keep ``response`` (its tool calls and metadata as they are: see :meth:`of`)."""
+        d = response.__dict__
+        t = d["tokens"].__dict__
+        self.cost: float | None = d["cost"]
+        self._values = (
+            d["provider"],
+            d["model"],
+            d["content"],
+            d["finish_reason"],
+            d["metadata"],
+            tuple(d["tool_calls"] or ()),
+        )
+        self._tokens = (
+            t["input_tokens"],
+            t["output_tokens"],
+            t["total_tokens"],
+            t.get("cached_input_tokens"),
+            t.get("cache_write_tokens"),
+            t.get("reasoning_tokens"),
+        )
         self.chunks: tuple[ReplyChunk, ...] | None = None if chunks is None else tuple(chunks)
-        self.size = _size(response, self.chunks)
+        self.size = _size(d["content"], self._values[5], self.chunks)
 
     @classmethod
     def of(cls, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> CachedReply:
-        """A snapshot of ``response`` (the caller keeps its own object: a later change to it,
-        such as ``parsed``, never reaches the cache)."""
-        data = dict(response.__dict__)
-        data["parsed"] = None
-        data["cached"] = False
-        data["saved_cost"] = None
-        data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"] or ()]
-        data["tokens"] = _copy(data["tokens"])
-        kept = _assemble(ProviderResponse, data, set(response.__pydantic_fields_set__))
-        return cls(kept, chunks)
+        """A snapshot of ``response``: its tool calls and metadata are copied, so a later
+        change to the caller's objects never reaches the cache."""
+        d = response.__dict__
+        if d["tool_calls"] or d["metadata"] is not None:
+            data = dict(d)
+            data["tool_calls"] = [c.model_copy(deep=True) for c in d["tool_calls"] or ()]
+            data["metadata"] = None if d["metadata"] is None else copy.deepcopy(d["metadata"])
+            response = _assemble(ProviderResponse, data, set(response.__pydantic_fields_set__))
+        return cls(response, chunks)
 
     # -- serving -----------------------------------------------------------------------------
 
     def served(self, request_id: str, duration_ms: int) -> ProviderResponse:
         """The reply as a hit returns it: ``cached``, ``cost`` 0, ``savedCost`` what the
         stored reply cost, the new request's id."""
-        data = dict(self.response.__dict__)
-        data["request_id"] = request_id
-        data["cached"] = True
-        data["saved_cost"] = data["cost"]
-        data["cost"] = 0.0
-        data["duration"] = duration_ms
-        data["created_at"] = now_ms()
-        data["tokens"] = _copy(data["tokens"])
-        data["tool_calls"] = [c.model_copy(deep=True) for c in data["tool_calls"] or ()]
-        return _assemble(ProviderResponse, data, _RESPONSE_SET)
+        return self._build(request_id, duration_ms, True)
+
+    @property
+    def response(self) -> ProviderResponse:
+        """The reply as the provider made it (a fresh object)."""
+        return self._build(_NO_ID, 0, False)
+
+    def _build(self, request_id: str, duration_ms: int, cached: bool) -> ProviderResponse:
+        provider, model, content, finish, metadata, calls = self._values
+        i, o, total, read, write, reasoning = self._tokens
+        tokens = _assemble(
+            TokenUsage,
+            {
+                "input_tokens": i,
+                "output_tokens": o,
+                "total_tokens": total,
+                "cached_input_tokens": read,
+                "cache_write_tokens": write,
+                "reasoning_tokens": reasoning,
+            },
+            set(_TOKEN_FIELDS),
+        )
+        cost = self.cost
+        data = {
+            "request_id": request_id,
+            "provider": provider,
+            "model": model,
+            "content": content,
+            "tokens": tokens,
+            "finish_reason": finish,
+            "duration": duration_ms,
+            "cost": 0.0 if cached else cost,
+            "metadata": None if metadata is None else copy.deepcopy(metadata),
+            "created_at": now_ms(),
+            "tool_calls": [c.model_copy(deep=True) for c in calls] if calls else [],
+            "parsed": None,
+            "cached": cached,
+            "saved_cost": cost if cached else None,
+        }
+        return _assemble(ProviderResponse, data, set(_RESPONSE_FIELDS))
 
     def items(self) -> list[str | ToolCall]:
         """What a stream hit replays, in order: texts and tool calls (copies). A reply stored
         by ``execute`` replays as its text, then its tool calls."""
         chunks = self.chunks
         if chunks is None:
-            resp = self.response
-            chunks = ((resp.content, None),) if resp.content else ()
-            chunks += tuple(("", c) for c in resp.tool_calls or ())
+            content, calls = self._values[2], self._values[5]
+            chunks = ((content, None),) if content else ()
+            chunks += tuple(("", c) for c in calls)
         return [text if call is None else call.model_copy(deep=True) for text, call in chunks]
 
     @staticmethod
@@ -158,14 +208,9 @@ class CachedReply:
         return cls(response, chunks)
 
 
-_RESPONSE_SET = set(_fields_of(ProviderResponse))
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _copy(model: _M) -> _M:
-    """A shallow copy of a model of immutable values (TokenUsage): ~0.4 us, not
-    ``model_copy``'s ~1.5."""
-    return _assemble(type(model), dict(model.__dict__), set(model.__pydantic_fields_set__))
+_RESPONSE_FIELDS = _fields_of(ProviderResponse)
+_TOKEN_FIELDS = _fields_of(TokenUsage)
+_NO_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def _chunks(raw: Any) -> list[ReplyChunk] | None:
@@ -189,12 +234,12 @@ def _text_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
 
 
-def _size(response: ProviderResponse, chunks: tuple[ReplyChunk, ...] | None) -> int:
+def _size(content: str, calls: Sequence[ToolCall], chunks: tuple[ReplyChunk, ...] | None) -> int:
     """The bytes a reply holds, as the memory cache counts them: its texts' UTF-8 length
     (the reply, each chunk), tool calls' JSON estimated, and a fixed overhead per entry
     and chunk for the objects around them."""
-    size = _ENTRY_OVERHEAD + _text_size(response.content)
-    for call in response.tool_calls or ():
+    size = _ENTRY_OVERHEAD + _text_size(content)
+    for call in calls:
         size += _ENTRY_OVERHEAD + len(json.dumps(call.arguments))
     if chunks is not None:
         for text, chunk_call in chunks:

@@ -159,7 +159,7 @@ class ResponseCache:
             self.misses += 1
             return None
         self.hits += 1
-        cost = reply.response.cost
+        cost = reply.cost
         if cost:
             self.saved_cost += cost
         return reply
