@@ -43,6 +43,7 @@ def router(
     primary: str = "openai",
     backend: Any = "memory",
     retries: int = 0,
+    telemetry: Any = False,
     **options: Any,
 ) -> Router:
     """A router over the three emulated providers with ``cache=backend``; ``options`` are
@@ -56,7 +57,9 @@ def router(
         streamIdleTimeoutMs=60_000,
         **options,
     )
-    return Router(r.options, list(r._entries or ()), store=e2e.store_url, cache=backend)
+    return Router(
+        r.options, list(r._entries or ()), store=e2e.store_url, cache=backend, telemetry=telemetry
+    )
 
 
 def ask(

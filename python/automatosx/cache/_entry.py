@@ -53,7 +53,7 @@ class CachedReply:
     order. It keeps the reply's values, not its objects (plain values are cheap to hold: the
     garbage collector does not track them), and builds a fresh response for every hit."""
 
-    __slots__ = ("chunks", "cost", "size", "_tokens", "_values")
+    __slots__ = ("_tokens", "_values", "chunks", "cost", "size")
 
     def __init__(self, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> None:
         """Keep ``response`` (its tool calls and metadata as they are: see :meth:`of`)."""

@@ -8,7 +8,7 @@ at ``aclose()`` both are closed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from automatosx.cache._front import ResponseCache, open_cache
@@ -43,8 +43,7 @@ class CacheWiring:
         groups = {name: dep.group for name, dep in deployments.items()}
         if self.cache is not None:
             await self.cache.open()
-            count = getattr(telemetry, "cache_looked_up", None)
-            self.step = CacheStep(self.cache, groups, count)
+            self.step = CacheStep(self.cache, groups, _counter(telemetry, self.cache.backend))
         opts = self.sticky_options
         if opts is not None:
             local = StickyMap(opts.ttl_s, opts.max_entries)
@@ -84,3 +83,18 @@ class CacheWiring:
         finally:
             if self.cache is not None:
                 await self.cache.aclose()
+
+
+def _counter(telemetry: Observer | None, backend: object) -> Callable[[bool], None] | None:
+    """The telemetry's cache counters, labelled with the backend's kind, if it counts them."""
+    looked_up = getattr(telemetry, "cache_looked_up", None)
+    if looked_up is None:
+        return None
+    kind = {"MemoryCache": "memory", "SQLiteCache": "sqlite", "RedisCache": "redis"}.get(
+        type(backend).__name__, "custom"
+    )
+
+    def count(hit: bool) -> None:
+        looked_up(hit, kind)
+
+    return count

@@ -23,6 +23,8 @@ __all__ = [
     "ATTEMPTS",
     "BREAKER_STATE",
     "BREAKER_STATES",
+    "CACHE_HITS",
+    "CACHE_MISSES",
     "DURATION",
     "FALLBACKS",
     "METRICS",
@@ -202,6 +204,21 @@ BREAKER_STATE = MetricSpec(
     ("automatosx.deployment", "automatosx.breaker.state"),
 )
 
+CACHE_HITS = MetricSpec(
+    "automatosx.cache.hits",
+    "counter",
+    "{request}",
+    "Requests the response cache answered (no provider call).",
+    ("automatosx.cache.backend",),
+)
+CACHE_MISSES = MetricSpec(
+    "automatosx.cache.misses",
+    "counter",
+    "{request}",
+    "Requests that asked the response cache and were sent to a provider.",
+    ("automatosx.cache.backend",),
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     DURATION,
     TIME_TO_FIRST_CHUNK,
@@ -216,6 +233,8 @@ METRICS: tuple[MetricSpec, ...] = (
     FALLBACKS,
     RESTARTS,
     BREAKER_STATE,
+    CACHE_HITS,
+    CACHE_MISSES,
 )
 
 
