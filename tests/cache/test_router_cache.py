@@ -377,3 +377,29 @@ def test_a_bad_cache_argument_is_refused_naming_the_fix(e2e: Harness) -> None:
         router(e2e, backend=42)
     with pytest.raises(ConfigurationError, match="'memory'"):
         router(e2e, backend="memcached://x")
+
+
+async def test_stats_report_the_hit_rate_and_the_saved_cost(e2e: Harness) -> None:
+    from automatosx._report import read_report, report_json, stats_view
+    from automatosx.store import open_store
+
+    async with router(e2e) as r:
+        first = await r.execute(ask(e2e))
+        for _ in range(3):
+            await r.execute(ask(e2e))
+    async with open_store(e2e.store_url) as store:
+        report = await read_report(store)
+    assert report.cache is not None
+    assert (report.cache.replies, report.cache.hits) == (4, 3)
+    assert report.cache.hit_rate == 0.75
+    assert first.cost is not None
+    assert report.cache.saved_cost == pytest.approx(3 * first.cost)
+    (row,) = report.providers  # the deployment's usage is the one reply it made
+    assert row.total_tokens == first.tokens.total_tokens
+    assert row.cost == pytest.approx(first.cost)
+    assert report_json(report)["cache"]["hit_rate"] == 0.75
+    from rich.console import Console
+
+    out = Console(width=120, record=True)
+    out.print(stats_view(report, width=120))
+    assert "3 of 4 replies served from the cache (75.0%)" in out.export_text()

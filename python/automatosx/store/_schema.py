@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ATTEMPT_COLUMNS",
+    "CACHE_SUMMARY",
     "INSERT_ATTEMPT",
     "INSERT_CHUNK",
     "INSERT_HEALTH",
@@ -131,3 +132,7 @@ METRICS_COLUMNS = (
     " total_output_tokens, total_tokens, total_cost, total_duration"
 )
 SUMMARY_STATES = "SELECT state, COUNT(*) FROM provider_requests GROUP BY state"
+CACHE_SUMMARY = (
+    "SELECT COUNT(*), SUM(CASE WHEN cached THEN 1 ELSE 0 END), COALESCE(SUM(saved_cost), 0)"
+    " FROM provider_responses"
+)

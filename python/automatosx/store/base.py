@@ -30,6 +30,7 @@ from automatosx.schemas import ProviderHealth, ProviderResponse
 
 __all__ = [
     "AttemptRecord",
+    "CacheSummary",
     "ChunkRow",
     "LatencyBucket",
     "LatencyHistogram",
@@ -165,6 +166,22 @@ class RequestRow:
     response: ProviderResponse | None
     chunk_count: int
     chunks: list[ChunkRow] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSummary:
+    """What the response cache saved, over every reply in the store: ``replies`` recorded,
+    ``hits`` of them served from the cache (no provider call), and ``saved_cost`` what those
+    had cost when a provider made them (USD)."""
+
+    replies: int
+    hits: int
+    saved_cost: float
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Replies served from the cache over all replies; ``None`` without any."""
+        return self.hits / self.replies if self.replies else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +412,10 @@ class StoreReader(Protocol):
 
     async def count_requests_by_state(self) -> dict[str, int]:
         """How many requests are in each state (``completed``, ``failed``...)."""
+        ...
+
+    async def get_cache_summary(self) -> CacheSummary:
+        """Replies recorded, those the response cache served, and what those saved."""
         ...
 
     async def get_latency_histogram(
