@@ -403,3 +403,33 @@ async def test_stats_report_the_hit_rate_and_the_saved_cost(e2e: Harness) -> Non
     out = Console(width=120, record=True)
     out.print(stats_view(report, width=120))
     assert "3 of 4 replies served from the cache (75.0%)" in out.export_text()
+
+
+def test_two_router_processes_share_a_redis_cache(e2e: Harness, redis_url: str) -> None:
+    import json
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("_cache_worker.py")
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+
+    def run() -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, str(worker), redis_url, e2e.base_url("openai"), "Shared?", prefix],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    first = run()  # process 1 pays for the reply
+    second = run()  # process 2 is served what process 1 stored
+    assert e2e.count("openai") == 1
+    assert not first["cached"]
+    assert second["cached"]
+    assert second["content"] == first["content"]
+    assert second["cost"] == 0
+    assert second["saved"] == first["cost"]
