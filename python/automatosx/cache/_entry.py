@@ -76,8 +76,14 @@ class CachedReply:
             t.get("cache_write_tokens"),
             t.get("reasoning_tokens"),
         )
-        self.chunks: tuple[ReplyChunk, ...] | None = None if chunks is None else tuple(chunks)
-        self.size = _size(d["content"], self._values[5], self.chunks)
+        content = d["content"]
+        if chunks is None and not self._values[5]:  # execute's text reply: the common case
+            self.chunks: tuple[ReplyChunk, ...] | None = None
+            size = len(content) if content.isascii() else len(content.encode("utf-8", "replace"))
+            self.size = _ENTRY_OVERHEAD + size
+        else:
+            self.chunks = None if chunks is None else tuple(chunks)
+            self.size = _size(content, self._values[5], self.chunks)
 
     @classmethod
     def of(cls, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> CachedReply:

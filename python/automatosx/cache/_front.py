@@ -173,14 +173,15 @@ class ResponseCache:
         """The provider's complete reply to a request that missed: store it (when the request
         writes and the reply is storable) and hand it to the flight's waiters."""
         reply = None
-        if lookup.writes and storable(response):
+        if lookup.writes and response.finish_reason != "content_filter" and not response.cached:
             reply = CachedReply.of(response, chunks)
             memory = self._memory
             if memory is not None:
                 memory.keep(lookup.key, reply, reply.size, lookup.ttl_s)
             else:
                 self._write_behind(lookup.key, reply, lookup.ttl_s)
-        self._land(lookup, reply)
+        if lookup.leads:
+            self._land(lookup, reply)
 
     def abandon(self, lookup: Lookup) -> None:
         """The request that missed did not complete (failed, cancelled, cut): its waiters go
@@ -244,11 +245,6 @@ class ResponseCache:
             more,
             redact(f"{type(exc).__name__}: {exc}"),
         )
-
-
-def storable(response: ProviderResponse) -> bool:
-    """Whether a completed reply may be stored: not a refusal, not a served copy."""
-    return response.finish_reason != "content_filter" and not response.cached
 
 
 def open_cache(spec: object, options: CacheOptions | None = None) -> ResponseCache:

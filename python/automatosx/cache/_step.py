@@ -62,7 +62,8 @@ class CacheStep:
     ) -> None:
         lookup = self._leading.pop(request.request_id, None)
         if lookup is not None:
-            self.cache.complete(lookup, response, CachedReply.chunks_of(chunks, response))
+            kept = None if chunks is None else CachedReply.chunks_of(chunks, response)
+            self.cache.complete(lookup, response, kept)
 
     def abandoned(self, request: ProviderRequest) -> None:
         lookup = self._leading.pop(request.request_id, None)
