@@ -45,6 +45,7 @@ from automatosx.store.base import Store
 
 if TYPE_CHECKING:
     from automatosx._output import ParsedResponse
+    from automatosx.cache import Cache
     from automatosx.shared import SharedState
 
 __all__ = ["SyncRouter", "SyncStream"]
@@ -158,6 +159,7 @@ class SyncRouter:
         observers: Sequence[Observer] = (),
         telemetry: bool | Observer = False,
         shared: str | SharedState | None = None,
+        cache: str | Cache | None = None,
     ) -> None:
         self._router = Router(
             options,
@@ -167,6 +169,7 @@ class SyncRouter:
             observers=observers,
             telemetry=telemetry,
             shared=shared,
+            cache=cache,
         )
         self._lifecycle = _Lifecycle.UNOPENED
         self._lock = threading.Lock()

@@ -433,3 +433,15 @@ def test_two_router_processes_share_a_redis_cache(e2e: Harness, redis_url: str) 
     assert second["content"] == first["content"]
     assert second["cost"] == 0
     assert second["saved"] == first["cost"]
+
+
+def test_the_sync_router_takes_a_cache(e2e: Harness) -> None:
+    from automatosx import SyncRouter
+
+    r = router(e2e)
+    with SyncRouter(r.options, list(r._entries or ()), cache="memory") as sync:
+        first = sync.execute(ask(e2e))
+        second = sync.execute(ask(e2e))
+    assert not first.cached
+    assert second.cached
+    assert e2e.count("openai") == 1
