@@ -176,3 +176,19 @@ def test_a_fleet_of_two_processes_keeps_a_conversation_on_one_deployment(
                     pipe.close()
     assert all(len(set(turns)) == 1 for turns in served.values()), served
     assert len({turns[0] for turns in served.values()}) > 1
+
+
+async def test_a_pinned_deployment_cooling_after_a_429_is_passed_over(e2e: Harness) -> None:
+    async with sticky_router(e2e, maxRetryWaitMs=1_000) as r:
+        messages: list[dict[str, Any]] = [system(1), {"role": "user", "content": "Hi?"}]
+        first = (await r.execute({"messages": messages})).provider
+        count = e2e.count("openai")
+        e2e.scenario.add(Rule(provider="openai", request=count + 1, status=429, retry_after=60))
+        probe = {"messages": [{"role": "user", "content": "probe"}], "provider": first}
+        with pytest.raises(AllProvidersFailedError):
+            await r.execute(probe)  # the pinned deployment now cools for 60 s
+        messages += [{"role": "assistant", "content": "Hello."}, {"role": "user", "content": "?"}]
+        moved = [(await r.execute({"messages": messages})).provider for _ in range(3)]
+    assert len(set(moved)) == 1
+    assert moved[0] != first
+    assert e2e.count("openai") == count + 1 + 3  # nothing was sent to the cooling one
