@@ -33,7 +33,7 @@ class StickyRouting:
     """The router's sticky routing: pin keys, the map (local or the fleet's), and what each
     request under way was pinned to (``notes``: request id -> {group: (key, pinned)})."""
 
-    __slots__ = ("local", "notes", "options", "shared")
+    __slots__ = ("_last", "local", "notes", "options", "shared")
 
     def __init__(self, options: StickyRoutingOptions, shared: SharedStickyMap | None = None):
         self.options = options
@@ -42,10 +42,21 @@ class StickyRouting:
             shared.local if shared is not None else StickyMap(options.ttl_s, options.max_entries)
         )
         self.notes: dict[str, dict[str, tuple[str, str | None]]] = {}
+        self._last: tuple[object, str | None] = (None, None)  # (a request, its pin key)
+
+    def pin(self, request: ProviderRequest) -> str | None:
+        """The request's pin key (hashing a long system prompt costs: kept for the next
+        call about the same request, e.g. its prefetch then its group's order)."""
+        last = self._last
+        if last[0] is request:
+            return last[1]
+        pin = pin_key(request, self.options)
+        self._last = (request, pin)
+        return pin
 
     def key(self, request: ProviderRequest, group: str) -> str | None:
         """The request's pin key in ``group`` (None: not pinned)."""
-        pin = pin_key(request, self.options)
+        pin = self.pin(request)
         return None if pin is None else f"{group}:{pin}"
 
     async def pinned(self, key: str, members: Collection[str]) -> str | None:
@@ -71,7 +82,7 @@ class StickyRouting:
         members) into the local map before the candidates are chosen."""
         if self.shared is None:
             return
-        pin = pin_key(request, self.options)
+        pin = self.pin(request)
         if pin is None:
             return
         for group, members in groups:
