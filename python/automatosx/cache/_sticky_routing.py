@@ -45,14 +45,18 @@ class StickyRouting:
         self._last: tuple[object, str | None] = (None, None)  # (a request, its pin key)
 
     def pin(self, request: ProviderRequest) -> str | None:
-        """The request's pin key (hashing a long system prompt costs: kept for the next
-        call about the same request, e.g. its prefetch then its group's order)."""
+        """The request's pin key (hashing a long system prompt costs: kept while the request
+        is in intake — its prefetch, then each group's order — and forgotten when it starts,
+        so a request object changed and sent again is hashed again)."""
         last = self._last
         if last[0] is request:
             return last[1]
         pin = pin_key(request, self.options)
         self._last = (request, pin)
         return pin
+
+    def forget_pin(self) -> None:
+        self._last = (None, None)
 
     def key(self, request: ProviderRequest, group: str) -> str | None:
         """The request's pin key in ``group`` (None: not pinned)."""
@@ -136,6 +140,9 @@ class StickyObserver(Observer):
 
     def bind_deployments(self, deployments: Mapping[str, Any]) -> None:
         self._groups = {name: dep.group for name, dep in deployments.items()}
+
+    async def request_started(self, request: RequestInfo) -> None:
+        self.sticky.forget_pin()
 
     async def attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         notes = self.sticky.notes.get(request.request_id)
