@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(BIN):$(PATH)
 export PYO3_PYTHON := $(BIN)/python
 
-.PHONY: help install install-runtime lock build-dev build-runtime build-prod format lint servers test test-rust test-python docs docs-check bench demo wheel clean
+.PHONY: help install install-runtime lock build-dev build-runtime build-prod format lint servers test test-rust test-python docs docs-check bench bench-peers demo wheel wheels wheel-smoke clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -104,13 +104,37 @@ demo: build-runtime ## the offline demo: emulator + SQLite, nothing to configure
 
 # --zig links against glibc 2.17 from zig's own libc headers, so the wheel is manylinux2014 on any
 # host without the manylinux Docker image; one abi3 wheel serves CPython >= 3.10. The old
-# artifacts go first so check-wheel.sh checks what was just built. Extra checks: STRICT=1,
+# artifacts go first so check-wheel.sh checks what was just built; the sdist before the wheel
+# (outside a git checkout maturin would pack dist/ into it). Extra checks: STRICT=1,
 # SDIST_BUILD=1 (see scripts/check-wheel.sh).
 wheel: install ## a release abi3 manylinux2014 wheel (via zig) + sdist in dist/, checked in a clean venv
 	rm -f dist/automatosx-*.whl dist/automatosx-*.tar.gz
-	maturin build --release --zig --compatibility manylinux2014 -o dist
 	maturin sdist -o dist
+	maturin build --release --zig --compatibility manylinux2014 -o dist
 	bash scripts/check-wheel.sh
 
+# Every wheel this machine can build: x86_64 and aarch64 (cross, Debian's rustc-web with the
+# arm64 standard library through multiarch, zig as linker) manylinux2014 abi3, and the sdist.
+# apt-get installs the toolchain when missing (docs/guides/platforms.md). Not part of `make test`.
+wheels: install ## every wheel this machine builds (x86_64 + aarch64 manylinux abi3) + sdist, into dist/
+	bash scripts/build-wheels.sh
+
+# check-wheel.sh on each wheel in dist/, then its smoke test (import, Rust core, one request to
+# the emulator) run by a CPython of the wheel's own architecture: aarch64 under qemu-user.
+wheel-smoke: install ## check and smoke-test each wheel in dist/ (aarch64 under qemu-user; after make wheels)
+	bash scripts/smoke-wheels.sh
+
+# LiteLLM side by side with automatosx (benches/peer_litellm.py). LiteLLM is no dependency: it
+# gets a throwaway venv of its own, pinned here and to requirements/dev.lock (same openai SDK).
+PEERS_VENV := $(CURDIR)/.venv-peers
+LITELLM_VERSION := 1.110.2
+$(PEERS_VENV)/.installed: requirements/dev.lock
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --disable-pip-version-check -c requirements/dev.lock 'litellm==$(LITELLM_VERSION)' openai
+	touch $@
+
+bench-peers: build-prod $(PEERS_VENV)/.installed ## automatosx vs LiteLLM: added time per call, import, RSS (docs/performance.md)
+	LITELLM_PYTHON=$(PEERS_VENV)/bin/python python benches/peer_litellm.py
+
 clean: ## remove build outputs and the virtualenv
-	rm -rf .venv target dist site site-shots .mypy_cache .ruff_cache .pytest_cache .benchmarks .coverage
+	rm -rf .venv .venv-peers target dist site site-shots .mypy_cache .ruff_cache .pytest_cache .benchmarks .coverage

@@ -2,13 +2,17 @@
 
 Many concurrent tasks record requests as the router does (request, attempt, response, final
 state) through one write-behind store for a few seconds. The writer samples each write's lag
-(queued -> committed); the bench prints the median, p99 and max, the commit rate, and how
-often callers were held back by the lag bound (``max_lag_ms``). A crash loses at most the
-writes younger than the lag, so p99/max lag is the loss window.
+(queued -> committed); the bench prints the median, p99 and max, the commit rate, how often
+callers were held back (``max_lag_ms``, ``max_lag_requests``), and the most requests that had
+a write not yet committed at once (sampled by the loop). A crash loses at most the writes
+younger than the lag, so p99/max lag is the loss window. ``--busy-ms N`` adds a task that
+keeps the event loop CPU-bound, yielding every N ms (the writer is a thread: it must commit
+anyway).
 
 Run as a script (not part of the pytest benches)::
 
     PYTHONPATH=python python benches/bench_store_loss_window.py [--writers 200] [--seconds 3]
+        [--busy-ms 20]
 """
 
 from __future__ import annotations
@@ -75,7 +79,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(writers: int, seconds: float, max_lag_ms: float, commit_interval_ms: float) -> None:
+async def hog(busy_s: float, deadline: float) -> None:
+    while time.perf_counter() < deadline:
+        until = time.perf_counter() + busy_s
+        while time.perf_counter() < until:
+            pass
+        await asyncio.sleep(0)
+
+
+async def run(
+    writers: int, seconds: float, max_lag_ms: float, commit_interval_ms: float, busy_ms: float
+) -> None:
     with tempfile.TemporaryDirectory(prefix="automatosx-loss-") as tmp:
         store = SQLiteStore(
             Path(tmp) / "bench.db", max_lag_ms=max_lag_ms, commit_interval_ms=commit_interval_ms
@@ -89,23 +103,27 @@ async def run(writers: int, seconds: float, max_lag_ms: float, commit_interval_m
         held = 0
         deadline = time.perf_counter() + seconds
         requests = 0
+        most_lagging = 0
 
         async def writer() -> None:
-            nonlocal held, requests
+            nonlocal held, requests, most_lagging
             while time.perf_counter() < deadline:
                 if writes._blocked_puts or writes._room_waiters:
                     held += 1
+                most_lagging = max(most_lagging, writes.lagging_requests)
                 await one_request(store)
                 requests += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(writer() for _ in range(writers)))
+        hogs = [hog(busy_ms / 1000, deadline)] if busy_ms > 0 else []
+        await asyncio.gather(*(writer() for _ in range(writers)), *hogs)
         await store.close()
         elapsed = time.perf_counter() - started
     lags = list(samples)
     print(
         f"{writers} writers, {elapsed:.1f} s, max_lag_ms={max_lag_ms:g},"
-        f" commit_interval_ms={commit_interval_ms:g}"
+        f" commit_interval_ms={commit_interval_ms:g}, busy loop: "
+        + (f"yields every {busy_ms:g} ms" if busy_ms > 0 else "no")
     )
     print(f"  requests recorded: {requests:,} ({len(lags) / elapsed:,.0f} writes/s committed)")
     print(
@@ -113,6 +131,7 @@ async def run(writers: int, seconds: float, max_lag_ms: float, commit_interval_m
         f" p99 {percentile(lags, 0.99):.1f} ms, max {max(lags):.1f} ms"
     )
     print(f"  saves that found the writer behind (back-pressure): {held:,}")
+    print(f"  most requests with an uncommitted write at once: {most_lagging}")
 
 
 def main() -> None:
@@ -121,8 +140,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--max-lag-ms", type=float, default=500.0)
     parser.add_argument("--commit-interval-ms", type=float, default=100.0)
+    parser.add_argument("--busy-ms", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(run(args.writers, args.seconds, args.max_lag_ms, args.commit_interval_ms))
+    asyncio.run(
+        run(args.writers, args.seconds, args.max_lag_ms, args.commit_interval_ms, args.busy_ms)
+    )
 
 
 if __name__ == "__main__":

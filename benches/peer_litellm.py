@@ -1,14 +1,21 @@
 """automatosx against LiteLLM, side by side in one run (optional; not part of `make bench`).
 
-LiteLLM is not a dependency: install it in a throwaway virtualenv and name its interpreter::
+    make bench-peers
 
-    python3 -m venv /tmp/peer && /tmp/peer/bin/pip install litellm
+LiteLLM is not a dependency: `make bench-peers` builds a throwaway virtualenv for it
+(.venv-peers/, gitignored: LiteLLM pinned in the Makefile, the openai SDK held to
+requirements/dev.lock so both sides call the same SDK) and runs this file with
+``LITELLM_PYTHON=.venv-peers/bin/python``. By hand::
+
+    python3 -m venv /tmp/peer && /tmp/peer/bin/pip install -c requirements/dev.lock litellm openai
     LITELLM_PYTHON=/tmp/peer/bin/python .venv/bin/python benches/peer_litellm.py
 
-One emulator serves both on loopback (OpenAI Chat Completions). Each side is measured in its
-own interpreter against the direct OpenAI SDK call of that same interpreter, interleaved in
+One emulator serves every side on loopback (OpenAI Chat Completions). Each side is measured in
+its own interpreter against the direct OpenAI SDK call of that same interpreter, interleaved in
 batches, so what is compared is each router's *added* time per call (median and p99), plus
 `import` wall time and resident memory over a bare interpreter (fresh processes, medians).
+LiteLLM is measured twice: ``litellm.acompletion`` (its one-call API) and ``litellm.Router``
+(since 1.110 a Rust core behind a Python facade), which is what compares to automatosx's Router.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from automatosx.emulator import EmulatorServer
 
@@ -37,7 +45,21 @@ async def main():
         r = await client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, max_tokens=64)
         return r.choices[0].message.content
 
-    if mode == "litellm":
+    if mode == "litellm-router":
+        import litellm
+        litellm.suppress_debug_info = True
+        router = litellm.Router(model_list=[{
+            "model_name": "gpt-4o-mini",
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini", "api_base": base + "/v1",
+                "api_key": "sk-peer-0123456789",
+            },
+        }], num_retries=0)
+
+        async def routed():
+            r = await router.acompletion(model="gpt-4o-mini", messages=MSGS, max_tokens=64)
+            return r.choices[0].message.content
+    elif mode == "litellm":
         import litellm
         litellm.suppress_debug_info = True
 
@@ -69,7 +91,9 @@ async def main():
                 t = time.perf_counter_ns()
                 await call()
                 times[name].append(time.perf_counter_ns() - t)
-    out = {}
+    from importlib.metadata import version
+    out = {"version": version("litellm" if mode.startswith("litellm") else "automatosx"),
+           "openai": version("openai")}
     for name, values in times.items():
         values.sort()
         out[name + "_p50"] = values[len(values) // 2] / 1000
@@ -111,41 +135,60 @@ def _import_cost(python: str, module: str) -> tuple[float, float]:
     )
 
 
-def _calls(python: str, mode: str, base: str) -> dict[str, float]:
+def _calls(python: str, mode: str, base: str) -> dict[str, Any]:
     out = subprocess.run(
-        [python, "-c", CHILD, mode, base], capture_output=True, text=True, check=True, env=_env()
+        [python, "-c", CHILD, mode, base], capture_output=True, text=True, env=_env()
     )
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if out.returncode:
+        raise SystemExit(f"{mode} ({python}) failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
 def main() -> int:
     peer = os.environ.get("LITELLM_PYTHON", "/tmp/peer/bin/python")
     if not Path(peer).exists():
-        print(f"skipped: no LiteLLM interpreter at {peer} (see this file's docstring)")
-        return 0
+        print(
+            f"no LiteLLM interpreter at {peer}: run `make bench-peers` (see this file's docstring)"
+        )
+        return 1
     ours = sys.executable
     rows = []
+    load_before = os.getloadavg()[0]
     with EmulatorServer() as server:
+        imports = {"automatosx": _import_cost(ours, "automatosx")}
+        imports["litellm"] = _import_cost(peer, "litellm")
         for label, python, mode, module in (
-            ("automatosx", ours, "automatosx", "automatosx"),
-            ("litellm", peer, "litellm", "litellm"),
+            ("automatosx Router", ours, "automatosx", "automatosx"),
+            ("litellm.acompletion", peer, "litellm", "litellm"),
+            ("litellm.Router", peer, "litellm-router", "litellm"),
         ):
             calls = _calls(python, mode, server.base_url)
-            wall, rss = _import_cost(python, module)
-            rows.append((label, calls, wall, rss))
-    print("per call against the same loopback emulator (OpenAI chat, medians of 400 calls):")
+            rows.append((label, calls, *imports[module]))
     print(
-        f"{'':12} {'direct SDK':>11} {'routed':>9} {'added p50':>10} {'added p99':>10}"
-        f" {'import ms':>10} {'RSS MB':>7}"
+        "per call against the same loopback emulator (OpenAI chat, 400 calls a side; "
+        "import and RSS: medians of 7 fresh interpreters)"
+    )
+    # The figures scale with the machine's load (a shared VM): say what it was.
+    print(
+        f"machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end"
+    )
+    print(
+        f"{'':20} {'version':>8} {'direct SDK':>11} {'routed':>9} {'added p50':>10}"
+        f" {'added p99':>10} {'import ms':>10} {'RSS MB':>7}"
     )
     for label, c, wall, rss in rows:
         added50 = c["routed_p50"] - c["direct_p50"]
         added99 = c["routed_p99"] - c["direct_p50"]
         print(
-            f"{label:12} {c['direct_p50']:9.0f}us {c['routed_p50']:7.0f}us {added50:8.0f}us"
-            f" {added99:8.0f}us {wall:10.0f} {rss:7.1f}"
+            f"{label:20} {c['version']:>8} {c['direct_p50']:9.0f}us {c['routed_p50']:7.0f}us"
+            f" {added50:8.0f}us {added99:8.0f}us {wall:10.0f} {rss:7.1f}"
         )
+    print(
+        f"openai SDK: {rows[0][1]['openai']} (automatosx side), "
+        f"{rows[1][1]['openai']} (litellm side)"
+    )
     return 0
 
 

@@ -10,12 +10,15 @@
 #   PYTHON=python3        interpreter used to create the clean venv
 #   DIST=dist             where the wheel and sdist are looked for
 #   CONSTRAINTS=<lock>    pip constraints for the runtime deps ("" to install unconstrained)
-#   EXPECT_PLATFORM=<re>  regex the wheel's platform tag must match (default: manylinux2014
-#                         for this machine's arch on Linux; anything elsewhere)
+#   EXPECT_PLATFORM=<re>  regex the wheel's platform tag must match (default on Linux:
+#                         manylinux2014 for the wheel's own arch, x86_64 or aarch64)
 #   STRICT=1              turn warnings (features not there yet) into failures
 #   SDIST_BUILD=1         also build a wheel from the sdist in the clean venv (slow: full
 #                         release build) to prove the sdist is self-contained
 #   KEEP=1                keep the temp dir (venv, logs) for inspection
+#
+# A wheel for another architecture than this machine's (aarch64 on x86_64) gets every check but
+# the clean install, which scripts/smoke-wheels.sh does under qemu-user (`make wheel-smoke`).
 #
 # Prints one line per check and ends with "check-wheel: PASS" or "check-wheel: FAIL"; exit 1
 # on failure.
@@ -67,9 +70,14 @@ echo "check-wheel: $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB)"
 # 1. The filename tag: one abi3 wheel for every CPython >= 3.10.
 echo "wheel tag"
 IFS=- read -r _ _ py_tag abi_tag plat_tag <<<"$(basename "$WHEEL" .whl)"
+# The wheel's architecture, from its platform tag; "native" when this machine can run it.
+wheel_arch=$(sed -nE 's/.*_(x86_64|aarch64|armv7l|ppc64le|s390x|i686|arm64|universal2|amd64)$/\1/p' <<<"$plat_tag")
+native=1
+[[ $(uname -s) == Linux && -n $wheel_arch && $wheel_arch != "$(uname -m)" ]] && native=0
 if [[ -z ${EXPECT_PLATFORM:-} ]]; then
     if [[ $(uname -s) == Linux ]]; then
-        arch=$(uname -m)
+        arch=${wheel_arch:-$(uname -m)}
+        [[ $arch == x86_64 || $arch == aarch64 ]] || arch=x86_64_or_aarch64
         EXPECT_PLATFORM="manylinux_2_17_${arch}.*manylinux2014_${arch}|manylinux2014_${arch}.*manylinux_2_17_${arch}"
     else
         EXPECT_PLATFORM='.'
@@ -134,6 +142,25 @@ missing = sorted(expected - names)
     + (f"; missing: {missing}" if missing else "")
 )
 
+# The migrations are package data: every dialect directory of the source tree, each .sql file.
+mig_root = src / "automatosx" / "migrations"
+dialects = sorted(d.name for d in mig_root.iterdir() if d.is_dir()) if mig_root.is_dir() else []
+if not dialects:
+    fail("no migrations directory in the source tree (python/automatosx/migrations/<dialect>/)")
+for dialect in dialects:
+    tree = sorted(p.name for p in (mig_root / dialect).glob("*.sql"))
+    shipped = sorted(
+        n.rsplit("/", 1)[1] for n in names
+        if n.startswith(f"automatosx/migrations/{dialect}/") and n.endswith(".sql")
+    )
+    missing_sql = sorted(set(tree) - set(shipped))
+    extra_sql = sorted(set(shipped) - set(tree))
+    if tree and not missing_sql and not extra_sql:
+        ok(f"migrations/{dialect}: the tree's {len(tree)} .sql files are package data ({tree[-1]})")
+    else:
+        fail(f"migrations/{dialect}: missing from the wheel {missing_sql or '-'}, "
+             f"not in the tree {extra_sql or '-'} (tree has {len(tree)})")
+
 entry_points = zf.read(f"{dist_info}/entry_points.txt").decode() if f"{dist_info}/entry_points.txt" in names else ""
 if re.search(r"^\[console_scripts\]\s*$(?:\n(?!\[).*)*?^automatosx\s*=\s*automatosx\.cli:main\s*$", entry_points, re.M):
     ok("entry point automatosx = automatosx.cli:main")
@@ -163,6 +190,13 @@ done <"$TMP/contents.log"
 if [[ -n $ext_path && $(uname -s) == Linux && $plat_tag == *manylinux* ]]; then
     echo "extension linkage"
     if command -v readelf >/dev/null; then
+        machine=$(readelf -h "$ext_path" | sed -n 's/^ *Machine: *//p')
+        case $wheel_arch in
+            x86_64) want='X86-64' ;; aarch64) want='AArch64' ;; *) want='' ;;
+        esac
+        if [[ -n $want && $machine == *"$want"* ]]; then pass "ELF machine: $machine ($wheel_arch)"
+        elif [[ -n $want ]]; then fail "ELF machine is '$machine', the tag says $wheel_arch"
+        else warn "ELF machine $machine: architecture $wheel_arch not known to this check"; fi
         allowed=' libgcc_s.so.1 libstdc++.so.6 libm.so.6 libdl.so.2 librt.so.1 libc.so.6 libnsl.so.1
                   libutil.so.1 libpthread.so.0 libresolv.so.2 libz.so.1 libexpat.so.1 '
         needed=$(readelf -d "$ext_path" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd ' ')
@@ -172,6 +206,9 @@ if [[ -n $ext_path && $(uname -s) == Linux && $plat_tag == *manylinux* ]]; then
         done
         if [[ -z $bad ]]; then pass "needs only allowed libraries: $needed"; else
             fail "needs libraries outside the manylinux2014 policy:$bad"
+        fi
+        if readelf -d "$ext_path" | grep -q 'libpython'; then fail "links libpython (an abi3 module must not)"; else
+            pass "does not link libpython"
         fi
         max_glibc=$(readelf -W --dyn-syms "$ext_path" | grep -oE 'GLIBC_[0-9]+(\.[0-9]+)+' \
             | sed 's/GLIBC_//' | sort -V | tail -n 1)
@@ -188,6 +225,13 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 4. A brand-new venv, the wheel and its runtime deps installed, imports run from an empty
 #    directory in isolated mode (-I: no PYTHONPATH, no user site, no cwd on sys.path).
+if ((!native)); then
+    echo "clean install"
+    note "this $wheel_arch wheel cannot run on this $(uname -m) machine: installed and run under"
+    note "qemu-user by scripts/smoke-wheels.sh (make wheel-smoke) instead"
+    SKIP_INSTALL=1
+fi
+if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
 echo "clean install"
 unset VIRTUAL_ENV PYTHONPATH PYTHONHOME PYTHONSTARTUP PYTHONSAFEPATH
 VENV=$TMP/venv
@@ -256,11 +300,9 @@ try:
 except Exception:
     fail('ProviderStateMachine("r").state: ' + traceback.format_exc().strip().splitlines()[-1])
 
-for dialect in ("sqlite", "postgresql"):
-    shipped = n_sql if dialect == "sqlite" else len(
-        [f for f in os.listdir(os.path.join(root, "python", "automatosx", "migrations", dialect))
-         if f.endswith(".sql")]
-    )
+mig_root = os.path.join(root, "python", "automatosx", "migrations")
+for dialect in sorted(d for d in os.listdir(mig_root) if os.path.isdir(os.path.join(mig_root, d))):
+    shipped = len([f for f in os.listdir(os.path.join(mig_root, dialect)) if f.endswith(".sql")])
     try:
         from automatosx.store.migrate import migration_files
         found = migration_files(dialect)
@@ -314,6 +356,8 @@ if [[ -x $script ]]; then
 else
     fail "console script 'automatosx' not installed in the venv"
 fi
+
+fi # SKIP_INSTALL
 
 # ---------------------------------------------------------------------------------------------
 # 5. The sdist: everything needed to rebuild the extension, and no build outputs.

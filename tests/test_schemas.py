@@ -454,10 +454,11 @@ BOUNDS: list[tuple[type[BaseModel], str, int]] = [
 def test_integer_at_its_bound_is_accepted_and_above_is_named(
     model: type[BaseModel], field: str, bound: int
 ) -> None:
-    at_bound = model.model_validate({**SEEDS[model], field: bound})
+    seed = {**SEEDS[model], "backoffCapMs": bound} if field == "backoffBaseMs" else SEEDS[model]
+    at_bound = model.model_validate({**seed, field: bound})
     assert at_bound.model_dump(by_alias=True)[field] == bound
     with pytest.raises(ValidationError) as info:
-        model.model_validate({**SEEDS[model], field: bound + 1})
+        model.model_validate({**seed, field: bound + 1})
     error = info.value.errors()[0]
     assert (error["loc"], error["type"]) == ((field,), "less_than_equal")
     assert f"{bound}" in error["msg"]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import socket
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -348,3 +350,105 @@ def test_health_breakers_and_providers_are_reported(
         health = router.check_health()
     assert {name: h.status for name, h in health.items()} == dict.fromkeys(MODELS, "healthy")
     assert len(rows(db, "SELECT provider FROM provider_health")) == 3
+
+
+# -- across os.fork() and close() under load (issue 19, item 6) ----------------------------
+
+
+def in_child(router: SyncRouter, within_s: float = 60.0) -> str:
+    """Fork; in the child call ``router.execute`` and report what happened through a pipe.
+    The parent waits at most ``within_s``: a child that blocks is killed and reported."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        os.close(read_end)
+        try:
+            response = router.execute(request("from the child"))
+            outcome = f"ok {response.provider}"
+        except BaseException as exc:
+            outcome = f"raised {type(exc).__name__}: {exc}"
+        router.close()  # what a worker's exit does (the finalizer): the child's row is flushed
+        os.write(write_end, outcome.encode())
+        os._exit(0)
+    os.close(write_end)
+    try:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.02)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "blocked"
+        return os.read(read_end, 4096).decode()
+    finally:
+        os.close(read_end)
+
+
+def test_after_fork_the_childs_execute_works_on_a_new_loop_and_new_clients(
+    emulator: EmulatorServer, scenario: Scenario, tmp_path: Path
+) -> None:
+    db = tmp_path / "fork.db"
+    with SyncRouter(OPTIONS, configs(emulator), store=f"sqlite:///{db}") as router:
+        router.execute(request("from the parent"))  # loop thread, clients, store all live
+        outcome = in_child(router)
+        assert outcome == "ok claude", outcome
+        assert router.execute(request("the parent again")).provider == "claude"
+    texts = rows(db, "SELECT state FROM provider_requests")
+    assert [r["state"] for r in texts] == ["completed"] * 3  # the child's row included
+
+
+def test_after_fork_a_router_built_on_instances_refuses_at_once(
+    emulator: EmulatorServer, scenario: Scenario
+) -> None:
+    from automatosx.store import SQLiteStore  # an instance cannot cross a fork
+
+    with SyncRouter(OPTIONS, configs(emulator), store=SQLiteStore(":memory:")) as router:
+        router.execute(request())
+        outcome = in_child(router)
+    assert outcome.startswith("raised ConfigurationError: SyncRouter was opened before os.fork()")
+
+
+def test_close_from_another_thread_gives_running_calls_a_typed_error(
+    emulator: EmulatorServer, scenario: Scenario, tmp_path: Path
+) -> None:
+    scenario.add(Rule(provider="claude", latency=0.2))  # calls are in flight when it closes
+    db = tmp_path / "close.db"
+    router = SyncRouter(OPTIONS, configs(emulator), store=f"sqlite:///{db}")
+    router.open()
+    outcomes: list[str] = []
+    started = threading.Barrier(9)
+
+    def caller() -> None:
+        started.wait()
+        while True:
+            try:
+                router.execute(request())
+                outcomes.append("ok")
+            except ConfigurationError as exc:
+                outcomes.append("closed" if "closed" in str(exc) else f"other: {exc}")
+                return
+            except BaseException as exc:  # CancelledError and co: the failure pinned here
+                outcomes.append(f"untyped {type(exc).__module__}.{type(exc).__name__}")
+                return
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for t in threads:
+        t.start()
+    started.wait()
+    while scenario.count("claude") < 8:  # every thread has a call under way
+        time.sleep(0.01)
+    router.close()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads)
+    assert sorted(set(outcomes) - {"ok"}) == ["closed"], outcomes
+    assert outcomes.count("closed") == 8
+    assert not [t for t in threading.enumerate() if t.name == "automatosx-sync-router"]
+    # Every request that entered the router has its terminal row: the cut ones CANCELLED.
+    recorded = rows(db, "SELECT state, error_code FROM provider_requests")
+    assert len(recorded) == outcomes.count("ok") + 8
+    cut = [r for r in recorded if r["state"] != "completed"]
+    assert cut == [{"state": "failed", "error_code": "CANCELLED"}] * 8, cut

@@ -108,6 +108,11 @@ class RequestValidationError(AutomatosxError, ValueError):
         return (type(self), (self.args[0], self.errors))
 
 
+class _InvalidOptions(RequestValidationError, ConfigurationError):
+    """Router options that failed validation: a :class:`RequestValidationError` (the fields,
+    as ever) that is also a :class:`ConfigurationError` (what a bad configuration raises)."""
+
+
 class ProviderError(AutomatosxError):
     """A provider call failed.
 

@@ -29,7 +29,7 @@ from automatosx._routing.intake import Intake, validation_message
 from automatosx._routing.lifecycle import check_health, is_shared_state, open_store
 from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.stream import Stream
-from automatosx.errors import ConfigurationError, RequestValidationError
+from automatosx.errors import ConfigurationError, RequestValidationError, _InvalidOptions
 from automatosx.observe import Observer, Observers
 from automatosx.providers.base import Provider
 from automatosx.schemas import (
@@ -78,7 +78,7 @@ def _as_options(options: RouterOptions | Mapping[str, Any]) -> RouterOptions:
     try:
         return RouterOptions.model_validate(options)
     except ValidationError as exc:
-        raise RequestValidationError(
+        raise _InvalidOptions(
             validation_message("router options", exc), exc.errors(include_url=False)
         ) from exc
 

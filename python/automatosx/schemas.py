@@ -55,6 +55,7 @@ from pydantic import (
     SecretStr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    Strict,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -196,6 +197,12 @@ def _bounded(upper: int, unit: str, *, lower: int = 0) -> Any:
     return Field(ge=lower, le=upper, description=f"{unit}, {lower}..{upper:_}")
 
 
+_STRICT = Strict()
+"""Config numbers and flags take no coercion: ``weight: "3"``, ``weight: true`` or
+``afterMs: true`` (read as 1) are refused, naming the field (issue 19)."""
+_Flag = Annotated[bool, _STRICT]
+
+
 def _new_request_id() -> str:
     """A random version-4 UUID string from ``os.urandom`` (what ``uuid.uuid4`` uses), so no
     ``random.seed`` in user code can make two requests share an id; about twice as cheap as
@@ -298,17 +305,19 @@ def _defaults_of(cls: type[BaseModel]) -> dict[str, Any]:
 class ProviderRateLimits(_SeedModel):
     """``rateLimits`` of a provider: enforced client-side by the router's GCRA limiter."""
 
-    requests_per_minute: Annotated[int, _bounded(1_000_000_000, "requests a minute", lower=1)]
+    requests_per_minute: Annotated[
+        int, _STRICT, _bounded(1_000_000_000, "requests a minute", lower=1)
+    ]
     tokens_per_minute: (
-        Annotated[int, _bounded(1_000_000_000, "tokens a minute", lower=1)] | None
+        Annotated[int, _STRICT, _bounded(1_000_000_000, "tokens a minute", lower=1)] | None
     ) = None
 
 
 class ModelPrice(_SeedModel):
     """A per-token price override (USD) for one model."""
 
-    input_cost_per_token: Annotated[float, Field(ge=0)]
-    output_cost_per_token: Annotated[float, Field(ge=0)]
+    input_cost_per_token: Annotated[float, _STRICT, Field(ge=0)]
+    output_cost_per_token: Annotated[float, _STRICT, Field(ge=0)]
 
 
 DeploymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
@@ -327,22 +336,24 @@ class ProviderConfig(_SeedModel):
     """
 
     name: ProviderName
-    enabled: bool = True
-    priority: Annotated[int, Field(ge=1, le=10)] = 1
+    enabled: _Flag = True
+    priority: Annotated[int, _STRICT, Field(ge=1, le=10)] = 1
     api_key: Annotated[SecretStr, Field(min_length=1)] | None = None
     base_url: HttpUrlStr | None = None
-    timeout: Annotated[int, _bounded(3_600_000, "ms", lower=1)] = 60_000
-    max_retries: Annotated[int, _bounded(100, "retries")] = 3
+    timeout: Annotated[int, _STRICT, _bounded(3_600_000, "ms", lower=1)] = 60_000
+    max_retries: Annotated[int, _STRICT, _bounded(100, "retries")] = 3
     rate_limits: ProviderRateLimits
     models: Annotated[list[str], Field(min_length=1)]
     default_model: str
     prices: dict[str, ModelPrice] | None = Field(default=None, json_schema_extra=_EXTENSION)
     id: DeploymentId = Field(default="", validate_default=False, json_schema_extra=_WHEN_SET)
     group: DeploymentId = Field(default="", validate_default=False, json_schema_extra=_WHEN_SET)
-    weight: Annotated[int, Field(ge=1, le=1000)] = Field(default=1, json_schema_extra=_WHEN_SET)
+    weight: Annotated[int, _STRICT, Field(ge=1, le=1000)] = Field(
+        default=1, json_schema_extra=_WHEN_SET
+    )
     azure_endpoint: HttpUrlStr | None = Field(default=None, json_schema_extra=_EXTENSION)
     api_version: str | None = Field(default=None, json_schema_extra=_EXTENSION)
-    vertex: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    vertex: _Flag = Field(default=False, json_schema_extra=_EXTENSION)
     project: str | None = Field(default=None, json_schema_extra=_EXTENSION)
     location: str | None = Field(default=None, json_schema_extra=_EXTENSION)
 
@@ -358,6 +369,11 @@ class ProviderConfig(_SeedModel):
             self.__dict__["id"] = self.name
         if "group" not in self.__pydantic_fields_set__:
             self.__dict__["group"] = self.id
+        if self.default_model not in self.models:
+            raise ValueError(
+                f"defaultModel: {self.default_model!r} is not in models {self.models!r} "
+                "(add it to models, or pick one of them)"
+            )
         return self
 
 
@@ -829,8 +845,8 @@ class HedgingOptions(_SeedModel):
     the next candidate is started in parallel; the first to answer wins. ``max_extra_percent``
     caps the extra requests as a share of recent requests (default 10)."""
 
-    after_ms: Annotated[int, Field(ge=1, le=86_400_000)] | Literal["p95"]
-    max_extra_percent: Annotated[float, Field(gt=0, le=100)] = 10.0
+    after_ms: Annotated[int, _STRICT, Field(ge=1, le=86_400_000)] | Literal["p95"]
+    max_extra_percent: Annotated[float, _STRICT, Field(gt=0, le=100)] = 10.0
 
 
 LoadBalancing = Literal["weighted", "least_in_flight", "latency"]
@@ -881,33 +897,43 @@ class ProviderRouterOptions(_SeedModel):
 
     primary_provider: RouteTarget
     fallback_providers: list[RouteTarget] = Field(default_factory=list)
-    enable_fallback: bool = True
-    enable_circuit_breaker: bool = True
-    circuit_breaker_threshold: Annotated[int, _bounded(1_000_000, "failures", lower=1)] = 5
-    circuit_breaker_timeout: Annotated[int, _bounded(_DAY_MS, "ms", lower=1)] = 60_000
-    max_retry_wait_ms: Annotated[int, _bounded(_DAY_MS, "ms")] = Field(
+    enable_fallback: _Flag = True
+    enable_circuit_breaker: _Flag = True
+    circuit_breaker_threshold: Annotated[int, _STRICT, _bounded(1_000_000, "failures", lower=1)] = 5
+    circuit_breaker_timeout: Annotated[int, _STRICT, _bounded(_DAY_MS, "ms", lower=1)] = 60_000
+    max_retry_wait_ms: Annotated[int, _STRICT, _bounded(_DAY_MS, "ms")] = Field(
         default=30_000, json_schema_extra=_EXTENSION
     )
-    backoff_base_ms: Annotated[int, _bounded(_DAY_MS, "ms")] = Field(
+    backoff_base_ms: Annotated[int, _STRICT, _bounded(_DAY_MS, "ms")] = Field(
         default=250, json_schema_extra=_EXTENSION
     )
-    backoff_cap_ms: Annotated[int, _bounded(_DAY_MS, "ms")] = Field(
+    backoff_cap_ms: Annotated[int, _STRICT, _bounded(_DAY_MS, "ms")] = Field(
         default=8_000, json_schema_extra=_EXTENSION
     )
-    first_token_timeout_ms: Annotated[int, _bounded(_DAY_MS, "ms", lower=1)] | None = Field(
-        default=10_000, json_schema_extra=_EXTENSION
+    first_token_timeout_ms: Annotated[int, _STRICT, _bounded(_DAY_MS, "ms", lower=1)] | None = (
+        Field(default=10_000, json_schema_extra=_EXTENSION)
     )
-    stream_idle_timeout_ms: Annotated[int, _bounded(_DAY_MS, "ms", lower=1)] | None = Field(
-        default=10_000, json_schema_extra=_EXTENSION
+    stream_idle_timeout_ms: Annotated[int, _STRICT, _bounded(_DAY_MS, "ms", lower=1)] | None = (
+        Field(default=10_000, json_schema_extra=_EXTENSION)
     )
-    restart_streams: bool = Field(default=True, json_schema_extra=_EXTENSION)
-    fallback_on_content_filter: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    restart_streams: _Flag = Field(default=True, json_schema_extra=_EXTENSION)
+    fallback_on_content_filter: _Flag = Field(default=False, json_schema_extra=_EXTENSION)
     load_balancing: LoadBalancing = Field(default="weighted", json_schema_extra=_EXTENSION)
     hedging: HedgingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
-    record_messages: bool = Field(default=True, json_schema_extra=_EXTENSION)
-    record_stream_chunks: bool = Field(default=True, json_schema_extra=_EXTENSION)
+    record_messages: _Flag = Field(default=True, json_schema_extra=_EXTENSION)
+    record_stream_chunks: _Flag = Field(default=True, json_schema_extra=_EXTENSION)
     cache: CacheOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
     sticky_routing: StickyRoutingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
+
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> Self:
+        if self.backoff_base_ms > self.backoff_cap_ms:
+            raise ValueError(
+                f"backoffBaseMs ({self.backoff_base_ms}) is above backoffCapMs "
+                f"({self.backoff_cap_ms}): the first retry's delay would exceed the cap; "
+                "lower backoffBaseMs or raise backoffCapMs"
+            )
+        return self
 
 
 RouterOptions = ProviderRouterOptions

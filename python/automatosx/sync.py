@@ -14,20 +14,29 @@ calling thread until it finishes, so:
 A ``SyncRouter`` that is closed, or garbage-collected without being closed, stops its loop
 and joins its thread (a ``weakref.finalize``): no thread, connection or unflushed store is
 left behind. Provider clients and an injected ``http_client`` are used on the private loop
-only.
+only. A call still under way when another thread closes the router raises
+:class:`~automatosx.errors.ConfigurationError` (the request is recorded ``CANCELLED``).
+
+After ``os.fork()`` (``gunicorn --preload``) the child has no loop thread: its first call
+builds a new router from the same arguments (new loop, new clients, new connections) and
+opens it; when those arguments hold objects that cannot cross a fork (a ``Provider`` or
+``Store`` instance, an ``http_client``) it raises ``ConfigurationError`` at once instead.
+Nothing the parent opened is closed or used by the child.
+
+A call crosses to the loop thread and back with one task and one lock handoff (no
+``concurrent.futures.Future``): ``benches/bench_sync.py`` measures what that adds.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import enum
 import threading
 import weakref
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from automatosx._sync_loop import FORKED_AWAY, LoopThread, shutdown
 from automatosx.errors import ConfigurationError
 from automatosx.observe import Observer
 from automatosx.providers.base import Provider
@@ -50,93 +59,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SyncRouter", "SyncStream"]
 
-_T = TypeVar("_T")
 T = TypeVar("T")
-_JOIN_TIMEOUT = 30.0
 
 
 class _Lifecycle(enum.Enum):
     UNOPENED = "unopened"
     OPENED = "opened"
     CLOSED = "closed"
-
-
-class _LoopThread:
-    """One event loop running forever in a daemon thread; holds no reference to its owner."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="automatosx-sync-router", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        loop = self.loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        finally:
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            finally:
-                asyncio.set_event_loop(None)
-                loop.close()
-
-    def on_loop_thread(self) -> bool:
-        return threading.get_ident() == self.thread.ident
-
-    def call(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        """Run ``coro`` on the loop and wait for it; its exception is raised here."""
-        try:
-            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        except RuntimeError as exc:  # the loop was closed under us
-            coro.close()
-            raise ConfigurationError("sync router is closed: open a new SyncRouter") from exc
-        try:
-            return future.result()
-        except BaseException:
-            # Interrupted while waiting (KeyboardInterrupt): cancel the work on the loop too.
-            future.cancel()
-            raise
-
-    def stop(self) -> None:
-        """Stop the loop and join the thread (at once, unless called from the loop itself)."""
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        if not self.on_loop_thread():
-            self.thread.join(timeout=_JOIN_TIMEOUT)
-
-
-async def _close_router(router: Router) -> None:
-    try:
-        await router.aclose()
-    finally:
-        # Let the transports' connection_lost callbacks run: they close the sockets.
-        for _ in range(3):
-            await asyncio.sleep(0)
-
-
-def _shutdown(runner: _LoopThread, router: Router) -> None:
-    """Close the router on its loop, then stop the loop and join its thread.
-
-    The finalizer of a ``SyncRouter``: it references the loop and the async router, never the
-    ``SyncRouter`` itself, so garbage collection can run it.
-    """
-    if runner.loop.is_closed() or not runner.thread.is_alive():
-        return
-    if runner.on_loop_thread():  # collected on the loop's own thread: cannot wait here
-        task = runner.loop.create_task(_close_router(router))
-        task.add_done_callback(lambda _: runner.loop.stop())
-        return
-    try:
-        asyncio.run_coroutine_threadsafe(_close_router(router), runner.loop).result(
-            timeout=_JOIN_TIMEOUT
-        )
-    except (Exception, concurrent.futures.CancelledError):
-        pass  # closing is best-effort here; the loop still stops below
-    finally:
-        runner.stop()
 
 
 class SyncRouter:
@@ -161,19 +90,18 @@ class SyncRouter:
         shared: str | SharedState | None = None,
         cache: str | Cache | None = None,
     ) -> None:
-        self._router = Router(
-            options,
-            providers,
-            store,
-            http_client=http_client,
-            observers=observers,
-            telemetry=telemetry,
-            shared=shared,
-            cache=cache,
-        )
+        self._args = (options, providers, store)
+        self._kwargs: dict[str, Any] = {
+            "http_client": http_client,
+            "observers": observers,
+            "telemetry": telemetry,
+            "shared": shared,
+            "cache": cache,
+        }
+        self._router = Router(options, providers, store, **self._kwargs)
         self._lifecycle = _Lifecycle.UNOPENED
         self._lock = threading.Lock()
-        self._runner: _LoopThread | None = None
+        self._runner: LoopThread | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @property
@@ -190,7 +118,7 @@ class SyncRouter:
                 raise ConfigurationError(
                     f"sync router is {self._lifecycle.value}; open it only once"
                 )
-            runner = _LoopThread()
+            runner = LoopThread()
             try:
                 runner.call(self._router.open())
             except BaseException:
@@ -198,7 +126,7 @@ class SyncRouter:
                 runner.stop()
                 raise
             self._runner = runner
-            self._finalizer = weakref.finalize(self, _shutdown, runner, self._router)
+            self._finalizer = weakref.finalize(self, shutdown, runner, self._router)
             self._lifecycle = _Lifecycle.OPENED
 
     def close(self) -> None:
@@ -221,8 +149,10 @@ class SyncRouter:
     ) -> None:
         self.close()
 
-    def _ensure_open(self) -> _LoopThread:
+    def _ensure_open(self) -> LoopThread:
         runner = self._runner
+        if runner is not None and runner.forked:
+            runner = self._reopen_after_fork(runner)
         if self._lifecycle is not _Lifecycle.OPENED or runner is None:
             raise ConfigurationError(
                 f"sync router is {self._lifecycle.value}: use 'with SyncRouter(...) as "
@@ -234,6 +164,36 @@ class SyncRouter:
                 "callback): that would wait forever; use the async Router there"
             )
         return runner
+
+    def _reopen_after_fork(self, stale: LoopThread) -> LoopThread:
+        """In a child process: a new router from the same arguments, on a new loop. The
+        parent's router, clients and connections are left untouched (and unclosed: they are
+        the parent's)."""
+        with self._lock:
+            if self._runner is not stale:  # another thread of the child got here first
+                return self._ensure_open()
+            FORKED_AWAY.append((stale, self._router))
+            self._runner = None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
+            if self._lifecycle is not _Lifecycle.OPENED:
+                raise ConfigurationError(
+                    f"sync router is {self._lifecycle.value}: use 'with SyncRouter(...) as "
+                    "router:' (or router.open()) before sending requests"
+                )
+            self._lifecycle = _Lifecycle.CLOSED
+            self._router = Router(*self._args, **_fresh(self._kwargs, self._args))
+            runner = LoopThread()
+            try:
+                runner.call(self._router.open())
+            except BaseException:
+                runner.stop()
+                raise
+            self._runner = runner
+            self._finalizer = weakref.finalize(self, shutdown, runner, self._router)
+            self._lifecycle = _Lifecycle.OPENED
+            return runner
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -291,6 +251,41 @@ class SyncRouter:
         return self._ensure_open().call(self._router.check_health())
 
 
+def _fresh(kwargs: dict[str, Any], args: tuple[Any, Any, Any]) -> dict[str, Any]:
+    """The router's keyword arguments for a new router in a child process; a
+    ConfigurationError when one of them (or ``providers``, ``store``) cannot cross a fork."""
+    _, providers, store = args
+    instances = [p for p in providers or () if isinstance(p, Provider)]
+    what = (
+        "a Provider instance"
+        if instances
+        else "a Store instance"
+        if isinstance(store, Store)
+        else "an http_client"
+        if kwargs["http_client"] is not None
+        else None
+    )
+    if what is not None:
+        raise ConfigurationError(
+            f"SyncRouter was opened before os.fork() with {what}, which cannot be shared with "
+            "a child process: open the SyncRouter in each worker after the fork (e.g. "
+            "gunicorn's post_fork hook), or pass configs and URLs, which a child reopens"
+        )
+    shared = kwargs["shared"]
+    if shared is not None and not isinstance(shared, str):
+        from automatosx.shared import SharedState
+
+        shared = SharedState(
+            shared.url,
+            lease_fraction=shared.lease_fraction,
+            heartbeat_s=shared.heartbeat_s,
+            poll_s=shared.poll_s,
+            timeout_s=shared.timeout_s,
+            prefix=shared.prefix,
+        )
+    return {**kwargs, "shared": shared}
+
+
 class _End:
     """Returned by ``_next`` when the async stream is exhausted (StopAsyncIteration cannot
     cross a future cleanly)."""
@@ -318,7 +313,7 @@ class SyncStream:
 
     __slots__ = ("_done", "_runner", "_stream")
 
-    def __init__(self, runner: _LoopThread, stream: Stream) -> None:
+    def __init__(self, runner: LoopThread, stream: Stream) -> None:
         self._runner = runner
         self._stream = stream
         self._done = False

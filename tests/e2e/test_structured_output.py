@@ -62,7 +62,7 @@ class WithCallable(BaseModel):
 
 
 def make_router(e2e: Harness, primary: str) -> Router:
-    return e2e.router(primary, providers={primary: {"timeout": 60_000}})
+    return e2e.router(primary, (), providers={primary: {"timeout": 60_000}})
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -59,3 +59,23 @@ def test_latency_prefers_unsampled_then_fastest_and_decays() -> None:
     now[0] = 60.0  # slow's old estimate halves every 10 s: 400 -> 6.25, below fast's 20 * ...
     lb.observe(fast, 20.0)  # fast is fresh
     assert lb.order([slow, fast])[0] is slow  # the recovered one gets traffic back
+
+
+def test_latency_probes_a_stale_member_with_at_most_one_pick_in_probe_every() -> None:
+    now = [0.0]
+    lb = LatencyBalancer(clock=lambda: now[0], probe_after_s=1.0, probe_every=20)
+    fast, slow = M("fast"), M("slow")
+    lb.observe(fast, 5.0)
+    lb.observe(slow, 500.0)
+    picks = []
+    for _ in range(400):  # 4 s at 100 picks a second; only fast answers
+        now[0] += 0.01
+        first = lb.order([fast, slow])[0]
+        picks.append(first.name)
+        if first is fast:
+            lb.observe(fast, 5.0)
+    probes = picks.count("slow")
+    assert 1 <= probes <= 400 // 20  # probed, and never more than one pick in twenty
+    assert probes <= 4  # at most once per probe_after_s while the probes go unanswered
+    lb.observe(slow, 4.0)  # a probe answers fast after the gap: it replaces the estimate
+    assert lb.order([fast, slow])[0] is slow

@@ -4,7 +4,11 @@ batches, run against SQLite and a real PostgreSQL with the same records and expe
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,8 @@ import automatosx.store._batch_writer as batch_writer_module
 from automatosx.errors import StoreError
 from automatosx.schemas import ProviderHealth
 from automatosx.store import RecordSink, Store, StoreReader, StoreState
+from automatosx.store._rows import request_row, state_row
+from automatosx.store._spool import spool_prefix
 
 # -- round trips --------------------------------------------------------------------------
 
@@ -414,3 +420,40 @@ async def test_a_batch_runs_each_write_once_and_folds_the_last_update_into_the_i
     [metrics] = await store.get_provider_metrics()
     assert metrics.request_count == 50
     await store.close()
+
+
+# -- the spool ----------------------------------------------------------------------------
+
+
+def spool_files(directory: Path) -> list[Path]:
+    return list(directory.glob("automatosx-spool-*"))
+
+
+def leave_spool_of_a_dead_process(directory: Path, identity: str, rid: str) -> None:
+    """A spool file as a process that died while its server was frozen leaves it."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    path = f"{spool_prefix(str(directory), identity)}{int(dead.stdout)}-deadbeef.jsonl"
+    inserted = request_row(request_record(rid), None, "gone:1:x")
+    final = state_row(rid, "completed", 0, ["idle", "completed"], None, None, T0 + 9)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(json.dumps(["save_request", list(inserted), False, rid]) + "\n")
+        file.write(json.dumps(["update_request_state", list(final), False, rid]) + "\n")
+        file.write('["save_attempt", [')  # a torn last line: skipped
+
+
+async def test_a_spool_left_by_a_dead_process_is_replayed_at_open(
+    backend: Backend, tmp_path: Path
+) -> None:
+    rid = new_id()
+    store = backend.make(spool_dir=str(tmp_path))
+    leave_spool_of_a_dead_process(tmp_path, store._dialect.identity, rid)
+    async with store:
+        row = await store.get_request(rid)
+    assert row is not None
+    assert (row.request.state, row.request.history) == ("completed", ["idle", "completed"])
+    assert not spool_files(tmp_path)

@@ -37,6 +37,7 @@ def _sql(write: Write) -> str:
 class MemoryDialect:
     name = "memory"
     lanes = 1
+    identity = ":memory:"
 
     def __init__(self) -> None:
         self.db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)

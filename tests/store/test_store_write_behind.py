@@ -66,7 +66,8 @@ async def test_ten_thousand_records_from_many_tasks_all_arrive(db_path: Path) ->
 
 
 async def test_full_queue_makes_writers_wait_and_drops_nothing(db_path: Path) -> None:
-    store = SQLiteStore(db_path, queue_size=4, batch_size=2)
+    # back-pressure alone: a wait never reaches max_wait_ms (no spooling) in this test
+    store = SQLiteStore(db_path, queue_size=4, batch_size=2, max_wait_ms=60_000)
     await store.open()
     assert store._queue is not None
     writes = store._queue
@@ -92,7 +93,7 @@ async def test_full_queue_makes_writers_wait_and_drops_nothing(db_path: Path) ->
 
 
 async def test_close_while_writers_wait_for_space_writes_their_records(db_path: Path) -> None:
-    store = SQLiteStore(db_path, queue_size=2, batch_size=1)
+    store = SQLiteStore(db_path, queue_size=2, batch_size=1, max_wait_ms=60_000)
     await store.open()
     ids = [new_id() for _ in range(20)]
     writers = [asyncio.create_task(store.save_request(request_record(rid))) for rid in ids]

@@ -27,24 +27,16 @@ if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment
     from automatosx.schemas import ProviderRequest, ProviderResponse
 
-__all__ = ["Deadline", "attempt", "execute", "our_cancel", "record_cancel"]
+__all__ = ["EXPIRED", "attempt", "execute", "our_cancel", "record_cancel"]
 
 T = TypeVar("T")
 EXPIRED = "automatosx: attempt deadline"
 _PY311 = sys.version_info >= (3, 11)
 
 
-class Deadline:
-    """Whether the timer that cancelled a task was ours (set by the timer's callback)."""
-
-    __slots__ = ("expired",)
-
-    def __init__(self) -> None:
-        self.expired = False
-
-    def fire(self, task: asyncio.Task[Any]) -> None:
-        self.expired = True
-        task.cancel(EXPIRED)
+def _expire(task: asyncio.Task[Any], fired: list[bool]) -> None:
+    fired.append(True)
+    task.cancel(EXPIRED)
 
 
 def our_cancel(task: asyncio.Task[Any], exc: asyncio.CancelledError) -> bool:
@@ -62,12 +54,12 @@ async def within(dep: Deployment, seconds: float, step: Awaitable[T], late: str)
     task = asyncio.current_task()
     assert task is not None
     loop = task.get_loop()
-    deadline = Deadline()
-    handle = loop.call_at(loop.time() + seconds, deadline.fire, task)
+    fired: list[bool] = []
+    handle = loop.call_at(loop.time() + seconds, _expire, task, fired)
     try:
         return await step
     except asyncio.CancelledError as exc:
-        if deadline.expired and our_cancel(task, exc):
+        if fired and our_cancel(task, exc):  # our timer, and no other cancel came with it
             raise ProviderTimeoutError(f"{late} within {seconds:g}s", provider=dep.name) from None
         raise
     finally:
@@ -88,11 +80,20 @@ async def attempt(
     hedging = run.plan.hedging
     while run.pos < len(cands):
         dep, model = cands[run.pos]
-        if not await run.admit(dep, model, patience, side=False):
+        if dep.extra_guards:
+            admitted = await run.admit(dep, model, patience, side=False)
+        else:  # the common case: the deployment's own guard alone, one await
+            skip = await dep.guard.admit(run.token_estimate, patience)
+            admitted = skip is None
+            if not admitted:
+                await run.skipped(dep, skip)  # type: ignore[arg-type]
+        if not admitted:
             if not run.advance():
                 break
             continue
-        started = await run.begin(dep)
+        started = run.begin(dep)
+        if run.info is not None:
+            await run.attempt_began(dep, started)
         try:
             if hedging is not None and run.n == 1 and run.pos + 1 < len(cands):
                 dep, result = await race(run, hedging, dep, step, limit_s, late)

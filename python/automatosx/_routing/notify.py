@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo, SkipInfo
+from automatosx.observe import AttemptInfo, RequestInfo, SkipInfo
 
 if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment, Plan
@@ -21,20 +21,8 @@ __all__ = [
     "attempt_ended",
     "attempt_started",
     "candidate_skipped",
-    "request_finished",
-    "request_started",
     "side_attempt",
 ]
-
-
-async def request_started(plan: Plan, info: RequestInfo) -> None:
-    for obs in plan.observers.request_started:
-        await obs.request_started(info)
-
-
-async def request_finished(plan: Plan, info: RequestInfo, end: RequestEnd) -> None:
-    for obs in plan.observers.request_finished:
-        await obs.request_finished(info, end)
 
 
 async def attempt_started(plan: Plan, request: RequestInfo, attempt: AttemptInfo) -> AttemptInfo:

@@ -291,8 +291,23 @@ class Plan:
                 "no providers configured: pass providers=[...] or set ANTHROPIC_API_KEY, "
                 "OPENAI_API_KEY or GEMINI_API_KEY"
             )
-        resolve = _Resolver(deployments, _groups(deployments))
+        groups = _groups(deployments)
+        for dep in deployments.values():
+            members = groups.get(dep.name)
+            if members is not None and dep not in members:
+                raise ConfigurationError(
+                    f"providers: deployment id {dep.name!r} is also the group of "
+                    f"{', '.join(repr(m.name) for m in members)}: a route naming it would go to "
+                    "that group, never to this deployment; rename the id or the group"
+                )
+        resolve = _Resolver(deployments, groups)
         fallbacks = options.fallback_providers if options.enable_fallback else []
+        for name in fallbacks:
+            if name == options.primary_provider:
+                raise ConfigurationError(
+                    f"router options: fallbackProviders names the primary {name!r}: a "
+                    "fallback must be another group, deployment or '<group-or-id>/<model>'"
+                )
         missing = []
         for name in [options.primary_provider, *fallbacks]:
             try:

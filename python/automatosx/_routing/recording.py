@@ -23,7 +23,6 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 from automatosx._clock import now_ms
@@ -98,7 +97,7 @@ class StoreObserver(Observer):
             user=None if req is None else req.user,
         )
 
-    async def _write(self, write: Callable[..., Awaitable[None]], *args: Any) -> bool:
+    async def _write(self, write: Callable[..., Awaitable[None]], *args: Any, **kw: Any) -> bool:
         """Submit one write even when the caller is cancelled meanwhile (a request's row and
         its end must both reach the store); True when a cancel arrived, for the caller to
         re-raise once all of the request's writes are submitted.
@@ -106,23 +105,26 @@ class StoreObserver(Observer):
         Write-behind: a save awaits only for room in the queue, before it is queued, so a
         cancelled save is submitted again. Sync: the save runs as a task of its own and is
         waited for to the end."""
-        cancelled = False
         if not self.sync:
-            for _ in range(_CANCELS_RIDDEN):
-                try:
-                    await write(*args)
-                    return cancelled
-                except asyncio.CancelledError:
-                    cancelled = True
-            raise asyncio.CancelledError
-        task = asyncio.ensure_future(write(*args))
+            try:
+                await write(*args, **kw)
+                return False
+            except asyncio.CancelledError:
+                for _ in range(_CANCELS_RIDDEN):
+                    try:
+                        await write(*args, **kw)
+                        return True
+                    except asyncio.CancelledError:
+                        continue
+                raise
+        task = asyncio.ensure_future(write(*args, **kw))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            cancelled = True
             await asyncio.wait({task})
             task.result()  # its StoreError, if any
-        return cancelled
+            return True
+        return False
 
     async def request_started(self, request: RequestInfo) -> None:
         assert request.request is not None
@@ -195,16 +197,14 @@ class StoreObserver(Observer):
                 self._failed(rid, "save_stream_chunks", exc)
         try:
             cancelled |= await self._write(
-                partial(
-                    sink.update_request_state,
-                    rid,
-                    state=outcome.state,
-                    retry_count=outcome.retry_count,
-                    history=outcome.history,
-                    error=error,
-                    error_code=outcome.error_code,
-                    updated_at=now_ms(),
-                )
+                sink.update_request_state,
+                rid,
+                state=outcome.state,
+                retry_count=outcome.retry_count,
+                history=outcome.history,
+                error=error,
+                error_code=outcome.error_code,
+                updated_at=now_ms(),
             )
         except StoreError as exc:
             self._failed(rid, "update_request_state", exc)

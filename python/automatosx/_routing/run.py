@@ -102,8 +102,7 @@ class Run:
         self.estimate = 0
         self.inflight: Deployment | None = None
         self.attempt_info: AttemptInfo | None = None
-        self.side: tuple[Deployment, str, int, AttemptInfo | None] | None = None
-        """A hedge under way beside the main attempt: deployment, model, start, its info."""
+        self.side: tuple[Deployment, str, int, AttemptInfo | None] | None = None  # a hedge
         self.admissions = Admissions() if plan.attempt_guards else NO_ADMISSIONS
         self.recorded = False  # the request's end went to the observers
         self.n = 0
@@ -131,7 +130,8 @@ class Run:
         )
         m.transition(_VALIDATION_PASSED)
         if self.info is not None:
-            await notify.request_started(self.plan, self.info)
+            for obs in self.plan.observers.request_started:
+                await obs.request_started(self.info)
 
     async def finish(
         self, response: ProviderResponse | None = None, answered_by: str | None = None
@@ -140,7 +140,8 @@ class Run:
         if self.info is not None:
             m = self.machine
             end = RequestEnd.of(m, response, self.chunks, self.n, self.restarts, answered_by)
-            await notify.request_finished(self.plan, self.info, end)
+            for obs in self.plan.observers.request_finished:
+                await obs.request_finished(self.info, end)
 
     async def all_failed(self) -> AllProvidersFailedError:
         await self.finish()
@@ -196,18 +197,21 @@ class Run:
     def model(self) -> str:
         return self.machine.context.model
 
-    async def begin(self, dep: Deployment) -> int:
+    def begin(self, dep: Deployment) -> int:
         """An attempt at ``dep`` starts now (in flight there); returns its start."""
         started = self.began = time.perf_counter_ns()
         self.n += 1
         self.inflight = dep
         dep.stats.in_flight += 1
-        if self.info is not None:
-            attempt = AttemptInfo(
-                self.n, dep.name, self.model, started, restart=self.restarting, kind=dep.kind
-            )
-            self.attempt_info = await notify.attempt_started(self.plan, self.info, attempt)
         return started
+
+    async def attempt_began(self, dep: Deployment, started: int) -> None:
+        """Tell the observers (when observed) that the attempt begun at ``started`` starts."""
+        assert self.info is not None
+        attempt = AttemptInfo(
+            self.n, dep.name, self.model, started, restart=self.restarting, kind=dep.kind
+        )
+        self.attempt_info = await notify.attempt_started(self.plan, self.info, attempt)
 
     def done_inflight(self) -> Deployment | None:
         """The attempt under way has ended: no longer in flight at its deployment."""
@@ -224,8 +228,7 @@ class Run:
             self.estimate = token_estimate(self.request)
         return self.estimate
 
-    def delivered_tokens(self) -> int:
-        """An estimate of the tokens of the current attempt's delivered chunks."""
+    def delivered_tokens(self) -> int:  # the current attempt's delivered text, estimated
         return delivered_tokens(self.chunks, self.delivered) if self.delivered else 0
 
     def answered(self, dep: Deployment, started: int) -> None:
@@ -336,7 +339,8 @@ class Run:
             prices = self.plan.prices
             if prices is not None:  # a float or None: no validation needed (and ~1 us less)
                 response.__dict__["cost"] = prices.cost(dep.name, response.model, usage)
-        self.admissions.settle("success", usage=usage)
+        if self.admissions is not NO_ADMISSIONS:
+            self.admissions.settle("success", usage=usage)
 
     async def replied(self, dep: Deployment, response: ProviderResponse) -> ProviderResponse:
         """``execute``'s attempt at ``dep`` returned ``response``: the request completes."""

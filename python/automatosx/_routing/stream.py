@@ -211,7 +211,7 @@ async def stream_request(
                     if type(item) is str:  # text first: the common case pays one test
                         if item:
                             chunk = deliver(item)
-                            if chunk.restart and restart_obs:
+                            if restart_obs and chunk.restart:
                                 await _restarted(run, restart_obs)
                             if chunk_obs:
                                 for obs in chunk_obs:

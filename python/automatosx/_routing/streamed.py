@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = ["StreamRun"]
 
+_CHUNK = Event.receive_stream_chunk
+_clock = time.time_ns
+_chunk_of = StreamChunk._chunk
+
 
 class StreamRun(Run):
     """The Run of a streamed request."""
@@ -39,8 +43,8 @@ class StreamRun(Run):
     def deliver(self, text: str) -> StreamChunk:
         """A chunk of text (or, empty, a tool call's place) reaches the caller."""
         index = self.delivered
-        self.machine.transition(Event.receive_stream_chunk(chunk=text, index=index))
-        ts = time.time_ns() // 1_000_000
+        self.machine.transition(_CHUNK(chunk=text, index=index))
+        ts = _clock() // 1_000_000
         chunks = self.chunks
         chunks.append((len(chunks), text, ts))
         self.delivered = index + 1
@@ -48,7 +52,7 @@ class StreamRun(Run):
             self.restarting = False
             self.restarts += 1
             return StreamChunk._restarted(self.request.request_id, index, text, ts)
-        return StreamChunk._chunk(self.request.request_id, index, text, False, ts)
+        return _chunk_of(self.request.request_id, index, text, False, ts)
 
     def deliver_tool_call(self, call: ToolCall) -> StreamChunk:
         """A completed tool call as a chunk of its own: empty text, the next index (the

@@ -52,12 +52,14 @@ class Budget:
 
     __slots__ = (
         "capacity",
+        "debt",
         "key",
         "max_lease",
         "pending",
         "pending_at_ms",
         "per_minute",
         "rate",
+        "seen_ms",
         "units",
         "used",
         "wait_ms",
@@ -77,6 +79,12 @@ class Budget:
         self.pending = 0
         """Units reserved in the fleet's queue, ours from ``pending_at_ms`` (monotonic)."""
         self.pending_at_ms = 0
+        self.debt = 0
+        """Units admitted on the local limiter while Redis was away: charged to the fleet's
+        bucket by the next lease (so a degrade and rejoin hand out no extra burst)."""
+        self.seen_ms = 0
+        """When (monotonic ms) the fleet's bucket last answered: a bucket found missing soon
+        after was lost (Redis restarted, a key removed) and starts empty, not full."""
 
     @property
     def low(self) -> bool:
@@ -121,7 +129,7 @@ class SharedGuard:
         "breaker",
         "cooled_until_ms",
         "fallback",
-        "fallback_epoch",
+        "fallback_live",
         "name",
         "open_until_ms",
         "probe_mine",
@@ -162,7 +170,7 @@ class SharedGuard:
         """This process holds the fleet's probe token and has not sent the probe yet."""
         self.probing = False
         self.fallback: RateLimiter | None = None
-        self.fallback_epoch = -1
+        self.fallback_live = 0
 
     # -- the Guard protocol ------------------------------------------------------------------
 
@@ -187,6 +195,8 @@ class SharedGuard:
             tokens.used += used - estimate
         elif self.fallback is not None:
             self.fallback.settle(estimate, used)
+            if tokens is not None:
+                tokens.debt = max(0, tokens.debt + used - estimate)
         if self.probing:
             self.probing = False
             self.tripped = False
@@ -286,8 +296,7 @@ class SharedGuard:
             if until:
                 wait = until - now
             elif self.state.degraded:
-                limiter = self._fallback()
-                wait = 0 if limiter is None else limiter.try_acquire(tokens=tokens())
+                wait = self._take_local(tokens)
                 if wait <= 0:
                     return None
             else:
@@ -331,11 +340,27 @@ class SharedGuard:
             retry_after=wait / 1000,
         )
 
+    def _take_local(self, tokens: Callable[[], int]) -> int:
+        """Redis is away: admit on the local limiter (0), else ms to wait. What it admits
+        is noted as a debt the fleet's bucket is charged when Redis is back."""
+        limiter = self._fallback()
+        if limiter is None:
+            return 0
+        estimate = tokens()
+        wait = limiter.try_acquire(tokens=estimate)
+        if wait <= 0:
+            if self.requests is not None:
+                self.requests.debt += 1
+            if self.tokens is not None:
+                self.tokens.debt += estimate
+        return wait
+
     def _fallback(self) -> RateLimiter | None:
-        """The local limiter while Redis is away: the global limits / live processes."""
-        epoch = self.state.outage
-        if self.fallback_epoch != epoch:
-            live = max(1, self.state.live)
+        """The local limiter while Redis is away: the global limits / live processes. Built
+        once, and again only when the fleet's size changed: it keeps its state across every
+        degrade and rejoin, so a flapping Redis hands out no fresh burst."""
+        live = max(1, self.state.live)
+        if self.fallback_live != live:
             req, tok = self.requests, self.tokens
             self.fallback = (
                 None
@@ -345,7 +370,7 @@ class SharedGuard:
                     tokens_per_minute=None if tok is None else _share(tok.per_minute, live),
                 )
             )
-            self.fallback_epoch = epoch
+            self.fallback_live = live
         return self.fallback
 
 

@@ -22,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from automatosx._core import monotonic_ms
 from automatosx.errors import ConfigurationError, redact
+from automatosx.shared._events import STATE_KEYS, apply, reconcile, ttl_for
 from automatosx.shared._lease import Budget, SharedGuard
 from automatosx.shared._scripts import HEARTBEAT, LEASE
 
@@ -38,6 +41,7 @@ __all__ = ["SharedState"]
 log = logging.getLogger("automatosx.shared")
 
 _BUCKET_TTL_MS = 120_000
+_MAX_LIVE = 100_000
 _FAILURES = (OSError, asyncio.TimeoutError)
 
 
@@ -108,6 +112,7 @@ class SharedState:
         self._outbox: list[tuple[SharedGuard, str, int]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._garbled = False  # one warning for the first malformed message on the channel
         self._error: type[Exception] = OSError  # redis.exceptions.RedisError once attached
 
     def __repr__(self) -> str:
@@ -184,9 +189,9 @@ class SharedState:
         self._closed = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:  # they also stop on _closed: a cancel swallowed by a timeout is moot
+            self._wake.set()
+            await asyncio.wait(self._tasks, timeout=max(1.0, 4 * self.timeout_s))
         if self._redis is None:
             return
         if not self.degraded:
@@ -234,7 +239,7 @@ class SharedState:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time() + self.poll_s
-        while True:
+        while not self._closed:
             # asyncio.wait, not asyncio.timeout: the package supports Python 3.10
             waiter = asyncio.ensure_future(self._wake.wait())
             try:
@@ -242,6 +247,8 @@ class SharedState:
             finally:
                 waiter.cancel()
             self._wake.clear()
+            if self._closed:
+                return
             try:
                 if loop.time() >= next_tick:
                     next_tick = loop.time() + min(self.poll_s, self.heartbeat_s)
@@ -249,12 +256,13 @@ class SharedState:
                 if not self.degraded:
                     await self._send()
                     await self._refill()
-            except (*_FAILURES, self._error) as exc:
+            except Exception as exc:  # the fleet's task never dies: fail open, try again
                 self._degrade(exc)
 
     async def _tick(self) -> None:
         """Heartbeat, re-read the shared breaker and cool-down keys, give back idle leases."""
-        self.live = int(await self._beat(keys=[self._live_key], args=[self.id, self._stale_ms, 1]))
+        live = await self._beat(keys=[self._live_key], args=[self.id, self._stale_ms, 1])
+        self.live = min(_MAX_LIVE, max(1, live if isinstance(live, int) else 1))
         if self.degraded:
             self.degraded = False
             log.warning(
@@ -264,32 +272,22 @@ class SharedState:
         if guards:
             pipe = self._redis.pipeline(transaction=False)
             for g in guards:
-                key = f"{self.prefix}{g.name}:"
-                pipe.pttl(key + "open")
-                pipe.exists(key + "tripped")
-                pipe.pttl(key + "cool")
+                for suffix in STATE_KEYS:
+                    pipe.pttl(f"{self.prefix}{g.name}:{suffix}")
             answers = await pipe.execute()
+            n = len(STATE_KEYS)
             for i, g in enumerate(guards):
-                self._reconcile(g, *answers[3 * i : 3 * i + 3])
+                ttls = [a if isinstance(a, int) else -2 for a in answers[n * i : n * i + n]]
+                await self._repair(g, ttls)
+                reconcile(g, *ttls[:3])
         await self._give_back(all_of_it=False)
 
-    def _reconcile(self, g: SharedGuard, open_ttl: int, tripped: int, cool_ttl: int) -> None:
-        if open_ttl > 0:
-            if not g.tripped or g.open_until_ms == 0:
-                g.trip(open_ttl)
-        elif tripped:
-            if not g.tripped:
-                g.trip(0)
-        elif g.tripped and not g.probing:
-            g.untrip()
-        if cool_ttl > 0:
-            self._cool(g, cool_ttl)
-
-    @staticmethod
-    def _cool(g: SharedGuard, ms: int) -> None:
-        from automatosx._core import monotonic_ms
-
-        g.cooled_until_ms = max(g.cooled_until_ms, monotonic_ms() + ms)
+    async def _repair(self, g: SharedGuard, ttls: list[int]) -> None:
+        """A state key with no time-to-live (-1) was not written by a router: give it the
+        one a router would have, so no stray key holds the fleet forever."""
+        for suffix, ttl in zip(STATE_KEYS, ttls, strict=False):
+            if ttl == -1:
+                await self._redis.pexpire(f"{self.prefix}{g.name}:{suffix}", ttl_for(g, suffix))
 
     async def _give_back(self, *, all_of_it: bool) -> None:
         for g in self.guards.values():
@@ -297,11 +295,8 @@ class SharedState:
                 if budget is None or (not all_of_it and (budget.used or g.waiters)):
                     continue
                 back = budget.spare()
-                if back:
-                    await self._lease(
-                        keys=[budget.key],
-                        args=[repr(budget.rate), repr(budget.capacity), 0, back, _BUCKET_TTL_MS, 0],
-                    )
+                if back or budget.debt:
+                    await self._lease_call(budget, want=0, back=back, reserve=False)
 
     async def _refill(self) -> None:
         due, self._due = self._due, set()
@@ -311,24 +306,51 @@ class SharedState:
             for budget in (g.requests, g.tokens):
                 if budget is None or budget.pending or not (budget.low or g.waiters):
                     continue
-                reserve = 1 if g.waiters else 0  # queue in the fleet only when someone waits
-                granted, reserved, budget_wait = await self._lease(
-                    keys=[budget.key],
-                    args=[
-                        repr(budget.rate),
-                        repr(budget.capacity),
-                        budget.want(),
-                        0,
-                        _BUCKET_TTL_MS,
-                        reserve,
-                    ],
+                # queue in the fleet only when someone waits
+                want = budget.want()
+                granted, reserved, budget_wait = await self._lease_call(
+                    budget, want=want, back=0, reserve=bool(g.waiters)
                 )
-                budget.granted(int(granted), int(reserved), int(budget_wait))
+                budget.granted(granted, reserved, budget_wait)
                 if budget.units < 1 and not reserved and g.waiters:
-                    wait = max(wait, int(budget_wait))
+                    wait = max(wait, budget_wait)
             g.wake()
             if wait:
                 loop.call_later(wait / 1000, self.kick, g)
+
+    async def _lease_call(
+        self, budget: Budget, *, want: int, back: int, reserve: bool
+    ) -> tuple[int, int, int]:
+        """Run the lease script for ``budget`` (charging its debt first); its answer is
+        checked: (granted, reserved, wait ms), each within what the script can say."""
+        now = monotonic_ms()
+        lost = budget.seen_ms and now - budget.seen_ms < _BUCKET_TTL_MS
+        debt = budget.debt
+        answer = await self._lease(
+            keys=[budget.key],
+            args=[
+                repr(budget.rate),
+                repr(budget.capacity),
+                want,
+                back,
+                _BUCKET_TTL_MS,
+                1 if reserve else 0,
+                debt,
+                1 if lost else 0,
+            ],
+        )
+        budget.debt -= debt
+        budget.seen_ms = now
+        longest = math.ceil((1 + 2 * budget.capacity) / budget.rate)
+        try:
+            granted, reserved, wait = (int(x) for x in answer)
+        except (TypeError, ValueError):
+            return 0, 0, longest
+        return (
+            min(max(0, granted), want),
+            min(max(0, reserved), want),
+            min(max(0, wait), longest),
+        )
 
     async def _send(self) -> None:
         outbox, self._outbox = self._outbox, []
@@ -357,39 +379,34 @@ class SharedState:
 
     async def _listen(self) -> None:
         """Apply the fleet's published transitions; reconnect after any failure."""
-        while True:
+        while not self._closed:
             try:
                 pubsub = self._redis.pubsub()
                 try:
                     await pubsub.subscribe(self._channel)
-                    while True:
+                    while not self._closed:
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=self.poll_s
                         )
-                        if message is not None:
-                            self._on_message(message["data"])
+                        if message is not None and not apply(self.guards, self.id, message):
+                            self._malformed(message)
                 finally:
-                    with contextlib.suppress(*_FAILURES, self._error):
+                    with contextlib.suppress(Exception):
                         await pubsub.aclose()
-            except (*_FAILURES, self._error):
+            except Exception as exc:  # anything at all: the listener lives as long as we do
+                if not isinstance(exc, (*_FAILURES, self._error)):
+                    log.warning("shared state: the events listener restarts after %r", exc)
                 await asyncio.sleep(self.poll_s)
 
-    def _on_message(self, data: bytes | str) -> None:
-        text = data.decode() if isinstance(data, bytes) else data
-        parts = text.split(" ", 3)
-        if len(parts) != 4 or parts[0] == self.id:
-            return
-        _, kind, ms_text, name = parts
-        g = self.guards.get(name)
-        if g is None or not ms_text.isdigit():
-            return
-        ms = int(ms_text)
-        if kind == "open":
-            g.trip(ms)
-        elif kind == "close":
-            g.untrip()
-        elif kind == "cool":
-            self._cool(g, ms)
+    def _malformed(self, message: object) -> None:
+        if not self._garbled:
+            self._garbled = True
+            log.warning(
+                "shared state: ignored a malformed message on %s (%.80r); further ones are "
+                "ignored silently",
+                self._channel,
+                message,
+            )
 
     def _degrade(self, exc: BaseException) -> None:
         """Fail open to local limits: one warning per outage, every waiter re-checks."""

@@ -13,6 +13,8 @@
   by write (a savepoint each): only the writes that fail are lost, and reported.
 * **Transient and lost.** A deadlock/serialization failure retries the batch (up to 5
   times); a lost connection reconnects and retries once, then the batch's writes fail.
+* **Spool.** Once the queue's writes are done, it drains the spool (``_spool.py``) in order;
+  when that is empty, spooling stops.
 * **Lease.** Between batches, at least every third of ``lease_ms``, it renews the store's
   owner lease (orphaned rows are finalised by the next store to open, ``_engine.py``).
 """
@@ -31,7 +33,13 @@ from typing import Any
 from automatosx.errors import StoreError
 from automatosx.store._dialect import Dialect, Group
 from automatosx.store._queue import Note, QueuedOp, WriteQueue
-from automatosx.store._schema import INSERT_REQUEST, UPDATE_REQUEST_STATE, WRITES, Write
+from automatosx.store._schema import (
+    INSERT_REQUEST,
+    REPLAYS,
+    UPDATE_REQUEST_STATE,
+    WRITES,
+    Write,
+)
 
 __all__ = ["BatchWriter"]
 
@@ -39,7 +47,9 @@ logger = logging.getLogger("automatosx.store")
 
 _MAX_RETRIES = 5
 _SPLIT_AT = 64  # a smaller batch goes whole to the first lane: one transaction
-_RANK = {id(write): i for i, write in enumerate(WRITES)}
+_RANK = {id(write): i for i, write in enumerate(WRITES)} | {
+    id(REPLAYS[write.label]): i for i, write in enumerate(WRITES)
+}
 # (position in an UPDATE_REQUEST_STATE row, position in an INSERT_REQUEST row)
 _FOLDED = tuple(
     (i, INSERT_REQUEST.names.index(name)) for i, name in enumerate(UPDATE_REQUEST_STATE.names[:-1])
@@ -118,21 +128,26 @@ class BatchWriter:
         pending = queue.pending
         beat_every = self._lease_ms / 3000
         next_beat = time.monotonic() + beat_every
+        spool = queue.spool
         while True:
-            if not pending:
+            spooled = spool is not None and bool(spool.ops)
+            if not pending and not spooled:
                 if self._stopping:
                     break
                 self.idle = True
-                if not pending and not self._stopping:
+                if not pending and not (spool is not None and spool.ops) and not self._stopping:
                     self._event.wait(max(0.0, min(next_beat - time.monotonic(), 1.0)))
                 self._event.clear()
                 self.idle = False
             if time.monotonic() >= next_beat:
                 await self._heartbeat()
                 next_beat = time.monotonic() + beat_every
-            if not pending:
+            if pending:  # what was queued before any spooling first
+                batch = [pending.popleft() for _ in range(min(self._batch_limit, len(pending)))]
+            elif spool is not None and spool.ops:
+                batch = spool.take(self._batch_limit)
+            else:
                 continue
-            batch = [pending.popleft() for _ in range(min(self._batch_limit, len(pending)))]
             queue.inflight = batch
             started = time.monotonic()
             failures, notes = await self._write(batch)
@@ -142,6 +157,8 @@ class BatchWriter:
                 self.lag_samples.extend((committed - op[6]) * 1000 for op in batch)
             queue.inflight = []
             self._post(queue.settle, batch, failures, notes)
+            if spool is not None and spool.active and not pending:
+                spool.drained()
         if self._release:
             with contextlib.suppress(Exception):
                 await self._dialect.release(await self._connection(0), self._owner)

@@ -32,6 +32,9 @@ class Dialect(Protocol):
     """The migrations folder (``automatosx/migrations/<name>/``) and the name in messages."""
     lanes: int
     """Writer connections that write one large batch together (split by request id)."""
+    identity: str
+    """Names the database among others (a file's absolute path, a URL without password):
+    the spool files of one database share it."""
 
     def mark(self, n: int) -> str:
         """The ``n``-th (1-based) query parameter's placeholder: ``?`` or ``$n``."""

@@ -12,8 +12,10 @@ its writer thread renews; on ``open()`` the rows left unfinished by owners whose
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import tempfile
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +26,7 @@ from automatosx.errors import ConfigurationError, StoreError
 from automatosx.schemas import ProviderHealth, ProviderResponse
 from automatosx.store._batch_writer import BatchWriter
 from automatosx.store._dialect import Dialect
+from automatosx.store._owners import alive as _alive
 from automatosx.store._queue import Note, WriteQueue
 from automatosx.store._reads import StoreReads
 from automatosx.store._rows import (
@@ -43,6 +46,7 @@ from automatosx.store._schema import (
     INSERT_RESPONSE,
     UPDATE_REQUEST_STATE,
 )
+from automatosx.store._spool import Spool, read_spool, spool_prefix, spooled_files
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
@@ -52,9 +56,27 @@ from automatosx.store.base import (
     expect_type,
 )
 
-__all__ = ["EXIT_FLUSH_S", "SQLStore", "check_options"]
+__all__ = ["EXIT_FLUSH_S", "SQLStore", "check_options", "engine_options"]
 
 EXIT_FLUSH_S = 2.0
+
+
+_ENGINE_OPTIONS = (
+    "queue_size",
+    "batch_size",
+    "commit_interval_ms",
+    "max_lag_ms",
+    "max_lag_requests",
+    "max_wait_ms",
+    "lease_ms",
+    "spool_dir",
+    "on_write_error",
+)
+
+
+def engine_options(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The engine's options among a backend constructor's arguments (its ``locals()``)."""
+    return {name: arguments[name] for name in _ENGINE_OPTIONS}
 
 
 def check_options(**options: object) -> None:
@@ -96,7 +118,12 @@ class SQLStore(StoreReads):
         max_lag_requests: int,
         lease_ms: int,
         on_write_error: Callable[[WriteFailure], object] | None,
+        max_wait_ms: float = 1_000,
+        spool_dir: str | None = None,
     ) -> None:
+        check_options(max_wait_ms=max_wait_ms)
+        if spool_dir is not None and not isinstance(spool_dir, (str, os.PathLike)):
+            raise ConfigurationError(f"spool_dir must be a directory path, not {spool_dir!r}")
         check_options(
             queue_size=queue_size,
             batch_size=batch_size,
@@ -115,6 +142,9 @@ class SQLStore(StoreReads):
         self._max_lag_ms = float(max_lag_ms)
         self._max_lag_requests = max_lag_requests
         self._lease_ms = lease_ms
+        self._max_wait_ms = float(max_wait_ms)
+        self._spool_dir = os.fspath(spool_dir) if spool_dir is not None else None
+        self._spool: Spool | None = None
         self._on_write_error = on_write_error
         self._state = StoreState.UNOPENED
         self._queue: WriteQueue | None = None
@@ -157,7 +187,8 @@ class SQLStore(StoreReads):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connect, migrate, finalise crashed owners' rows, start the writer thread."""
+        """Connect, migrate, start the writer thread, replay what dead processes spooled,
+        then finalise the rows they left unfinished."""
         if self._state is StoreState.OPENED:
             raise StoreError(f"{self!r} is already open")
         if self._state is StoreState.CLOSED:
@@ -166,12 +197,9 @@ class SQLStore(StoreReads):
         await dialect.open()
         host, pid = socket.gethostname(), os.getpid()
         owner = f"{host}:{pid}:{uuid.uuid4().hex[:12]}"
-        try:
-            self.interrupted = await dialect.claim(owner, host, pid, self._lease_ms)
-        except BaseException:
-            await dialect.close()
-            raise
         self._owner = owner
+        prefix = spool_prefix(self._spool_dir or tempfile.gettempdir(), dialect.identity)
+        spool = self._spool = Spool(f"{prefix}{pid}-{owner.rsplit(':', 1)[1]}.jsonl")
         queue = WriteQueue(
             queue_size=self._queue_size,
             batch_size=self._batch_size,
@@ -180,6 +208,8 @@ class SQLStore(StoreReads):
             max_lag_requests=self._max_lag_requests,
             on_write_error=self._on_write_error,
             wake=_nothing,
+            max_wait_ms=self._max_wait_ms,
+            spool=spool,
         )
         writer = BatchWriter(
             queue,
@@ -195,6 +225,35 @@ class SQLStore(StoreReads):
         self._watch = asyncio.create_task(self._exit_flush(), name="automatosx-store-exit")
         self._submit = queue.submit
         self._state = StoreState.OPENED
+        try:
+            # what dead processes spooled first, so that what they left open is finalised
+            await self._replay_spools(prefix)
+            self.interrupted = await dialect.claim(owner, host, pid, self._lease_ms)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.close()
+            raise
+
+    @property
+    def spooled(self) -> int:
+        """Writes this store has spooled since it opened (its writer was stalled)."""
+        return self._spool.total if self._spool is not None else 0
+
+    async def _replay_spools(self, prefix: str) -> None:
+        """Queue the writes of spool files left by dead processes, then delete the files."""
+        for path, pid in spooled_files(prefix):
+            if pid == os.getpid() or _alive(pid):
+                continue
+            for write, row, many, key in read_spool(path):
+                await self._submit(write, row, many=many, key=key)
+            await self.flush_quietly()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    async def flush_quietly(self) -> None:
+        """Wait for the writes so far; their failures stay reported, not raised."""
+        if self._queue is not None:
+            await self._queue.drain()
 
     async def close(self) -> None:
         """Write everything queued, stop the writer, close the connections. Idempotent.
@@ -224,6 +283,8 @@ class SQLStore(StoreReads):
             if self._watch is not None:
                 self._watch.cancel()
             await self._dialect.close()
+            if self._spool is not None:
+                self._spool.close(remove=not self._spool.ops)
             self._state = StoreState.CLOSED
         if queue.error is not None:
             raise queue.error

@@ -16,7 +16,13 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["INTERRUPTED", "INTERRUPTED_ERROR", "gone_owners", "interrupted_history"]
+__all__ = [
+    "INTERRUPTED",
+    "INTERRUPTED_ERROR",
+    "alive",
+    "gone_owners",
+    "interrupted_history",
+]
 
 INTERRUPTED = "INTERRUPTED"
 INTERRUPTED_ERROR = "the process recording this request ended before it finished"
@@ -31,13 +37,14 @@ def gone_owners(
         if owner == exclude:
             continue
         if int(heartbeat_at) + int(lease_ms) < now_ms or (
-            owner_host == host and not _alive(int(pid))
+            owner_host == host and not alive(int(pid))
         ):
             gone.append(str(owner))
     return gone
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
     if pid == os.getpid():
         return True
     try:

@@ -18,6 +18,9 @@ Contract (the writer thread's side is ``_batch_writer.py``):
   ``submit`` also raises :class:`StoreError`; otherwise ``raise_failures()`` (``flush``/
   ``close``) raises it later.
 
+* **A bounded wait.** In write-behind mode with a spool, a caller waits ``max_wait_ms`` at
+  most: then that write and every later one go to the spool (``_spool.py``), never dropped.
+
 Everything here runs on the caller's loop, except ``pending``'s other end and ``committed``:
 the writer pops ops and posts :meth:`WriteQueue.settle` back with ``call_soon_threadsafe``.
 """
@@ -33,6 +36,7 @@ from typing import Any
 
 from automatosx.errors import StoreError, redact
 from automatosx.store._schema import Write
+from automatosx.store._spool import Spool
 from automatosx.store.base import WriteFailure
 
 __all__ = ["Note", "Prepare", "QueuedOp", "WriteQueue", "describe_error"]
@@ -70,6 +74,8 @@ class WriteQueue:
         max_lag_requests: int,
         on_write_error: Callable[[WriteFailure], object] | None,
         wake: Callable[[], None],
+        max_wait_ms: float | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.accepting = True  # the hot-path check: False once closing or stopped
         self.error: StoreError | None = None  # set if the writer thread died
@@ -81,6 +87,8 @@ class WriteQueue:
         self.batch_size = batch_size
         self.sync = sync
         self.max_lag_s = max_lag_ms / 1000
+        self.max_wait_s = None if max_wait_ms is None or sync else max_wait_ms / 1000
+        self.spool = spool
         self._max_lag_requests = max_lag_requests
         self._on_write_error = on_write_error
         self._wake = wake
@@ -90,6 +98,7 @@ class WriteQueue:
         self._enqueued = 0
         self._done = 0  # ops settled (written or failed)
         self._blocked_puts = 0
+        self._entering = 0  # callers that waited and have not queued their write yet
         self._granted = 0
         self._flushers: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._failures: list[StoreError] = []
@@ -129,19 +138,79 @@ class WriteQueue:
     ) -> None:
         if not self.accepting:
             raise self.error or StoreError("the store is closed")
+        spool = self.spool
+        if spool is not None and spool.active:
+            self._spool(write, row, many, key, prepare)
+            return
         if self._must_wait(key):
-            await self._wait_for_room()
+            self._entering += 1  # until queued: close() waits for it
+            try:
+                if self.max_wait_s is None or spool is None:
+                    await self._wait_for_room()
+                else:
+                    try:
+                        await asyncio.wait_for(self._wait_for_room(), self.max_wait_s)
+                    except TimeoutError:  # the writer is stuck: do not hold the caller longer
+                        with spool.lock:
+                            spool.active = True
+                        logger.warning("store writer stalled: spooling writes to %s", spool.path)
+                        self._spool(write, row, many, key, prepare)
+                        return
+                after: asyncio.Future[None] | None = None
+                if self.sync:
+                    after = self._loop.create_future()
+                self._granted -= 1
+                self._queue_op(write, row, many, key, prepare, after)
+            finally:
+                self._entering -= 1
+            if after is not None:
+                await after
+            return
         waiter: asyncio.Future[None] | None = None
         if self.sync:
             waiter = self._loop.create_future()
+        self._queue_op(write, row, many, key, prepare, waiter)
+        if waiter is not None:
+            await waiter
+
+    def _queue_op(
+        self,
+        write: Write,
+        row: Any,
+        many: bool,
+        key: str | None,
+        prepare: Prepare | None,
+        waiter: asyncio.Future[None] | None,
+    ) -> None:
         if key is not None:
             lagging = self._lagging
             lagging[key] = lagging.get(key, 0) + 1
         self.pending.append((write, row, many, waiter, key, prepare, time.monotonic()))
         self._enqueued += 1
         self._wake()
-        if waiter is not None:
-            await waiter
+
+    def _spool(
+        self, write: Write, row: Any, many: bool, key: str | None, prepare: Prepare | None
+    ) -> None:
+        spool = self.spool
+        assert spool is not None
+        if prepare is not None:  # the file holds what the database would get
+            notes: list[Note] = []
+            try:
+                row = prepare(row, notes)
+            finally:
+                for note in notes:
+                    self.report(*note)
+        op: QueuedOp = (write, row, many, None, key, None, time.monotonic())
+        with spool.lock:
+            if spool.active:
+                spool.append(op, write, row, many, key)
+            else:  # the writer drained the spool meanwhile: back to the queue
+                self.pending.append(op)
+        if key is not None:
+            self._lagging[key] = self._lagging.get(key, 0) + 1
+        self._enqueued += 1
+        self._wake()
 
     def _must_wait(self, key: str | None) -> bool:
         if self._room_waiters or len(self.pending) + self._granted >= self.room_limit:
@@ -170,9 +239,10 @@ class WriteQueue:
             raise
         finally:
             self._blocked_puts -= 1
-        self._granted -= 1
         if self.error is not None:
+            self._granted -= 1
             raise self.error
+        # the room stays counted in _granted until the caller has queued its write
 
     def release_room(self) -> None:
         if not self._room_waiters:
@@ -180,9 +250,13 @@ class WriteQueue:
         oldest = self.oldest()
         if oldest is not None and time.monotonic() - oldest > self.max_lag_s / 2:
             return  # hysteresis: let the writer get well under the bound first
-        if len(self._lagging) > self._max_lag_requests // 2:
+        lagging = len(self._lagging)
+        if lagging > self._max_lag_requests // 2:
             return
-        room = self.room_limit - len(self.pending) - self._granted
+        room = min(
+            self.room_limit - len(self.pending) - self._granted,
+            self._max_lag_requests - lagging - self._granted,  # each may start a request
+        )
         while self._room_waiters and room > 0:
             waiter = self._room_waiters.popleft()
             if not waiter.done():
@@ -203,7 +277,7 @@ class WriteQueue:
 
     @property
     def settled(self) -> bool:
-        return self._blocked_puts == 0 and self._done >= self._enqueued
+        return self._blocked_puts == 0 and self._entering == 0 and self._done >= self._enqueued
 
     # -- settling (posted by the writer thread) --------------------------------------------
 

@@ -25,6 +25,7 @@ __all__ = [
     "INSERT_RESPONSE",
     "METRICS_COLUMNS",
     "REQUEST_COLUMNS",
+    "REPLAYS",
     "RESPONSE_COLUMNS",
     "SUMMARY_STATES",
     "UPDATE_REQUEST_STATE",
@@ -45,6 +46,9 @@ class Write:
     table: str
     columns: tuple[tuple[str, str], ...]
     key: str | None = None
+    replay: bool = False
+    """Written again from a spool: an insert whose row is already there is skipped (the
+    dialect adds ``ON CONFLICT DO NOTHING``)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -120,6 +124,12 @@ WRITES = (
     INSERT_HEALTH,
     UPDATE_REQUEST_STATE,
 )
+
+REPLAYS = {
+    write.label: Write(write.label, write.table, write.columns, write.key, replay=True)
+    for write in WRITES
+}
+"""Each write's replay form, by label (what a spool file names)."""
 
 REQUEST_COLUMNS = (
     "id, provider, model, messages, max_tokens, temperature, stream, state, retry_count,"

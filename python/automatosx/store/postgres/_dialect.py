@@ -36,8 +36,10 @@ class PostgresDialect:
         connect: Callable[[], Awaitable[Any]],
         create_pool: Callable[[], Awaitable[Any]],
         lanes: int,
+        identity: str,
     ) -> None:
         self.lanes = lanes
+        self.identity = identity
         self._connect = connect
         self._create_pool = create_pool
         self._pool: Any | None = None
@@ -197,7 +199,8 @@ def _one(write: Write) -> str:
         sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(names[:-1], 1))
         return f"UPDATE {write.table} SET {sets} WHERE {write.key} = ${write.width}"
     marks = ", ".join(f"${i}" for i in range(1, write.width + 1))
-    return f"INSERT INTO {write.table} ({', '.join(names)}) VALUES ({marks})"
+    skip = " ON CONFLICT DO NOTHING" if write.replay else ""
+    return f"INSERT INTO {write.table} ({', '.join(names)}) VALUES ({marks}){skip}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -210,7 +213,8 @@ def _many(write: Write) -> str:
             f"UPDATE {write.table} AS r SET {sets} FROM unnest({arrays})"
             f" AS u({', '.join(names)}) WHERE r.{write.key} = u.{write.key}"
         )
-    return f"INSERT INTO {write.table} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+    skip = " ON CONFLICT DO NOTHING" if write.replay else ""
+    return f"INSERT INTO {write.table} ({', '.join(names)}) SELECT * FROM unnest({arrays}){skip}"
 
 
 def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from automatosx.errors import ConfigurationError, StoreError
-from automatosx.store._engine import SQLStore, check_options
+from automatosx.store._engine import SQLStore, check_options, engine_options
 from automatosx.store.base import WriteFailure
 from automatosx.store.postgres._dialect import PostgresDialect
 
@@ -41,8 +41,10 @@ class PostgresStore(SQLStore):
     (each request's writes stay in order on one of them). A store uses up to
     ``pool_size + writers`` connections. ``connect_kwargs`` go to ``asyncpg.connect``.
 
-    The loss window, the failure reports and the finalising of crashed owners' requests are
-    the SQLite store's (see :class:`~automatosx.store.SQLiteStore`); many processes may share
+    The loss window, the bounded wait and spool (``max_wait_ms``, ``spool_dir``: a frozen or
+    unreachable server never holds a write-behind caller longer), the failure reports and the
+    finalising of crashed owners' requests are the SQLite store's (see
+    :class:`~automatosx.store.SQLiteStore`); many processes may share
     one database: each finalises only the rows of owners whose lease lapsed (``lease_ms``)
     or whose process on the same host is gone.
     """
@@ -59,8 +61,10 @@ class PostgresStore(SQLStore):
         connect_timeout: float = 10.0,
         commit_interval_ms: float = 100,
         max_lag_ms: float = 500,
-        max_lag_requests: int = 32,
+        max_lag_requests: int = 256,
+        max_wait_ms: float = 1_000,
         lease_ms: int = 30_000,
+        spool_dir: str | None = None,
         on_write_error: Callable[[WriteFailure], object] | None = None,
         **connect_kwargs: Any,
     ) -> None:
@@ -82,16 +86,10 @@ class PostgresStore(SQLStore):
         self._pool_size = pool_size
         self._connect_kwargs = {"timeout": connect_timeout, **connect_kwargs}
         super().__init__(
-            PostgresDialect(self._connect, self._create_pool, writers),
+            PostgresDialect(self._connect, self._create_pool, writers, redact_url(url)),
             durability=durability,
             sync=durability == "sync",
-            queue_size=queue_size,
-            batch_size=batch_size,
-            commit_interval_ms=commit_interval_ms,
-            max_lag_ms=max_lag_ms,
-            max_lag_requests=max_lag_requests,
-            lease_ms=lease_ms,
-            on_write_error=on_write_error,
+            **engine_options(locals()),
         )
 
     def __repr__(self) -> str:

@@ -37,6 +37,7 @@ class SQLiteDialect:
 
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
         self.path = path
+        self.identity = path if path == ":memory:" else os.path.abspath(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one transaction or read at a time
@@ -154,7 +155,9 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
 @functools.lru_cache(maxsize=256)
 def _insert(write: Write, rows: int) -> str:
     one = "(" + ", ".join("?" * write.width) + ")"
-    return f"INSERT INTO {write.table} ({', '.join(write.names)}) VALUES " + ", ".join([one] * rows)
+    skip = " ON CONFLICT DO NOTHING" if write.replay else ""
+    values = ", ".join([one] * rows)
+    return f"INSERT INTO {write.table} ({', '.join(write.names)}) VALUES {values}{skip}"
 
 
 @functools.lru_cache(maxsize=256)

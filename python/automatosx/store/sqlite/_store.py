@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from automatosx.errors import ConfigurationError
-from automatosx.store._engine import SQLStore
+from automatosx.store._engine import SQLStore, engine_options
 from automatosx.store.base import WriteFailure
 from automatosx.store.sqlite._dialect import SQLiteDialect
 
@@ -28,7 +28,11 @@ class SQLiteStore(SQLStore):
     ``max_lag_requests`` requests have uncommitted writes, or while the queue is full. A
     write that fails is reported at once (``write_errors``, ``drain_write_errors()``,
     ``on_write_error(failure)``, an ERROR log naming its request id); the rest of its batch is
-    kept. Requests left unfinished by a process that died are finalised ``failed``
+    kept. A write-behind save never waits longer than ``max_wait_ms``: past it (a stalled
+    disk), it and later writes are spooled to a file in ``spool_dir`` (default: the temp
+    directory) and written, in order, once the writer catches up; a process that dies with a
+    spool leaves it for the next store on the file to replay. Requests left unfinished by a
+    process that died are finalised ``failed``
     (``INTERRUPTED``) by the next store to open the file; ``lease_ms`` is how long a silent
     owner on another host counts as alive. A new database file is readable by its owner only.
     """
@@ -43,8 +47,10 @@ class SQLiteStore(SQLStore):
         busy_timeout_ms: int = 5_000,
         commit_interval_ms: float = 100,
         max_lag_ms: float = 500,
-        max_lag_requests: int = 32,
+        max_lag_requests: int = 256,
+        max_wait_ms: float = 1_000,
         lease_ms: int = 30_000,
+        spool_dir: str | None = None,
         on_write_error: Callable[[WriteFailure], object] | None = None,
     ) -> None:
         if durability not in ("async", "sync"):
@@ -54,13 +60,7 @@ class SQLiteStore(SQLStore):
             SQLiteDialect(self._path, int(busy_timeout_ms)),
             durability=durability,
             sync=durability == "sync",
-            queue_size=queue_size,
-            batch_size=batch_size,
-            commit_interval_ms=commit_interval_ms,
-            max_lag_ms=max_lag_ms,
-            max_lag_requests=max_lag_requests,
-            lease_ms=lease_ms,
-            on_write_error=on_write_error,
+            **engine_options(locals()),
         )
 
     @classmethod
