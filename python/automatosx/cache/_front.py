@@ -35,7 +35,10 @@ from automatosx.cache._memory import MemoryCache
 from automatosx.errors import ConfigurationError, redact
 from automatosx.schemas import CacheOptions, ProviderRequest, ProviderResponse
 
-__all__ = ["Lookup", "ResponseCache", "open_cache"]
+__all__ = ["WAIT", "Lookup", "ResponseCache", "open_cache"]
+
+WAIT = object()
+"""``ResponseCache.fetch_now``: the answer needs ``await fetch()``."""
 
 log = logging.getLogger("automatosx.cache")
 _WARN_EVERY_S = 10.0
@@ -112,6 +115,26 @@ class ResponseCache:
             return None
         ttl = self.default_ttl_s if opts.ttl_s is None else opts.ttl_s
         return Lookup(cache_key(request, route, model), ttl, mode != "write", mode != "read")
+
+    def fetch_now(self, lookup: Lookup) -> CachedReply | object | None:
+        """:meth:`fetch` without awaiting, for the memory cache: a hit, None (a miss), or
+        :data:`WAIT` when only :meth:`fetch` can answer (another backend; a flight to wait
+        for)."""
+        memory = self._memory
+        if memory is None:
+            return WAIT
+        key = lookup.key
+        if lookup.reads:
+            reply = memory.lookup(key)
+            if reply is not None:
+                return self._hit(reply)
+            if key in self._flights:
+                return WAIT
+        self.misses += 1
+        if lookup.writes and key not in self._flights:
+            self._flights[key] = lookup
+            lookup.leads = True
+        return None
 
     async def fetch(self, lookup: Lookup) -> CachedReply | None:
         """A stored reply for ``lookup`` (a hit), or None (a miss: the caller asks the

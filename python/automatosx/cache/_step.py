@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from automatosx._routing.before import Answer
 from automatosx.cache._entry import CachedReply
-from automatosx.cache._front import Lookup, ResponseCache
+from automatosx.cache._front import WAIT, Lookup, ResponseCache
 from automatosx.schemas import ProviderRequest, ProviderResponse
 
 __all__ = ["CacheStep"]
@@ -45,7 +45,10 @@ class CacheStep:
         lookup = cache.begin(request, self._groups.get(provider, provider), request.model)
         if lookup is None:
             return None
-        reply = await cache.fetch(lookup)
+        reply = cache.fetch_now(lookup)  # the memory cache answers without a coroutine
+        if reply is WAIT:
+            reply = await cache.fetch(lookup)
+        assert reply is None or isinstance(reply, CachedReply)
         count = self.count
         if count is not None:
             count(reply is not None)
