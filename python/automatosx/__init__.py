@@ -40,6 +40,7 @@ from automatosx._core import (
 if TYPE_CHECKING:
     from automatosx._output import ParsedResponse as ParsedResponse
     from automatosx._output import parse_output as parse_output
+    from automatosx.cache import Cache as Cache
     from automatosx.errors import (
         AllProvidersFailedError as AllProvidersFailedError,
     )
@@ -225,6 +226,7 @@ _LAZY_FROM: dict[str, tuple[str, ...]] = {
     "automatosx.providers.base": ("Provider", "StreamEnd"),
     "automatosx.router": ("Router", "Stream"),
     "automatosx.sync": ("SyncRouter",),
+    "automatosx.cache": ("Cache",),
 }
 _LAZY: dict[str, str] = {name: module for module, names in _LAZY_FROM.items() for name in names}
 _CORE = (

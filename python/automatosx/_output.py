@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -33,6 +33,7 @@ from automatosx.schemas import JsonSchemaFormat, ProviderRequest, ProviderRespon
 __all__ = [
     "ParsedResponse",
     "UnusableOutputType",
+    "accepting",
     "as_parsed",
     "parse_output",
     "response_format_of",
@@ -191,3 +192,16 @@ def _unwrapped(output: _Output, text: str) -> Any:
 def as_parsed(response: ProviderResponse) -> ParsedResponse[Any]:
     """``response`` as a :class:`ParsedResponse` (same fields, no validation)."""
     return _assemble(ParsedResponse, dict(response.__dict__), set(response.__pydantic_fields_set__))
+
+
+def accepting(output_type: Any) -> Callable[[ProviderResponse], ParsedResponse[Any]]:
+    """The check ``execute(..., response_model=T)`` applies to a reply before returning it
+    (and before a response cache may store it): parsed into a :class:`ParsedResponse`, or
+    :class:`OutputValidationError`."""
+
+    def accept(response: ProviderResponse) -> ParsedResponse[Any]:
+        parsed = as_parsed(response)
+        parse_output(parsed, output_type)
+        return parsed
+
+    return accept

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from automatosx.store.base import (
+    CacheSummary,
     LatencyBucket,
     LatencyHistogram,
     ProviderSummary,
@@ -62,6 +63,8 @@ class Report:
     latency: list[LatencyHistogram] = field(default_factory=list)
     success: list[SuccessSeries] = field(default_factory=list)
     by: SummaryBy = "deployment"
+    cache: CacheSummary | None = None
+    """What the response cache served and saved (None: a reader that does not say)."""
 
 
 async def read_report(reader: StoreReader, *, by: SummaryBy = "deployment") -> Report:
@@ -79,7 +82,13 @@ async def read_report(reader: StoreReader, *, by: SummaryBy = "deployment") -> R
         latency=await reader.get_latency_histogram(),
         success=await reader.get_success_series(),
         by=by,
+        cache=await _cache_summary(reader),
     )
+
+
+async def _cache_summary(reader: StoreReader) -> CacheSummary | None:
+    read = getattr(reader, "get_cache_summary", None)  # a reader written before it existed
+    return None if read is None else await read()
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -96,6 +105,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "requests": sum(report.states.values()),
         "latency": [{**asdict(h), "count": h.count} for h in report.latency],
         "success_series": [asdict(series) for series in report.success],
+        "cache": None
+        if report.cache is None
+        else {**asdict(report.cache), "hit_rate": report.cache.hit_rate},
     }
 
 
@@ -105,6 +117,12 @@ def stats_view(report: Report, width: int | None = None) -> Group:
     from rich.console import Group
 
     parts: list[Any] = [provider_table(report, width=width)]
+    cache = report.cache
+    if cache is not None and cache.hits:
+        parts.append(
+            f"Response cache: {cache.hits:,} of {cache.replies:,} replies served from the cache "
+            f"({cache.hits / cache.replies:.1%}), saving ${cache.saved_cost:,.6f}"
+        )
     if report.latency:
         parts.append(latency_chart(report, width=width))
     if report.success:

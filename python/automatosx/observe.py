@@ -88,6 +88,9 @@ class AttemptInfo:
     kind: str = ""
     """The deployment's provider kind (``claude``, ``openai``, ``gemini`` or a user adapter's
     name); ``provider`` is the deployment id. Empty when unknown."""
+    followed_pin: bool = False
+    """Sticky routing sent this attempt to the deployment its conversation was pinned to
+    (set by the sticky routing's observer when the attempt starts)."""
 
 
 @dataclass(slots=True)

@@ -26,9 +26,10 @@ from automatosx._routing.attempt import execute
 from automatosx._routing.deployments import build_deployments
 from automatosx._routing.guard import local_guard
 from automatosx._routing.intake import Intake, validation_message
+from automatosx._routing.lifecycle import check_health, is_shared_state, open_store
 from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.stream import Stream
-from automatosx.errors import ConfigurationError, _InvalidOptions, redact
+from automatosx.errors import ConfigurationError, _InvalidOptions
 from automatosx.observe import Observer, Observers
 from automatosx.providers.base import Provider
 from automatosx.schemas import (
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from automatosx._output import ParsedResponse
     from automatosx._routing.before import PreRequest
     from automatosx._routing.recording import StoreObserver
+    from automatosx.cache import Cache
+    from automatosx.cache._front import ResponseCache
+    from automatosx.cache._wiring import CacheWiring
     from automatosx.guards import AttemptGuardFactory, GuardFactory
     from automatosx.shared import SharedState
 
@@ -90,8 +94,9 @@ class Router:
     :class:`~automatosx.store.Store`, or None to record nothing. ``observers`` are
     :class:`~automatosx.Observer` instances told of every step of every request; ``telemetry``
     is True (OpenTelemetry traces and metrics through the global providers) or a telemetry
-    observer (:mod:`automatosx.telemetry`). Use it as
-    ``async with Router(...) as router:``.
+    observer (:mod:`automatosx.telemetry`). ``cache`` is the response cache: ``"memory"``, a
+    ``sqlite:///`` or ``redis://`` URL, or a :class:`~automatosx.cache.Cache` (off by
+    default; see the Caching guide). Use it as ``async with Router(...) as router:``.
     """
 
     def __init__(
@@ -104,9 +109,15 @@ class Router:
         observers: Sequence[Observer] = (),
         telemetry: bool | Observer = False,
         shared: str | SharedState | None = None,
+        cache: str | Cache | None = None,
     ) -> None:
         self.options = _as_options(options)
-        if shared is not None and not isinstance(shared, str) and not _is_shared_state(shared):
+        self._extras: CacheWiring | None = None  # the response cache and sticky routing
+        if cache is not None or self.options.sticky_routing is not None:
+            from automatosx.cache._wiring import CacheWiring
+
+            self._extras = CacheWiring(cache, self.options)
+        if shared is not None and not isinstance(shared, str) and not is_shared_state(shared):
             raise TypeError(
                 "shared: expected a Redis URL (e.g. 'redis://localhost:6379/0'), a "
                 f"automatosx.shared.SharedState or None, got {type(shared).__name__}"
@@ -202,13 +213,19 @@ class Router:
 
             self._shared = SharedState.attach(self._shared_arg)
             guards = self._shared.guard
-        self._store = await _open_store(self._store_arg)
+        self._store = await open_store(self._store_arg)
         from automatosx.pricing import PriceBook
 
         deps = self._deployments.values()
-        prices = PriceBook({d.name: dict(d.prices) for d in deps})
+        prices = PriceBook(
+            {d.name: dict(d.prices) for d in deps}, kinds={d.name: d.kind for d in deps}
+        )
         await prices.aprime([(d.name, d.default_model) for d in deps if d.default_model])
-        observers: list[Observer] = []
+        extras = self._extras
+        if extras is not None:
+            await extras.open(self._deployments, self._shared, self._telemetry)
+            self._before.extend(extras.before)
+        observers: list[Observer] = [] if extras is None else extras.observers
         if not isinstance(self._store, NullStore):
             from automatosx._routing.recording import StoreObserver
 
@@ -228,6 +245,7 @@ class Router:
             guards=guards,
             attempt_guards=self._attempt_guards,
             before=self._before,
+            pins=extras if extras is not None and extras.sticky is not None else None,
         )
         for obs in self._plan.observers.all:  # the very guards requests go through
             obs.bind_deployments(self._deployments)
@@ -264,6 +282,8 @@ class Router:
                 for obs in self._plan.observers.all:
                     await obs.aclose()
         finally:
+            if self._extras is not None:
+                await self._extras.aclose()
             if self._shared is not None:
                 await self._shared.aclose()
             if self._store is not None:
@@ -304,6 +324,11 @@ class Router:
     def providers(self) -> dict[str, Provider]:
         """The configured providers by name."""
         return {name: dep.provider for name, dep in self._deployments.items()}
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        """The response cache (its ``hits``, ``misses``, ``saved_cost``), None without one."""
+        return None if self._extras is None else self._extras.cache
 
     @property
     def store(self) -> Store | None:
@@ -413,33 +438,7 @@ class Router:
         store = self._store
         assert store is not None
         deps = list(self._deployments.values())
-        results = await asyncio.gather(*(_health(dep) for dep in deps))
+        results = await asyncio.gather(*(check_health(dep) for dep in deps))
         for health in results:
             await store.save_health_check(health)
         return {dep.name: health for dep, health in zip(deps, results, strict=True)}
-
-
-def _is_shared_state(value: object) -> bool:
-    from automatosx.shared import SharedState
-
-    return isinstance(value, SharedState)
-
-
-async def _open_store(store: str | Store | None) -> Store:
-    from automatosx.store import open_store_url
-
-    if store is None:
-        return NullStore()
-    if isinstance(store, str):
-        return await open_store_url(store)
-    await store.open()
-    return store
-
-
-async def _health(dep: Deployment) -> ProviderHealth:
-    try:
-        return await dep.provider.check_health()
-    except Exception as exc:  # an adapter must not raise here; report it as down
-        return ProviderHealth(
-            provider=dep.name, status="down", error=redact(f"{type(exc).__name__}: {exc}")
-        )

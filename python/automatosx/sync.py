@@ -54,6 +54,7 @@ from automatosx.store.base import Store
 
 if TYPE_CHECKING:
     from automatosx._output import ParsedResponse
+    from automatosx.cache import Cache
     from automatosx.shared import SharedState
 
 __all__ = ["SyncRouter", "SyncStream"]
@@ -88,6 +89,7 @@ class SyncRouter:
         observers: Sequence[Observer] = (),
         telemetry: bool | Observer = False,
         shared: str | SharedState | None = None,
+        cache: str | Cache | None = None,
     ) -> None:
         self._args = (options, providers, store)
         self._kwargs: dict[str, Any] = {
@@ -95,6 +97,7 @@ class SyncRouter:
             "observers": observers,
             "telemetry": telemetry,
             "shared": shared,
+            "cache": cache,
         }
         self._router = Router(options, providers, store, **self._kwargs)
         self._lifecycle = _Lifecycle.UNOPENED

@@ -75,8 +75,9 @@ async def db_at_001(tmp_path: Path) -> Path:
     return path
 
 
-# What later migrations add (005: request scopes and owners).
+# What later migrations add (005: request scopes and owners; 007: the response cache).
 ADDED_SINCE = {
+    ("index", "idx_provider_responses_cached", "provider_responses"),
     ("index", "idx_provider_requests_tenant", "provider_requests"),
     ("index", "idx_provider_requests_owner_open", "provider_requests"),
     ("index", "sqlite_autoindex_store_owners_1", "store_owners"),

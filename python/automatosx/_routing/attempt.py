@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from automatosx._routing.before import answer_before, tell_after
+from automatosx._routing.before import answer_before, tell_abandoned, tell_after
 from automatosx._routing.hedge import race
 from automatosx._routing.limits import timeout_of
 from automatosx._routing.policy import as_provider_error
@@ -110,25 +110,42 @@ Check = Callable[[Run, "Deployment", "ProviderResponse"], Awaitable[bool]]
 (``parsed.py``'s re-ask)."""
 
 
-async def execute(run: Run, check: Check | None = None) -> ProviderResponse:
-    """A non-streaming request, from its start to its recorded end."""
+async def execute(
+    run: Run,
+    check: Check | None = None,
+    accept: Callable[[ProviderResponse], ProviderResponse] | None = None,
+) -> ProviderResponse:
+    """A non-streaming request, from its start to its recorded end. ``check`` may ask again
+    (a re-ask); ``accept`` (the caller's ``response_model``) checks the reply, and may replace
+    it, before it is returned and before the pre-request steps are told of it; what it raises
+    propagates (the request stays recorded ``completed``) and the steps are told the request
+    was abandoned."""
+    before = run.plan.before
+    told = not before
     try:
         await run.start()
-        before = run.plan.before
         hit = await answer_before(before, run.request, False) if before else None
         if hit is not None:
-            return await run.answered_before(hit)
+            told = True
+            response = await run.answered_before(hit)
+            return response if accept is None else accept(response)
         limit = _timeout if run.request.timeout_ms is None else _requested(run.request)
         dep, response = await attempt(run, _execute, limit, "no reply")
         while check is not None and not await check(run, dep, response):
             dep, response = await attempt(run, _execute, limit, "no reply")
         response = await run.replied(dep, response)
+        if accept is not None:
+            response = accept(response)
         if before:
+            told = True
             await tell_after(before, run.request, response, None)
         return response
     except asyncio.CancelledError:
         await record_cancel(run)
         raise
+    finally:
+        if not told:
+            tell_abandoned(before, run.request)
 
 
 async def record_cancel(run: Run) -> None:

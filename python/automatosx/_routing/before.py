@@ -7,7 +7,11 @@ response, ``stream`` replays its chunks (or the response's text as one chunk) th
 chunk. The request is recorded ``completed`` with ``RequestEnd.answered_by`` naming the step
 and no attempt. After a request that ran its attempts completes, every step is told
 (:meth:`~PreRequest.completed`) with the response and, for a stream, the texts of the
-attempt that finished, so it can store them; a failed or cancelled request tells nobody.
+attempt that finished, so it can store them (an empty text is a tool call's place: the
+response's ``tool_calls`` in order). A request that was asked about and ends any other way —
+failed, cancelled, or its reply refused by the caller's ``response_model`` — is told
+:meth:`~PreRequest.abandoned` instead (a cache's single flight lets its waiters go on).
+Chunks replayed from an answer are marked ``cached=True``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from automatosx.schemas import ProviderRequest, ProviderResponse
+    from automatosx.schemas import ProviderRequest, ProviderResponse, ToolCall
 
-__all__ = ["Answer", "PreRequest", "answer_before", "tell_after"]
+__all__ = ["Answer", "PreRequest", "answer_before", "tell_abandoned", "tell_after"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +31,9 @@ class Answer:
     """A step's answer to a request (a cache hit)."""
 
     response: ProviderResponse
-    chunks: Sequence[str] | None = None
-    """For a stream: the texts to replay (None: the response's content as one chunk)."""
+    chunks: Sequence[str | ToolCall] | None = None
+    """For a stream: the texts and tool calls to replay, in order (None: the response's
+    content as one chunk)."""
     answered_by: str = "cache"
     """Recorded as the request's ``answered_by``."""
 
@@ -43,6 +48,10 @@ class PreRequest(Protocol):
         self, request: ProviderRequest, response: ProviderResponse, chunks: Sequence[str] | None
     ) -> None:
         """``request`` completed with ``response`` (and, streamed, these chunk texts)."""
+        ...
+
+    def abandoned(self, request: ProviderRequest) -> None:
+        """``request`` (asked about, not answered) ended without a reply to store."""
         ...
 
 
@@ -66,3 +75,9 @@ async def tell_after(
     """The request completed after its attempts: every step may store the answer."""
     for step in steps:
         await step.completed(request, response, chunks)
+
+
+def tell_abandoned(steps: Sequence[PreRequest], request: ProviderRequest) -> None:
+    """The request ended without a reply to store (synchronous: safe under cancellation)."""
+    for step in steps:
+        step.abandoned(request)

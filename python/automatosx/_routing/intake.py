@@ -97,6 +97,9 @@ class Intake:
             )
             await self.reject(raw, stream, message)
             raise RequestValidationError(message)
+        pins = plan.pins
+        if pins is not None and pins.fetches:  # a fleet's pins, before the group's choice
+            await pins.prefetch(req, [(e.label, e.members) for e in route.entries])
         cands, labels = route.candidates(req, plan.balancers)
         model = cands[0][1]
         if not model:

@@ -24,7 +24,7 @@ from automatosx._core import Event, ProviderStateMachine
 from automatosx._output import (
     ParsedResponse,
     UnusableOutputType,
-    as_parsed,
+    accepting,
     parse_output,
     with_response_model,
 )
@@ -171,9 +171,10 @@ async def execute_parsed(
     if task is not None:
         tasks.add(task)
     try:
-        response = await execute(run, Reask(output_type, tries) if tries else None)
+        response = await execute(
+            run, Reask(output_type, tries) if tries else None, accepting(output_type)
+        )
     finally:
         tasks.discard(task)
-    parsed = as_parsed(response)
-    parse_output(parsed, output_type)
-    return parsed
+    assert isinstance(response, ParsedResponse)
+    return response

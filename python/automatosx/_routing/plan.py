@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from automatosx._core import Backoff, CircuitBreaker
 from automatosx._routing.balance import Balancer, MemberStats, balancer
@@ -36,7 +36,23 @@ if TYPE_CHECKING:
     from automatosx.observe import Observers
     from automatosx.pricing import PriceBook
 
-__all__ = ["Candidate", "Deployment", "Plan", "Route", "build_guards"]
+__all__ = ["Candidate", "Deployment", "Pins", "Plan", "Route", "build_guards"]
+
+
+class Pins(Protocol):
+    """Sticky routing as the plan sees it (``cache/_wiring.py``): each group's balancer
+    wrapped with its pins; with a fleet's map (``fetches``), the pins of a request's groups
+    fetched before its candidates are chosen."""
+
+    @property
+    def fetches(self) -> bool: ...
+
+    def balancer(self, group: str, inner: Balancer) -> Balancer: ...
+
+    async def prefetch(
+        self, request: ProviderRequest, groups: Sequence[tuple[str, Sequence[Deployment]]]
+    ) -> None: ...
+
 
 _MODEL_CACHE = 256
 _ROUTE_CACHE = 1_024
@@ -189,6 +205,8 @@ class Plan:
     """Cancelled requests still being recorded (``aclose`` waits for them)."""
     by_model: ModelRoutes | None = None
     """Where a request that names only its model goes (None: a single group)."""
+    pins: Pins | None = None
+    """Sticky routing (None: off)."""
 
     @classmethod
     def build(
@@ -201,6 +219,7 @@ class Plan:
         guards: GuardFactory = local_guard,
         attempt_guards: Sequence[AttemptGuardFactory] = (),
         before: Sequence[PreRequest] = (),
+        pins: Pins | None = None,
     ) -> Plan:
         """Resolve every name and build every deployment's guards, once: ``guards`` builds
         each deployment's :class:`~automatosx.guards.Guard` (local, or a fleet's), each of
@@ -213,6 +232,8 @@ class Plan:
         fallback_entries = [resolve(name, "fallbackProviders") for name in fallbacks]
         strategy = options.load_balancing
         balancers = {g: balancer(strategy) for g, members in groups.items() if len(members) > 1}
+        if pins is not None:
+            balancers = {g: pins.balancer(g, b) for g, b in balancers.items()}
         routes: dict[str, Route] = {}
         for target in [*groups, *deployments]:
             if target in routes:
@@ -242,6 +263,7 @@ class Plan:
             hedging=None if options.hedging is None else Hedging(options.hedging),
             attempt_guards=any(dep.extra_guards for dep in deployments.values()),
             before=tuple(before),
+            pins=pins,
             by_model=ModelRoutes.build(
                 groups,
                 options.primary_provider,

@@ -155,6 +155,7 @@ class StoreObserver(Observer):
             duration=attempt.duration_ms,
             created_at=now_ms(),
             kind=attempt.kind or None,
+            followed_pin=attempt.followed_pin,
         )
         cancelled = False
         try:

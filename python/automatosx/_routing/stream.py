@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from automatosx._routing.attempt import EXPIRED, attempt, our_cancel, record_cancel
-from automatosx._routing.before import answer_before, tell_after
+from automatosx._routing.before import Answer, answer_before, tell_abandoned, tell_after
 from automatosx._routing.limits import timeout_of
 from automatosx._routing.plan import Deployment
 from automatosx._routing.policy import as_provider_error
@@ -186,18 +186,20 @@ async def stream_request(
         limit = timeout_of(run.request, dep)  # the request's timeoutMs, else the deployment's
         return limit if first is None else min(limit, first)
 
+    before = plan.before
+    told = not before
     try:
         await run.start()
-        before = plan.before
         if before:
             hit = await answer_before(before, run.request, True)
             if hit is not None:
-                texts = hit.chunks if hit.chunks is not None else [hit.response.content]
-                for text in texts:
-                    if text:
-                        yield deliver(text)
+                told = True
+                for chunk in _replay(run, hit):
+                    yield chunk
                 handle.response = await run.answered_before(hit)
-                yield run.done_chunk()
+                done = run.done_chunk()
+                done.__dict__["cached"] = True
+                yield done
                 return
         while True:
             dep, (events, item) = await attempt(run, _open, first_limit, "no first token")
@@ -253,6 +255,7 @@ async def stream_request(
                 assert isinstance(item, StreamEnd)
                 handle.response = response = await run.streamed(dep, item)
                 if before:
+                    told = True
                     await tell_after(before, run.request, response, run.final_texts())
                 yield run.done_chunk()
                 return
@@ -267,6 +270,23 @@ async def stream_request(
         raise
     finally:
         handle._ended = True
+        if not told:
+            tell_abandoned(before, run.request)
+
+
+def _replay(run: StreamRun, hit: Answer) -> Iterator[StreamChunk]:
+    """A pre-request step's answer as chunks, each marked ``cached``, delivered one by one
+    as the caller takes them."""
+    items = hit.chunks if hit.chunks is not None else [hit.response.content]
+    for item in items:
+        if type(item) is ToolCall:
+            chunk = run.deliver_tool_call(item)
+        elif item:
+            chunk = run.deliver(item)  # type: ignore[arg-type]
+        else:
+            continue
+        chunk.__dict__["cached"] = True
+        yield chunk
 
 
 async def _restarted(run: StreamRun, observers: tuple[Any, ...]) -> None:

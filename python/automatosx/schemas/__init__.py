@@ -62,20 +62,23 @@ from automatosx.schemas._base import _assemble as _assemble
 from automatosx.schemas._base import _bounded as _bounded
 from automatosx.schemas._base import _check_json as _check_json
 from automatosx.schemas._base import _check_text as _check_text
+from automatosx.schemas._base import _fields_of as _fields_of
 from automatosx.schemas._base import _Flag as _Flag
 from automatosx.schemas._base import _new_request_id as _new_request_id
 from automatosx.schemas._base import _now_ms as _now_ms
 from automatosx.schemas._base import _SeedModel as _SeedModel
-from automatosx.schemas._config import DeploymentId as DeploymentId
-from automatosx.schemas._config import HedgingOptions as HedgingOptions
-from automatosx.schemas._config import LoadBalancing as LoadBalancing
 from automatosx.schemas._config import (
+    CacheOptions,
     ModelPrice,
     ProviderConfig,
     ProviderRateLimits,
     ProviderRouterOptions,
     RouterOptions,
+    StickyRoutingOptions,
 )
+from automatosx.schemas._config import DeploymentId as DeploymentId
+from automatosx.schemas._config import HedgingOptions as HedgingOptions
+from automatosx.schemas._config import LoadBalancing as LoadBalancing
 from automatosx.schemas._content import MEDIA_TYPES as MEDIA_TYPES
 from automatosx.schemas._content import (
     ContentPart,
@@ -93,7 +96,7 @@ from automatosx.schemas._content import (
 )
 from automatosx.schemas._content import ToolCallId as ToolCallId
 from automatosx.schemas._content import ToolName as ToolName
-from automatosx.schemas._request import ProviderRequest
+from automatosx.schemas._request import CacheMode, ProviderRequest, RequestCacheOptions
 from automatosx.schemas._response import (
     CostMetrics,
     ProviderHealth,
@@ -104,6 +107,8 @@ from automatosx.schemas._response import (
 )
 
 __all__ = [
+    "CacheMode",
+    "CacheOptions",
     "ContentPart",
     "CostMetrics",
     "FinishReason",
@@ -123,10 +128,12 @@ __all__ = [
     "ProviderRouterOptions",
     "RateLimitInfo",
     "Reasoning",
+    "RequestCacheOptions",
     "ResponseFormat",
     "Role",
     "RouteTarget",
     "RouterOptions",
+    "StickyRoutingOptions",
     "StreamChunk",
     "TextPart",
     "TokenUsage",

@@ -233,3 +233,6 @@ def _defaults_of(cls: type[BaseModel]) -> dict[str, Any]:
         for name, field in cls.model_fields.items()
         if not field.is_required() and field.default_factory is None
     }
+
+
+_TTL_S = Field(gt=0, le=31_536_000, description="seconds, 0..31_536_000 (a year)")

@@ -13,6 +13,7 @@ from automatosx.schemas._base import (
     _DAY_MS,
     _EXTENSION,
     _STRICT,
+    _TTL_S,
     _WHEN_SET,
     HttpUrlStr,
     ProviderName,
@@ -114,6 +115,31 @@ class HedgingOptions(_SeedModel):
 LoadBalancing = Literal["weighted", "least_in_flight", "latency"]
 
 
+class CacheOptions(_SeedModel):
+    """``RouterOptions.cache``: the response cache's defaults. ``default_ttl_s`` (a day),
+    ``cache_by_default`` (False: only requests that carry ``cache`` use it; True: every
+    request unless its ``cache.mode`` is ``off``), and the memory cache's bounds
+    ``max_entries`` (10,000) and ``max_bytes`` (64 MiB of stored replies)."""
+
+    default_ttl_s: Annotated[float, _TTL_S] = 86_400.0
+    cache_by_default: _Flag = False
+    max_entries: Annotated[int, _STRICT, _bounded(100_000_000, "entries", lower=1)] = 10_000
+    max_bytes: Annotated[int, _STRICT, _bounded(2**40, "bytes", lower=1)] = 64 * 2**20
+
+
+class StickyRoutingOptions(_SeedModel):
+    """``RouterOptions.stickyRouting``: send the requests of one conversation (``key``:
+    ``prefix`` — the system prompt, the tools and the first ``prefix_messages`` messages —,
+    ``user`` or ``tenant``) to the deployment of their group that served the last one within
+    ``ttl_s``, so the provider's prompt cache on that deployment stays warm. ``max_entries``
+    bounds the map (least recently used go first)."""
+
+    key: Literal["prefix", "user", "tenant"]
+    ttl_s: Annotated[float, _TTL_S] = 300.0
+    prefix_messages: Annotated[int, _STRICT, _bounded(1000, "messages")] = 1
+    max_entries: Annotated[int, _STRICT, _bounded(100_000_000, "entries", lower=1)] = 100_000
+
+
 class ProviderRouterOptions(_SeedModel):
     """Router options (seed: ``ProviderRouterOptionsSchema``), plus tuning extensions.
 
@@ -128,9 +154,10 @@ class ProviderRouterOptions(_SeedModel):
     (within a group of deployments: ``weighted`` (default), ``least_in_flight``, ``latency``),
     ``hedging`` (:class:`HedgingOptions`; off by default), ``record_messages``
     (store message bodies; False stores a SHA-256 digest), ``record_stream_chunks``,
-    ``max_validation_retries`` (default 0, at most 10: ``execute(..., response_model=T)``
-    re-asks a reply that does not validate as ``T`` this many times; per call:
-    ``max_validation_retries=``).
+    ``cache`` (:class:`CacheOptions`: the response cache's defaults), ``sticky_routing``
+    (:class:`StickyRoutingOptions`; off by default), ``max_validation_retries`` (default 0,
+    at most 10: ``execute(..., response_model=T)`` re-asks a reply that does not validate as
+    ``T`` this many times; per call: ``max_validation_retries=``).
     """
 
     primary_provider: RouteTarget
@@ -163,6 +190,8 @@ class ProviderRouterOptions(_SeedModel):
     max_validation_retries: Annotated[int, _STRICT, Field(ge=0, le=10)] = Field(
         default=0, json_schema_extra=_EXTENSION
     )
+    cache: CacheOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
+    sticky_routing: StickyRoutingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
 
     @model_validator(mode="after")
     def _backoff_in_order(self) -> Self:

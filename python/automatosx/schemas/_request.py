@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, StringConstraints, model_validator
 from typing_extensions import Self
@@ -11,6 +11,7 @@ from automatosx.schemas._base import (
     _CHECKED,
     _DAY_MS,
     _EXTENSION,
+    _TTL_S,
     JsonObject,
     ProviderName,
     Text,
@@ -29,6 +30,22 @@ from automatosx.schemas._content import (
     Tool,
     ToolChoice,
 )
+
+CacheMode = Literal["read_write", "read", "write", "off"]
+
+
+class RequestCacheOptions(_SeedModel):
+    """``ProviderRequest.cache``: ``ttlS`` (how long a reply stored by this request lives;
+    default ``RouterOptions.cache.defaultTtlS``), ``namespace`` (default: the request's
+    ``tenant``; two requests share entries only within one namespace), ``mode``:
+    ``read_write`` (default), ``read`` (use a stored reply, store nothing), ``write`` (always
+    ask the provider, store its reply), ``off``."""
+
+    model_config = _CHECKED
+
+    ttl_s: Annotated[float, _TTL_S] | None = None
+    namespace: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
+    mode: CacheMode = "read_write"
 
 
 class ProviderRequest(_SeedModel):
@@ -98,6 +115,8 @@ class ProviderRequest(_SeedModel):
     {...}, "claude": {...}}`` are merged into the request body (the SDK's ``extra_body``);
     ``{"gemini": {...}}`` into google-genai's ``GenerateContentConfig`` (its field names). A
     kind's options override what the router would send for the same field."""
+    cache: RequestCacheOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
+    """Use the router's response cache for this request (see :class:`RequestCacheOptions`)."""
 
     @model_validator(mode="after")
     def _rich_rules(self) -> Self:

@@ -64,6 +64,12 @@ class ProviderResponse(_SeedModel):
     when empty)."""
     parsed: Any = None
     """The reply parsed into the caller's ``response_model`` (left out of dumps when None)."""
+    cached: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    """Served from the router's response cache (``cost`` is then 0). Emitted only when true."""
+    saved_cost: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """For a cached reply: what the stored reply cost when the provider made it (USD)."""
 
     def to_message(self) -> Message:
         """This reply as the next turn's ``assistant`` message, its tool calls included: append
@@ -87,6 +93,8 @@ class StreamChunk(_SeedModel):
     restart: bool = Field(default=False, json_schema_extra=_EXTENSION)
     """True on the first chunk of a stream that restarted after a failure mid-reply (the
     index starts from 0 again): discard what came before. Emitted only when true."""
+    cached: bool = Field(default=False, json_schema_extra=_EXTENSION)
+    """A chunk replayed from the router's response cache. Emitted only when true."""
     deployment: ProviderName | None = Field(default=None, json_schema_extra=_EXTENSION)
     """The deployment whose attempt produced this chunk (None: no attempt did, e.g. a reply
     from the response cache)."""
@@ -120,6 +128,7 @@ class StreamChunk(_SeedModel):
                 "timestamp": timestamp,
                 "tool_call": None,
                 "restart": False,
+                "cached": False,
                 "deployment": deployment,
                 "model": model,
                 "attempt": attempt,

@@ -24,6 +24,7 @@ from automatosx.errors import ConfigurationError
 from automatosx.store._messages import LazyMessages, messages_json  # the recording's
 from automatosx.store.base import (
     AttemptRecord,
+    CacheSummary,
     ChunkRow,
     LatencyBucket,
     LatencyHistogram,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttemptRecord",
+    "CacheSummary",
     "ChunkRow",
     "Durability",
     "LatencyBucket",

@@ -22,6 +22,7 @@ from automatosx.store._rows import (
 )
 from automatosx.store._schema import (
     ATTEMPT_COLUMNS,
+    CACHE_SUMMARY,
     METRICS_COLUMNS,
     REQUEST_COLUMNS,
     RESPONSE_COLUMNS,
@@ -35,6 +36,7 @@ from automatosx.store._summary import (
 )
 from automatosx.store.base import (
     AttemptRecord,
+    CacheSummary,
     LatencyHistogram,
     MetricsRow,
     ProviderSummary,
@@ -230,6 +232,12 @@ class StoreReads:
             since_ms=since_ms,
             provider=provider,
         )
+
+    async def get_cache_summary(self) -> CacheSummary:
+        """Replies recorded, those the response cache served, and what those saved."""
+        [rows] = await self._fetch((CACHE_SUMMARY, ()))
+        replies, hits, saved = rows[0] if rows else (0, 0, 0.0)
+        return CacheSummary(int(replies or 0), int(hits or 0), float(saved or 0.0))
 
     async def count_requests_by_state(self) -> dict[str, int]:
         [rows] = await self._fetch((SUMMARY_STATES, ()))

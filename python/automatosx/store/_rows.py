@@ -106,6 +106,7 @@ def attempt_row(record: AttemptRecord) -> tuple[Any, ...]:
         record.duration,
         record.created_at,
         record.kind,
+        record.followed_pin,
     )
 
 
@@ -129,6 +130,8 @@ def response_row(response: ProviderResponse, metadata: str | None) -> tuple[Any,
         tokens.cached_input_tokens,
         tokens.cache_write_tokens,
         tokens.reasoning_tokens,
+        response.cached,
+        response.saved_cost,
     )
 
 
@@ -170,7 +173,9 @@ def request_from_row(row: Sequence[Any]) -> RequestRecord:
 
 
 def attempt_from_row(row: Sequence[Any]) -> AttemptRecord:
-    return AttemptRecord(*row)
+    values = list(row)
+    values[11] = bool(values[11])  # SQLite's 0/1
+    return AttemptRecord(*values)
 
 
 def response_from_row(row: Sequence[Any]) -> ProviderResponse:
@@ -188,6 +193,8 @@ def response_from_row(row: Sequence[Any]) -> ProviderResponse:
         created_at=row[10],
         metadata=loads(row[11]),
         tool_calls=_tool_calls(row[12]),
+        cached=bool(row[16]),
+        saved_cost=row[17],
     )
 
 

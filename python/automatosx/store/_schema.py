@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ATTEMPT_COLUMNS",
+    "CACHE_SUMMARY",
     "INSERT_ATTEMPT",
     "INSERT_CHUNK",
     "INSERT_HEALTH",
@@ -79,7 +80,7 @@ INSERT_ATTEMPT = Write(
     _cols(
         "request_id text, attempt int4, provider text, model text, outcome text,"
         " error_code text, error text, status_code int4, duration int4, created_at int8,"
-        " kind text"
+        " kind text, followed_pin bool"
     ),
 )
 INSERT_RESPONSE = Write(
@@ -89,7 +90,8 @@ INSERT_RESPONSE = Write(
         "request_id text, provider text, model text, content text, input_tokens int4,"
         " output_tokens int4, total_tokens int4, finish_reason text, duration int4,"
         " cost float8, created_at int8, metadata text, tool_calls text,"
-        " cached_input_tokens int4, cache_write_tokens int4, reasoning_tokens int4"
+        " cached_input_tokens int4, cache_write_tokens int4, reasoning_tokens int4,"
+        " cached bool, saved_cost float8"
     ),
 )
 INSERT_CHUNK = Write(
@@ -140,3 +142,7 @@ METRICS_COLUMNS = (
     " total_output_tokens, total_tokens, total_cost, total_duration"
 )
 SUMMARY_STATES = "SELECT state, COUNT(*) FROM provider_requests GROUP BY state"
+CACHE_SUMMARY = (
+    "SELECT COUNT(*), SUM(CASE WHEN cached THEN 1 ELSE 0 END), COALESCE(SUM(saved_cost), 0)"
+    " FROM provider_responses"
+)

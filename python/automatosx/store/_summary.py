@@ -93,7 +93,7 @@ def summary_sql(by: SummaryBy = "deployment") -> tuple[str, str, str]:
         " SUM(s.total_tokens), COALESCE(SUM(s.cost), 0),"
         " SUM(CASE WHEN s.provider <> r.provider THEN 1 ELSE 0 END)"
         " FROM provider_responses s JOIN provider_requests r ON r.id = s.request_id"
-        " GROUP BY 1, 2",
+        " WHERE NOT s.cached GROUP BY 1, 2",  # a served reply is not a deployment's usage
         f"SELECT {group}, model, duration FROM provider_attempts WHERE outcome = 'success'",
     )
 

@@ -30,6 +30,7 @@ from automatosx.schemas import ProviderHealth, ProviderResponse
 
 __all__ = [
     "AttemptRecord",
+    "CacheSummary",
     "ChunkRow",
     "LatencyBucket",
     "LatencyHistogram",
@@ -112,8 +113,9 @@ class AttemptRecord:
     ``duration`` is in ms. ``error`` must already be redacted (``ProviderError`` messages are).
     ``provider`` is the deployment id (``ProviderConfig.id``); ``kind`` its provider kind
     (``claude``, ``openai``, ``gemini`` or a user adapter's name), ``None`` for rows written
-    before kinds were recorded (they count as their ``provider``). Last, so positional
-    construction without it keeps working.
+    before kinds were recorded (they count as their ``provider``). ``followed_pin``: sticky
+    routing sent the attempt to the deployment its conversation was pinned to. Last, so
+    positional construction without them keeps working.
     """
 
     request_id: str
@@ -127,6 +129,7 @@ class AttemptRecord:
     duration: int
     created_at: int
     kind: str | None = None
+    followed_pin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,22 @@ class RequestRow:
     response: ProviderResponse | None
     chunk_count: int
     chunks: list[ChunkRow] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSummary:
+    """What the response cache saved, over every reply in the store: ``replies`` recorded,
+    ``hits`` of them served from the cache (no provider call), and ``saved_cost`` what those
+    had cost when a provider made them (USD)."""
+
+    replies: int
+    hits: int
+    saved_cost: float
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Replies served from the cache over all replies; ``None`` without any."""
+        return self.hits / self.replies if self.replies else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +412,10 @@ class StoreReader(Protocol):
 
     async def count_requests_by_state(self) -> dict[str, int]:
         """How many requests are in each state (``completed``, ``failed``...)."""
+        ...
+
+    async def get_cache_summary(self) -> CacheSummary:
+        """Replies recorded, those the response cache served, and what those saved."""
         ...
 
     async def get_latency_histogram(

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from automatosx.store.base import RecordSink, StoreReader, WriteFailure, check_summary_by
+from automatosx.store.base import (
+    CacheSummary,
+    RecordSink,
+    StoreReader,
+    WriteFailure,
+    check_summary_by,
+)
 
 __all__ = ["NullStore"]
 
@@ -23,6 +29,7 @@ _EMPTY: dict[str, Callable[[], object]] = {
     "get_latency_histogram": list,
     "get_success_series": list,
     "count_requests_by_state": dict,
+    "get_cache_summary": lambda: CacheSummary(0, 0, 0.0),
 }
 _METHODS = frozenset(
     name

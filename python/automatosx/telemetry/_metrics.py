@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo, SkipInfo, WaitInfo
 from automatosx.telemetry._names import (
     ATTEMPTS,
+    CACHE_HITS,
+    CACHE_MISSES,
     DURATION,
     FALLBACKS,
     LIMITER_WAIT,
@@ -134,6 +136,12 @@ class MetricsObserver(Observer):
             self._sink.watch_breaker(deployment, lambda: breakers.get(deployment))
         elif state is not None:
             self._breakers[deployment] = state
+
+    def cache_looked_up(self, hit: bool, backend: str) -> None:
+        """The response cache answered a request (``hit``) or sent it on (``Router(...,
+        cache=...)`` calls it for every request that asks the cache)."""
+        spec = CACHE_HITS if hit else CACHE_MISSES
+        _guarded("cache", self._sink.add, spec, 1, {"automatosx.cache.backend": backend})
 
     # -- the events ------------------------------------------------------------------------
 

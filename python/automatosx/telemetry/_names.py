@@ -23,6 +23,8 @@ __all__ = [
     "ATTEMPTS",
     "BREAKER_STATE",
     "BREAKER_STATES",
+    "CACHE_HITS",
+    "CACHE_MISSES",
     "DURATION",
     "FALLBACKS",
     "METRICS",
@@ -211,6 +213,21 @@ BREAKER_STATE = MetricSpec(
     ("automatosx.deployment", "automatosx.breaker.state"),
 )
 
+CACHE_HITS = MetricSpec(
+    "automatosx.cache.hits",
+    "counter",
+    "{request}",
+    "Requests the response cache answered (no provider call).",
+    ("automatosx.cache.backend",),
+)
+CACHE_MISSES = MetricSpec(
+    "automatosx.cache.misses",
+    "counter",
+    "{request}",
+    "Requests that asked the response cache and were sent to a provider.",
+    ("automatosx.cache.backend",),
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     DURATION,
     TIME_TO_FIRST_CHUNK,
@@ -226,6 +243,8 @@ METRICS: tuple[MetricSpec, ...] = (
     RESTARTS,
     LIMITER_WAIT,
     BREAKER_STATE,
+    CACHE_HITS,
+    CACHE_MISSES,
 )
 
 

@@ -1,0 +1,298 @@
+"""The response cache as the router uses it: which requests use it, lookups with single
+flight, what is stored, and a backend's failures turned into misses.
+
+The router's pre-request step asks :meth:`ResponseCache.begin` (None: this request does not
+use the cache), then :meth:`ResponseCache.fetch`: a stored reply (a hit), or None (a miss).
+On a miss by a request that may write, it leads a *flight*: identical requests that arrive
+while it runs wait for it instead of calling the provider, and get its reply when it
+completes (:meth:`ResponseCache.complete`), or go on by themselves when it fails
+(:meth:`ResponseCache.abandon`; the router calls one or the other on every exit, cancellation
+included). Single flight is per process: a fleet sharing a Redis cache shares stored replies,
+not flights.
+
+Stored are complete successful replies only: ``complete`` is called by the router only for a
+reply it returned whole (an execute response that also passed ``response_model``; a stream
+that reached its end), and refuses a refusal (finish reason ``content_filter``) itself. A
+reply that ended on ``maxTokens`` is complete and is stored.
+
+Any exception of a backend (down, slow past its timeout, a corrupt or foreign value) is a
+miss, or a lost write, with a warning on the ``automatosx.cache`` logger (at most one every
+10 s per kind of failure, with the count of those not logged): never an exception to the
+caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from automatosx.cache._entry import Cache, CacheDataError, CachedReply, ReplyChunk
+from automatosx.cache._key import cache_key
+from automatosx.cache._memory import MemoryCache
+from automatosx.errors import ConfigurationError, redact
+from automatosx.schemas import CacheOptions, ProviderRequest, ProviderResponse
+
+__all__ = ["WAIT", "Lookup", "ResponseCache", "open_cache"]
+
+WAIT = object()
+"""``ResponseCache.fetch_now``: the answer needs ``await fetch()``."""
+
+log = logging.getLogger("automatosx.cache")
+_WARN_EVERY_S = 10.0
+
+
+class Lookup:
+    """One request's use of the cache: its key, TTL, whether it reads and writes, and the
+    flight it leads (if any)."""
+
+    __slots__ = ("flight", "key", "leads", "reads", "ttl_s", "writes")
+
+    def __init__(self, key: str, ttl_s: float, reads: bool, writes: bool) -> None:
+        self.key = key
+        self.ttl_s = ttl_s
+        self.reads = reads
+        self.writes = writes
+        self.leads = False
+        """Whether identical requests that arrive meanwhile wait for this one."""
+        self.flight: asyncio.Future[CachedReply | None] | None = None
+        """Made by the first waiter; resolved with the reply, or None when it failed."""
+
+
+class ResponseCache:
+    """The router's response cache over one backend (see the module's docstring)."""
+
+    def __init__(self, backend: Cache | MemoryCache, options: CacheOptions | None = None) -> None:
+        opts = options or CacheOptions()
+        self.backend = backend
+        self.default_ttl_s = opts.default_ttl_s
+        self.by_default = opts.cache_by_default
+        self._memory = backend if isinstance(backend, MemoryCache) else None
+        self._flights: dict[str, Lookup] = {}  # key -> the request that leads its flight
+        self._writes: set[asyncio.Task[None]] = set()
+        self._unwritten: dict[str, CachedReply] = {}  # key -> a reply its write has not stored
+        self._warned: dict[str, tuple[float, int]] = {}
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+        """Backend failures and bad values (each was a miss or a lost write)."""
+        self.saved_cost = 0.0
+        self.waiting = 0
+        """Requests waiting for an identical one's reply right now (single flight)."""
+
+    def __repr__(self) -> str:
+        return f"ResponseCache({self.backend!r}, hits={self.hits}, misses={self.misses})"
+
+    async def open(self) -> None:
+        opener = getattr(self.backend, "open", None)
+        if callable(opener):
+            await opener()
+
+    async def aclose(self) -> None:
+        """Finish the stores under way, then close the backend."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        for leader in list(self._flights.values()):
+            self._land(leader, None)
+        closer = getattr(self.backend, "aclose", None)
+        if callable(closer):
+            await closer()
+
+    # -- the request's path ------------------------------------------------------------------
+
+    def begin(self, request: ProviderRequest, route: str, model: str | None) -> Lookup | None:
+        """How ``request`` uses the cache, or None when it does not (no ``cache`` field and
+        ``cacheByDefault`` off, or ``mode: off``)."""
+        opts = request.cache
+        if opts is None:
+            if not self.by_default:
+                return None
+            return Lookup(cache_key(request, route, model), self.default_ttl_s, True, True)
+        mode = opts.mode
+        if mode == "off":
+            return None
+        ttl = self.default_ttl_s if opts.ttl_s is None else opts.ttl_s
+        return Lookup(cache_key(request, route, model), ttl, mode != "write", mode != "read")
+
+    def fetch_now(self, lookup: Lookup) -> CachedReply | object | None:
+        """:meth:`fetch` without awaiting, for the memory cache: a hit, None (a miss), or
+        :data:`WAIT` when only :meth:`fetch` can answer (another backend; a flight to wait
+        for)."""
+        memory = self._memory
+        if memory is None:
+            return WAIT
+        key = lookup.key
+        if lookup.reads:
+            reply = memory.lookup(key)
+            if reply is not None:
+                return self._hit(reply)
+            if key in self._flights:
+                return WAIT
+        self.misses += 1
+        if lookup.writes and key not in self._flights:
+            self._flights[key] = lookup
+            lookup.leads = True
+        return None
+
+    async def fetch(self, lookup: Lookup) -> CachedReply | None:
+        """A stored reply for ``lookup`` (a hit), or None (a miss: the caller asks the
+        provider, then calls :meth:`complete` or :meth:`abandon`)."""
+        key = lookup.key
+        if lookup.reads:
+            memory = self._memory
+            if memory is not None:
+                reply = memory.lookup(key)
+            else:  # a reply still being written is served from here
+                reply = self._unwritten.get(key) or await self._read(key)
+            if reply is not None:
+                return self._hit(reply)
+            leader = self._flights.get(key)
+            if leader is not None:
+                reply = await self._wait(leader)
+                if reply is not None:
+                    return self._hit(reply)
+                self.misses += 1
+                return None  # the leader failed: go on alone
+        self.misses += 1
+        if lookup.writes and key not in self._flights:
+            self._flights[key] = lookup
+            lookup.leads = True
+        return None
+
+    async def _wait(self, leader: Lookup) -> CachedReply | None:
+        """Wait for the leader's reply (None when it failed). The future is made by the first
+        waiter, so a miss nobody waits on costs no future."""
+        flight = leader.flight
+        loop = asyncio.get_running_loop()
+        if flight is None:
+            flight = leader.flight = loop.create_future()
+        elif flight.get_loop() is not loop:  # a router used from two loops: no waiting
+            return None
+        self.waiting += 1
+        try:
+            return await asyncio.shield(flight)
+        finally:
+            self.waiting -= 1
+
+    def _hit(self, reply: Any) -> CachedReply | None:
+        if type(reply) is not CachedReply:  # someone else's value in our memory cache
+            self._warn("bad value", CacheDataError(f"a {type(reply).__name__} in the cache"))
+            self.misses += 1
+            return None
+        self.hits += 1
+        cost = reply.cost
+        if cost:
+            self.saved_cost += cost
+        return reply
+
+    def complete(
+        self,
+        lookup: Lookup,
+        response: ProviderResponse,
+        chunks: Sequence[ReplyChunk] | None = None,
+    ) -> None:
+        """The provider's complete reply to a request that missed: store it (when the request
+        writes and the reply is storable) and hand it to the flight's waiters."""
+        reply = None
+        if lookup.writes and response.finish_reason != "content_filter" and not response.cached:
+            reply = CachedReply.of(response, chunks)
+            memory = self._memory
+            if memory is not None:
+                memory.keep(lookup.key, reply, reply.size, lookup.ttl_s)
+            else:
+                self._write_behind(lookup.key, reply, lookup.ttl_s)
+        if lookup.leads:
+            self._land(lookup, reply)
+
+    def abandon(self, lookup: Lookup) -> None:
+        """The request that missed did not complete (failed, cancelled, cut): its waiters go
+        on by themselves. Idempotent, and a no-op after :meth:`complete`."""
+        self._land(lookup, None)
+
+    def _land(self, lookup: Lookup, reply: CachedReply | None) -> None:
+        if not lookup.leads:
+            return
+        lookup.leads = False
+        if self._flights.get(lookup.key) is lookup:
+            del self._flights[lookup.key]
+        flight = lookup.flight
+        if flight is not None and not flight.done():
+            flight.set_result(reply)
+
+    # -- a backend that is not in memory -----------------------------------------------------
+
+    async def _read(self, key: str) -> CachedReply | None:
+        try:
+            value = await self.backend.get(key)
+        except Exception as exc:  # down, timed out, a wrong type under the key
+            self._warn("read failed", exc)
+            return None
+        if value is None:
+            return None
+        try:
+            return CachedReply.from_bytes(value)
+        except CacheDataError as exc:
+            self._warn("bad value", exc)
+            return None
+
+    def _write_behind(self, key: str, reply: CachedReply, ttl_s: float) -> None:
+        self._unwritten[key] = reply
+        task = asyncio.get_running_loop().create_task(self._write(key, reply, ttl_s))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, key: str, reply: CachedReply, ttl_s: float) -> None:
+        try:
+            await self.backend.set(key, reply.to_bytes(), ttl_s)
+        except Exception as exc:
+            self._warn("write failed", exc)
+        finally:
+            if self._unwritten.get(key) is reply:
+                del self._unwritten[key]
+
+    def _warn(self, what: str, exc: BaseException) -> None:
+        self.errors += 1
+        now = time.monotonic()
+        last, skipped = self._warned.get(what, (-_WARN_EVERY_S, 0))
+        if now - last < _WARN_EVERY_S:
+            self._warned[what] = (last, skipped + 1)
+            return
+        self._warned[what] = (now, 0)
+        more = f" ({skipped} more since the last warning)" if skipped else ""
+        log.warning(
+            "response cache %r: %s, served as a miss%s: %s",
+            self.backend,
+            what,
+            more,
+            redact(f"{type(exc).__name__}: {exc}"),
+        )
+
+
+def open_cache(spec: object, options: CacheOptions | None = None) -> ResponseCache:
+    """The cache ``Router(..., cache=spec)`` asks for: ``"memory"``, a ``sqlite:///`` URL, a
+    ``redis://`` (``rediss://``, ``unix://``) URL, or a :class:`Cache` object."""
+    opts = options or CacheOptions()
+    if isinstance(spec, str):
+        if spec == "memory":
+            return ResponseCache(MemoryCache(opts.max_entries, opts.max_bytes), opts)
+        if spec.startswith("sqlite://"):
+            from automatosx.cache._sqlite import SQLiteCache
+
+            return ResponseCache(SQLiteCache.from_url(spec), opts)
+        if spec.startswith(("redis://", "rediss://", "unix://")):
+            from automatosx.cache._redis import RedisCache
+
+            return ResponseCache(RedisCache(spec), opts)
+        scheme = spec.split("://")[0] if "://" in spec else spec[:20]
+        raise ConfigurationError(
+            f"cache: {scheme!r} is not a cache; use 'memory', 'sqlite:///path.db', "
+            "'redis://host:6379/0' or a Cache object (async get(key) and set(key, value, ttl_s))"
+        )
+    if isinstance(spec, (MemoryCache, Cache)):
+        return ResponseCache(spec, opts)
+    raise TypeError(
+        f"cache: expected 'memory', a sqlite:/// or redis:// URL, or a Cache object (async "
+        f"get(key) and set(key, value, ttl_s)), got {type(spec).__name__}"
+    )

@@ -1,0 +1,74 @@
+"""The response cache as the router's pre-request step (``_routing/before.py``).
+
+Between intake and the attempt loop, :meth:`CacheStep.lookup` keys the request — its route is
+the *group* of the deployment it was routed to, so every deployment of a group shares entries
+— and answers a hit: the stored reply as a response marked ``cached`` (``cost`` 0,
+``savedCost`` what it cost), or for a stream its chunks. A miss by a request that may write is
+remembered by request id until the router tells how it ended: :meth:`completed` (stored, and
+handed to the requests waiting for it) or :meth:`abandoned` (they go on by themselves).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from automatosx._routing.before import Answer
+from automatosx.cache._entry import CachedReply
+from automatosx.cache._front import WAIT, Lookup, ResponseCache
+from automatosx.schemas import ProviderRequest, ProviderResponse
+
+__all__ = ["CacheStep"]
+
+
+class CacheStep:
+    """The router's response cache step: ``lookup``, ``completed``, ``abandoned``."""
+
+    __slots__ = ("_groups", "_leading", "cache", "count")
+
+    def __init__(
+        self,
+        cache: ResponseCache,
+        groups: Mapping[str, str],
+        count: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.cache = cache
+        self._groups = groups  # deployment id -> its group
+        self._leading: dict[str, Lookup] = {}  # request id -> its miss, until it ends
+        self.count = count
+        """Told of each lookup (True: a hit): the telemetry's cache counters."""
+
+    async def lookup(self, request: ProviderRequest, stream: bool) -> Answer | None:
+        started = time.perf_counter_ns()
+        provider = request.provider or ""
+        cache = self.cache
+        lookup = cache.begin(request, self._groups.get(provider, provider), request.model)
+        if lookup is None:
+            return None
+        reply = cache.fetch_now(lookup)  # the memory cache answers without a coroutine
+        if reply is WAIT:
+            reply = await cache.fetch(lookup)
+        assert reply is None or isinstance(reply, CachedReply)
+        count = self.count
+        if count is not None:
+            count(reply is not None)
+        if reply is None:
+            if lookup.writes:
+                self._leading[request.request_id] = lookup
+            return None
+        took = (time.perf_counter_ns() - started) // 1_000_000
+        response = reply.served(request.request_id, took)
+        return Answer(response, reply.items() if stream else None, "cache")
+
+    async def completed(
+        self, request: ProviderRequest, response: ProviderResponse, chunks: Sequence[str] | None
+    ) -> None:
+        lookup = self._leading.pop(request.request_id, None)
+        if lookup is not None:
+            kept = None if chunks is None else CachedReply.chunks_of(chunks, response)
+            self.cache.complete(lookup, response, kept)
+
+    def abandoned(self, request: ProviderRequest) -> None:
+        lookup = self._leading.pop(request.request_id, None)
+        if lookup is not None:
+            self.cache.abandon(lookup)

@@ -1,0 +1,114 @@
+"""Sticky routing: keep a conversation on the deployment whose prompt cache holds its prefix.
+
+Providers bill a repeated prompt prefix at a tenth of the price or less, but only on the
+deployment (key, account, region) that saw it. ``RouterOptions.stickyRouting`` pins the
+requests of one conversation to the deployment of their group that served the last one:
+
+* ``key: "prefix"``: the conversation is what stays the same across its turns — the model,
+  the system prompt, the tools and the first ``prefixMessages`` messages after the system
+  prompt (default 1: the opening user message). Its pin key is the SHA-256 of their canonical
+  JSON (the response cache's form of a message and a tool, ``cache/_key.py``);
+* ``key: "user"`` / ``"tenant"``: the request's ``user`` / ``tenant`` field (a request
+  without one is not pinned).
+
+A pin lives ``ttlS`` (300 s) after the last request that followed or made it (a provider's
+prompt cache lives about that long). :class:`StickyMap` is the bounded (LRU) map of pins in
+one process; ``_sticky_shared.SharedStickyMap`` shares it through Redis for a fleet.
+A pin is per group: the map's key is ``<group>:<pin key>`` (a group name has no ``:``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from automatosx.cache._key import _message, _tool
+from automatosx.schemas import ProviderRequest, StickyRoutingOptions
+
+__all__ = ["StickyMap", "pin_key", "prefix_form"]
+
+
+def prefix_form(request: ProviderRequest, prefix_messages: int) -> str:
+    """The canonical JSON of what a conversation's turns share: ``{"messages": [the system
+    messages, then the first prefix_messages others], "model", "tools"}``."""
+    messages = request.messages
+    system = []
+    i = 0
+    while i < len(messages) and messages[i].role == "system":
+        system.append(_message(messages[i]))
+        i += 1
+    opening = [_message(m) for m in messages[i : i + prefix_messages]]
+    form: dict[str, Any] = {
+        "model": request.model,
+        "messages": system + opening,
+        "tools": None if request.tools is None else [_tool(t) for t in request.tools],
+    }
+    return json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def pin_key(request: ProviderRequest, options: StickyRoutingOptions) -> str | None:
+    """The request's pin key (what identifies its conversation), or None: not pinned."""
+    key = options.key
+    if key == "prefix":
+        text = prefix_form(request, options.prefix_messages)
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+    if key == "user":
+        return None if request.user is None else "user:" + request.user
+    return None if request.tenant is None else "tenant:" + request.tenant
+
+
+class StickyMap:
+    """Pins in this process: key -> deployment id, least recently used dropped past
+    ``max_entries``, each expiring ``ttl_s`` after it was last set or followed."""
+
+    __slots__ = ("_clock", "_pins", "max_entries", "ttl_s")
+
+    def __init__(
+        self,
+        ttl_s: float = 300.0,
+        max_entries: int = 100_000,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._clock = clock
+        self._pins: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pins)
+
+    def get(self, key: str) -> str | None:
+        """The live pin of ``key`` (refreshed: it is being followed), or None."""
+        pin = self._pins.get(key)
+        if pin is None:
+            return None
+        now = self._clock()
+        if pin[1] <= now:
+            del self._pins[key]
+            return None
+        self._pins[key] = (pin[0], now + self.ttl_s)
+        self._pins.move_to_end(key)
+        return pin[0]
+
+    def peek(self, key: str) -> str | None:
+        """The live pin of ``key``, without refreshing it."""
+        pin = self._pins.get(key)
+        return None if pin is None or pin[1] <= self._clock() else pin[0]
+
+    def set(self, key: str, deployment: str) -> bool:
+        """Pin ``key`` to ``deployment`` for ``ttl_s``; True if that changed the pin."""
+        pins = self._pins
+        old = pins.pop(key, None)
+        now = self._clock()
+        pins[key] = (deployment, now + self.ttl_s)
+        while len(pins) > self.max_entries:
+            pins.popitem(last=False)
+        return old is None or old[0] != deployment or old[1] <= now
+
+    def forget(self, key: str) -> None:
+        self._pins.pop(key, None)
