@@ -199,7 +199,9 @@ class Router:
         from automatosx.pricing import PriceBook
 
         deps = self._deployments.values()
-        prices = PriceBook({d.name: dict(d.prices) for d in deps})
+        prices = PriceBook(
+            {d.name: dict(d.prices) for d in deps}, kinds={d.name: d.kind for d in deps}
+        )
         await prices.aprime([(d.name, d.default_model) for d in deps if d.default_model])
         observers: list[Observer] = []
         if not isinstance(self._store, NullStore):
