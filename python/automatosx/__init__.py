@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         AllProvidersFailedError,
         Attempt,
         AuthenticationError,
+        BudgetExceededError,
         CircuitOpenError,
         ConfigurationError,
         ContentFilterError,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         RequestValidationError,
         ServerError,
         StoreError,
+        UnpricedModelError,
     )
     from automatosx.observe import Observer
     from automatosx.providers.base import Provider, StreamEnd
@@ -82,6 +84,7 @@ __all__ = [
     "AutomatosxError",
     "Backoff",
     "BreakerState",
+    "BudgetExceededError",
     "CircuitBreaker",
     "CircuitOpenError",
     "ConfigurationError",
@@ -132,6 +135,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolChoice",
+    "UnpricedModelError",
     "parse_output",
 ]
 
@@ -141,6 +145,7 @@ _LAZY: dict[str, str] = {
             "AllProvidersFailedError",
             "Attempt",
             "AuthenticationError",
+            "BudgetExceededError",
             "CircuitOpenError",
             "ConfigurationError",
             "ContentFilterError",
@@ -156,6 +161,7 @@ _LAZY: dict[str, str] = {
             "RequestValidationError",
             "ServerError",
             "StoreError",
+            "UnpricedModelError",
         ],
         "automatosx.errors",
     ),

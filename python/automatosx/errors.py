@@ -23,6 +23,9 @@ Every error the library raises derives from :class:`AutomatosxError`::
     │       └── ContextLengthError       the prompt is too long    fall back (a bigger
     │                                    for the model             window may take it)
     ├── CircuitOpenError                 a provider's breaker is open
+    ├── BudgetExceededError              a budget has no room for the attempt; not retried,
+    │   │                                no other candidate tried (``onExceeded: "reject"``)
+    │   └── UnpricedModelError           a USD budget cannot guard a model with no price
     ├── AllProvidersFailedError          every candidate failed; ``.attempts`` has each error
     ├── OutputValidationError            the reply did not parse into ``response_model``
     └── StoreError                       the request store failed
@@ -52,6 +55,7 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "AutomatosxError",
+    "BudgetExceededError",
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
@@ -69,6 +73,7 @@ __all__ = [
     "RequestValidationError",
     "ServerError",
     "StoreError",
+    "UnpricedModelError",
     "redact",
 ]
 
@@ -329,6 +334,77 @@ class CircuitOpenError(AutomatosxError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.provider,))
+
+
+class BudgetExceededError(AutomatosxError):
+    """A budget has no room for an attempt's maximum cost: nothing was sent.
+
+    ``budget_id`` names the budget (``RouterOptions.budgets[].id``), ``scope`` the scope value
+    (``"user=alice"``; ``"*"`` for a budget without ``per``), ``limit`` and ``spent`` are in
+    the budget's unit (``unit``: ``"usd"`` or ``"tokens"``; ``spent`` includes what is
+    reserved by attempts under way), ``needed`` the attempt's maximum cost, and
+    ``resets_at`` the epoch seconds when its window ends (None for a ``"total"`` budget).
+    Not retried; under ``onExceeded: "reject"`` no other candidate is tried.
+    """
+
+    code = "BUDGET_EXCEEDED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget_id: str,
+        scope: str = "*",
+        limit: float = 0.0,
+        spent: float = 0.0,
+        needed: float = 0.0,
+        unit: str = "usd",
+        resets_at: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.budget_id = budget_id
+        self.scope = scope
+        self.limit = limit
+        self.spent = spent
+        self.needed = needed
+        self.unit = unit
+        self.resets_at = resets_at
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "budget_id": self.budget_id,
+            "scope": self.scope,
+            "limit": self.limit,
+            "spent": self.spent,
+            "needed": self.needed,
+            "unit": self.unit,
+            "resets_at": self.resets_at,
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_budget_error, (type(self), str(self), self._fields()))
+
+
+class UnpricedModelError(BudgetExceededError):
+    """A candidate's model has no price, so a matching USD budget cannot guard it: refused
+    before sending (or passed over under ``onExceeded: "fallback"``). ``model`` names it;
+    ``RouterOptions.unpricedModels: "allow"`` opts out (unpriced models then cost $0 in USD
+    budgets, and count in token budgets)."""
+
+    code = "UNPRICED_MODEL"
+
+    def __init__(self, message: str, *, model: str = "", **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.model = model
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "model": self.model}
+
+
+def _rebuild_budget_error(
+    cls: type[BudgetExceededError], message: str, fields: dict[str, Any]
+) -> BudgetExceededError:
+    return cls(message, **fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ Events, in the order one request produces them::
       stream_restarted*             a failed stream starts again (the next chunk restarts at 0)
     request_finished                the terminal state: once per request, invalid ones too
 
+    budget_alert                    a budget's spend crossed its ``alertAt`` (once a window)
+
 An exception raised by an observer propagates to the caller (the SQLite store in
 ``durability="sync"`` relies on this to raise ``StoreError``); observers that must never fail
 a request (telemetry) catch their own errors.
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttemptInfo",
+    "BudgetAlert",
     "Observer",
     "Observers",
     "Outcome",
@@ -114,6 +117,25 @@ class Outcome:
     restarts: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetAlert:
+    """A budget crossed its ``alertAt`` fraction in a window (told once per window)."""
+
+    budget_id: str
+    scope: str
+    """``"*"``, or the scope value (``"user=alice"``)."""
+    unit: str
+    """``"usd"`` or ``"tokens"``: which limit was crossed."""
+    limit: float
+    spent: float
+    alert_at: float
+    window: str
+    window_start: int
+    """Epoch seconds."""
+    resets_at: int | None
+    """Epoch seconds when the window ends (None for ``total``)."""
+
+
 class Observer:
     """Base class of observers: every event is a no-op coroutine; override what you need."""
 
@@ -138,6 +160,9 @@ class Observer:
     async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
         return None
 
+    async def budget_alert(self, alert: BudgetAlert) -> None:
+        return None
+
     async def aclose(self) -> None:
         """Called once when the router closes."""
         return None
@@ -151,6 +176,7 @@ _EVENTS = (
     "attempt_ended",
     "stream_restarted",
     "request_finished",
+    "budget_alert",
 )
 
 
@@ -181,5 +207,6 @@ class Observers:
     attempt_ended: tuple[Observer, ...]
     stream_restarted: tuple[Observer, ...]
     request_finished: tuple[Observer, ...]
+    budget_alert: tuple[Observer, ...]
     all: tuple[Observer, ...]
     any: bool

@@ -782,6 +782,24 @@ class ProviderRouterOptions(_SeedModel):
     hedging: HedgingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
     record_messages: bool = Field(default=True, json_schema_extra=_EXTENSION)
     record_stream_chunks: bool = Field(default=True, json_schema_extra=_EXTENSION)
+    budgets: list[dict[str, JsonValue]] = Field(default_factory=list, json_schema_extra=_EXTENSION)
+    """Spend caps (``docs/guides/budgets.md``): each ``{"id", "limitUsd"?, "limitTokens"?,
+    "window", "per"?, "match"?, "onExceeded"?, "alertAt"?}``; checked when set (a bad entry
+    raises ``ConfigurationError`` naming it)."""
+    unpriced_models: Literal["refuse", "allow"] = Field(
+        default="refuse", json_schema_extra=_EXTENSION
+    )
+    """A model with no price under a matching USD budget: ``refuse`` (``UnpricedModelError``)
+    or ``allow`` (it costs $0 in USD budgets)."""
+
+    @field_validator("budgets", mode="after")
+    @classmethod
+    def _check_budgets(cls, value: list[dict[str, JsonValue]]) -> list[dict[str, JsonValue]]:
+        if value:
+            from automatosx.budgets import parse_budgets
+
+            parse_budgets(value)  # raises ConfigurationError naming the entry
+        return value
 
 
 RouterOptions = ProviderRouterOptions
