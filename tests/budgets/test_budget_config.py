@@ -76,7 +76,8 @@ def test_a_good_budget_round_trips_its_definition() -> None:
     assert options.budgets == [entry]
     assert options.unpriced_models == "allow"
     dumped = options.model_dump(by_alias=True)
-    assert dumped["budgets"] == [entry] and dumped["unpricedModels"] == "allow"
+    assert dumped["budgets"] == [entry]
+    assert dumped["unpricedModels"] == "allow"
     assert "budgets" not in RouterOptions.model_validate(OPTS).model_dump(by_alias=True)
 
 

@@ -46,6 +46,7 @@ async def test_500_concurrent_reservations_against_room_for_10_admit_exactly_10(
     room = 10 * max_cost(req) + 0.5 * max_cost(req)  # room for 10.5: 10 fit, the 11th not
     gate = budgets({"id": "cap", "limitUsd": room, "window": "day"})
     release = asyncio.Event()
+    all_tried = asyncio.Event()
     started = 0
     admitted: list[Reservation] = []
     refused: list[BudgetExceededError] = []
@@ -55,6 +56,8 @@ async def test_500_concurrent_reservations_against_room_for_10_admit_exactly_10(
         await asyncio.sleep(0)  # all 500 are scheduled before any reserves
         res = gate.reserve(req, "openai", "openai", "gpt-4o-mini", RATES)
         started += 1
+        if started == 500:
+            all_tried.set()
         if isinstance(res, BudgetExceededError):
             refused.append(res)
             return
@@ -64,8 +67,7 @@ async def test_500_concurrent_reservations_against_room_for_10_admit_exactly_10(
         gate.settle(res, TokenUsage(input_tokens=100, output_tokens=100))
 
     tasks = [asyncio.create_task(one()) for _ in range(500)]
-    while started < 500:
-        await asyncio.sleep(0)
+    await all_tried.wait()
     assert (len(admitted), len(refused)) == (10, 490)
     acc = next(iter(gate.ledger.accounts.values()))
     assert acc.reserved == sum(r.nusd for r in admitted) <= acc.limit
@@ -77,8 +79,10 @@ async def test_500_concurrent_reservations_against_room_for_10_admit_exactly_10(
     err = refused[0]
     assert (err.budget_id, err.scope, err.unit) == ("cap", "*", "usd")
     assert err.limit == pytest.approx(room)
-    assert err.resets_at is not None and err.resets_at % 86_400 == 0
-    assert "budget 'cap' (*) has no room" in str(err) and "resets at" in str(err)
+    assert err.resets_at is not None
+    assert err.resets_at % 86_400 == 0
+    assert "budget 'cap' (*) has no room" in str(err)
+    assert "resets at" in str(err)
 
 
 def test_settle_replaces_the_reservation_and_frees_the_difference() -> None:
@@ -86,7 +90,8 @@ def test_settle_replaces_the_reservation_and_frees_the_difference() -> None:
     gate = budgets({"id": "cap", "limitUsd": 2 * max_cost(req), "window": "day"})
     first = gate.reserve(req, "openai", "openai", "m", RATES)
     second = gate.reserve(req, "openai", "openai", "m", RATES)
-    assert isinstance(first, Reservation) and isinstance(second, Reservation)
+    assert isinstance(first, Reservation)
+    assert isinstance(second, Reservation)
     assert isinstance(gate.reserve(req, "openai", "openai", "m", RATES), BudgetExceededError)
     gate.settle(first, TokenUsage(input_tokens=10, output_tokens=10))  # far below its maximum
     # $0.00005 spent + $0.000508 reserved: another maximum does not fit yet
@@ -107,11 +112,14 @@ def test_per_user_scopes_have_their_own_limit_and_match_filters() -> None:
     )
     alice = gate.reserve(request(user="alice"), "openai", "openai", "mini", RATES)
     bob = gate.reserve(request(user="bob"), "openai", "openai", "mini", RATES)
-    assert isinstance(alice, Reservation) and isinstance(bob, Reservation)
+    assert isinstance(alice, Reservation)
+    assert isinstance(bob, Reservation)
     again = gate.reserve(request(user="alice"), "openai", "openai", "mini", RATES)
-    assert isinstance(again, BudgetExceededError) and again.scope == "user=alice"
+    assert isinstance(again, BudgetExceededError)
+    assert again.scope == "user=alice"
     nobody = gate.reserve(request(), "openai", "openai", "mini", RATES)
-    assert isinstance(nobody, Reservation) and nobody.claims[0].account.scope == "user=-"
+    assert isinstance(nobody, Reservation)
+    assert nobody.claims[0].account.scope == "user=-"
     big = gate.reserve(request(user="carol"), "openai", "openai", "gpt-4o", RATES)
     assert isinstance(big, BudgetExceededError)
     assert (big.budget_id, big.unit, big.limit) == ("big", "tokens", 1.0)
@@ -123,23 +131,28 @@ def test_a_reject_budget_is_named_before_a_fallback_one() -> None:
         {"id": "hard", "limitTokens": 1, "window": "day"},
     )
     err = gate.reserve(request(), "openai", "openai", "m", RATES)
-    assert isinstance(err, BudgetExceededError) and err.budget_id == "hard"
+    assert isinstance(err, BudgetExceededError)
+    assert err.budget_id == "hard"
     assert not gate.passes_over(err)
     only_soft = budgets({"id": "soft", "limitTokens": 1, "window": "day", "onExceeded": "fallback"})
     err = only_soft.reserve(request(), "openai", "openai", "m", RATES)
-    assert isinstance(err, BudgetExceededError) and only_soft.passes_over(err)
+    assert isinstance(err, BudgetExceededError)
+    assert only_soft.passes_over(err)
 
 
 def test_an_unpriced_model_is_refused_under_a_usd_budget_unless_allowed() -> None:
     entry = {"id": "usd", "limitUsd": 5, "window": "day"}
     err = budgets(entry).reserve(request(), "mine", "mine", "secret-model", None)
-    assert isinstance(err, UnpricedModelError) and isinstance(err, BudgetExceededError)
-    assert err.model == "secret-model" and "unpricedModels" in str(err)
+    assert isinstance(err, UnpricedModelError)
+    assert isinstance(err, BudgetExceededError)
+    assert err.model == "secret-model"
+    assert "unpricedModels" in str(err)
     tokens_only = budgets({"id": "tok", "limitTokens": 10_000, "window": "day"})
     assert isinstance(tokens_only.reserve(request(), "m", "m", "secret", None), Reservation)
     allowed = budgets(entry, allow_unpriced=True)
     res = allowed.reserve(request(), "mine", "mine", "secret-model", None)
-    assert isinstance(res, Reservation) and res.nusd == 0
+    assert isinstance(res, Reservation)
+    assert res.nusd == 0
 
 
 def test_a_cut_stream_is_charged_its_input_and_delivered_output_never_zero() -> None:
@@ -172,9 +185,11 @@ def test_a_new_window_starts_from_zero_and_a_late_settlement_stays_in_its_own() 
     assert isinstance(gate.reserve(req, "o", "o", "m", RATES), BudgetExceededError)
     gate.settle(res, TokenUsage(input_tokens=10, output_tokens=10))
     acc = next(iter(gate.ledger.accounts.values()))
-    assert acc.spent == 0 and acc.reserved == 0
+    assert acc.spent == 0
+    assert acc.reserved == 0
     (record,) = gate.drain_records()
-    assert record.window_start == 86_400 * 20_000 and record.charged_nusd == 50_000
+    assert record.window_start == 86_400 * 20_000
+    assert record.charged_nusd == 50_000
     assert isinstance(gate.reserve(req, "o", "o", "m", RATES), Reservation)
 
 
@@ -195,7 +210,8 @@ def test_alert_at_tells_once_per_window(caplog: pytest.LogCaptureFixture) -> Non
         res = gate.reserve(request("hi", max_tokens=10), "o", "o", "m", RATES)
         assert isinstance(res, Reservation)
         gate.settle(res, TokenUsage(input_tokens=100, output_tokens=100))
-    assert len(gate.alerts) == 1 and len(caplog.records) == 1
+    assert len(gate.alerts) == 1
+    assert len(caplog.records) == 1
     alert = gate.alerts[0]
     assert (alert.budget_id, alert.unit, alert.spent, alert.limit) == ("a", "tokens", 600, 1000)
     assert "crossed 50% of its tokens limit" in caplog.records[0].getMessage()
@@ -203,4 +219,5 @@ def test_alert_at_tells_once_per_window(caplog: pytest.LogCaptureFixture) -> Non
     res = gate.reserve(request("hi", max_tokens=10), "o", "o", "m", RATES)
     assert isinstance(res, Reservation)
     gate.settle(res, TokenUsage(input_tokens=300, output_tokens=300))
-    assert len(gate.alerts) == 2 and gate.alerts[1].window_start == clock[0]
+    assert len(gate.alerts) == 2
+    assert gate.alerts[1].window_start == clock[0]
