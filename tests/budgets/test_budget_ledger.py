@@ -54,7 +54,7 @@ async def test_500_concurrent_reservations_against_room_for_10_admit_exactly_10(
     async def one() -> None:
         nonlocal started
         await asyncio.sleep(0)  # all 500 are scheduled before any reserves
-        res = gate.reserve(req, "openai", "openai", "gpt-4o-mini", RATES)
+        res = await gate.admit(req, "openai", "openai", "gpt-4o-mini", RATES)
         started += 1
         if started == 500:
             all_tried.set()

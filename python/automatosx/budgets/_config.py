@@ -23,7 +23,7 @@ DIMENSIONS = ("tenant", "user", "deployment", "model")
 
 _WINDOWS = ("minute", "hour", "day", "month", "total")
 _MAX_SECONDS = 10 * 366 * 86_400
-_MAX_USD = 1e12
+_MAX_USD = 1e6  # nano-dollars stay exact in a double (Redis Lua)
 _MAX_TOKENS = 10**15
 _KEYS = {
     "id": "id",

@@ -153,12 +153,36 @@ class Budgets:
                 continue
             claims.append(Claim(acc, nusd, tokens, acc.start))
         if refusal is not None:
-            self.exceeded += 1
             return refusal
         if not claims:
             return None
         Ledger.book(claims)
         return Reservation(claims, rates, n_in, n_out, request.request_id, attempt)
+
+    async def admit(
+        self,
+        request: ProviderRequest,
+        deployment: str,
+        kind: str,
+        model: str,
+        rates: Rates | None,
+        attempt: int = 0,
+    ) -> Reservation | BudgetExceededError | None:
+        """:meth:`reserve`; in a fleet, a lease too short for the claim is topped up first
+        (the only time a request waits on Redis's background task)."""
+        res = self.reserve(request, deployment, kind, model, rates, attempt)
+        if type(res) is not Reservation and res is not None:
+            fleet = self.fleet
+            tries = 0
+            while fleet is not None and tries < 3 and isinstance(res, BudgetExceededError):
+                acc = self.short(res)
+                if acc is None or not await fleet.top_up(acc):  # type: ignore[attr-defined]
+                    break
+                tries += 1
+                res = self.reserve(request, deployment, kind, model, rates, attempt)
+            if isinstance(res, BudgetExceededError):
+                self.exceeded += 1
+        return res
 
     def passes_over(self, refusal: BudgetExceededError) -> bool:
         """Whether the refusal lets the router try the next candidate (``fallback``)."""
@@ -168,11 +192,11 @@ class Budgets:
         return False
 
     def short(self, refusal: BudgetExceededError) -> Account | None:
-        """The leased account that refused only for want of a lease (a fleet tops it up)."""
-        for acc in self.ledger.accounts.values():
-            if acc.leased and acc.key == (refusal.budget_id, refusal.scope):
-                return acc
-        return None
+        """The leased account that refused for want of a lease (a fleet tops it up)."""
+        if isinstance(refusal, UnpricedModelError):
+            return None
+        acc = self.ledger.accounts.get((refusal.budget_id, refusal.scope))
+        return acc if acc is not None and acc.leased else None
 
     # -- after the attempt -------------------------------------------------------------------
 

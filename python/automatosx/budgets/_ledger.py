@@ -30,6 +30,7 @@ class Account:
         "end",
         "fleet_spent",
         "fleet_spent_tokens",
+        "fleet_taken",
         "key",
         "lease",
         "lease_tokens",
@@ -45,6 +46,7 @@ class Account:
         "start",
         "unreported",
         "unreported_tokens",
+        "uses",
         "wanted",
     )
 
@@ -68,7 +70,11 @@ class Account:
         self.unreported_tokens = 0
         self.fleet_spent = 0
         self.fleet_spent_tokens = 0
-        self.wanted = 0
+        self.fleet_taken: tuple[int, int] | None = None
+        """The fleet's leased-or-charged total as last seen in Redis (nusd, tokens)."""
+        self.wanted = (0, 0)
+        """What a short lease lacked for the last claim refused (nusd, tokens)."""
+        self.uses = 0
 
     def roll(self, start: int, end: int | None) -> None:
         """A new window: spend starts from zero (reservations under way stay booked)."""
@@ -80,14 +86,18 @@ class Account:
         self.fleet_spent_tokens = 0
         self.lease = 0  # the old window's lease ends with it (its key in Redis expires)
         self.lease_tokens = 0
+        self.fleet_taken = None
         self.unreported = 0
         self.unreported_tokens = 0
 
     def fits(self, nusd: int, tokens: int) -> bool:
         if self.leased:
-            return (self.limit is None or nusd <= self.lease) and (
-                self.limit_tokens is None or tokens <= self.lease_tokens
-            )
+            short_n = 0 if self.limit is None else nusd - self.lease
+            short_t = 0 if self.limit_tokens is None else tokens - self.lease_tokens
+            if short_n > 0 or short_t > 0:
+                self.wanted = (max(0, short_n), max(0, short_t))
+                return False
+            return True
         limit = self.limit
         if limit is not None and self.spent + self.reserved + nusd > limit:
             return False
@@ -134,9 +144,11 @@ class SpendRecord:
 class Ledger:
     """Every account of a router's budgets (one event loop; no locks needed)."""
 
-    __slots__ = ("accounts", "resumed")
+    __slots__ = ("accounts", "leased", "resumed")
 
     def __init__(self) -> None:
+        self.leased = False
+        """A fleet is attached: accounts spend from leases."""
         self.accounts: dict[tuple[str, str], Account] = {}
         self.resumed: dict[tuple[str, str, int], tuple[int, int]] = {}
         """Spend read back at ``open()``: (budget id, scope, window start) -> (nusd, tokens)."""
@@ -147,6 +159,7 @@ class Ledger:
         if acc is None:
             start, end = spec.window.bounds(now)
             acc = self.accounts[(spec.id, scope)] = Account(spec, scope, start, end)
+            acc.leased = self.leased
             self._resume(acc)
         elif acc.end is not None and now >= acc.end:
             acc.roll(*spec.window.bounds(now))
@@ -164,6 +177,7 @@ class Ledger:
         """Book claims that were all checked to fit (no await since the check)."""
         for claim in claims:
             acc = claim.account
+            acc.uses += 1
             acc.reserved += claim.nusd
             acc.reserved_tokens += claim.tokens
             if acc.leased:
