@@ -82,7 +82,8 @@ async def test_every_row_index_and_trigger_survives_002(db_at_001: Path) -> None
         pass
     after = dump(db_at_001)  # later migrations (003) add columns: compare the 001 ones
     assert {t: [row[: len(before[t][0])] for row in rows] for t, rows in after.items()} == before
-    assert schema_objects(db_at_001) == objects_before
+    on_001_tables = {o for o in schema_objects(db_at_001) if o[2] in TABLES}  # later tables
+    assert on_001_tables == objects_before  # (budgets, 006) bring their own indexes
 
 
 async def test_after_002_a_provider_with_any_name_is_recorded_and_counted(
