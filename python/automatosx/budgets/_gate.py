@@ -209,7 +209,12 @@ class Budgets:
     def settle_cut(self, res: Reservation, delivered: Iterable[str]) -> None:
         """A stream ended early (cut, stalled, cancelled, restarted) after delivering these
         texts: charge the input estimate plus the output delivered, never $0."""
-        n_out = delivered_tokens(list(delivered))
+        self.settle_delivered(res, delivered_tokens(list(delivered)))
+
+    def settle_delivered(self, res: Reservation, n_out: int) -> None:
+        """An attempt ended without usage after the provider had the request (a cut or
+        cancelled stream, a cancelled hedge): the input estimate plus ``n_out`` output
+        tokens delivered."""
         rates = res.rates
         nusd = 0 if rates is None else cost_nusd(rates, res.n_in, n_out)
         self._charge(res, nusd, res.n_in + n_out)
