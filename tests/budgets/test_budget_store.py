@@ -152,3 +152,15 @@ def test_the_cli_prints_budgets_from_a_sqlite_file(
     assert main(["budgets", "--db", str(db)]) == 0
     assert "daily" in capsys.readouterr().out
     assert main(["budgets", "--db", str(tmp_path / "nope.db")]) == 2
+
+
+async def test_the_latest_definition_of_a_budget_counts(url: str) -> None:
+    await spend(url, ["alice"])
+    raised = parse_budgets([{**ENTRIES[0], "limitUsd": 0.0009}])
+    db = await connect(url)
+    try:
+        await db.write(DEFINITION[db.dialect], [definition_row(s) for s in raised])
+    finally:
+        await db.close()
+    statuses = await read_status(url, now=NOW)
+    assert {s.budget_id: s.limit_usd for s in statuses} == {"daily": 0.0009, "tokens": None}

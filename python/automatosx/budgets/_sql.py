@@ -30,15 +30,9 @@ __all__ = [
 ]
 
 DEFINITION = {
-    "sqlite": (
-        "INSERT INTO budgets (id, definition, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, "
-        "updated_at = excluded.updated_at"
-    ),
+    "sqlite": "INSERT INTO budget_definitions (budget_id, definition, created_at) VALUES (?, ?, ?)",
     "postgresql": (
-        "INSERT INTO budgets (id, definition, updated_at) VALUES ($1, $2, $3) "
-        "ON CONFLICT (id) DO UPDATE SET definition = EXCLUDED.definition, "
-        "updated_at = EXCLUDED.updated_at"
+        "INSERT INTO budget_definitions (budget_id, definition, created_at) VALUES ($1, $2, $3)"
     ),
 }
 _SPEND_COLUMNS = (
@@ -52,7 +46,10 @@ SPEND = {
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ),
 }
-_DEFINITIONS = "SELECT id, definition FROM budgets ORDER BY id"
+_DEFINITIONS = (
+    "SELECT budget_id, definition FROM budget_definitions WHERE id IN "
+    "(SELECT MAX(id) FROM budget_definitions GROUP BY budget_id) ORDER BY budget_id"
+)
 _TOTALS = {
     "sqlite": (
         "SELECT scope, charged_nusd, charged_tokens, attempts FROM budget_totals "
@@ -134,7 +131,7 @@ async def connect(url: str) -> Db:
 
 
 async def read_definitions(db: Db) -> list[dict[str, Any]]:
-    """The budgets stored at ``open()``, as their JSON definitions."""
+    """The budgets stored at ``open()`` (the latest definition of each id), as JSON."""
     return [json.loads(text) for _, text in await db.fetch(_DEFINITIONS)]
 
 

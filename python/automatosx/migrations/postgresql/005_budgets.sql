@@ -1,15 +1,19 @@
 -- 005_budgets: spend control (RouterOptions.budgets), as SQLite's 006.
 --
--- budgets: each budget's definition (JSON), written at open(). budget_spend: one row per
--- attempt and budget scope (reserved before sending, charged after; nano-dollars, tokens).
+-- budget_definitions: each budget's definition (JSON), appended at open() (the latest per
+-- budget id counts). budget_spend: one row per attempt and budget scope (reserved before
+-- sending, charged after; nano-dollars, tokens).
 -- budget_totals: the charged sum per budget, scope value and window, kept by a statement
 -- trigger: what a reopening router resumes from and what `automatosx budgets` prints.
 
-CREATE TABLE budgets (
-    id TEXT PRIMARY KEY,
+CREATE TABLE budget_definitions (
+    id BIGSERIAL PRIMARY KEY,
+    budget_id TEXT NOT NULL,
     definition TEXT NOT NULL,
-    updated_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL
 );
+
+CREATE INDEX idx_budget_definitions_budget ON budget_definitions (budget_id, id);
 
 CREATE TABLE budget_spend (
     id BIGSERIAL PRIMARY KEY,

@@ -1,17 +1,21 @@
 -- 006_budgets: spend control (RouterOptions.budgets).
 --
--- budgets: each budget's definition (JSON, camelCase, as configured), written at open(), so
--- `automatosx budgets --db ...` can print spend against limits from the database alone.
+-- budget_definitions: each budget's definition (JSON, camelCase, as configured), appended at
+-- open() (the latest per budget id counts), so `automatosx budgets --db ...` can print spend
+-- against limits from the database alone.
 -- budget_spend: one row per attempt and budget scope it was charged to: what was reserved
 -- before it was sent and what it was charged after (nano-dollars, tokens; 0 when released).
 -- budget_totals: the charged sum per budget, scope value and window, kept by a trigger: what
 -- a router reopening resumes from, and what the CLI prints, without scanning the attempts.
 
-CREATE TABLE budgets (
-    id TEXT PRIMARY KEY,
+CREATE TABLE budget_definitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    budget_id TEXT NOT NULL,
     definition TEXT NOT NULL,
-    updated_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL
 );
+
+CREATE INDEX idx_budget_definitions_budget ON budget_definitions (budget_id, id);
 
 CREATE TABLE budget_spend (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
