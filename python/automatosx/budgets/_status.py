@@ -1,8 +1,8 @@
 """``automatosx budgets --db ...``: each budget and scope value, from the database alone.
 
-For every budget stored at ``open()`` (``budget_definitions``, the latest of each id), its current window's spend per
-scope value (``budget_totals``): spent, limit, window, when it resets, and a bar. ``--json``
-prints the same as one JSON document for machines.
+For every budget stored at ``open()`` (``budget_definitions``, the latest of each id), its
+current window's spend per scope value (``budget_totals``): spent, limit, window, when it
+resets, and a bar. ``--json`` prints the same as one JSON document for machines.
 """
 
 from __future__ import annotations
