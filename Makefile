@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(BIN):$(PATH)
 export PYO3_PYTHON := $(BIN)/python
 
-.PHONY: help install lock build-dev build-prod format lint servers test test-rust test-python docs bench demo wheel clean
+.PHONY: help install install-runtime lock build-dev build-runtime build-prod format lint servers test test-rust test-python docs docs-check bench demo wheel clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,18 +17,38 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements/dev.lock | $(BIN)/python
-	$(BIN)/python -m pip install -q --disable-pip-version-check 'pip==26.3'
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.lock
+# One .venv, two markers: .runtime (requirements/runtime.lock: what `make demo` needs) and
+# .installed (requirements/dev.lock: everything `make test` needs, a superset with the same
+# pins). A venv made by `make demo` has no .installed, so `make test` completes it first.
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+
+$(VENV)/.runtime: requirements/runtime.lock | $(BIN)/python
+	$(PIP) 'pip==26.3'
+	$(PIP) -r requirements/runtime.lock
 	touch $@
+
+$(VENV)/.installed: requirements/dev.lock | $(BIN)/python
+	$(PIP) 'pip==26.3'
+	$(PIP) -r requirements/dev.lock
+	touch $@ $(VENV)/.runtime
 
 install: $(VENV)/.installed ## create .venv and install the locked dev dependencies
 
-lock: ## re-resolve requirements/dev.lock from pyproject.toml (needs uv)
+install-runtime: $(VENV)/.runtime ## create .venv with only what the demo needs (requirements/runtime.lock)
+
+lock: ## re-resolve requirements/dev.lock and runtime.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --group pyproject.toml:dev -o requirements/dev.lock --python-version 3.11
+	uv pip compile pyproject.toml --extra claude --extra openai --extra gemini --extra emulator -c requirements/dev.lock -o requirements/runtime.lock --python-version 3.11
+	echo 'maturin==$(shell sed -n 's/^maturin==//p' requirements/dev.lock)' >> requirements/runtime.lock
 
 build-dev: install ## build the extension (debug) and install the package editable into .venv
 	maturin develop -q
+
+# `maturin develop` would also install the dev dependency group: the runtime build compiles the
+# extension in place and puts python/ on the venv's path instead.
+build-runtime: install-runtime ## build the extension (debug) into a runtime-only .venv (the demo's)
+	maturin develop -q --skip-install
+	$(BIN)/python -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "automatosx-dev.pth").write_text("$(CURDIR)/python\n")'
 
 build-prod: install ## build the extension (release, fat LTO) into .venv
 	maturin develop -q --release
@@ -60,8 +80,12 @@ test-python: build-dev servers ## pytest with coverage
 
 test: test-rust test-python lint docs ## everything CI runs
 
-docs: install ## the documentation site into site/ (mkdocs --strict: a broken reference fails)
+docs: install ## the documentation site into site/ (mkdocs --strict; fails on a raw :role: left in the HTML)
 	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR)/python mkdocs build --strict -f mkdocs.yml
+	python scripts/check_docs_html.py site
+
+docs-check: docs ## render the built pages in headless Chromium; screenshots in site-shots/
+	bash scripts/docs-check.sh site site-shots
 
 bench: build-prod servers ## the benchmarks (release build); ends with PASS/MISS per budget (docs/performance.md)
 	python -m pytest benches -q --benchmark-enable --benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name -p no:randomly
@@ -73,8 +97,8 @@ bench: build-prod servers ## the benchmarks (release build); ends with PASS/MISS
 	python benches/failover_scenarios.py
 	python benches/bench_store_postgres.py --runs 3
 
-demo: build-dev ## the offline demo: emulator + SQLite, nothing to configure
-	automatosx demo
+demo: build-runtime ## the offline demo: emulator + SQLite, nothing to configure (runtime deps only)
+	python -m automatosx.cli demo
 
 # --zig links against glibc 2.17 from zig's own libc headers, so the wheel is manylinux2014 on any
 # host without the manylinux Docker image; one abi3 wheel serves CPython >= 3.10. The old
@@ -87,4 +111,4 @@ wheel: install ## a release abi3 manylinux2014 wheel (via zig) + sdist in dist/,
 	bash scripts/check-wheel.sh
 
 clean: ## remove build outputs and the virtualenv
-	rm -rf .venv target dist .mypy_cache .ruff_cache .pytest_cache .benchmarks .coverage
+	rm -rf .venv target dist site site-shots .mypy_cache .ruff_cache .pytest_cache .benchmarks .coverage

@@ -81,10 +81,11 @@ async def run(writers: int, seconds: float, max_lag_ms: float, commit_interval_m
             Path(tmp) / "bench.db", max_lag_ms=max_lag_ms, commit_interval_ms=commit_interval_ms
         )
         await store.open()
-        writes = store._writes
+        writes, writer = store._queue, store._writer
         assert writes is not None
+        assert writer is not None
         samples: deque[float] = deque(maxlen=5_000_000)
-        writes.lag_samples = samples
+        writer.lag_samples = samples
         held = 0
         deadline = time.perf_counter() + seconds
         requests = 0

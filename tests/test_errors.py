@@ -121,18 +121,28 @@ def test_errors_all_is_sorted() -> None:
 @pytest.mark.parametrize(
     ("cls", "policy"), POLICY.items(), ids=lambda c: getattr(c, "__name__", "")
 )
-def test_failure_policy_lives_on_the_class(
+def test_failure_policy_on_the_error_is_read_from_rules(
     cls: type[ProviderError], policy: tuple[bool, bool, bool, str]
 ) -> None:
-    retryable, fallback, breaker, code = policy
-    assert (cls.retryable, cls.fallback, cls.counts_against_breaker) == (
-        retryable,
-        fallback,
-        breaker,
-    )
-    error = cls("failed", provider="claude")
+    # The errors keep no policy of their own: each view is the RULES row of the class.
+    from automatosx._routing.policy import RULES
+
+    code = policy[3]
+    kwargs: dict[str, object] = {"received": True} if cls is ProviderTimeoutError else {}
+    error = cls("failed", provider="claude", **kwargs)  # type: ignore[arg-type]
     assert (error.retryable, error.fallback, error.counts_against_breaker) == policy[:3]
     assert error.code == code
+    rule = RULES[cls]
+    assert error.retryable == rule.retries(error)
+    assert error.fallback == (rule.fallback is True)
+    assert error.counts_against_breaker == (rule.breaker == "failure")
+    for name in ("retryable", "fallback", "counts_against_breaker"):
+        assert not isinstance(cls.__dict__.get(name), bool), f"{cls.__name__}.{name} is data"
+
+
+def test_a_timeout_is_retryable_only_after_bytes_arrived() -> None:
+    assert not ProviderTimeoutError("silence", provider="p").retryable
+    assert ProviderTimeoutError("stalled", provider="p", received=True).retryable
 
 
 def test_explicit_code_wins_over_the_default() -> None:

@@ -74,3 +74,21 @@ def test_a_router_without_a_store_does_not_load_the_sqlite_backend() -> None:
     roots = set(_modules_after("import automatosx.router"))
     assert "aiosqlite" not in roots
     assert "automatosx.store.sqlite" not in roots
+
+
+def test_the_type_checking_imports_name_exactly_the_lazy_table() -> None:
+    # __all__ is written once (the lazy table and the core's names); the TYPE_CHECKING
+    # imports are for type checkers and must name the same things from the same modules.
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(automatosx.__file__).read_text())
+    imported: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom)
+                for alias in stmt.names:
+                    imported[alias.name] = stmt.module or ""
+    assert imported == automatosx._LAZY
+    assert set(automatosx._CORE) | set(imported) == set(automatosx.__all__)

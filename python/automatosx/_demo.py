@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from automatosx._chat import StreamView
 from automatosx.emulator import EmulatorServer, Rule, Scenario
 from automatosx.router import Router
 from automatosx.schemas import ProviderConfig, ProviderName, RouterOptions
@@ -23,7 +24,7 @@ from automatosx.schemas import ProviderConfig, ProviderName, RouterOptions
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["demo_configs", "demo_options", "demo_scenario", "run_demo"]
+__all__ = ["demo_configs", "demo_options", "demo_scenario", "emulator_configs", "run_demo"]
 
 _PROVIDERS: tuple[ProviderName, ...] = ("claude", "gemini", "openai")
 _MODELS = {"claude": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash", "openai": "gpt-4o-mini"}
@@ -57,12 +58,34 @@ async def _outage(scenario: Scenario, start_s: float, length_s: float) -> None:
     scenario.remove(_OUTAGE)
 
 
-def demo_configs(server: EmulatorServer) -> list[ProviderConfig]:
+def _base_url(server: EmulatorServer, name: str) -> str:
     from automatosx.providers._registry import provider_kind
 
+    url: str = getattr(server, f"{provider_kind(name).wire}_base_url")
+    return url
+
+
+def emulator_configs(server: EmulatorServer) -> list[ProviderConfig]:
+    """Claude, Gemini and OpenAI pointed at ``server`` with fake keys and default models:
+    what ``chat --emulator`` and ``health --emulator`` route to, in the environment's order."""
+    return [
+        ProviderConfig.model_validate(
+            {
+                "name": name,
+                "apiKey": f"emulated-{name}-key",
+                "baseUrl": _base_url(server, name),
+                "rateLimits": {"requestsPerMinute": 6_000},
+                "models": [_MODELS[name]],
+                "defaultModel": _MODELS[name],
+            }
+        )
+        for name in ("claude", "openai", "gemini")
+    ]
+
+
+def demo_configs(server: EmulatorServer) -> list[ProviderConfig]:
     def base_url(name: str) -> str:
-        url: str = getattr(server, f"{provider_kind(name).wire}_base_url")
-        return url
+        return _base_url(server, name)
 
     return [
         ProviderConfig.model_validate(
@@ -98,10 +121,11 @@ async def _stream_one(router: Router, out: Console) -> None:
     stream = router.stream(
         {"messages": [{"role": "user", "content": "Stream a short answer about fallbacks."}]}
     )
+    view = StreamView(out.file, sys.stderr)  # a restart mid-reply is erased or marked
     async with stream:
         async for chunk in stream:
-            out.print(chunk.chunk, end="", markup=False, highlight=False)
-    out.print()
+            view.write(chunk)
+    view.end()
     if stream.response is not None:
         r = stream.response
         out.print(
@@ -167,12 +191,11 @@ async def _route_many(router: Router, out: Console, requests: int, concurrency: 
 async def run_demo(
     *, requests: int = 300, concurrency: int = 8, db: str | None = None, seed: int = 7
 ) -> int:
-    from rich.console import Console
 
-    from automatosx._report import provider_table, read_report
+    from automatosx._report import console, print_fitted, provider_table, read_report
     from automatosx.store import open_store
 
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
+    out = console()
     db_path = Path(db) if db else Path(tempfile.mkdtemp(prefix="automatosx-demo-")) / "demo.db"
     scenario = demo_scenario(seed)
     async with EmulatorServer(scenario) as server:
@@ -187,9 +210,11 @@ async def run_demo(
     out.rule("[bold]3. from the database[/]")
     async with open_store(f"sqlite:///{db_path}") as store:
         report = await read_report(store)
-    out.print(provider_table(report, title=f"per provider ({db_path})"))
+    title = f"per provider ({db_path})"
+    print_fitted(out, report, lambda width: provider_table(report, title=title, width=width))
     out.print(
         f"{failures} request(s) failed on every provider; "
-        f"inspect with: automatosx stats --db {db_path}"
+        f"inspect with: automatosx stats --db {db_path}",
+        soft_wrap=True,
     )
     return 0

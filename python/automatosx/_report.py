@@ -6,6 +6,10 @@ same table (or JSON document) comes out of SQLite, PostgreSQL or a user's backen
 
 from __future__ import annotations
 
+import io
+import os
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -22,12 +26,15 @@ from automatosx.store.base import (
 )
 
 if TYPE_CHECKING:
-    from rich.console import Group
+    from rich.console import Console, Group
     from rich.table import Table
     from rich.text import Text
 
 __all__ = [
     "Report",
+    "console",
+    "fitted_width",
+    "print_fitted",
     "latency_chart",
     "provider_table",
     "read_report",
@@ -92,60 +99,172 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
-def stats_view(report: Report) -> Group:
-    """What ``automatosx stats`` prints: the table, then the charts of what was recorded."""
+def stats_view(report: Report, width: int | None = None) -> Group:
+    """What ``automatosx stats`` prints: the table, then the charts of what was recorded;
+    the table fitted to ``width`` columns (None: as wide as its figures need)."""
     from rich.console import Group
 
-    parts: list[Any] = [provider_table(report)]
+    parts: list[Any] = [provider_table(report, width=width)]
     if report.latency:
-        parts.append(latency_chart(report))
+        parts.append(latency_chart(report, width=width))
     if report.success:
         parts.append(success_chart(report))
     return Group(*parts)
+
+
+def _columns_env() -> int | None:
+    value = os.environ.get("COLUMNS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def console(stderr: bool = False) -> Console:
+    """The CLI's and the demo's console: a terminal's own width; in a pipe ``COLUMNS``
+    when set, else 100 (rules, progress, text; a table asks for what it needs, see
+    :func:`fitted_width`)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else (_columns_env() or 100)
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+def fitted_width(out: Console) -> int | None:
+    """The width a table must fit in: the terminal's or ``COLUMNS``; None in a pipe without
+    ``COLUMNS`` (a log or a file gets every column and every figure in full)."""
+    if out.is_terminal or _columns_env() is not None:
+        return out.width
+    return None
+
+
+def print_fitted(out: Console, report: Report, render: Callable[[int | None], Any]) -> None:
+    """Print ``render(width)``: fitted to :func:`fitted_width`, or, when that is None (a pipe
+    without ``COLUMNS``), at least as wide as the whole table needs."""
+    width = fitted_width(out)
+    if width is not None:
+        out.print(render(width))
+        return
+    need = _natural_width([_cells(row) for row in report.providers], _COLUMNS)
+    saved = out.width
+    out.width = max(saved, need)
+    try:
+        out.print(render(None))
+    finally:
+        out.width = saved
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def provider_table(report: Report, title: str | None = None) -> Table:
-    """The summaries as a table, titled ``title`` (by default: per provider, or per provider
-    kind when the report is grouped by kind, its first column then headed ``kind``)."""
+_COLUMNS = ("provider", "model", "tries", "ok", "p50 ms", "p95 ms", "p99 ms", "tokens",
+            "cost $", "retries", "fallbacks")  # fmt: skip
+DROPPED_FIRST = ("p99 ms", "fallbacks", "retries", "p95 ms", "tokens", "p50 ms")
+"""The columns a narrow table leaves out, in this order, before it stacks each row."""
+
+
+def _cells(row: ProviderSummary) -> dict[str, str]:
+    rate = "-" if row.success_rate is None else f"{row.success_rate:.1%}"
+    return {
+        "provider": row.provider,
+        "model": row.model,
+        "tries": str(row.attempts),
+        "ok": rate,
+        "p50 ms": _ms(row.p50_ms),
+        "p95 ms": _ms(row.p95_ms),
+        "p99 ms": _ms(row.p99_ms),
+        "tokens": f"{row.total_tokens:,}",
+        "cost $": f"{row.cost:.4f}",
+        "retries": str(row.retries),
+        "fallbacks": str(row.fallbacks),
+    }
+
+
+def _natural_width(rows: list[dict[str, str]], columns: tuple[str, ...]) -> int:
+    """The width of the table of ``rows`` and ``columns`` when no cell is cut (measured by
+    rich on an unbounded console)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    table = _plain_table(columns)
+    for cells in rows:
+        table.add_row(*(cells[col] for col in columns))
+    wide = Console(width=100_000, file=io.StringIO())
+    return Measurement.get(wide, wide.options, table).maximum
+
+
+def _plain_table(columns: tuple[str, ...], title: str | None = None, kind: bool = False) -> Table:
     from rich import box
     from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in columns:
+        left = col in ("provider", "model")
+        header = "kind" if col == "provider" and kind else col
+        table.add_column(header, justify="left" if left else "right", no_wrap=True)
+    return table
+
+
+def provider_table(report: Report, title: str | None = None, *, width: int | None = None) -> Table:
+    """The summaries as a table, titled ``title`` (by default: per provider, or per provider
+    kind when the report is grouped by kind, its first column then headed ``kind``).
+
+    With a ``width``, no figure is ever cut: when the whole table is wider, the columns of
+    :data:`DROPPED_FIRST` are left out one by one (the caption names them; ``--json`` has
+    all), and when even the narrowest table does not fit, each row is stacked as
+    ``column value`` lines."""
 
     by_kind = report.by == "kind"
     if title is None:
         title = "per provider kind" if by_kind else "per provider"
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = ("kind" if by_kind else "provider", "model", "tries", "ok", "p50 ms", "p95 ms",
-               "p99 ms", "tokens", "cost $", "retries", "fallbacks")  # fmt: skip
-    for col in columns:
-        left = col in ("provider", "kind", "model")
-        table.add_column(col, justify="left" if left else "right", no_wrap=True)
-    for row in report.providers:
-        rate = "-" if row.success_rate is None else f"{row.success_rate:.1%}"
-        table.add_row(
-            row.provider,
-            row.model,
-            str(row.attempts),
-            rate,
-            _ms(row.p50_ms),
-            _ms(row.p95_ms),
-            _ms(row.p99_ms),
-            f"{row.total_tokens:,}",
-            f"{row.cost:.4f}",
-            str(row.retries),
-            str(row.fallbacks),
+    rows = [_cells(row) for row in report.providers]
+    columns: tuple[str, ...] = _COLUMNS
+    dropped: list[str] = []
+    if width is not None:
+        for col in DROPPED_FIRST:
+            if _natural_width(rows, columns) <= width:
+                break
+            columns = tuple(c for c in columns if c != col)
+            dropped.append(col)
+        if _natural_width(rows, columns) > width:
+            return _stacked_table(report, title, rows)
+    table = _plain_table(columns, title, by_kind)
+    for cells in rows:
+        table.add_row(*(cells[col] for col in columns))
+    table.caption = _caption(report)
+    if dropped:
+        table.caption += (
+            f" (narrow: {', '.join(c for c in _COLUMNS if c in dropped)} left out; see --json)"
         )
-    states = report.states
-    table.caption = "requests: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
     return table
 
 
-def _bar(count: int, most: int) -> str:
-    """``count`` as a bar of up to :data:`BAR_WIDTH` cells (eighths); a count > 0 shows."""
-    eighths = 0 if most == 0 else max(1 if count else 0, round(count * BAR_WIDTH * 8 / most))
+def _caption(report: Report) -> str:
+    states = report.states
+    return "requests: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
+
+
+def _stacked_table(report: Report, title: str, rows: list[dict[str, str]]) -> Table:
+    """The narrowest layout: one block per row, a ``column value`` line per figure."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_header=False)
+    table.add_column(justify="left", overflow="fold")
+    table.add_column(justify="right", overflow="fold")
+    for i, cells in enumerate(rows):
+        if i:
+            table.add_section()
+        head = "kind" if report.by == "kind" else "provider"
+        table.add_row(head, cells["provider"], style="bold")
+        for col in _COLUMNS[1:]:
+            table.add_row(col, cells[col])
+    table.caption = _caption(report)
+    return table
+
+
+def _bar(count: int, most: int, cells: int = BAR_WIDTH) -> str:
+    """``count`` as a bar of up to ``cells`` cells (eighths); a count > 0 shows."""
+    eighths = 0 if most == 0 else max(1 if count else 0, round(count * cells * 8 / most))
     full, rest = divmod(eighths, 8)
     return ("█" * full + _EIGHTHS[rest]).rstrip()
 
@@ -156,7 +275,7 @@ def _bucket_label(bucket: LatencyBucket) -> str:
     return f"{bucket.lower_ms:,}-{bucket.upper_ms:,}"
 
 
-def latency_chart(report: Report) -> Group:
+def latency_chart(report: Report, width: int | None = None) -> Group:
     """Per provider, a histogram of its successful attempts' durations, bars drawn to one
     scale (the largest bucket of all), headed by the count and p50/p95/p99."""
     from rich.console import Group
@@ -164,6 +283,10 @@ def latency_chart(report: Report) -> Group:
     from rich.text import Text
 
     most = max((b.count for h in report.latency for b in h.buckets), default=0)
+    # A narrow width shortens the bars (to 10 cells at least): the counts are never cut.
+    labels = max((len(_bucket_label(b)) for h in report.latency for b in h.buckets), default=0)
+    counts = len(f"{most}")
+    cells = BAR_WIDTH if width is None else max(10, min(BAR_WIDTH, width - labels - counts - 6))
     parts: list[Any] = [Text("latency of successful attempts (ms)", style="italic")]
     for hist in report.latency:
         head = (
@@ -173,10 +296,10 @@ def latency_chart(report: Report) -> Group:
         parts.append(Text(head, style="bold"))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(justify="right", no_wrap=True)
-        grid.add_column(justify="left", no_wrap=True, min_width=BAR_WIDTH)
+        grid.add_column(justify="left", no_wrap=True, min_width=cells)
         grid.add_column(justify="right", no_wrap=True)
         for bucket in hist.buckets:
-            bar = Text(_bar(bucket.count, most), style="cyan")
+            bar = Text(_bar(bucket.count, most, cells), style="cyan")
             grid.add_row(f"  {_bucket_label(bucket)}", bar, str(bucket.count))
         parts.append(grid)
     return Group(*parts)
@@ -214,7 +337,7 @@ def success_chart(report: Report) -> Group:
 
     table = Table(title="success rate over time", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("provider", no_wrap=True)
-    table.add_column("attempts over time", no_wrap=True)
+    table.add_column("attempts over time", overflow="fold")  # narrow: the strip wraps
     for col in ("tries", "ok"):
         table.add_column(col, justify="right", no_wrap=True)
     for series in report.success:

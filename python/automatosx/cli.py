@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from automatosx.errors import AutomatosxError
 
@@ -22,10 +22,9 @@ __all__ = ["main"]
 
 
 def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
+    from automatosx._report import console
 
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 100)
+    return console(stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,21 +44,28 @@ def _parser() -> argparse.ArgumentParser:
     from automatosx.providers._registry import KINDS
 
     kinds = list(KINDS)
-    chat = sub.add_parser("chat", help="send one prompt to real providers from the environment")
+    chat = sub.add_parser(
+        "chat", help="send one prompt (to the providers in the environment, or --emulator)"
+    )
     chat.add_argument("prompt")
-    chat.add_argument("--provider", choices=kinds, help="primary provider")
+    chat.add_argument(
+        "--provider", choices=kinds, help="ask only this provider (add --fallback for more)"
+    )
     chat.add_argument(
         "--fallback",
         action="append",
         choices=kinds,
         default=[],
-        help="fallback provider (repeatable)",
+        help="fallback provider, in order (repeatable)",
     )
-    chat.add_argument("--model", help="model (default: the provider's default)")
+    chat.add_argument(
+        "--model", help="model (default: the provider's; without --provider it picks one)"
+    )
     chat.add_argument("--system", help="system prompt")
     chat.add_argument("--max-tokens", type=int, default=None)
     chat.add_argument("--stream", action="store_true", help="stream the answer")
     chat.add_argument("--db", default=None, help="record the request in this SQLite file")
+    _emulator_flags(chat)
 
     stats = sub.add_parser(
         "stats", help="per-provider metrics, latency histograms and success over time"
@@ -78,15 +84,32 @@ def _parser() -> argparse.ArgumentParser:
 
     health = sub.add_parser("health", help="check the providers configured in the environment")
     health.add_argument("--db", default=None, help="record the checks in this SQLite file")
+    _emulator_flags(health)
 
     migrate = sub.add_parser("migrate", help="create or migrate a database")
     migrate.add_argument("--db", required=True, help="database file (SQLite) or store URL")
 
-    emulate = sub.add_parser("emulate", help="serve the provider emulator on loopback")
-    emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--port", type=int, default=8765)
+    emulate = sub.add_parser(
+        "emulate",
+        help="serve the provider emulator on loopback",
+        description="Serve the Claude, OpenAI and Gemini emulator until Ctrl-C.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    emulate.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulate.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
     emulate.add_argument("--scenario", default=None, help="fault scenario file (JSON/TOML)")
     return parser
+
+
+def _emulator_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--emulator",
+        action="store_true",
+        help="use an emulator started on loopback for this command (no keys, no network)",
+    )
+    command.add_argument(
+        "--scenario", default=None, help="with --emulator: its fault scenario file (JSON/TOML)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,10 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "emulate":
-            from automatosx.emulator import serve
-
-            serve(args.host, args.port, scenario_path=args.scenario)
-            return 0
+            return _emulate(args)
         if args.command in ("stats", "budgets"):
             args.db = _existing_db_url(args.db)
         if args.command != "demo" and args.db is not None:
@@ -106,12 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except AutomatosxError as exc:
-        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _console(stderr=True).print(
+            f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True
+        )
         return 2
     except ImportError as exc:
         missing = exc.name or str(exc)
         _console(stderr=True).print(
-            f"error: {missing} is not installed; install it with: pip install 'automatosx[all]'"
+            f"error: {missing} is not installed; install it with: pip install 'automatosx[all]'",
+            soft_wrap=True,
         )
         return 2
 
@@ -128,52 +151,65 @@ def _db_url(path: str) -> str:
     return f"sqlite:///{db}"
 
 
-async def _chat(args: argparse.Namespace) -> int:
-    from automatosx.providers import providers_from_env
-    from automatosx.router import Router
+def _emulate(args: argparse.Namespace) -> int:
+    """``automatosx emulate``: a wrong port, a port in use or a bad scenario file is one line
+    naming the flag, exit 2 (raised as ConfigurationError)."""
+    from automatosx.errors import ConfigurationError
 
-    configs = providers_from_env()
-    if not configs:
-        from automatosx.errors import ConfigurationError
+    if not 0 <= args.port <= 65_535:
+        raise ConfigurationError(f"--port: {args.port} is not a TCP port (0-65535)")
+    if args.scenario is not None:
+        _check_scenario(args.scenario)
+    from automatosx.emulator import serve
 
+    try:
+        serve(args.host, args.port, scenario_path=args.scenario)
+    except (OSError, OverflowError) as exc:
+        # The emulator's typed EmulatorBindError (an OSError) says it all in one line.
+        typed = _emulator_error("EmulatorBindError")
+        reason = (
+            str(exc)
+            if typed is not None and isinstance(exc, typed)
+            else f"cannot listen on {args.host}:{args.port}: "
+            f"{getattr(exc, 'strerror', None) or exc}"
+        )
         raise ConfigurationError(
-            "no provider keys in the environment: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
-            "GEMINI_API_KEY (or run 'automatosx demo' to try it offline)"
-        )
-    configured = [c.name for c in configs]
-    primary = args.provider or configured[0]
-    fallbacks = args.fallback or [n for n in configured if n != primary]
-    messages: list[dict[str, str]] = []
-    if args.system:
-        messages.append({"role": "system", "content": args.system})
-    messages.append({"role": "user", "content": args.prompt})
-    request: dict[str, Any] = {"provider": primary, "messages": messages}
-    if args.model:
-        request["model"] = args.model
-    if args.max_tokens:
-        request["maxTokens"] = args.max_tokens
-    options = {"primaryProvider": primary, "fallbackProviders": fallbacks}
-    store = args.db
-    out = _console()
-    async with Router(options, configs, store=store) as router:
-        if args.stream:
-            stream = router.stream(request)
-            async with stream:
-                async for chunk in stream:
-                    out.print(chunk.chunk, end="", markup=False, highlight=False)
-            out.print()
-            response = stream.response
-        else:
-            response = await router.execute(request)
-            out.print(response.content, markup=False, highlight=False)
-    if response is not None:
-        tokens = response.tokens
-        cost = "?" if response.cost is None else f"${response.cost:.6f}"
-        _console(stderr=True).print(
-            f"[dim]{response.provider}/{response.model} · {tokens.input_tokens} in / "
-            f"{tokens.output_tokens} out · {response.duration} ms · {cost}[/]"
-        )
+            f"--host/--port: {reason} (pick another --port, or 0 for any free one)"
+        ) from None
     return 0
+
+
+def _emulator_error(name: str) -> type[Exception] | None:
+    """The emulator's typed error ``name`` (ScenarioError, EmulatorBindError), if it has it."""
+    from automatosx import emulator
+
+    found = getattr(emulator, name, None)
+    return found if isinstance(found, type) and issubclass(found, Exception) else None
+
+
+def _check_scenario(path: str) -> None:
+    """The scenario file loads, or a ConfigurationError naming it and what is wrong."""
+    from automatosx.emulator import Scenario
+    from automatosx.errors import ConfigurationError
+
+    if not Path(path).is_file():
+        raise ConfigurationError(f"--scenario: no file at {path!r}")
+    try:
+        Scenario.from_file(path)
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, UnicodeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        typed = _emulator_error("ScenarioError")  # its message names the file and the key
+        if typed is not None and isinstance(exc, typed):
+            raise ConfigurationError(f"--scenario: {reason}") from None
+        raise ConfigurationError(f"--scenario {path}: {reason}") from None
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from automatosx._chat import chat
+
+    if args.scenario is not None:
+        _check_scenario(args.scenario)
+    return await chat(args, _console(stderr=True))
 
 
 def _existing_db_url(path: str) -> str:
@@ -196,7 +232,7 @@ def _shown(url: str) -> str:
 async def _stats(args: argparse.Namespace) -> int:
     import json
 
-    from automatosx._report import read_report, report_json, stats_view
+    from automatosx._report import print_fitted, read_report, report_json, stats_view
     from automatosx.store import open_store
 
     async with open_store(args.db) as store:
@@ -204,36 +240,16 @@ async def _stats(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
     else:
-        _console().print(stats_view(report))
+        print_fitted(_console(), report, lambda width: stats_view(report, width=width))
     return 0
 
 
 async def _health(args: argparse.Namespace) -> int:
-    from rich.table import Table
+    from automatosx._chat import health
 
-    from automatosx.providers import providers_from_env
-    from automatosx.router import Router
-
-    configs = providers_from_env()
-    if not configs:
-        from automatosx.errors import ConfigurationError
-
-        raise ConfigurationError(
-            "no provider keys in the environment: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
-            "GEMINI_API_KEY"
-        )
-    options = {"primaryProvider": configs[0].name, "enableFallback": False}
-    async with Router(options, configs, store=args.db) as router:
-        results = await router.check_health()
-    table = Table(title="provider health")
-    for col in ("provider", "status", "latency ms", "rate limit left", "error"):
-        table.add_column(col)
-    for name, h in results.items():
-        latency = "" if h.latency is None else f"{h.latency:.0f}"
-        left = "" if h.rate_limit_remaining is None else str(h.rate_limit_remaining)
-        table.add_row(name, h.status, latency, left, h.error or "")
-    _console().print(table)
-    return 0 if all(h.status != "down" for h in results.values()) else 1
+    if args.scenario is not None:
+        _check_scenario(args.scenario)
+    return await health(args, _console())
 
 
 async def _migrate(args: argparse.Namespace) -> int:

@@ -31,9 +31,9 @@ Every error the library raises derives from :class:`AutomatosxError`::
     └── StoreError                       the request store failed
         └── MigrationError               a migration failed or an applied one was edited
 
-The failure policy of the router (DESIGN.md, "The router") lives on the classes, in one place:
-``retryable`` (retry the same provider), ``fallback`` (try the next candidate) and
-``counts_against_breaker``.
+The failure policy of the router lives in one place, the ``RULES`` table of
+``automatosx._routing.policy``; ``retryable`` (retry the same provider), ``fallback`` (try the
+next candidate) and ``counts_against_breaker`` are read-only views of it on each error.
 
 No message or repr ever contains an API key: every provider message passes through
 :func:`redact` before it is stored. The adapters chain what they raise to a redacted stand-in
@@ -122,9 +122,6 @@ class ProviderError(AutomatosxError):
     """
 
     code_default: ClassVar[str] = "PROVIDER_ERROR"
-    retryable: ClassVar[bool] = False
-    fallback: ClassVar[bool] = True
-    counts_against_breaker: ClassVar[bool] = False
     extra_fields: ClassVar[tuple[str, ...]] = ()
     """Keyword fields a subclass adds to the constructor: shown in the repr, kept by pickling."""
 
@@ -143,6 +140,23 @@ class ProviderError(AutomatosxError):
         self.status_code = status_code
         self.code = code or self.code_default
         self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the router retries the same provider after this error (its ``RULES`` row;
+        a timeout only after bytes arrived)."""
+        return bool(_rule(self).retries(self))
+
+    @property
+    def fallback(self) -> bool:
+        """Whether the router tries the next candidate (a content filter: only when
+        ``RouterOptions.fallbackOnContentFilter`` says so, so False here)."""
+        return _rule(self).fallback is True
+
+    @property
+    def counts_against_breaker(self) -> bool:
+        """Whether the attempt is a circuit-breaker failure (else neutral)."""
+        return bool(_rule(self).breaker == "failure")
 
     @property
     def retry_after_ms(self) -> int | None:
@@ -177,6 +191,13 @@ class ProviderError(AutomatosxError):
         )
 
 
+def _rule(error: ProviderError) -> Any:
+    # The policy imports this module; this lazy import reads its table (no import cycle).
+    from automatosx._routing.policy import rule_for
+
+    return rule_for(error)
+
+
 def _rebuild_provider_error(
     cls: type[ProviderError],
     message: str,
@@ -200,23 +221,18 @@ class RateLimitError(ProviderError):
     """429: the provider's rate limit was hit. Retried after ``retry_after``, then falls back."""
 
     code_default = "RATE_LIMITED"
-    retryable = True
 
 
 class OverloadedError(ProviderError):
     """529 (Anthropic ``overloaded_error``) or an equivalent: the provider is overloaded."""
 
     code_default = "OVERLOADED"
-    retryable = True
-    counts_against_breaker = True
 
 
 class ServerError(ProviderError):
     """500 / 502 / 503 / 504, or an error event in the middle of a stream."""
 
     code_default = "SERVER_ERROR"
-    retryable = True
-    counts_against_breaker = True
 
 
 class ProviderTimeoutError(ProviderError):
@@ -229,8 +245,6 @@ class ProviderTimeoutError(ProviderError):
     """
 
     code_default = "TIMEOUT"
-    retryable = True
-    counts_against_breaker = True
     extra_fields = ("received",)
 
     def __init__(
@@ -253,8 +267,6 @@ class ProviderConnectionError(ProviderError):
     """The connection failed or dropped before the reply was complete."""
 
     code_default = "CONNECTION_ERROR"
-    retryable = True
-    counts_against_breaker = True
 
 
 class AuthenticationError(ProviderError):
@@ -285,7 +297,6 @@ class ContentFilterError(ProviderError):
     """
 
     code_default = "CONTENT_FILTERED"
-    fallback = False
     extra_fields = ("reason",)
 
     def __init__(
@@ -308,7 +319,6 @@ class InvalidRequestError(ProviderError):
     """400 / 413 / 422: the request itself is wrong; no other provider would accept it."""
 
     code_default = "INVALID_REQUEST"
-    fallback = False
 
 
 class ContextLengthError(InvalidRequestError):
@@ -320,7 +330,6 @@ class ContextLengthError(InvalidRequestError):
     """
 
     code_default = "CONTEXT_LENGTH_EXCEEDED"
-    fallback = True
 
 
 class CircuitOpenError(AutomatosxError):

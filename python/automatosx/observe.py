@@ -24,7 +24,7 @@ a request (telemetry) catch their own errors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,13 +36,14 @@ __all__ = [
     "BudgetAlert",
     "Observer",
     "Observers",
-    "Outcome",
+    "RequestEnd",
     "RequestInfo",
     "SkipInfo",
 ]
 
 AttemptOutcome = Literal["success", "failure", "cancelled", "cancelled_hedge"]
-Decision = Literal["retry", "fallback", "raise"]
+AttemptDecision = Literal["retry", "fallback", "raise"]
+"""What the failure policy did after an attempt (``AttemptInfo.decision``)."""
 
 
 @dataclass(slots=True)
@@ -79,7 +80,7 @@ class AttemptInfo:
     duration_ms: int = 0
     outcome: AttemptOutcome = "success"
     error: BaseException | None = None
-    decision: Decision | None = None
+    decision: AttemptDecision | None = None
     retry_delay_ms: int | None = None
     breaker_state: str | None = None
     first_chunk_ms: int | None = None
@@ -101,8 +102,8 @@ class SkipInfo:
 
 
 @dataclass(slots=True)
-class Outcome:
-    """How the request ended."""
+class RequestEnd:
+    """How the request ended (``request_finished``)."""
 
     state: str
     """``completed`` or ``failed``."""
@@ -115,6 +116,33 @@ class Outcome:
     """The chunks delivered, ``(index, text, timestamp_ms)`` (streams)."""
     attempts: int = 0
     restarts: int = 0
+    answered_by: str | None = None
+    """A pre-request step answered the request (e.g. ``"cache"``): no attempt was made."""
+
+    @classmethod
+    def of(
+        cls,
+        machine: Any,
+        response: ProviderResponse | None,
+        chunks: Sequence[tuple[int, str, int]],
+        attempts: int,
+        restarts: int,
+        answered_by: str | None = None,
+    ) -> RequestEnd:
+        """The end of a request as its state machine holds it."""
+        ctx = machine.context
+        return cls(
+            str(machine.state),
+            machine.history,
+            ctx.retry_count,
+            ctx.error,
+            ctx.error_code,
+            response,
+            chunks,
+            attempts,
+            restarts,
+            answered_by,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +167,13 @@ class BudgetAlert:
 class Observer:
     """Base class of observers: every event is a no-op coroutine; override what you need."""
 
+    def bind_deployments(self, deployments: Mapping[str, Any]) -> None:
+        """Called once when the router opens, after every guard was built, before any
+        request: the deployments by id, each with ``name``, ``kind``, ``group``,
+        ``provider`` (the adapter) and ``guard`` (its admission; ``guard.breaker_state``
+        reads the breaker requests go through). Keep what you need; never change them."""
+        return None
+
     async def request_started(self, request: RequestInfo) -> None:
         return None
 
@@ -157,7 +192,7 @@ class Observer:
     async def stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         return None
 
-    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         return None
 
     async def budget_alert(self, alert: BudgetAlert) -> None:

@@ -17,13 +17,16 @@ import enum
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from automatosx._quiet import without_gc
+from automatosx._routing.attempt import execute
+from automatosx._routing.deployments import build_deployments
+from automatosx._routing.guard import local_guard
 from automatosx._routing.intake import Intake, validation_message
-from automatosx._routing.plan import Deployment, Plan, build_deployments
+from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.stream import Stream
 from automatosx.errors import ConfigurationError, RequestValidationError, redact
 from automatosx.observe import Observer, Observers
@@ -35,22 +38,23 @@ from automatosx.schemas import (
     ProviderResponse,
     RouterOptions,
 )
-from automatosx.store.base import NullStore, Store, WriteFailure
+from automatosx.store.base import Store, WriteFailure
+from automatosx.store.null import NullStore
 
 if TYPE_CHECKING:
+    from automatosx._output import ParsedResponse
+    from automatosx._routing.before import PreRequest
+    from automatosx._routing.recording import StoreObserver
+    from automatosx.guards import AttemptGuardFactory, GuardFactory
     from automatosx.shared import SharedState
+
+T = TypeVar("T")
 
 __all__ = ["Router", "Stream"]
 
 
 _MAX_STORE_ERRORS = 1_000
 _LIVE_PRUNE_AT = 64
-
-
-def _finished(stream: Stream) -> bool:
-    """Whether a stream's generator has ended (a stream never iterated has not)."""
-    gen = stream._gen
-    return gen is not None and getattr(gen, "ag_frame", None) is None
 
 
 class _Lifecycle(enum.Enum):
@@ -78,10 +82,10 @@ def _as_options(options: RouterOptions | Mapping[str, Any]) -> RouterOptions:
 class Router:
     """Routes chat requests to Claude, Gemini and OpenAI with fallback, retries and records.
 
-    ``options`` is a :class:`RouterOptions` or its seed-shaped dict. ``providers`` takes
-    ``ProviderConfig`` objects, seed-shaped dicts, or :class:`Provider` instances (your own
-    adapters, under any name); by default the providers whose API keys are in the
-    environment. ``store`` is a URL (``"sqlite:///requests.db"``), a
+    ``options`` is a :class:`RouterOptions` or the same fields as a camelCase dict.
+    ``providers`` takes ``ProviderConfig`` objects, such dicts, or :class:`Provider`
+    instances (your own adapters, under any name); by default the providers whose API keys
+    are in the environment. ``store`` is a URL (``"sqlite:///requests.db"``), a
     :class:`~automatosx.store.Store`, or None to record nothing. ``observers`` are
     :class:`~automatosx.Observer` instances told of every step of every request; ``telemetry``
     is True (OpenTelemetry traces and metrics through the global providers) or a telemetry
@@ -143,7 +147,12 @@ class Router:
         self._live: set[Stream] = set()
         self._live_limit = _LIVE_PRUNE_AT
         self._store_errors: deque[WriteFailure] = deque(maxlen=_MAX_STORE_ERRORS)
-        self._recorder: Any = None  # the StoreObserver, when recording
+        self._recorder: StoreObserver | None = None  # the store's recording, when recording
+        # The seams the next features plug into (built into the plan at open()): extra
+        # admission per attempt (a budget reservation) and steps before the attempt loop (a
+        # response cache). See docs/architecture.md, "Seams".
+        self._attempt_guards: list[AttemptGuardFactory] = []
+        self._before: list[PreRequest] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -186,15 +195,12 @@ class Router:
         # the event loop keeps serving (health checks, other requests) meanwhile.
         self._deployments = await asyncio.to_thread(self._build_deployments)
         Plan.check_names(self.options, self._deployments)
-        if self._telemetry is not None:
-            from automatosx.telemetry import bind
-
-            bind(self._telemetry, self._deployments)
+        guards: GuardFactory = local_guard
         if self._shared_arg is not None:
             from automatosx.shared import SharedState
 
-            shared = self._shared_arg
-            self._shared = await SharedState.attach(shared, self._deployments, self.options)
+            self._shared = SharedState.attach(self._shared_arg)
+            guards = self._shared.guard
         self._store = await _open_store(self._store_arg)
         from automatosx.pricing import PriceBook
 
@@ -215,7 +221,23 @@ class Router:
             )
             observers.append(self._recorder)
         observers.extend(self._user_observers)
-        self._plan = Plan.build(self.options, self._deployments, prices, Observers(observers))
+        self._plan = Plan.build(  # builds each deployment's guards, once
+            self.options,
+            self._deployments,
+            prices,
+            Observers(observers),
+            guards=guards,
+            attempt_guards=self._attempt_guards,
+            before=self._before,
+        )
+        for obs in self._plan.observers.all:  # the very guards requests go through
+            obs.bind_deployments(self._deployments)
+        if self._telemetry is not None:
+            from automatosx.telemetry import bind
+
+            bind(self._telemetry, self._deployments)
+        if self._shared is not None:
+            await self._shared.start()
         self._intake = Intake(self._plan)
 
     def _build_deployments(self) -> dict[str, Deployment]:
@@ -261,6 +283,9 @@ class Router:
         for stream in streams:
             with contextlib.suppress(Exception):  # a stream's own failure is recorded
                 await stream.aclose()
+        ending = self._plan.ending if self._plan is not None else ()
+        if ending:  # cancelled requests still writing their record
+            await asyncio.wait(set(ending), timeout=10)
 
     async def _close_providers(self) -> None:
         for dep in self._deployments.values():
@@ -318,41 +343,61 @@ class Router:
 
     # -- requests ----------------------------------------------------------------------------
 
+    @overload
+    async def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: None = None
+    ) -> ProviderResponse: ...
+
+    @overload
+    async def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: type[T]
+    ) -> ParsedResponse[T]: ...
+
+    @overload
+    async def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: Any
+    ) -> ParsedResponse[Any]: ...
+
     async def execute(
         self,
         request: ProviderRequest | Mapping[str, Any],
         *,
-        response_model: type[BaseModel] | None = None,
+        response_model: Any = None,
     ) -> ProviderResponse:
         """Send one non-streaming request; return the first successful provider's response.
 
-        With ``response_model`` (a pydantic model class) the provider is asked for JSON of
-        its schema (unless the request sets its own ``responseFormat``) and the reply is
-        validated into ``response.parsed``; a reply that does not validate raises
-        :class:`OutputValidationError` (with ``raw`` text and ``errors``) while the request
-        is recorded ``completed`` — the provider did answer.
-
-        Raises :class:`RequestValidationError` for bad input, :class:`InvalidRequestError` at
-        once when a provider rejects the request itself, and :class:`AllProvidersFailedError`
-        when every candidate failed.
+        With ``response_model`` (any type a pydantic ``TypeAdapter`` takes) the provider is
+        asked for its JSON and the reply validated into ``response.parsed``: a
+        ``ParsedResponse[T]``, typed for mypy and pyright. A reply that does not validate
+        raises ``OutputValidationError`` (the request is recorded ``completed``); a type with
+        no usable JSON schema is recorded failed and raised as ``RequestValidationError``.
+        Raises ``RequestValidationError`` for bad input, ``InvalidRequestError`` at once when a
+        provider rejects the request itself, and ``AllProvidersFailedError`` when every
+        candidate failed.
         """
         intake = self._ensure_open()
         if response_model is not None:
-            from automatosx._output import with_response_model
+            from automatosx._output import UnusableOutputType, with_response_model
 
-            request = with_response_model(request, response_model)
+            try:
+                request = with_response_model(request, response_model)
+            except UnusableOutputType as exc:
+                message = f"invalid request: {exc}"
+                await intake.reject(request, False, message)
+                raise RequestValidationError(message) from None
         run = await intake.open(request, False)
         task = asyncio.current_task()
         tasks = self._tasks
         if task is not None:
             tasks.add(task)
         try:
-            response = await run.execute()
+            response = await execute(run)
         finally:
             tasks.discard(task)
         if response_model is not None:
-            from automatosx._output import parse_output
+            from automatosx._output import as_parsed, parse_output
 
+            response = as_parsed(response)
             parse_output(response, response_model)
         return response
 
@@ -365,7 +410,7 @@ class Router:
         live = self._live
         live.add(handle)
         if len(live) > self._live_limit:
-            self._live = live = {s for s in live if not _finished(s)}
+            self._live = live = {s for s in live if not s.finished}
             self._live_limit = max(_LIVE_PRUNE_AT, 2 * len(live))
         return handle
 

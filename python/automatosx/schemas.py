@@ -41,13 +41,14 @@ import functools
 import math
 import os
 import re
-import time
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -65,6 +66,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 from typing_extensions import Self
+
+from automatosx._clock import now_ms
 
 __all__ = [
     "ContentPart",
@@ -176,6 +179,14 @@ JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_check_json)]
 """A JSON object: string keys, JSON values, <= 32 levels deep, <= 10,000 values."""
 
 
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _none_as_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
 def _bounded(upper: int, unit: str, *, lower: int = 0) -> Any:
     """A ``Field`` bounded to ``lower..upper``, described for users and the JSON schema."""
     return Field(ge=lower, le=upper, description=f"{unit}, {lower}..{upper:_}")
@@ -216,8 +227,7 @@ def _assemble(cls: type[_M], data: dict[str, Any], fields_set: set[str]) -> _M:
     return obj
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+_now_ms = now_ms  # the old private name, until every importer uses automatosx._clock
 
 
 _CHECKED = ConfigDict(validate_assignment=True)
@@ -267,6 +277,8 @@ class _SeedModel(BaseModel):
         fields = _fields_of(cls)
         if len(values) != len(fields):  # callers written before fields were added
             values = {**_defaults_of(cls), **values}
+            for name in fields.difference(values):  # a default factory: a value per instance
+                values[name] = cls.model_fields[name].get_default(call_default_factory=True)
         return _assemble(cls, values, set(fields))
 
 
@@ -543,7 +555,12 @@ class ProviderRequest(_SeedModel):
     temperature: Annotated[float, Field(ge=0, le=2)] = 1.0
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
     stream: bool = False
-    stop_sequences: Annotated[list[Text], Field(max_length=10)] | None = None
+    stop_sequences: (
+        Annotated[list[Text], Field(max_length=10), BeforeValidator(_one_or_many)] | None
+    ) = Field(
+        default=None, validation_alias=AliasChoices("stop", "stopSequences", "stop_sequences")
+    )
+    """Sequences that end the reply; ``stop`` is accepted for it too, and a single string."""
     metadata: JsonObject | None = None
     tools: Annotated[list[Tool], Field(min_length=1, max_length=512)] | None = None
     tool_choice: ToolChoice | None = None
@@ -560,6 +577,33 @@ class ProviderRequest(_SeedModel):
         default=None, json_schema_extra=_EXTENSION
     )
     """The end user the request is made for: scopes per-user budgets. Recorded."""
+    seed: Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """Sampling seed (OpenAI, Gemini; Claude has none: refused before sending)."""
+    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """OpenAI, Gemini; refused for Claude."""
+    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """OpenAI, Gemini; refused for Claude."""
+    timeout_ms: Annotated[int, _bounded(_DAY_MS, "ms", lower=1)] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """This request's time limit per attempt, in place of the deployment's ``timeout``."""
+    max_retries: Annotated[int, _bounded(100, "retries")] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """Retries of the same deployment for this request, in place of the deployment's."""
+    provider_options: dict[ProviderName, JsonObject] | None = Field(
+        default=None, json_schema_extra=_EXTENSION
+    )
+    """Provider-specific fields by provider kind, sent only to that kind: ``{"openai":
+    {...}, "claude": {...}}`` are merged into the request body (the SDK's ``extra_body``);
+    ``{"gemini": {...}}`` into google-genai's ``GenerateContentConfig`` (its field names). A
+    kind's options override what the router would send for the same field."""
 
     @model_validator(mode="after")
     def _rich_rules(self) -> Self:
@@ -594,6 +638,16 @@ class ProviderRequest(_SeedModel):
             if type(message.content) is not str or message.tool_calls is not None:
                 return True
         return False
+
+    @property
+    def has_knobs(self) -> bool:
+        """Whether a sampling field beyond the common ones or provider options are set."""
+        return (
+            self.seed is not None
+            or self.presence_penalty is not None
+            or self.frequency_penalty is not None
+            or self.provider_options is not None
+        )
 
     def _rerouted(self, provider: ProviderName, model: str, stream: bool) -> ProviderRequest:
         """A copy aimed at another provider/model, skipping validation (the values come from
@@ -650,9 +704,19 @@ class ProviderResponse(_SeedModel):
     cost: Annotated[float, Field(ge=0)] | None = None
     metadata: JsonObject | None = None
     created_at: PosInt = Field(default_factory=_now_ms)
-    tool_calls: list[ToolCall] | None = None
+    tool_calls: Annotated[list[ToolCall], BeforeValidator(_none_as_empty)] = Field(
+        default_factory=list, json_schema_extra=_EXTENSION
+    )
+    """The tool calls the reply makes, in order; empty when it makes none (left out of dumps
+    when empty)."""
     parsed: Any = None
     """The reply parsed into the caller's ``response_model`` (left out of dumps when None)."""
+
+    def to_message(self) -> Message:
+        """This reply as the next turn's ``assistant`` message, its tool calls included: append
+        it to the request's messages, then a ``tool`` message per call with the result."""
+        calls = list(self.tool_calls) if self.tool_calls else None
+        return Message(role="assistant", content=self.content or None, tool_calls=calls)
 
 
 class StreamChunk(_SeedModel):

@@ -26,9 +26,7 @@ import threading
 import weakref
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from automatosx.errors import ConfigurationError
 from automatosx.observe import Observer
@@ -46,11 +44,13 @@ from automatosx.schemas import (
 from automatosx.store.base import Store
 
 if TYPE_CHECKING:
+    from automatosx._output import ParsedResponse
     from automatosx.shared import SharedState
 
 __all__ = ["SyncRouter", "SyncStream"]
 
 _T = TypeVar("_T")
+T = TypeVar("T")
 _JOIN_TIMEOUT = 30.0
 
 
@@ -243,11 +243,26 @@ class SyncRouter:
         """``closed``, ``open`` or ``half_open`` for a provider, None if breakers are off."""
         return self._router.breaker_state(provider)
 
+    @overload
+    def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: None = None
+    ) -> ProviderResponse: ...
+
+    @overload
+    def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: type[T]
+    ) -> ParsedResponse[T]: ...
+
+    @overload
+    def execute(
+        self, request: ProviderRequest | Mapping[str, Any], *, response_model: Any
+    ) -> ParsedResponse[Any]: ...
+
     def execute(
         self,
         request: ProviderRequest | Mapping[str, Any],
         *,
-        response_model: type[BaseModel] | None = None,
+        response_model: Any = None,
     ) -> ProviderResponse:
         """Send one non-streaming request and wait for the response (``response_model``:
         as :meth:`Router.execute <automatosx.router.Router.execute>`).
@@ -256,9 +271,10 @@ class SyncRouter:
         ``InvalidRequestError``, ``AllProvidersFailedError``, ``OutputValidationError``), in
         the calling thread.
         """
-        return self._ensure_open().call(
+        response: ProviderResponse = self._ensure_open().call(
             self._router.execute(request, response_model=response_model)
         )
+        return response
 
     def stream(self, request: ProviderRequest | Mapping[str, Any]) -> SyncStream:
         """Stream one request: ``for chunk in router.stream(req)`` yields

@@ -145,3 +145,15 @@ async def test_cancelling_during_the_retry_backoff_records_no_phantom_attempt(
     row = await e2e.stored(req["requestId"])
     assert (row.request.state, row.request.error_code) == ("failed", "CANCELLED")
     assert [(a.provider, a.error_code) for a in row.attempts] == [("claude", "RATE_LIMITED")]
+
+
+async def test_a_stream_closed_before_it_was_iterated_is_recorded_cancelled(
+    e2e: Harness,
+) -> None:
+    req = e2e.request("never read")
+    async with e2e.router("claude", ["gemini"]) as router, router.stream(req):
+        pass  # the caller gave up before reading anything
+    assert e2e.scenario.counts() == {"claude": 0, "gemini": 0, "openai": 0}
+    row = await e2e.stored(req["requestId"])
+    assert (row.request.state, row.request.error_code) == ("failed", "CANCELLED")
+    assert row.attempts == []

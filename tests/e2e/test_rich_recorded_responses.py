@@ -98,7 +98,7 @@ async def test_plain_response_reads_back_without_rich_fields(
     await store.save_request(record(rid))
     plain = rich_response(rid).model_copy(
         update={
-            "tool_calls": None,
+            "tool_calls": [],
             "tokens": TokenUsage(input_tokens=1, output_tokens=2, total_tokens=3),
         }
     )
@@ -106,6 +106,6 @@ async def test_plain_response_reads_back_without_rich_fields(
     row = await store.get_request(rid)
     assert row is not None
     assert row.response is not None
-    assert row.response.tool_calls is None
+    assert row.response.tool_calls == []
     assert row.response.tokens.cached_input_tokens is None
     assert row.response.model_dump() == plain.model_dump()

@@ -69,9 +69,9 @@ def test_counters_count_per_provider_and_reset() -> None:
 
 
 def test_scenario_from_dict_rejects_unknown_keys() -> None:
-    with pytest.raises(ValueError, match="unknown scenario keys"):
+    with pytest.raises(ValueError, match="rulez: unknown scenario key"):
         Scenario.from_dict({"rulez": []})
-    with pytest.raises(ValueError, match="unknown rule keys"):
+    with pytest.raises(ValueError, match=r"rules\[0\].staus: unknown rule key"):
         Scenario.from_dict({"rules": [{"staus": 500}]})
 
 

@@ -1,9 +1,7 @@
-"""Images are accepted and counted; prompt-cache, reasoning and thinking usage details appear
-when the request asks for them."""
+"""Images are accepted and counted; reasoning and thinking usage details appear when the
+request asks for them. (Prompt caching: test_emulator_prompt_cache.py.)"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from google.genai import types as genai_types
 
@@ -17,7 +15,6 @@ PIXEL = (  # a 1x1 PNG
     "hKmMIQAAAABJRU5ErkJggg=="
 )
 TEXT = "What is in this picture?"
-LONG_SYSTEM = "You are a careful assistant. " * 40
 
 
 async def test_claude_image_blocks_add_a_fixed_count_each(in_process: Emulated) -> None:
@@ -85,74 +82,6 @@ async def test_gemini_inline_and_file_data_add_a_fixed_count_each(in_process: Em
         d for d in usage.prompt_tokens_details if d.modality == genai_types.MediaModality.IMAGE
     ]
     assert image[0].token_count == 2 * IMAGE_TOKENS
-
-
-def _claude_cached(question: str) -> dict[str, Any]:
-    return {
-        "model": "claude-sonnet-4-6",
-        "max_tokens": 100,
-        "system": [{"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}],
-        "messages": user(question),
-    }
-
-
-async def test_claude_cache_control_writes_then_reads_the_prefix(in_process: Emulated) -> None:
-    first = await in_process.claude.messages.create(**_claude_cached("first question"))
-    second = await in_process.claude.messages.create(**_claude_cached("another question"))
-    prefix = estimate_tokens(len(LONG_SYSTEM))
-    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (
-        prefix,
-        0,
-    )
-    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (
-        0,
-        prefix,
-    )
-    assert (
-        second.usage.input_tokens
-        == estimate_tokens(len(LONG_SYSTEM) + len("another question")) - prefix
-    )
-
-
-async def test_claude_streamed_usage_carries_cache_reads(in_process: Emulated) -> None:
-    await in_process.claude.messages.create(**_claude_cached("warm it"))
-    async with in_process.claude.messages.stream(**_claude_cached("now stream")) as stream:
-        final = await stream.get_final_message()
-    assert final.usage.cache_read_input_tokens == estimate_tokens(len(LONG_SYSTEM))
-
-
-async def test_openai_repeated_prefix_reports_cached_tokens(in_process: Emulated) -> None:
-    def messages(question: str) -> Any:
-        return [{"role": "system", "content": LONG_SYSTEM}, {"role": "user", "content": question}]
-
-    first = await in_process.gpt.chat.completions.create(model="gpt-4o", messages=messages("a"))
-    second = await in_process.gpt.chat.completions.create(model="gpt-4o", messages=messages("b"))
-    assert first.usage
-    assert first.usage.prompt_tokens_details
-    assert second.usage
-    assert second.usage.prompt_tokens_details
-    assert first.usage.prompt_tokens_details.cached_tokens == 0
-    assert second.usage.prompt_tokens_details.cached_tokens == estimate_tokens(len(LONG_SYSTEM))
-
-
-async def test_gemini_repeated_prefix_reports_cached_content_tokens(in_process: Emulated) -> None:
-    def contents(question: str) -> Any:
-        return [
-            genai_types.Content(role="user", parts=[genai_types.Part(text=LONG_SYSTEM)]),
-            genai_types.Content(role="model", parts=[genai_types.Part(text="ok")]),
-            genai_types.Content(role="user", parts=[genai_types.Part(text=question)]),
-        ]
-
-    first = await in_process.gemini.models.generate_content(
-        model="gemini-2.5-flash", contents=contents("a")
-    )
-    second = await in_process.gemini.models.generate_content(
-        model="gemini-2.5-flash", contents=contents("b")
-    )
-    assert first.usage_metadata
-    assert not first.usage_metadata.cached_content_token_count
-    assert second.usage_metadata
-    assert second.usage_metadata.cached_content_token_count
 
 
 async def test_openai_reasoning_effort_reports_reasoning_tokens(emu: Emulated) -> None:

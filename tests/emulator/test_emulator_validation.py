@@ -264,7 +264,7 @@ async def test_deep_but_reasonable_nesting_is_accepted(in_process: Emulated) -> 
     nested: Any = "leaf"
     for _ in range(40):
         nested = {"x": nested}
-    body = claude_body(metadata={"user_id": "u"}, extra_blob=nested)
+    body = claude_body(metadata={"user_id": "u", "blob": nested})
     response = await post_claude(in_process, body)
     assert response.status_code == 200, response.text
 

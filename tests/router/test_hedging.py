@@ -116,3 +116,94 @@ async def test_the_lost_race_is_recorded_as_cancelled_hedge(tmp_path: Any) -> No
         ("gemini", "success"),
     ]
     assert (metrics["claude"].request_count, metrics["claude"].failure_count) == (1, 0)
+
+
+class CountingGuard:
+    """A deployment guard that counts admissions and how each one ended."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.admitted = 0
+        self.ended = 0
+
+    async def admit(self, tokens: Any, patience_ms: int) -> Any:
+        skip = await self.inner.admit(tokens, patience_ms)
+        if skip is None:
+            self.admitted += 1
+        return skip
+
+    def succeeded(self, estimate: int, used: int) -> None:
+        self.ended += 1
+        self.inner.succeeded(estimate, used)
+
+    def failed(self, counts: bool, retry_after_ms: int | None, cools: bool) -> None:
+        self.ended += 1
+        self.inner.failed(counts, retry_after_ms, cools)
+
+    def released(self) -> None:
+        self.ended += 1
+        self.inner.released()
+
+    @property
+    def breaker_state(self) -> str | None:
+        return self.inner.breaker_state  # type: ignore[no-any-return]
+
+
+async def test_cancelling_callers_mid_hedge_200_times_leaks_nothing(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    # Issue 19 item 5: each caller is cancelled once its hedge is under way (both legs
+    # waiting on their provider). Afterwards both deployments read 0 in flight, every
+    # admission was ended (released), and each request recorded its hedge attempt.
+    import automatosx.router as router_module
+    from automatosx._routing.guard import local_guard
+    from automatosx.store import open_store
+
+    guards: dict[str, CountingGuard] = {}
+
+    def counting(spec: Any) -> CountingGuard:
+        guards[spec.name] = CountingGuard(local_guard(spec))
+        return guards[spec.name]
+
+    monkeypatch.setattr(router_module, "local_guard", counting)
+    hedge_started = asyncio.Event()
+    forever = asyncio.Event()
+
+    async def first_leg() -> None:
+        await forever.wait()
+
+    async def hedge_leg() -> None:
+        hedge_started.set()
+        await forever.wait()
+
+    rounds = 200
+    # each round: a quick request (not hedged) then the hedged one, so the hedging budget
+    # (extra requests at most 100% of recent ones) always allows the hedge
+    claude = ScriptedProvider("claude", [None, first_leg] * rounds)
+    gemini = ScriptedProvider("gemini", [hedge_leg] * rounds)
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    ids = []
+    async with Router(options(maxExtraPercent=100), [claude, gemini], store=db) as r:
+        for i in range(rounds):
+            await r.execute(REQUEST)
+            hedge_started.clear()
+            req = {**REQUEST, "requestId": f"00000000-0000-4000-8000-{i:012d}"}
+            ids.append(req["requestId"])
+            task = asyncio.create_task(r.execute(req))
+            await hedge_started.wait()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        stats = {name: dep.stats.in_flight for name, dep in r._deployments.items()}
+    assert stats == {"claude": 0, "gemini": 0}
+    assert {n: (g.admitted, g.ended) for n, g in guards.items()} == {
+        "claude": (2 * rounds, 2 * rounds),
+        "gemini": (rounds, rounds),
+    }
+    async with open_store(db) as store:
+        rows = [await store.get_request(rid) for rid in ids]
+    assert all(row is not None for row in rows)
+    recorded = [sorted((a.provider, a.error_code) for a in row.attempts) for row in rows if row]
+    assert recorded == [[("claude", "CANCELLED"), ("gemini", "CANCELLED")]] * rounds
+    assert {(row.request.state, row.request.error_code) for row in rows if row} == {
+        ("failed", "CANCELLED")
+    }

@@ -9,7 +9,7 @@ import pytest
 
 from automatosx import Router
 from automatosx.errors import ServerError
-from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo, SkipInfo
+from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo, SkipInfo
 
 from .conftest import ScriptedProvider
 
@@ -35,7 +35,7 @@ class Log(Observer):
     async def chunk(self, request: RequestInfo, index: int, text: str) -> None:
         self.events.append(("chunk", index, text))
 
-    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         self.events.append(("finished", outcome.state, outcome.error_code, outcome.attempts))
 
 
@@ -110,7 +110,7 @@ class Partial(Observer):
     def __init__(self) -> None:
         self.finished = 0
 
-    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         self.finished += 1
 
 

@@ -8,20 +8,23 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from store_records import new_id, request_record
+from tests.store.conftest import Backend
 
-import automatosx.store._writer as writer_module
+import automatosx.store._batch_writer as batch_writer_module
+import automatosx.store._queue as queue_module
 from automatosx.errors import ConfigurationError
 from automatosx.store import SQLiteStore
 
 
 class FakeClock:
-    """Stands in for the writer's ``time`` module: monotonic time moves only when told."""
+    """Stands in for the queue's and the writer's ``time``: monotonic time moves when told."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -36,27 +39,39 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(writer_module, "time", fake)
+    monkeypatch.setattr(queue_module, "time", fake)
+    monkeypatch.setattr(batch_writer_module, "time", fake)
     return fake
 
 
+class Gate:
+    """Holds every batch in the writer thread until opened: a stalled writer (a slow disk).
+    ``entered`` is set when the writer is inside a batch."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Event()
+
+    def set(self) -> None:
+        self.opened.set()
+
+    async def writer_inside(self) -> None:
+        assert await asyncio.to_thread(self.entered.wait, 10)
+
+
 @pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
-    """Holds every batch until set: the writer looks stalled (a slow disk)."""
-    opened = asyncio.Event()
-    real = writer_module._execute_grouped
+def gate(monkeypatch: pytest.MonkeyPatch, backend: Backend) -> Gate:
+    held = Gate()
+    dialect = type(backend.make()._dialect)
+    real = dialect.write
 
-    async def gated(*args: Any) -> None:
-        await opened.wait()
-        await real(*args)
+    async def gated(self: Any, *args: Any) -> None:
+        held.entered.set()
+        held.opened.wait(30)
+        await real(self, *args)
 
-    monkeypatch.setattr(writer_module, "_execute_grouped", gated)
-    return opened
-
-
-async def settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
+    monkeypatch.setattr(dialect, "write", gated)
+    return held
 
 
 def rows(path: Path) -> int:
@@ -67,37 +82,38 @@ def rows(path: Path) -> int:
 
 
 async def test_callers_wait_while_the_lag_exceeds_max_lag_then_all_rows_land(
-    db_path: Path, clock: FakeClock, gate: asyncio.Event
+    backend: Backend, clock: FakeClock, gate: Gate
 ) -> None:
-    store = SQLiteStore(db_path, max_lag_ms=500, queue_size=10_000)
+    store = backend.make(max_lag_ms=500, queue_size=10_000)
     await store.open()
-    writes = store._writes
+    writes = store._queue
     assert writes is not None
     await store.save_request(request_record(new_id()))
-    await settle()  # the writer took it and is stuck in the transaction
+    await gate.writer_inside()  # the writer took it and is stuck in the transaction
     clock.now += 0.2
     assert store.write_lag_ms() == pytest.approx(200)
     await store.save_request(request_record(new_id()))  # lag 200 ms < 500: no wait
     clock.now += 0.4  # the oldest write is now 600 ms old
     late = asyncio.create_task(store.save_request(request_record(new_id())))
-    await settle()
-    assert not late.done()
+    for _ in range(20):
+        await asyncio.sleep(0)
     assert writes._blocked_puts == 1
     gate.set()
     await late
     await store.close()
-    assert rows(db_path) == 3
+    assert store.write_lag_ms() == 0.0
+    assert await backend.count("provider_requests") == 3
 
 
 async def test_a_slow_transaction_halves_the_batch_and_fast_ones_grow_it_back(
-    db_path: Path, clock: FakeClock, gate: asyncio.Event
+    backend: Backend, clock: FakeClock, gate: Gate
 ) -> None:
-    store = SQLiteStore(db_path, batch_size=64, commit_interval_ms=100, max_lag_ms=10_000)
+    store = backend.make(batch_size=64, commit_interval_ms=100, max_lag_ms=10_000)
     await store.open()
-    writes = store._writes
+    writes = store._writer
     assert writes is not None
     await store.save_request(request_record(new_id()))
-    await settle()
+    await gate.writer_inside()
     clock.now += 0.3  # this transaction "took" 300 ms
     gate.set()
     await store.flush()

@@ -1,14 +1,16 @@
-"""provider_metrics, kept by triggers: per attempt, per provider/model, per UTC day."""
+"""provider_metrics, kept by triggers on every backend: per attempt, per provider/model, per
+UTC day."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from store_records import T0, attempt_record, new_id, request_record, response
 
 from automatosx.schemas import TokenUsage
-from automatosx.store import MetricsRow, SQLiteStore
+from automatosx.store import MetricsRow
 
 MIDNIGHT = T0 + 86_400_000  # 2026-01-02T00:00:00Z
 DAY1, DAY2 = "2026-01-01", "2026-01-02"
@@ -19,8 +21,9 @@ def tokens(inp: int, out: int) -> TokenUsage:
 
 
 async def test_metrics_match_hand_computed_sums_split_at_utc_midnight(
-    store: SQLiteStore,
+    any_store: Any,
 ) -> None:
+    store = any_store
     # Request A (day 1): claude fails twice, then openai answers.
     a = new_id()
     await store.save_request(request_record(a))
@@ -85,7 +88,10 @@ async def test_metrics_match_hand_computed_sums_split_at_utc_midnight(
     ) == await store.get_provider_metrics(date=DAY2)
 
 
-async def test_metrics_are_empty_for_an_unknown_day(store: SQLiteStore) -> None:
+async def test_metrics_are_empty_for_an_unknown_day(
+    any_store: Any,
+) -> None:
+    store = any_store
     rid = new_id()
     await store.save_request(request_record(rid))
     await store.save_attempt(attempt_record(rid))
@@ -97,8 +103,9 @@ async def test_metrics_are_empty_for_an_unknown_day(store: SQLiteStore) -> None:
     [(0, "1970-01-01"), (86_399_999, "1970-01-01"), (86_400_000, "1970-01-02")],
 )
 async def test_metrics_day_is_the_utc_day_of_the_attempt(
-    store: SQLiteStore, created_at: int, day: str
+    any_store: Any, created_at: int, day: str
 ) -> None:
+    store = any_store
     rid = new_id()
     await store.save_request(request_record(rid))
     await store.save_attempt(attempt_record(rid, created_at=created_at))

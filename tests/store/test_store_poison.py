@@ -1,5 +1,5 @@
-"""The write path isolates poison: one bad write is dropped and reported at once; the rest
-of its batch is kept; odd values never raise on the caller's path."""
+"""The write path isolates poison, on every backend: one bad write is dropped and reported at
+once; the rest of its batch is kept; odd values never raise on the caller's path."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from store_records import attempt_record, new_id, request_record, response
+from tests.store.conftest import Backend
 
 from automatosx.errors import StoreError
 from automatosx.store import SQLiteStore, WriteFailure
@@ -18,11 +19,11 @@ SURROGATE = "secret\ud800text"
 
 
 async def test_a_lone_surrogate_loses_only_its_own_write_and_is_reported(
-    db_path: Path, caplog: pytest.LogCaptureFixture
+    backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen: list[WriteFailure] = []
     good, bad = new_id(), new_id()
-    async with SQLiteStore(db_path, on_write_error=seen.append) as store:
+    async with backend.make(on_write_error=seen.append) as store:
         # one batch: the writer has not run between these saves
         await store.save_request(request_record(good))
         await store.save_request(request_record(bad))
@@ -31,7 +32,7 @@ async def test_a_lone_surrogate_loses_only_its_own_write_and_is_reported(
         await store.save_response(response(good))
         with (
             caplog.at_level(logging.ERROR, logger="automatosx.store"),
-            pytest.raises(StoreError, match="save_response failed: UnicodeEncodeError"),
+            pytest.raises(StoreError, match="save_response failed: "),
         ):
             await store.flush()
         kept_good = await store.get_request(good)
@@ -47,15 +48,13 @@ async def test_a_lone_surrogate_loses_only_its_own_write_and_is_reported(
     assert seen == drained
     [failure] = drained
     assert (failure.request_id, failure.kind) == (bad, "save_response")
-    assert failure.error.startswith("UnicodeEncodeError")
     assert "secret" not in failure.error
-    assert "text" not in failure.error.split(":")[0]
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert bad in record.getMessage()
     assert "secret" not in record.getMessage()
 
 
-async def test_a_failure_is_reported_before_any_flush_or_close(db_path: Path) -> None:
+async def test_a_failure_is_reported_before_any_flush_or_close(backend: Backend) -> None:
     reported = asyncio.Event()
     failures: list[WriteFailure] = []
 
@@ -63,15 +62,16 @@ async def test_a_failure_is_reported_before_any_flush_or_close(db_path: Path) ->
         failures.append(failure)
         reported.set()
 
-    store = SQLiteStore(db_path, on_write_error=on_error)
+    store = backend.make(on_write_error=on_error)
     await store.open()
     try:
-        await store.save_attempt(attempt_record(new_id()))  # no such request
+        orphan = new_id()
+        await store.save_attempt(attempt_record(orphan))  # no such request
         await asyncio.wait_for(reported.wait(), timeout=30)
-        assert [f.kind for f in failures] == ["save_attempt"]
+        assert [(f.request_id, f.kind) for f in failures] == [(orphan, "save_attempt")]
         assert store.write_errors == 1
     finally:
-        with pytest.raises(StoreError, match="FOREIGN KEY"):
+        with pytest.raises(StoreError, match=r"(?i)foreign key"):
             await store.close()
 
 
@@ -98,8 +98,9 @@ def deep() -> dict[str, Any]:
     ids=["circular", "deep", "tuple-key"],
 )
 async def test_metadata_that_cannot_be_serialized_is_left_out_and_reported(
-    store: SQLiteStore, metadata: dict[str, Any], error: str
+    any_store: Any, metadata: dict[str, Any], error: str
 ) -> None:
+    store = any_store
     rid = new_id()
     await store.save_request(request_record(rid, metadata=metadata))  # does not raise
     await store.save_response(response(rid, metadata=None))
@@ -114,8 +115,10 @@ async def test_metadata_that_cannot_be_serialized_is_left_out_and_reported(
 
 
 async def test_messages_whose_text_cannot_be_made_are_left_out_and_reported(
-    store: SQLiteStore,
+    any_store: Any,
 ) -> None:
+    store = any_store
+
     class Broken:
         def __str__(self) -> str:
             raise RecursionError("maximum recursion depth exceeded")
@@ -129,11 +132,13 @@ async def test_messages_whose_text_cannot_be_made_are_left_out_and_reported(
     assert [f.kind for f in store.drain_write_errors()] == ["save_request.messages"]
 
 
-async def test_a_sync_save_of_poison_raises_to_its_caller_and_is_counted(db_path: Path) -> None:
-    async with SQLiteStore(db_path, durability="sync") as store:
+async def test_a_sync_save_of_poison_raises_to_its_caller_and_is_counted(
+    backend: Backend,
+) -> None:
+    async with backend.make(durability="sync") as store:
         rid = new_id()
         await store.save_request(request_record(rid))
-        with pytest.raises(StoreError, match="save_response failed: UnicodeEncodeError"):
+        with pytest.raises(StoreError, match="save_response failed: "):
             await store.save_response(response(rid, content=SURROGATE))
         await store.save_response(response(rid))  # the writer lives on
         assert store.write_errors == 1
@@ -168,9 +173,9 @@ async def test_disk_full_in_write_behind_is_reported_at_once(db_path: Path) -> N
 
     store = SQLiteStore(db_path, on_write_error=on_error)
     await store.open()
-    assert store._conn is not None
-    pages = next(iter(await store._conn.execute_fetchall("PRAGMA page_count")))[0]
-    await store._conn.execute(f"PRAGMA max_page_count = {int(pages) + 2}")
+    conn = store._dialect._conn  # type: ignore[attr-defined]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {int(pages) + 2}")
     big = "x" * 20_000
     for _ in range(20):
         await store.save_request(request_record(new_id(), messages=big))

@@ -59,7 +59,7 @@ def test_migrate_creates_the_schema_once_and_hides_the_password(
     out, err = capsys.readouterr()
     assert out.splitlines() == ["migrated postgresql://...", "migrated postgresql://..."]
     assert "hunter2" not in out + err
-    from automatosx.store._pg_migrate import postgres_migration_files
+    from automatosx.store.postgres._migrate import postgres_migration_files
 
     expected = [name for name, _ in postgres_migration_files()]
     assert expected[0] == "001_initial.sql"

@@ -17,8 +17,8 @@ from store_records import T0, attempt_record, new_id, request_record, response
 from _servers import PostgresServer, RedisServer, create_database
 from automatosx.errors import MigrationError
 from automatosx.schemas import TokenUsage
-from automatosx.store._pg_migrate import migrate_postgres, postgres_migration_files
 from automatosx.store.postgres import PostgresStore
+from automatosx.store.postgres._migrate import migrate_postgres, postgres_migration_files
 
 SUMS = (
     "SELECT (SELECT COUNT(*) FROM provider_attempts),"

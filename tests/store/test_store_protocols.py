@@ -36,6 +36,12 @@ def test_sqlite_and_null_stores_implement_each_protocol(protocol: type, db_path:
 
 def test_a_writer_only_object_is_a_sink_but_not_a_reader() -> None:
     class Sink:
+        durability = "sync"
+        write_errors = 0
+
+        def drain_write_errors(self) -> list[object]:
+            return []
+
         async def open(self) -> None: ...
         async def save_request(self, record: object) -> None: ...
         async def update_request_state(self, request_id: str, **kw: object) -> None: ...
@@ -48,6 +54,24 @@ def test_a_writer_only_object_is_a_sink_but_not_a_reader() -> None:
 
     assert isinstance(Sink(), RecordSink)
     assert not isinstance(Sink(), StoreReader)
+    del Sink.drain_write_errors  # what the router reads is part of the protocol
+    assert not isinstance(Sink(), RecordSink)
+
+
+async def test_null_store_has_every_protocol_method_and_records_nothing() -> None:
+    null = NullStore()
+    for protocol in (RecordSink, StoreReader):
+        for name, member in vars(protocol).items():
+            if callable(member) and not name.startswith("_"):
+                assert callable(getattr(null, name)), name
+    assert await null.list_requests() == []
+    assert await null.count_requests_by_state() == {}
+    assert await null.get_request("x") is None
+    assert null.drain_write_errors() == []
+    with pytest.raises(ValueError, match="by must be"):
+        await null.get_provider_summaries(by="nope")  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        null.save_everything  # noqa: B018
 
 
 async def test_messages_may_be_any_object_whose_str_is_the_text(store: SQLiteStore) -> None:

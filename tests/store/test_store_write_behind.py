@@ -68,8 +68,8 @@ async def test_ten_thousand_records_from_many_tasks_all_arrive(db_path: Path) ->
 async def test_full_queue_makes_writers_wait_and_drops_nothing(db_path: Path) -> None:
     store = SQLiteStore(db_path, queue_size=4, batch_size=2)
     await store.open()
-    assert store._writes is not None
-    writes = store._writes
+    assert store._queue is not None
+    writes = store._queue
     try:
         ids = [new_id() for _ in range(200)]
         waited = 0

@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from automatosx.schemas import ProviderRequest
 
 __all__ = ["Balancer", "LatencyBalancer", "LeastInFlight", "Member", "WeightedBalancer", "balancer"]
 
@@ -48,7 +51,12 @@ class MemberStats:
 
 
 class Balancer(Protocol):
-    def order(self, group: Sequence[Member]) -> list[Member]: ...
+    def order(
+        self, group: Sequence[Member], request: ProviderRequest | None = None
+    ) -> list[Member]:
+        """The group's members, the pick first. ``request`` is the request being routed: a
+        sticky balancer pins its conversation prefix, ``user`` or ``tenant`` to a member."""
+        ...
 
     def observe(self, member: Member, latency_ms: float) -> None:
         """A latency sample of a successful attempt."""
@@ -58,7 +66,9 @@ class Balancer(Protocol):
 class WeightedBalancer:
     """Smooth weighted round robin."""
 
-    def order(self, group: Sequence[Member]) -> list[Member]:
+    def order(
+        self, group: Sequence[Member], request: ProviderRequest | None = None
+    ) -> list[Member]:
         total = 0
         best: Member | None = None
         for m in group:
@@ -81,7 +91,9 @@ class LeastInFlight:
     def __init__(self) -> None:
         self._wrr = WeightedBalancer()
 
-    def order(self, group: Sequence[Member]) -> list[Member]:
+    def order(
+        self, group: Sequence[Member], request: ProviderRequest | None = None
+    ) -> list[Member]:
         least = min(m.stats.in_flight for m in group)
         tied = [m for m in group if m.stats.in_flight == least]
         first = self._wrr.order(tied)[0] if len(tied) > 1 else tied[0]
@@ -113,7 +125,9 @@ class LatencyBalancer:
         age = max(0.0, now - s.sampled_at)
         return s.ewma_ms * math.pow(0.5, age / self.half_life_s)
 
-    def order(self, group: Sequence[Member]) -> list[Member]:
+    def order(
+        self, group: Sequence[Member], request: ProviderRequest | None = None
+    ) -> list[Member]:
         now = self.clock()
         scored = sorted(group, key=lambda m: self.score(m, now))
         best = self.score(scored[0], now)

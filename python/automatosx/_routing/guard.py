@@ -1,53 +1,24 @@
-"""Admission per deployment: limiter wait or skip, a 429's cool-down, the circuit breaker.
+"""Admission per deployment in one process: limiter wait or skip, a 429's cool-down, the
+circuit breaker.
 
-The attempt loop only talks to a :class:`Guard`; :class:`LocalGuard` is the implementation
-over the Rust core (one process). ``admit`` is a coroutine so that an implementation sharing
-its state with other processes can plug in without touching the loop; the local one awaits
-only when it must sleep through a short limiter wait or cool-down.
+The attempt loop only talks to a :class:`~automatosx.guards.Guard` (the public protocol);
+:class:`LocalGuard` is the implementation over the Rust core, built by :func:`local_guard`
+(the default :data:`~automatosx.guards.GuardFactory`). ``admit`` is a coroutine so that an
+implementation sharing its state with other processes (``automatosx.shared``) plugs in
+through its own factory; the local one awaits only when it must sleep through a short limiter
+wait or cool-down.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 from automatosx._core import CircuitBreaker, RateLimiter, monotonic_ms
-from automatosx.errors import CircuitOpenError, ProviderError, RateLimitError
+from automatosx.errors import CircuitOpenError, RateLimitError
+from automatosx.guards import DeploymentSpec, Guard, Skip
 
-__all__ = ["Guard", "LocalGuard", "Skip"]
-
-Skip = ProviderError | CircuitOpenError
-"""Why a deployment was passed over without sending anything."""
-
-
-@runtime_checkable
-class Guard(Protocol):
-    """Admission control of one deployment."""
-
-    async def admit(self, tokens: Callable[[], int], patience_ms: int) -> Skip | None:
-        """Wait for the limiter or a cool-down when the wait is at most ``patience_ms``;
-        return why to skip the deployment, or None when the request may be sent now.
-        ``tokens`` gives the request's token estimate (called only when a limiter needs it)."""
-        ...
-
-    def succeeded(self, estimate: int, used: int) -> None:
-        """A call succeeded: close the breaker's probe, settle the token reservation."""
-        ...
-
-    def failed(self, counts: bool, retry_after_ms: int | None, cools: bool) -> None:
-        """A call failed: a breaker failure when ``counts`` (else neutral); cool the
-        deployment for ``retry_after_ms`` when ``cools``."""
-        ...
-
-    def released(self) -> None:
-        """A call ended without saying anything of the provider (cancelled): neutral."""
-        ...
-
-    @property
-    def breaker_state(self) -> str | None:
-        """``closed``, ``open`` or ``half_open``; None without a breaker."""
-        ...
+__all__ = ["Guard", "LocalGuard", "Skip", "local_guard"]
 
 
 class LocalGuard:
@@ -109,3 +80,8 @@ class LocalGuard:
     @property
     def breaker_state(self) -> str | None:
         return None if self.breaker is None else str(self.breaker.state)
+
+
+def local_guard(spec: DeploymentSpec) -> LocalGuard:
+    """The default guard factory: this process's limiter, cool-down and breaker."""
+    return LocalGuard(spec.name, spec.breaker, spec.limiter)

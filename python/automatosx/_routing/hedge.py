@@ -12,7 +12,9 @@ hedging can never double the load on a struggling provider.
 loser is cancelled and recorded as an attempt with outcome ``cancelled_hedge`` (neutral for its
 breaker). When the hedge wins, the state machine moves to it as a fallback. When both fail,
 the hedge's failure is recorded and the first attempt's error goes to the failure policy as
-usual.
+usual. When the caller cancels mid-race, the hedge is cancelled and recorded ``cancelled``.
+This module races (I/O); every piece of bookkeeping — in-flight counts, guards, the
+attempts' records — is the request's ``Run`` (``side_began``, ``side_ended``, ``hedge_won``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from automatosx._routing.policy import rule_for
-from automatosx.errors import Attempt, ProviderError, ProviderTimeoutError
+from automatosx.errors import ProviderTimeoutError
 from automatosx.schemas import HedgingOptions, ProviderRequest
 
 # The run and its deployments are duck-typed here: run.py imports this module.
@@ -144,14 +145,12 @@ async def _race(
         hedging.observe(dep, time.perf_counter() - started)
         return dep, result
     other, model = run.cands[run.pos + 1]
-    if await other.guard.admit(run.token_estimate, 0) is not None:
+    if not await run.admit(other, model, 0, side=True):
         result = await first  # the next candidate cannot take it now: no hedge
         hedging.observe(dep, time.perf_counter() - started)
         return dep, result
     budget.spent()
-    request = run.request._rerouted(other.name, model, run.request.stream)
-    other.stats.in_flight += 1
-    hedge_started = time.perf_counter_ns()
+    request = await run.side_began(other, model)
     hedge = asyncio.ensure_future(_leg(step(other, request), limit_s(other), other, late))
     try:
         pending: set[asyncio.Future[T]] = {first, hedge}
@@ -166,16 +165,15 @@ async def _race(
                 loser = hedge if winner is first else first
                 await _cancel(loser, pending)
                 if winner is first:
-                    await _lost(run, other, model, hedge_started, failures.get(hedge))
-                    other.stats.in_flight -= 1
+                    await run.side_ended(failures.get(hedge))
                     return dep, first.result()
-                await run.hedge_won(dep, other, failures.get(first), hedge_started)
+                await run.hedge_won(dep, failures.get(first))
                 return other, hedge.result()
         # Both failed: the hedge's failure is recorded; the first's goes to the policy.
-        other.stats.in_flight -= 1
-        await _lost(run, other, model, hedge_started, failures[hedge])
+        await run.side_ended(failures[hedge])
         raise failures[first]
     except asyncio.CancelledError:
+        # The caller cancelled: the Run records the hedge cancelled (run.cancelled()).
         if not hedge.done():
             hedge.cancel()
             with contextlib.suppress(BaseException):
@@ -199,25 +197,3 @@ async def _cancel(loser: asyncio.Future[Any], pending: set[asyncio.Future[Any]])
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
-
-
-async def _lost(
-    run: Run, dep: Deployment, model: str, started_ns: int, error: BaseException | None
-) -> None:
-    """Record the hedge's attempt: cancelled (it lost the race) or failed."""
-    run.n += 1
-    duration = (time.perf_counter_ns() - started_ns) // 1_000_000
-    if error is None:
-        dep.guard.released()
-        err: BaseException = ProviderError(
-            "cancelled: another attempt answered first", provider=dep.name, code="CANCELLED_HEDGE"
-        )
-        await run.side_attempt(dep, model, started_ns, err, "cancelled_hedge")
-        return
-    mapped = (
-        error if isinstance(error, ProviderError) else ProviderError(str(error), provider=dep.name)
-    )
-    rule = rule_for(mapped)
-    dep.guard.failed(rule.breaker == "failure", mapped.retry_after_ms, rule.cools)
-    run.attempts.append(Attempt(dep.name, model, mapped, duration))
-    await run.side_attempt(dep, model, started_ns, mapped, "failure")

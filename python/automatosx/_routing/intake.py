@@ -23,12 +23,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from automatosx._clock import now_ms
 from automatosx._routing.plan import Plan
 from automatosx._routing.run import Run
+from automatosx._routing.streamed import StreamRun
 from automatosx.errors import RequestValidationError
-from automatosx.observe import Outcome, RequestInfo
+from automatosx.observe import RequestEnd, RequestInfo
 from automatosx.schemas import UUID_PATTERN, ProviderRequest, _new_request_id
-from automatosx.schemas import _now_ms as now_ms
 
 __all__ = ["Intake", "validation_message"]
 
@@ -72,11 +73,19 @@ class Intake:
                 await self.reject(raw, stream, message)
                 raise RequestValidationError(message) from exc
         else:
-            raise TypeError(
-                f"request: expected a ProviderRequest or a dict in the seed's JSON shape, got "
+            message = (
+                "request: expected a ProviderRequest or a dict in the seed's JSON shape, got "
                 f"{type(raw).__name__}"
             )
+            await self.reject(raw, stream, message)
+            raise TypeError(message)
         primary = req.provider or plan.options.primary_provider
+        if req.provider is None and req.model is not None and plan.by_model is not None:
+            try:
+                primary = plan.by_model.target(req.model)
+            except RequestValidationError as exc:
+                await self.reject(raw, stream, str(exc))
+                raise
         route = plan.route(primary)
         if route is None:
             message = (
@@ -85,7 +94,7 @@ class Intake:
             )
             await self.reject(raw, stream, message)
             raise RequestValidationError(message)
-        cands, labels = route.candidates(req.model, plan.balancers)
+        cands, labels = route.candidates(req, plan.balancers)
         model = cands[0][1]
         if not model:
             message = (
@@ -100,11 +109,13 @@ class Intake:
         if seen is not None:
             rid = req.request_id
             if rid in seen:
-                raise RequestValidationError(
+                message = (
                     f"invalid request: requestId {rid} was already used by this router (a "
                     "request's id is its row in the store): omit requestId or give each "
                     "request its own"
                 )
+                await self.reject(req, stream, message)  # under a fresh id of its own
+                raise RequestValidationError(message)
             seen[rid] = None
             if len(seen) > _SEEN_MAX:
                 seen.popitem(last=False)
@@ -119,7 +130,7 @@ class Intake:
                 created_at=now_ms(),
                 started_ns=time.perf_counter_ns(),
             )
-        return Run(plan, req, cands, labels, stream, info)
+        return (StreamRun if stream else Run)(plan, req, cands, labels, stream, info)
 
     async def reject(self, raw: Any, stream: bool, message: str) -> None:
         """A request that failed validation still ends in a recorded terminal state."""
@@ -155,9 +166,9 @@ class Intake:
             model=model,
             created_at=created,
             started_ns=time.perf_counter_ns(),
-            raw=dict(data),
+            raw=_as_dict(data),
         )
-        outcome = Outcome(
+        outcome = RequestEnd(
             state="failed",
             history=list(_REJECTED),
             retry_count=0,
@@ -179,6 +190,14 @@ def _recordable_name(value: Any) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _as_dict(data: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The input as a dict for the rejection's row (an odd mapping may not copy)."""
+    try:
+        return dict(data)
+    except Exception:  # a hostile mapping: its row records what could be read
+        return {}
 
 
 def _get(data: Mapping[Any, Any], *keys: str) -> Any:

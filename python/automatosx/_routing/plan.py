@@ -15,28 +15,30 @@ an order per request (O(deployments in the group)).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from automatosx._core import Backoff, CircuitBreaker, RateLimiter
+from automatosx._core import Backoff, CircuitBreaker
 from automatosx._routing.balance import Balancer, MemberStats, balancer
-from automatosx._routing.guard import Guard, LocalGuard
+from automatosx._routing.by_model import ModelRoutes
+from automatosx._routing.guard import local_guard
 from automatosx._routing.hedge import Hedging
 from automatosx.errors import ConfigurationError
+from automatosx.guards import AttemptGuard, AttemptGuardFactory, DeploymentSpec, Guard, GuardFactory
 from automatosx.providers.base import Provider
-from automatosx.schemas import ModelPrice, ProviderConfig, RouterOptions
+from automatosx.schemas import ModelPrice, ProviderRequest, RouterOptions
 
 if TYPE_CHECKING:
+    from automatosx._routing.before import PreRequest
     from automatosx.observe import Observers
     from automatosx.pricing import PriceBook
 
-__all__ = ["Candidate", "Deployment", "Plan", "Route", "build_deployments"]
+__all__ = ["Candidate", "Deployment", "Plan", "Route", "build_guards"]
 
 _MODEL_CACHE = 256
 _ROUTE_CACHE = 1_024
-_DEFAULT_TIMEOUT_MS = 60_000
-_DEFAULT_MAX_RETRIES = 3
 
 
 @dataclass(slots=True, eq=False)
@@ -49,7 +51,12 @@ class Deployment:
     default_model: str | None
     max_retries: int
     timeout_s: float
-    guard: Guard
+    spec: DeploymentSpec
+    """What the guard factories build this deployment's guards from."""
+    guard: Guard = field(init=False)
+    """Built once by the plan's :data:`~automatosx.guards.GuardFactory` (``Plan.build``)."""
+    extra_guards: tuple[AttemptGuard, ...] = ()
+    """Its :class:`~automatosx.guards.AttemptGuard` s, built once by the plan."""
     breaker: CircuitBreaker | None = None
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     owned: bool = True
@@ -60,6 +67,8 @@ class Deployment:
     stats: MemberStats = field(default_factory=MemberStats)
     labels: dict[str, str] = field(default_factory=dict)
     """``"<id>/<model>"`` per model: the state machine's fallback labels, made once."""
+    models: tuple[str, ...] = ()
+    """The models its config lists (routing by model name, see ``by_model``)."""
 
 
 Candidate = tuple[Deployment, str]
@@ -89,10 +98,12 @@ class Route:
     """Static routes' candidates for a request that names its model (bounded cache)."""
 
     def candidates(
-        self, model: str | None, balancers: Mapping[str, Balancer]
+        self, request: ProviderRequest, balancers: Mapping[str, Balancer]
     ) -> tuple[tuple[Candidate, ...], list[str]]:
         """The request's candidates and the machine's fallback labels (all but the first).
-        ``model`` is the request's own model, which the primary entry uses."""
+        The request's own model is the primary entry's; a group's balancer sees the request
+        (sticky routing pins a conversation, user or tenant to a deployment)."""
+        model = request.model
         static = self.static
         if static is not None:
             if model is None:
@@ -100,20 +111,21 @@ class Route:
             hit = self.by_model.get(model)
             if hit is not None:
                 return hit
-            made = self._expand(model, balancers)
+            made = self._expand(request, balancers)
             if len(self.by_model) < _MODEL_CACHE:
                 self.by_model[model] = made
             return made
-        return self._expand(model, balancers)
+        return self._expand(request, balancers)
 
     def _expand(
-        self, model: str | None, balancers: Mapping[str, Balancer]
+        self, request: ProviderRequest, balancers: Mapping[str, Balancer]
     ) -> tuple[tuple[Candidate, ...], list[str]]:
+        model = request.model
         cands: list[Candidate] = []
         for i, entry in enumerate(self.entries):
             members = entry.members
             if len(members) > 1:
-                members = balancers[entry.label].order(members)  # type: ignore[assignment]
+                members = balancers[entry.label].order(members, request)  # type: ignore[assignment]
             chosen = model if i == 0 and model is not None else entry.model
             for dep in members:
                 cands.append((dep, chosen or dep.default_model or model or ""))
@@ -166,6 +178,14 @@ class Plan:
     fallback_on_content_filter: bool
     observes_latency: bool
     hedging: Hedging | None
+    attempt_guards: bool
+    """Some deployment has an :class:`~automatosx.guards.AttemptGuard`."""
+    before: tuple[PreRequest, ...]
+    """The pre-request steps (``before.py``), asked in order between intake and the loop."""
+    ending: set[asyncio.Task[None]] = field(default_factory=set)
+    """Cancelled requests still being recorded (``aclose`` waits for them)."""
+    by_model: ModelRoutes | None = None
+    """Where a request that names only its model goes (None: a single group)."""
 
     @classmethod
     def build(
@@ -174,8 +194,16 @@ class Plan:
         deployments: Mapping[str, Deployment],
         prices: PriceBook | None,
         observers: Observers,
+        *,
+        guards: GuardFactory = local_guard,
+        attempt_guards: Sequence[AttemptGuardFactory] = (),
+        before: Sequence[PreRequest] = (),
     ) -> Plan:
+        """Resolve every name and build every deployment's guards, once: ``guards`` builds
+        each deployment's :class:`~automatosx.guards.Guard` (local, or a fleet's), each of
+        ``attempt_guards`` its extra guards. Nothing replaces them afterwards."""
         cls.check_names(options, deployments)  # fail at open() on a bad reference
+        build_guards(deployments, guards, attempt_guards)
         groups = _groups(deployments)
         fallbacks = list(options.fallback_providers) if options.enable_fallback else []
         resolve = _Resolver(deployments, groups)
@@ -209,6 +237,13 @@ class Plan:
             fallback_on_content_filter=options.fallback_on_content_filter,
             observes_latency=strategy == "latency",
             hedging=None if options.hedging is None else Hedging(options.hedging),
+            attempt_guards=any(dep.extra_guards for dep in deployments.values()),
+            before=tuple(before),
+            by_model=ModelRoutes.build(
+                groups,
+                options.primary_provider,
+                resolve(options.primary_provider, "primaryProvider").members,
+            ),
         )
 
     def route(self, target: str) -> Route | None:
@@ -249,6 +284,23 @@ class Plan:
                 f"'<group-or-id>/<model>'; configured groups: {', '.join(resolve.groups)}; "
                 f"deployment ids: {', '.join(deployments)}"
             )
+
+
+def build_guards(
+    deployments: Mapping[str, Deployment],
+    guards: GuardFactory,
+    attempt_guards: Sequence[AttemptGuardFactory] = (),
+) -> None:
+    """Give each deployment its guards, built once (a second call is a bug: refused)."""
+    for dep in deployments.values():
+        if hasattr(dep, "guard"):
+            raise ConfigurationError(
+                f"deployment {dep.name!r}: its guards were already built (a guard is built "
+                "once, never swapped: another router may hold it)"
+            )
+        dep.guard = guards(dep.spec)
+        extra = (factory(dep.spec) for factory in attempt_guards)
+        dep.extra_guards = tuple(g for g in extra if g is not None)
 
 
 def _groups(deployments: Mapping[str, Deployment]) -> dict[str, tuple[Deployment, ...]]:
@@ -310,101 +362,3 @@ def _route(entries: Sequence[Entry]) -> Route:
         static = _dedupe(cands)
         labels = _labels(static)
     return Route(tuple(deduped), static, labels, overlaps)
-
-
-def _breaker(options: RouterOptions) -> CircuitBreaker | None:
-    if not options.enable_circuit_breaker:
-        return None
-    return CircuitBreaker(
-        failure_threshold=options.circuit_breaker_threshold,
-        reset_timeout_ms=options.circuit_breaker_timeout,
-    )
-
-
-def _from_config(config: ProviderConfig, provider: Provider, options: RouterOptions) -> Deployment:
-    limits = config.rate_limits
-    breaker = _breaker(options)
-    limiter = RateLimiter(
-        requests_per_minute=limits.requests_per_minute,
-        tokens_per_minute=limits.tokens_per_minute,
-    )
-    dep_id = config.id or config.name
-    return Deployment(
-        name=dep_id,
-        provider=provider,
-        default_model=config.default_model,
-        max_retries=config.max_retries,
-        timeout_s=config.timeout / 1000,
-        guard=LocalGuard(dep_id, breaker, limiter),
-        breaker=breaker,
-        prices=config.prices or {},
-        kind=config.name,
-        group=config.group or dep_id,
-        weight=config.weight,
-    )
-
-
-def _from_instance(provider: Provider, options: RouterOptions) -> Deployment:
-    config = getattr(provider, "config", None)
-    if isinstance(config, ProviderConfig):
-        deployment = _from_config(config, provider, options)
-        deployment.owned = False
-        return deployment
-    name = provider.name
-    if not isinstance(name, str) or not name:
-        raise ConfigurationError(
-            f"providers: a Provider's name must be a non-empty string, got {name!r}"
-        )
-    breaker = _breaker(options)
-    return Deployment(
-        name=name,
-        provider=provider,
-        default_model=getattr(provider, "default_model", None),
-        max_retries=int(getattr(provider, "max_retries", _DEFAULT_MAX_RETRIES)),
-        timeout_s=int(getattr(provider, "timeout", _DEFAULT_TIMEOUT_MS)) / 1000,
-        guard=LocalGuard(name, breaker, None),
-        breaker=breaker,
-        owned=False,
-        kind=name,
-        group=name,
-    )
-
-
-def build_deployments(
-    entries: Iterable[ProviderConfig | Mapping[str, Any] | Provider],
-    options: RouterOptions,
-    http_client: Any = None,
-) -> dict[str, Deployment]:
-    """A deployment per entry: configs and dicts get a built-in adapter, instances are used
-    as they are (and not closed by the router). Ids must be unique."""
-    from automatosx.providers import create_provider
-    from automatosx.providers._config import coerce_config
-
-    if isinstance(entries, (str, bytes, Mapping)) or not isinstance(entries, Iterable):
-        raise ConfigurationError(
-            "providers: expected a list of ProviderConfig, seed-shaped dicts or Provider "
-            f"instances, got {type(entries).__name__}"
-        )
-    deployments: dict[str, Deployment] = {}
-    for entry in entries:
-        if isinstance(entry, Mapping):
-            entry = coerce_config(dict(entry))
-        if isinstance(entry, ProviderConfig):
-            if not entry.enabled:
-                continue
-            adapter = create_provider(entry, http_client=http_client)
-            deployment = _from_config(entry, adapter, options)
-        elif isinstance(entry, Provider):
-            deployment = _from_instance(entry, options)
-        else:
-            raise ConfigurationError(
-                "providers: expected ProviderConfig, a seed-shaped dict or a Provider, "
-                f"got {type(entry).__name__}"
-            )
-        if deployment.name in deployments:
-            raise ConfigurationError(
-                f"providers: deployment id {deployment.name!r} is configured twice (give each "
-                f"config its own 'id'); configured: {', '.join(deployments)}"
-            )
-        deployments[deployment.name] = deployment
-    return deployments

@@ -1,15 +1,17 @@
 """The failure policy: the one place that decides what a failed attempt leads to.
 
-``decide(error, ctx)`` answers :class:`Retry` (the same deployment, after ``delay_ms``),
-:data:`FALL_BACK` (the next candidate) or :data:`RAISE` (end the request with this error).
-Everything else asks it: the attempt loop acts on the answer, the Rust state machine is told
-the answer (``request_failed(retryable=...)``) and only checks its invariants (retries left,
-no chunk streamed unless restarting, a fallback left), and the failure-policy tables of the
-README and docs/architecture.md are tested against :data:`RULES`.
+``decide(error, ctx)`` returns a :class:`Decision`: everything the failure changes. Its
+``action`` is :class:`Retry` (the same deployment, after ``delay_ms``), :data:`FALL_BACK` (the
+next candidate) or :data:`RAISE` (end the request with this error); ``breaker`` is the
+breaker's verdict (``failure`` or ``neutral``); ``cool_ms`` how long a 429's retry-after cools
+the deployment for every request; ``rate_limited`` that the machine hears ``rate_limit_hit``.
+:func:`machine_events` is the one translation of a decision into state-machine events; the
+machine only checks its invariants (retries left, no chunk streamed unless restarting, a
+fallback left). The error classes' ``retryable``/``fallback``/``counts_against_breaker`` are
+read from :data:`RULES` (``errors.py``), and the failure-policy tables of the README and
+docs/architecture.md are generated from it (a test compares them).
 
 A rule is found by the error's class, most specific first (a subclass can override its base).
-``breaker`` says what the attempt does to the deployment's circuit breaker; ``cools`` that a
-429's retry-after cools the deployment for every request.
 """
 
 from __future__ import annotations
@@ -19,19 +21,22 @@ from dataclasses import dataclass
 from typing import Literal
 
 from automatosx import errors as E
-from automatosx._core import Backoff
+from automatosx._core import Backoff, Event
 
 __all__ = [
     "FALL_BACK",
     "RAISE",
     "RULES",
+    "Action",
     "AttemptContext",
     "Decision",
     "FallBack",
     "Raise",
     "Retry",
     "Rule",
+    "as_provider_error",
     "decide",
+    "machine_events",
     "rule_for",
 ]
 
@@ -55,7 +60,8 @@ class Raise:
 
 FALL_BACK = FallBack()
 RAISE = Raise()
-Decision = Retry | FallBack | Raise
+Action = Retry | FallBack | Raise
+"""What the request does next."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,24 @@ class AttemptContext:
 
 
 Breaker = Literal["failure", "neutral"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Everything one failed attempt changes: what the request does next, what the attempt
+    does to the deployment's breaker and cool-down, and how the machine hears it."""
+
+    action: Action
+    breaker: Breaker
+    """``failure`` moves the breaker towards open; ``neutral`` only frees a probe slot."""
+    cool_ms: int | None
+    """Cool the deployment (every request skips it) for this long: a 429's retry-after."""
+    rate_limited: bool
+    """The machine hears ``rate_limit_hit`` (a 429) rather than ``request_failed``."""
+
+    @property
+    def retry(self) -> bool:
+        return type(self.action) is Retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,23 +166,67 @@ def rule_for(error: E.ProviderError) -> Rule:
     return rule
 
 
-def decide(error: E.ProviderError, ctx: AttemptContext) -> Decision:
-    """Retry the same deployment, fall back to the next candidate, or raise.
+def decide(error: E.ProviderError, ctx: AttemptContext | None) -> Decision:
+    """Everything ``error`` changes: retry the same deployment, fall back to the next
+    candidate, or raise; the breaker's verdict; the deployment's cool-down.
 
     Retry needs: a rule that retries this error, a retry left, a backoff delay within the
     caller's patience (``None`` from :meth:`Backoff.delay_ms` means "fall back now"), and —
     once a chunk reached the caller — stream restarts allowed. Otherwise fall back when the
-    rule allows it; a stream past its first chunk falls back only as a restart.
+    rule allows it; a stream past its first chunk falls back only as a restart. With
+    ``ctx=None`` (an attempt beside the main one: a hedge) the action is FALL_BACK and only
+    the breaker's verdict and the cool-down matter.
     """
     rule = rule_for(error)
+    retry_after = error.retry_after_ms
+    cool = retry_after if rule.cools and retry_after else None
+    limited = rule.cools
+    if ctx is None:
+        return Decision(FALL_BACK, rule.breaker, cool, limited)
     may_continue = not ctx.streamed or ctx.restart_streams
     if may_continue and ctx.retry_count < ctx.max_retries and rule.retries(error):
-        delay = ctx.backoff.delay_ms(ctx.retry_count, error.retry_after_ms)
+        delay = ctx.backoff.delay_ms(ctx.retry_count, retry_after)
         if delay is not None:
-            return Retry(delay)
+            return Decision(Retry(delay), rule.breaker, cool, limited)
     if may_continue and rule.falls_back(ctx):
-        return FALL_BACK
-    return RAISE
+        return Decision(FALL_BACK, rule.breaker, cool, limited)
+    return Decision(RAISE, rule.breaker, cool, limited)
+
+
+_RETRY = Event.retry_request()
+_RESTART = Event.retry_request(restart=True)
+
+
+def machine_events(decision: Decision, error: E.ProviderError, restart: bool) -> list[Event]:
+    """The state-machine events that say ``decision`` about the attempt that failed with
+    ``error`` — the only place a decision becomes events. A retry ends in ``retrying``
+    (``restart``: a chunk had reached the caller); a fall-back or raise ends in ``failed``
+    (moving to the next candidate is ``fallback_to_provider``, sent by whoever moves). The
+    machine refuses (``InvalidTransitionError``) what its invariants forbid."""
+    retry = type(decision.action) is Retry
+    events: list[Event] = []
+    if decision.rate_limited:
+        events.append(Event.rate_limit_hit(retry_after_ms=error.retry_after_ms))
+        if not retry:
+            events.append(Event.request_failed(error=str(error), code=error.code, retryable=False))
+    else:
+        events.append(Event.request_failed(error=str(error), code=error.code, retryable=retry))
+    if retry:
+        events.append(_RESTART if restart else _RETRY)
+    return events
+
+
+def as_provider_error(exc: BaseException, provider: str, timeout_s: float) -> E.ProviderError:
+    """Any exception of an attempt at ``provider`` as the ProviderError the policy judges
+    (adapters raise mapped ones; a bare timeout is the attempt's ``timeout_s``)."""
+    if isinstance(exc, E.ProviderError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return E.ProviderTimeoutError(f"no reply within {timeout_s:g}s", provider=provider)
+    # An adapter that broke its contract (raised something unmapped): fall back, never retry.
+    return E.ProviderError(
+        f"adapter raised {type(exc).__name__}: {exc}", provider=provider, code="PROVIDER_ERROR"
+    )
 
 
 def counts_against_breaker(error: E.ProviderError) -> bool:

@@ -17,18 +17,27 @@ Store failures (:class:`StoreError`):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
+from automatosx._clock import now_ms
 from automatosx.errors import ProviderError, StoreError, redact
-from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo
-from automatosx.schemas import _now_ms as now_ms
-from automatosx.store._messages import LazyMessages, messages_json
-from automatosx.store.base import AttemptRecord, RecordSink, RequestRecord, WriteFailure
-from automatosx.store.base import Outcome as AttemptOutcome
+from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo
+from automatosx.store import (
+    AttemptRecord,
+    LazyMessages,
+    RecordSink,
+    RequestRecord,
+    WriteFailure,
+    messages_json,
+)
+from automatosx.store import Outcome as AttemptOutcome
 
 __all__ = ["LazyMessages", "StoreObserver", "messages_json", "now_ms"]
 
@@ -40,6 +49,7 @@ def error_text(error: BaseException) -> str:
 _OUTCOMES: dict[str, AttemptOutcome] = {"success": "success", "cancelled_hedge": "cancelled_hedge"}
 _STARTED = ["idle", "validating", "requesting"]  # the history once validation passed
 _MAX_LOST = 1_000
+_CANCELS_RIDDEN = 8  # a write is submitted through this many cancels of its caller
 logger = logging.getLogger("automatosx.store")
 
 
@@ -84,16 +94,48 @@ class StoreObserver(Observer):
             created_at=info.created_at,
             updated_at=info.created_at,
             metadata=None if req is None else req.metadata,
+            tenant=None if req is None else req.tenant,
+            user=None if req is None else req.user,
         )
+
+    async def _write(self, write: Callable[..., Awaitable[None]], *args: Any) -> bool:
+        """Submit one write even when the caller is cancelled meanwhile (a request's row and
+        its end must both reach the store); True when a cancel arrived, for the caller to
+        re-raise once all of the request's writes are submitted.
+
+        Write-behind: a save awaits only for room in the queue, before it is queued, so a
+        cancelled save is submitted again. Sync: the save runs as a task of its own and is
+        waited for to the end."""
+        cancelled = False
+        if not self.sync:
+            for _ in range(_CANCELS_RIDDEN):
+                try:
+                    await write(*args)
+                    return cancelled
+                except asyncio.CancelledError:
+                    cancelled = True
+            raise asyncio.CancelledError
+        task = asyncio.ensure_future(write(*args))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+            await asyncio.wait({task})
+            task.result()  # its StoreError, if any
+        return cancelled
 
     async def request_started(self, request: RequestInfo) -> None:
         assert request.request is not None
+        row = self._row(request, request.request.messages)
         try:
-            await self.sink.save_request(self._row(request, request.request.messages))
+            cancelled = await self._write(self.sink.save_request, row)
         except StoreError as exc:
             if self.sync:
                 raise  # nothing sent yet, no row: the caller learns it now
             self._failed(request.request_id, "save_request", exc)
+            return
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         error = attempt.error
@@ -112,12 +154,15 @@ class StoreObserver(Observer):
             created_at=now_ms(),
             kind=attempt.kind or None,
         )
+        cancelled = False
         try:
-            await self.sink.save_attempt(record)
+            cancelled = await self._write(self.sink.save_attempt, record)
         except StoreError as exc:
             self._failed(request.request_id, "save_attempt", exc)
+        if cancelled:
+            raise asyncio.CancelledError
 
-    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         sink = self.sink
         error = None if outcome.error is None else redact(outcome.error)[:2000]
         if request.request is None:  # invalid input: the whole row in one write
@@ -126,38 +171,47 @@ class StoreObserver(Observer):
             row.history = outcome.history
             row.error = None if error is None else writable(error)
             row.error_code = outcome.error_code
+            cancelled = False
             try:
-                await sink.save_request(row)
+                cancelled = await self._write(sink.save_request, row)
             except StoreError as exc:
                 self._failed(request.request_id, "save_request", exc)
                 self._settle(request.request_id, outcome)
+            if cancelled:
+                raise asyncio.CancelledError
             return
         rid = request.request_id
+        cancelled = False
         if outcome.response is not None:
             try:
-                await sink.save_response(outcome.response)
+                cancelled |= await self._write(sink.save_response, outcome.response)
             except StoreError as exc:
                 self._failed(rid, "save_response", exc)
         if self.chunks and outcome.chunks:
             try:
-                await sink.save_stream_chunks(rid, outcome.chunks)
+                cancelled |= await self._write(sink.save_stream_chunks, rid, outcome.chunks)
             except StoreError as exc:
                 self._failed(rid, "save_stream_chunks", exc)
         try:
-            await sink.update_request_state(
-                rid,
-                state=outcome.state,
-                retry_count=outcome.retry_count,
-                history=outcome.history,
-                error=error,
-                error_code=outcome.error_code,
-                updated_at=now_ms(),
+            cancelled |= await self._write(
+                partial(
+                    sink.update_request_state,
+                    rid,
+                    state=outcome.state,
+                    retry_count=outcome.retry_count,
+                    history=outcome.history,
+                    error=error,
+                    error_code=outcome.error_code,
+                    updated_at=now_ms(),
+                )
             )
         except StoreError as exc:
             self._failed(rid, "update_request_state", exc)
         self._settle(rid, outcome)
+        if cancelled:
+            raise asyncio.CancelledError
 
-    def _settle(self, request_id: str, outcome: Outcome) -> None:
+    def _settle(self, request_id: str, outcome: RequestEnd) -> None:
         """Sync mode: raise the request's first failed write, once every write was tried
         (not over a cancellation: the caller gets its CancelledError)."""
         exc = self.deferred.pop(request_id, None) if self.deferred else None

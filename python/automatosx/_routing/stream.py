@@ -1,6 +1,6 @@
 """A streamed request: the :class:`Stream` handle and the generator behind it.
 
-The generator shares the attempt loop with ``execute`` (:meth:`Run.attempt`): an attempt is
+The generator shares the attempt loop with ``execute`` (``attempt.py``): an attempt is
 established when its first non-empty event arrives within the time-to-first-token limit.
 From then on chunks flow to the caller; a gap longer than ``streamIdleTimeoutMs`` between
 chunks, a cut, or an error event fails the attempt, and the policy decides: with
@@ -16,25 +16,21 @@ and the detailed usage. Text is tested for first, so a text-only stream pays not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from automatosx._core import Event
+from automatosx._routing.attempt import EXPIRED, attempt, our_cancel, record_cancel
+from automatosx._routing.before import answer_before, tell_after
 from automatosx._routing.plan import Deployment
-from automatosx._routing.run import _EXPIRED, Run, _our_cancel, as_provider_error
-from automatosx.errors import ProviderTimeoutError
+from automatosx._routing.policy import as_provider_error
+from automatosx._routing.run import Run
+from automatosx._routing.streamed import StreamRun
+from automatosx.errors import ProviderTimeoutError, RequestValidationError
 from automatosx.providers.base import StreamEnd, StreamEvent
-from automatosx.schemas import (
-    ProviderRequest,
-    ProviderResponse,
-    StreamChunk,
-    TokenUsage,
-    ToolCall,
-)
-from automatosx.schemas import _now_ms as now_ms
+from automatosx.schemas import ProviderRequest, ProviderResponse, StreamChunk, TokenUsage, ToolCall
 
 if TYPE_CHECKING:
     from automatosx.schemas import ProviderRequest as _Req
@@ -55,17 +51,25 @@ class Stream:
     before, or when it failed). Leaving the loop early (``break``) or cancelling the task ends
     the request as failed with code ``CANCELLED``; use ``async with router.stream(req) as s``
     (or ``await s.aclose()``) to make that happen at once rather than at garbage collection.
+    A stream closed before it was iterated is recorded ``CANCELLED`` too (it entered).
     A chunk with ``restart=True`` means the reply started again (after a mid-reply failure):
     discard what the earlier chunks showed; its ``index`` is 0.
     """
 
-    __slots__ = ("__weakref__", "_gen", "_opener", "_request", "response")
+    __slots__ = ("__weakref__", "_ended", "_gen", "_opener", "_request", "response")
 
     def __init__(self, opener: Opener, request: ProviderRequest | Any) -> None:
         self._opener = opener
         self._request = request
         self._gen: AsyncGenerator[StreamChunk, None] | None = None
+        self._ended = False
         self.response: ProviderResponse | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the stream has ended (completed, failed or closed); one never iterated
+        has not."""
+        return self._ended
 
     def __aiter__(self) -> AsyncGenerator[StreamChunk, None]:
         if self._gen is None:
@@ -79,6 +83,13 @@ class Stream:
         """Stop the stream; if it had not finished, the request is recorded as CANCELLED."""
         if self._gen is not None:
             await self._gen.aclose()
+        elif not self._ended:  # never iterated: the request entered, so it has its row
+            self._ended = True
+            with contextlib.suppress(RequestValidationError, TypeError):  # recorded as such
+                run = await self._opener(self._request, True)
+                await run.start()
+                await run.cancelled()
+        self._ended = True
 
     async def __aenter__(self) -> Stream:
         return self
@@ -117,35 +128,55 @@ async def _open(dep: Deployment, request: _Req) -> tuple[AsyncIterator[StreamEve
         raise
 
 
-def _idle_check(run: Run, task: asyncio.Task[Any], idle: float) -> None:
-    """The stream's idle watchdog: one timer per stream, re-armed lazily (no per-chunk
-    timer). It cancels the task only while the stream waits on the provider, never while
-    the caller is busy with a chunk."""
-    loop = task.get_loop()
-    since = run.waiting_since
-    now = loop.time()
-    if since is not None and now - since >= idle:
-        run.expired = True
-        task.cancel(_EXPIRED)
-        return
-    base = since if since is not None else now
-    run.watchdog = loop.call_at(base + idle, _idle_check, run, task, idle)
+class _Watchdog:
+    """A stream's idle timer: one per stream, re-armed lazily (no per-chunk timer). It
+    cancels the task only while the stream waits on the provider (``waiting_since`` set),
+    never while the caller is busy with a chunk."""
+
+    __slots__ = ("expired", "handle", "idle", "task", "waiting_since")
+
+    def __init__(self, task: asyncio.Task[Any], idle: float) -> None:
+        self.task = task
+        self.idle = idle
+        self.expired = False
+        self.waiting_since: float | None = None
+        loop = task.get_loop()
+        self.handle: asyncio.TimerHandle | None = loop.call_at(loop.time() + idle, self.check)
+
+    def check(self) -> None:
+        loop = self.task.get_loop()
+        since = self.waiting_since
+        now = loop.time()
+        if since is not None and now - since >= self.idle:
+            self.expired = True
+            self.task.cancel(EXPIRED)
+            return
+        base = since if since is not None else now
+        self.handle = loop.call_at(base + self.idle, self.check)
+
+    def disarm(self) -> None:
+        handle = self.handle
+        if handle is not None:
+            handle.cancel()
+            self.handle = None
 
 
 async def stream_request(
     opener: Opener, raw: ProviderRequest | Any, handle: Stream
 ) -> AsyncGenerator[StreamChunk, None]:
-    """The whole streamed request in one generator frame (no per-chunk delegation)."""
-    run = await opener(raw, True)
+    """The whole streamed request in one generator frame (no per-chunk delegation). It does
+    the I/O: every change of the request's state is the Run's (``deliver``, ``failed``,
+    ``streamed``)."""
+    try:
+        run = await opener(raw, True)
+    except BaseException:
+        handle._ended = True
+        raise
+    assert isinstance(run, StreamRun)
     plan = run.plan
-    m = run.machine
-    rid = run.request.request_id
-    chunks = run.chunks
-    chunk_of = StreamChunk._chunk
-    chunk_event = Event.receive_stream_chunk
-    transition = m.transition
-    clock = time.time_ns
+    deliver = run.deliver
     chunk_obs = plan.observers.chunk
+    restart_obs = plan.observers.stream_restarted
     info = run.info
     idle = plan.stream_idle_timeout_s
     first = plan.first_token_timeout_s
@@ -155,149 +186,102 @@ async def stream_request(
 
     try:
         await run.start()
+        before = plan.before
+        if before:
+            hit = await answer_before(before, run.request, True)
+            if hit is not None:
+                texts = hit.chunks if hit.chunks is not None else [hit.response.content]
+                for text in texts:
+                    if text:
+                        yield deliver(text)
+                handle.response = await run.answered_before(hit)
+                yield run.done_chunk()
+                return
         while True:
-            dep, (events, item) = await run.attempt(_open, first_limit, "no first token")
-            run.inflight = dep  # still under way while it streams
+            dep, (events, item) = await attempt(run, _open, first_limit, "no first token")
             task = asyncio.current_task()
             assert task is not None
             loop = task.get_loop()
-            if idle is not None:
-                run.expired = False
-                run.watchdog = loop.call_at(loop.time() + idle, _idle_check, run, task, idle)
+            dog = None if idle is None else _Watchdog(task, idle)
             pull = events.__anext__
             try:
                 while True:
                     if type(item) is str:  # text first: the common case pays one test
                         if item:
-                            index = run.delivered
-                            transition(chunk_event(chunk=item, index=index))
-                            ts = clock() // 1_000_000
-                            chunks.append((len(chunks), item, ts))
-                            run.delivered = index + 1
-                            if run.restarting:
-                                run.restarting = False
-                                run.restarts += 1
-                                chunk = StreamChunk._restarted(rid, index, item, ts)
-                                attempt = run.attempt_info
-                                if attempt is not None and info is not None:
-                                    for obs in plan.observers.stream_restarted:
-                                        await obs.stream_restarted(info, attempt)
-                            else:
-                                chunk = chunk_of(rid, index, item, False, ts)
+                            chunk = deliver(item)
+                            if chunk.restart and restart_obs:
+                                await _restarted(run, restart_obs)
                             if chunk_obs:
                                 for obs in chunk_obs:
-                                    await obs.chunk(info, index, item)  # type: ignore[arg-type]
+                                    await obs.chunk(info, chunk.index, item)  # type: ignore[arg-type]
                             yield chunk
                     elif type(item) is ToolCall:
-                        chunk = _tool_chunk(run, rid, item)
+                        chunk = run.deliver_tool_call(item)
                         if chunk_obs:
                             for obs in chunk_obs:
                                 await obs.chunk(info, chunk.index, "")  # type: ignore[arg-type]
                         yield chunk
                     else:
                         break  # the StreamEnd
-                    if idle is not None:
-                        run.waiting_since = loop.time()
+                    if dog is not None:
+                        dog.waiting_since = loop.time()
                     try:
                         item = await pull()
                     except StopAsyncIteration:
                         item = _END
-                    run.waiting_since = None
+                    if dog is not None:
+                        dog.waiting_since = None
             except asyncio.CancelledError as exc:
-                run.waiting_since = None
-                if not (run.expired and _our_cancel(task, exc)):
-                    _disarm(run)
+                if dog is not None:
+                    dog.waiting_since = None
+                if not (dog is not None and dog.expired and our_cancel(task, exc)):
+                    _disarm(dog)
                     await _aclose(events)
                     raise
                 err: Exception = _idle_timeout(dep, idle)
             except GeneratorExit:
-                _disarm(run)
+                _disarm(dog)
                 await _aclose(events)
                 raise
             except Exception as exc:
                 err = exc
             else:
-                _disarm(run)
-                run.done_inflight()
+                _disarm(dog)
                 await _aclose(events)  # past its StreamEnd: let the adapter clean up now
-                handle.response = await completed(run, dep, item)
-                yield chunk_of(rid, run.delivered, "", True, now_ms())
+                assert isinstance(item, StreamEnd)
+                handle.response = response = await run.streamed(dep, item)
+                if before:
+                    await tell_after(before, run.request, response, run.final_texts())
+                yield run.done_chunk()
                 return
-            _disarm(run)
-            run.done_inflight()
+            _disarm(dog)
             await _aclose(events)
-            mapped = as_provider_error(err, dep)
+            mapped = as_provider_error(err, dep.name, dep.timeout_s)
             if not await run.failed(dep, mapped, run.began):
                 raise await run.all_failed()
     except (asyncio.CancelledError, GeneratorExit):
-        if not m.is_terminal:
-            await asyncio.shield(run.cancelled())
+        if not run.recorded:
+            await record_cancel(run)
         raise
+    finally:
+        handle._ended = True
 
 
-def _tool_chunk(run: Run, rid: str, call: ToolCall) -> StreamChunk:
-    """A completed tool call as a chunk of its own: empty text, the next index. The machine
-    and the recorded chunks count it (as empty text) so indices stay contiguous."""
-    index = run.delivered
-    run.machine.transition(Event.receive_stream_chunk(chunk="", index=index))
-    ts = time.time_ns() // 1_000_000
-    run.chunks.append((len(run.chunks), "", ts))
-    run.delivered = index + 1
-    if run.restarting:
-        run.restarting = False
-        run.restarts += 1
-        chunk = StreamChunk._restarted(rid, index, "", ts)
-    else:
-        chunk = StreamChunk._chunk(rid, index, "", False, ts)
-    chunk.__dict__["tool_call"] = call
-    return chunk
+async def _restarted(run: StreamRun, observers: tuple[Any, ...]) -> None:
+    attempt_info = run.attempt_info
+    if attempt_info is not None and run.info is not None:
+        for obs in observers:
+            await obs.stream_restarted(run.info, attempt_info)
 
 
-def _disarm(run: Run) -> None:
-    watchdog = run.watchdog
-    if watchdog is not None:
-        watchdog.cancel()
-        run.watchdog = None
+def _disarm(dog: _Watchdog | None) -> None:
+    if dog is not None:
+        dog.disarm()
 
 
 def _idle_timeout(dep: Deployment, idle: float | None) -> ProviderTimeoutError:
     # bytes had arrived: the policy may retry (restart on) the same deployment
     return ProviderTimeoutError(f"no chunk within {idle:g}s", provider=dep.name, received=True)
-
-
-async def completed(run: Run, dep: Deployment, end: StreamEvent) -> ProviderResponse:
-    assert isinstance(end, StreamEnd)
-    m = run.machine
-    usage = end.usage
-    duration = (time.perf_counter_ns() - run.started_ns) // 1_000_000
-    m.transition(
-        Event.stream_complete(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            total_tokens=usage.total_tokens,
-            duration_ms=duration,
-        )
-    )
-    ctx = m.context
-    model = end.model or ctx.model
-    prices = run.plan.prices
-    response = ProviderResponse._trusted(
-        request_id=run.request.request_id,
-        provider=dep.name,
-        model=model,
-        content=ctx.response,
-        tokens=usage,
-        finish_reason=end.finish_reason,
-        duration=duration,
-        tool_calls=list(end.tool_calls) if end.tool_calls else None,
-        cost=None if prices is None else prices.cost(dep.name, model, usage),
-        metadata=None,
-        created_at=now_ms(),
-    )
-    run.succeeded(dep, response)
-    if run.info is not None:
-        await run.completed(dep, response)
-    return response
 
 
 async def _aclose(events: AsyncIterator[Any]) -> None:

@@ -35,6 +35,8 @@ tokens ~ prompt characters / 4 and one output token per word; `max_tokens` trunc
 reason "length" / "max_tokens" / "MAX_TOKENS"). Scripted faults — statuses, latency,
 mid-stream errors, drops, silence, a late first token, stalls, cut streams, malformed events,
 context-length and content-filter answers: see `Scenario` and `Fault`.
+Prompts are cached like the services cache them (per API key, origin and model; minimum
+lengths, Anthropic's breakpoints, TTLs): see `PromptCache`.
 Recorded traffic can be replayed instead: `create_replay_app(*cassettes)`.
 """
 
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 from automatosx.emulator._app import create_app, create_replay_app
 from automatosx.emulator._conformance import CONFORMANCE_ENV, conformance_dir, conformance_files
+from automatosx.emulator._prompt_cache import CacheStats, PromptCache
 from automatosx.emulator._replay import Recording, load_recordings
 from automatosx.emulator._reply import Prompt, Reply, compose_reply, estimate_tokens
 from automatosx.emulator._responses import DroppedConnection
@@ -53,23 +56,28 @@ from automatosx.emulator._scenario import (
     RefusalKind,
     Rule,
     Scenario,
+    ScenarioError,
 )
-from automatosx.emulator._server import EmulatorServer, banner, serve
+from automatosx.emulator._server import EmulatorBindError, EmulatorServer, banner, serve
 
 __all__ = [
     "CONFORMANCE_ENV",
+    "CacheStats",
     "DroppedConnection",
+    "EmulatorBindError",
     "EmulatorServer",
     "Fault",
     "FaultKind",
     "MalformedKind",
     "PROVIDERS",
     "Prompt",
+    "PromptCache",
     "Recording",
     "RefusalKind",
     "Reply",
     "Rule",
     "Scenario",
+    "ScenarioError",
     "banner",
     "compose_reply",
     "conformance_dir",

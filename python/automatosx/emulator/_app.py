@@ -41,14 +41,16 @@ from automatosx.emulator._fault_bodies import (
     malformed_event,
     prompt_blocked_error,
 )
-from automatosx.emulator._features import compose, dialect_of, enrich, prefix_cache
+from automatosx.emulator._features import compose, dialect_of, enrich, prompt_cache
 from automatosx.emulator._gemini import GeminiWire, split_target
 from automatosx.emulator._openai import OpenAIWire
+from automatosx.emulator._prompt_cache import PromptCache
 from automatosx.emulator._quota import RateWindow
 from automatosx.emulator._reply import Prompt, Reply
 from automatosx.emulator._responses import Part, ScriptedResponse, until_disconnect
 from automatosx.emulator._responses_api import ResponsesWire
 from automatosx.emulator._scenario import Fault, Scenario
+from automatosx.emulator._schema_instance import SchemaError
 from automatosx.emulator._validate import validate_body
 from automatosx.emulator._wire import (
     DEFAULT_MODELS,
@@ -73,7 +75,9 @@ _NUMBER_HEADER = "x-emulator-request-number"
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def create_app(scenario: Scenario | None = None) -> Starlette:
+def create_app(
+    scenario: Scenario | None = None, *, prompt_cache: PromptCache | None = None
+) -> Starlette:
     """The emulator as an ASGI app; `app.state.scenario` may be changed or replaced any time.
 
     In-process use (no sockets), e.g. with the anthropic SDK:
@@ -85,6 +89,9 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
 
     The in-process transport buffers whole responses: latency and chunks still happen, but
     the client sees the body only once it is complete.
+
+    `prompt_cache` sets the prompt caches' TTL and clock (`PromptCache(ttl_s=..., clock=...)`);
+    `app.state.prompt_cache.stats(api_key=...)` counts cached input tokens per deployment.
     """
     app = Starlette(
         routes=[
@@ -110,6 +117,7 @@ def create_app(scenario: Scenario | None = None) -> Starlette:
     )
     app.state.scenario = scenario if scenario is not None else Scenario()
     app.state.quota = RateWindow()
+    app.state.prompt_cache = prompt_cache if prompt_cache is not None else PromptCache()
     return app
 
 
@@ -222,7 +230,9 @@ async def _generate(request: Request, wire: Wire) -> Response:
             return _replayed(request, scenario, fault, headers)
         dialect: str = getattr(wire, "dialect", wire.provider)
         validate_body(dialect, body)
-        prompt = enrich(dialect_of(wire), wire.parse(body, request), prefix_cache(request.app))
+        deployment = (wire.api_key(request) or "", request.headers.get("host", ""))
+        prompt = wire.parse(body, request)
+        prompt = enrich(dialect_of(wire), prompt, prompt_cache(request.app), deployment)
         if not is_known_model(dialect, prompt.model, scenario.models):
             raise wire.unknown_model_error(prompt.model, request)
         if fault.refusal == "context_length":
@@ -232,6 +242,7 @@ async def _generate(request: Request, wire: Wire) -> Response:
         if fault.stream_error_after is not None and not prompt.stream:
             status = fault.status or wire.default_stream_error_status()
             raise WireError(status, fault.message, fault.error)
+        reply = _reply(wire, prompt, fault)
     except WireError as error:
         quota = request.app.state.quota.record(wire.provider, 0)
         return _error_response(wire, error, wire.headers(new_id("req_emu"), quota) | headers, fault)
@@ -239,7 +250,17 @@ async def _generate(request: Request, wire: Wire) -> Response:
     headers = wire.headers(new_id("req_emu"), quota) | headers | dict(fault.headers)
     if fault.late_first_token_ms and not prompt.stream:
         await asyncio.sleep(fault.late_first_token_ms / 1000)
-    return _success(wire, prompt, fault, headers)
+    return _success(wire, prompt, fault, headers, reply)
+
+
+def _reply(wire: Wire, prompt: Prompt, fault: Fault) -> Reply:
+    """What the emulated model answers; a schema it cannot answer is the caller's 400."""
+    if fault.refusal == "prompt_blocked":
+        return Reply((), truncated=False)
+    try:
+        return compose(dialect_of(wire), prompt)
+    except SchemaError as error:
+        raise WireError(400, f"Invalid schema: {error}") from None
 
 
 def _stop_after(fault: Fault) -> int | None:
@@ -250,13 +271,13 @@ def _stop_after(fault: Fault) -> int | None:
     return None
 
 
-def _success(wire: Wire, prompt: Prompt, fault: Fault, headers: dict[str, str]) -> Response:
+def _success(
+    wire: Wire, prompt: Prompt, fault: Fault, headers: dict[str, str], reply: Reply
+) -> Response:
     provider = wire.provider
     filtered = fault.refusal in ("content_filter", "prompt_blocked")
     if fault.refusal == "prompt_blocked" and provider == "gemini":
         return _blocked_prompt(wire, prompt, headers)
-    reply = Reply((), truncated=False) if fault.refusal == "prompt_blocked" else None
-    reply = reply or compose(dialect_of(wire), prompt)
     drop, hang = fault.drop_after is not None, fault.stall_after is not None
     if not prompt.stream:
         data = wire.reply_json(prompt, reply)

@@ -14,11 +14,8 @@ Rules (deterministic, so tests can pin them):
   schema gets `{"answer": "<the usual reply>"}`.
 - Images: each image (Anthropic `image` block, OpenAI `image_url` / `input_image` part,
   Gemini `inlineData` / `fileData` part) adds `IMAGE_TOKENS` input tokens.
-- Prompt caching: Anthropic caches the prefix up to the last `cache_control` marker; OpenAI
-  and Gemini cache any earlier prefix of the conversation (all messages but the last). The
-  first time a prefix is seen it is written (Anthropic: `cache_creation_input_tokens`),
-  every later time it is read (`cache_read_input_tokens`, `cached_tokens`,
-  `cachedContentTokenCount`). The memory is per app.
+- Prompt caching: per deployment (API key and origin) and model, like the services; see
+  `_prompt_cache` for the rules (minimum lengths, breakpoints, TTLs, write billing).
 - Reasoning: OpenAI `reasoning_effort` / Responses `reasoning.effort` ->
   `REASONING_TOKENS[effort]` reasoning tokens; Anthropic `thinking: enabled` -> a thinking
   block; Gemini `thinkingConfig` -> `thoughtsTokenCount` (budget-capped).
@@ -26,19 +23,17 @@ Rules (deterministic, so tests can pin them):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from automatosx.emulator._prompt_cache import LONG_TTL_S, PromptCache, Segments
 from automatosx.emulator._reply import (
     Prompt,
     Reply,
     ToolCall,
     compose_reply,
-    estimate_tokens,
 )
 from automatosx.emulator._schema_instance import instance_of
 from automatosx.emulator._wire import new_id
@@ -47,11 +42,10 @@ __all__ = [
     "IMAGE_TOKENS",
     "REASONING_TOKENS",
     "Asked",
-    "PrefixCache",
     "compose",
     "dialect_of",
     "enrich",
-    "prefix_cache",
+    "prompt_cache",
     "read_asked",
 ]
 
@@ -75,54 +69,38 @@ class Asked:
     thinking_budget: int | None = None  # Anthropic thinking / Gemini thinkingConfig
     reasoning_effort: str | None = None  # OpenAI
     images: int = 0
-    cache_prefix: list[Any] | None = None  # what a cache would key on, None: nothing
-
-
-class PrefixCache:
-    """Prompt prefixes seen so far (hashes only), shared by one app's requests."""
-
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-        self._lock = threading.Lock()
-
-    def seen_before(self, prefix: list[Any]) -> bool:
-        """Whether `prefix` was seen; records it either way."""
-        key = hashlib.sha256(json.dumps(prefix, sort_keys=True, default=str).encode()).hexdigest()
-        with self._lock:
-            known = key in self._seen
-            self._seen.add(key)
-        return known
+    cache: Segments | None = None  # the prompt as a prompt cache reads it
 
 
 def dialect_of(wire: object) -> str:
-    """The request dialect a wire speaks: its provider, or e.g. "responses" (OpenAI)."""
-    return str(getattr(wire, "dialect", None) or getattr(wire, "provider", ""))
+    """The request dialect a wire's features are read in: its provider, or "responses"
+    (OpenAI's Responses API). The clouds speak their provider's: Azure OpenAI's, Vertex
+    Gemini's."""
+    dialect = str(getattr(wire, "dialect", None) or getattr(wire, "provider", ""))
+    return {"azure": "openai", "vertex": "gemini"}.get(dialect, dialect)
 
 
-def prefix_cache(app: Any) -> PrefixCache:
-    """The app's prompt-prefix memory, made on first use."""
-    cache = getattr(app.state, "prefix_cache", None)
-    if not isinstance(cache, PrefixCache):
-        cache = PrefixCache()
-        app.state.prefix_cache = cache
+def prompt_cache(app: Any) -> PromptCache:
+    """The app's prompt caches, made on first use."""
+    cache = getattr(app.state, "prompt_cache", None)
+    if not isinstance(cache, PromptCache):
+        cache = PromptCache()
+        app.state.prompt_cache = cache
     return cache
 
 
-def enrich(provider: str, prompt: Prompt, cache: PrefixCache) -> Prompt:
-    """`prompt` with its image tokens and prompt-cache split filled in."""
+def enrich(
+    provider: str, prompt: Prompt, cache: PromptCache, deployment: tuple[str, str]
+) -> Prompt:
+    """`prompt` with its image tokens and prompt-cache split filled in, for `deployment`
+    (API key, origin)."""
     asked = read_asked(provider, prompt.body)
     prompt = replace(prompt, image_tokens=asked.images * IMAGE_TOKENS)
-    if not asked.cache_prefix:
+    if asked.cache is None:
         return prompt
-    size = sum(_size(segment) for segment in asked.cache_prefix)
-    tokens = min(estimate_tokens(size), max(0, prompt.input_tokens - 1))
-    if tokens == 0:
-        return prompt
-    if cache.seen_before(asked.cache_prefix):
-        return replace(prompt, cache_read_tokens=tokens)
-    if provider == "claude":  # only Anthropic reports what it wrote
-        return replace(prompt, cache_creation_tokens=tokens)
-    return prompt
+    family = "openai" if provider == "responses" else provider
+    split = cache.split(family, prompt.model, deployment, asked.cache, prompt.input_tokens)
+    return replace(prompt, cache_read_tokens=split.read, cache_creation_tokens=split.written)
 
 
 def compose(provider: str, prompt: Prompt) -> Reply:
@@ -188,14 +166,6 @@ def _tool_to_call(asked: Asked, last_user_text: str) -> str | None:
     return named
 
 
-def _size(segment: Any) -> int:
-    if isinstance(segment, str):
-        return len(segment)
-    if isinstance(segment, dict) and isinstance(segment.get("text"), str):
-        return len(segment["text"])
-    return len(json.dumps(segment, default=str))
-
-
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -211,7 +181,7 @@ def _result_text(content: Any) -> str:
         texts = [b.get("text", "") for b in content if isinstance(b, dict) and "text" in b]
         if texts:
             return " ".join(str(t) for t in texts)
-    return json.dumps(content, default=str)
+    return json.dumps(content, default=str, ensure_ascii=False)
 
 
 def read_asked(provider: str, body: Mapping[str, Any]) -> Asked:
@@ -246,20 +216,24 @@ def _read_anthropic(body: Mapping[str, Any]) -> Asked:
     if thinking.get("type") in ("enabled", "adaptive"):
         raw = thinking.get("budget_tokens")
         budget = raw if isinstance(raw, int) else -1
-    segments: list[tuple[Any, bool]] = [
-        (t, isinstance(t, dict) and "cache_control" in t) for t in _list(body.get("tools"))
-    ]
+    segments: list[tuple[Any, Any]] = [({"tools": [t]}, _mark(t)) for t in _list(body.get("tools"))]
     system = body.get("system")
     for block in _list(system) if isinstance(system, list) else ([system] if system else []):
-        segments.append((block, isinstance(block, dict) and "cache_control" in block))
+        segments.append((block, _mark(block)))
     images = 0
     for message in messages:
         content = message.get("content")
+        role = message.get("role")
         for block in _list(content) if isinstance(content, list) else [content]:
-            segments.append((block, isinstance(block, dict) and "cache_control" in block))
+            segments.append(({"role": role, **_unmarked(block)}, _mark(block)))
             images += _anthropic_images(block)
-    marks = [i for i, (_, marked) in enumerate(segments) if marked]
-    prefix = [s for s, _ in segments[: marks[-1] + 1]] if marks else None
+    if segments and isinstance(body.get("cache_control"), dict):  # automatic: the last block
+        segments[-1] = (segments[-1][0], body["cache_control"])
+    marks = [i for i, (_, mark) in enumerate(segments) if mark is not None]
+    ttls = [LONG_TTL_S.get(str(_dict(mark).get("ttl")), 0.0) for _, mark in segments if mark]
+    cache = None
+    if marks:
+        cache = Segments([s for s, _ in segments], marks, max(ttls, default=0.0) or None)
     return Asked(
         tools=tools,
         choice={"any": "any", "tool": "tool", "none": "none"}.get(str(choice.get("type")), "auto"),
@@ -268,8 +242,20 @@ def _read_anthropic(body: Mapping[str, Any]) -> Asked:
         schema=_dict(output.get("schema")) if output.get("type") == "json_schema" else None,
         thinking_budget=budget,
         images=images,
-        cache_prefix=prefix,
+        cache=cache,
     )
+
+
+def _mark(block: Any) -> Any:
+    """A block's `cache_control` (a breakpoint), or None."""
+    return block.get("cache_control") if isinstance(block, dict) else None
+
+
+def _unmarked(block: Any) -> dict[str, Any]:
+    """A block as the cache compares it: without its marker; a string as a text block."""
+    if not isinstance(block, dict):
+        return {"type": "text", "text": block}
+    return {k: v for k, v in block.items() if k != "cache_control"}
 
 
 def _anthropic_images(block: Any) -> int:
@@ -320,7 +306,7 @@ def _read_openai(body: Mapping[str, Any]) -> Asked:
         json_mode=response_format.get("type") == "json_object",
         reasoning_effort=str(effort) if effort else None,
         images=images,
-        cache_prefix=messages[:-1] or None,
+        cache=_automatic(body, messages, "response_format"),
     )
 
 
@@ -344,7 +330,9 @@ def _read_responses(body: Mapping[str, Any]) -> Asked:
         for part in _list(item.get("content"))
         if isinstance(part, dict) and part.get("type") == "input_image"
     )
-    prefix = ([body["instructions"]] if body.get("instructions") else []) + items[:-1]
+    raw = body.get("input")
+    turns: list[Any] = [raw] if isinstance(raw, str) else items
+    turns = ([{"instructions": body["instructions"]}] if body.get("instructions") else []) + turns
     return Asked(
         tools=tools,
         choice=choice,
@@ -356,7 +344,7 @@ def _read_responses(body: Mapping[str, Any]) -> Asked:
         json_mode=text_format.get("type") == "json_object",
         reasoning_effort=str(effort) if effort else None,
         images=images,
-        cache_prefix=prefix if items[:-1] else None,
+        cache=_automatic(body, turns, "text"),
     )
 
 
@@ -388,7 +376,8 @@ def _read_gemini(body: Mapping[str, Any]) -> Asked:
         ]
         if responses:
             tool_result = " ".join(
-                json.dumps(r.get("response", {}), default=str) for r in responses
+                json.dumps(r.get("response", {}), default=str, ensure_ascii=False)
+                for r in responses
             )
     config = _dict(body.get("generationConfig"))
     json_out = config.get("responseMimeType") == "application/json"
@@ -416,8 +405,15 @@ def _read_gemini(body: Mapping[str, Any]) -> Asked:
         json_mode=json_out,
         thinking_budget=budget,
         images=images,
-        cache_prefix=contents[:-1] or None,
+        cache=_automatic(body, [_dict(body.get("systemInstruction")), *contents], "toolConfig"),
     )
+
+
+def _automatic(body: Mapping[str, Any], turns: list[Any], config: str) -> Segments:
+    """Automatic caching (OpenAI, Gemini): the tools and `config` first, then each turn."""
+    head = {"tools": [body.get("tools"), body.get(config)]}
+    retention = LONG_TTL_S.get(str(body.get("prompt_cache_retention")))
+    return Segments([head, *turns], None, retention)
 
 
 _READERS = {

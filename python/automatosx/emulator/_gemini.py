@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from automatosx.emulator._render import gemini_json, gemini_stream, is_rich
 from automatosx.emulator._reply import Prompt, Reply
-from automatosx.emulator._validate import camel_keys
+from automatosx.emulator._validate_gemini import camel_keys
 from automatosx.emulator._wire import Quota, StreamBody, WireError, dumps, new_id
 
 __all__ = ["GeminiWire", "google_duration", "split_target"]

@@ -24,10 +24,19 @@ import random
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from automatosx.emulator._fault import (
+    FAULT_FIELDS,
+    Fault,
+    FaultKind,
+    MalformedKind,
+    RefusalKind,
+    ScenarioError,
+    check_field,
+)
 from automatosx.emulator._replay import Recording, load_recordings, normalize_path
 
 __all__ = [
@@ -38,17 +47,13 @@ __all__ = [
     "RefusalKind",
     "Rule",
     "Scenario",
+    "ScenarioError",
     "canonical_provider",
 ]
 
 PROVIDERS: tuple[str, ...] = ("claude", "openai", "gemini")
 _ALIASES = {"anthropic": "claude", "google": "gemini", "*": "*", "any": "*"}
 
-MalformedKind = Literal["not_json", "wrong_shape"]
-RefusalKind = Literal["context_length", "content_filter", "prompt_blocked"]
-_MALFORMED_KINDS: tuple[MalformedKind, ...] = ("not_json", "wrong_shape")
-_REFUSAL_KINDS: tuple[RefusalKind, ...] = ("context_length", "content_filter", "prompt_blocked")
-FaultKind = Literal["429", "500", "503", "529", "midstream", "drop"]
 _RANDOM_KINDS: tuple[FaultKind, ...] = ("429", "500", "503", "529", "midstream", "drop")
 
 
@@ -57,114 +62,10 @@ def canonical_provider(name: str) -> str:
     lowered = name.lower()
     canonical = _ALIASES.get(lowered, lowered)
     if canonical != "*" and canonical not in PROVIDERS:
-        raise ValueError(f"unknown provider {name!r}; expected one of {PROVIDERS} or '*'")
+        raise ScenarioError(
+            f"unknown provider {name!r}; expected one of {PROVIDERS} or '*'", key="provider"
+        )
     return canonical
-
-
-@dataclass(frozen=True)
-class Fault:
-    """What to do to one request: the merged effect of the rules that matched it.
-
-    - `status`: answer with this HTTP status and the provider's real error body. With
-      `stream_error_after` set it names the error carried by the event instead; with
-      `drop_after` set (and no `stream_error_after`) it is ignored.
-    - `error`: the error type / code to put in the body (e.g. "insufficient_quota" for OpenAI,
-      "api_error" for Anthropic); each provider has a default per status.
-    - `message`: the error message; defaults to the provider's usual wording.
-    - `retry_after` (seconds) -> `retry-after` header, rounded up to whole seconds;
-      `retry_after_ms` -> `retry-after-ms` header. Gemini sends neither header (the real
-      service does not): both go into the error's `google.rpc.RetryInfo.retryDelay` instead,
-      `retry_after_ms` winning.
-    - `headers`: extra response headers.
-    - `latency`: seconds before the first byte; `chunk_latency`: seconds between stream chunks.
-    - `stream_error_after`: on a streamed request, send this many text chunks, then the
-      provider's in-stream error event; a non-streamed request gets the error as a status.
-    - `drop_after`: close the connection after this many text chunks (streamed) or after part
-      of the body (non-streamed, any value).
-
-    Faults for failover and timeout tests:
-
-    - `silence`: accept the request (read its body) and never send a byte, not even headers,
-      until the client gives up and disconnects.
-    - `late_first_token_ms`: send the headers (and a stream's opening events) at once, then
-      wait this long before the first text chunk; a JSON reply waits this long before it is
-      sent at all.
-    - `stall_after`: send this many text chunks (non-streamed: half the body), then keep the
-      connection open and send nothing more until the client disconnects.
-    - `cut_after`: send this many text chunks, then end the response cleanly without the
-      provider's terminating events (no Anthropic `message_stop`, no OpenAI `[DONE]`, no
-      Gemini chunk with a `finishReason`). Non-streamed: half the JSON body, ended cleanly.
-    - `malformed_event`: "not_json" (an SSE event whose data is not valid JSON) or
-      "wrong_shape" (valid JSON of no shape the provider sends), inserted after
-      `malformed_after` text chunks (default 1) in an otherwise complete stream.
-    - `refusal`: the request is refused as each service refuses it:
-      "context_length" -> 400 (OpenAI `context_length_exceeded`; Anthropic
-      "prompt is too long: N tokens > M maximum"; Gemini INVALID_ARGUMENT "The input token
-      count (N) exceeds the maximum number of tokens allowed (M).");
-      "content_filter" -> 200 whose reply stops for safety (OpenAI `finish_reason:
-      "content_filter"`, Anthropic `stop_reason: "refusal"`, Gemini candidate
-      `finishReason: "SAFETY"` without content);
-      "prompt_blocked" -> OpenAI 400 `content_policy_violation`, Gemini 200 with
-      `promptFeedback.blockReason: "SAFETY"` and no candidates, Anthropic a 200 refusal with
-      no content.
-
-    In a scenario file these are rule keys like the others, e.g.
-    `{"provider": "openai", "cut_after": 2}` or `{"provider": "gemini", "refusal":
-    "context_length"}`.
-
-    Replaying recorded traffic, only `status` (on generation requests, answered before any
-    recording is taken, its error body shaped by `error`, `message` and the retry fields),
-    `latency`, `headers` and `drop_after` apply; `stream_error_after` and `chunk_latency`
-    are ignored.
-    """
-
-    status: int | None = None
-    error: str | None = None
-    message: str | None = None
-    retry_after: float | None = None
-    retry_after_ms: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    latency: float | None = None
-    chunk_latency: float | None = None
-    stream_error_after: int | None = None
-    drop_after: int | None = None
-    silence: bool | None = None
-    late_first_token_ms: int | None = None
-    stall_after: int | None = None
-    cut_after: int | None = None
-    malformed_event: MalformedKind | None = None
-    malformed_after: int | None = None
-    refusal: RefusalKind | None = None
-
-    def __post_init__(self) -> None:
-        if self.malformed_event is not None and self.malformed_event not in _MALFORMED_KINDS:
-            raise ValueError(
-                f"malformed_event must be one of {_MALFORMED_KINDS}, not {self.malformed_event!r}"
-            )
-        if self.refusal is not None and self.refusal not in _REFUSAL_KINDS:
-            raise ValueError(f"refusal must be one of {_REFUSAL_KINDS}, not {self.refusal!r}")
-        for name in ("late_first_token_ms", "stall_after", "cut_after", "malformed_after"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0, not {value!r}")
-
-    @property
-    def is_empty(self) -> bool:
-        return self == Fault()
-
-    def merged_under(self, earlier: Fault) -> Fault:
-        """`earlier` with the fields it leaves unset taken from this fault."""
-        changes: dict[str, Any] = {}
-        for f in fields(Fault):
-            mine, theirs = getattr(self, f.name), getattr(earlier, f.name)
-            if f.name == "headers":
-                changes["headers"] = {**mine, **theirs}
-            else:
-                changes[f.name] = theirs if theirs is not None else mine
-        return replace(earlier, **changes)
-
-
-_FAULT_FIELDS = frozenset(f.name for f in fields(Fault))
 
 
 @dataclass(frozen=True)
@@ -190,9 +91,9 @@ class Rule(Fault):
             object.__setattr__(self, "requests", tuple(self.requests))
         selectors = [self.request, self.requests, self.first, self.every]
         if sum(s is not None for s in selectors) > 1:
-            raise ValueError("a rule takes at most one of request, requests, first, every")
+            raise ScenarioError("a rule takes at most one of request, requests, first, every")
         if self.every is not None and self.every < 1:
-            raise ValueError("every must be >= 1")
+            raise ScenarioError(f"must be >= 1, not {self.every!r}", key="every")
 
     def matches(self, provider: str, number: int) -> bool:
         if self.provider not in ("*", provider):
@@ -209,18 +110,25 @@ class Rule(Fault):
         return True
 
     def fault(self) -> Fault:
-        return Fault(**{name: getattr(self, name) for name in _FAULT_FIELDS})
+        return Fault(**{name: getattr(self, name) for name in FAULT_FIELDS})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
-        known = _FAULT_FIELDS | {"provider", "request", "requests", "first", "every"}
-        unknown = set(data) - known
+        """A rule from a scenario file's mapping; `ScenarioError` names a bad key."""
+        if not isinstance(data, Mapping):
+            raise ScenarioError(f"a rule must be an object, not {data!r:.60}")
+        known = FAULT_FIELDS | {"provider", "request", "requests", "first", "every"}
+        unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
-            raise ValueError(f"unknown rule keys: {sorted(unknown)}")
+            raise ScenarioError(
+                f"unknown rule key (known: {', '.join(sorted(known))})", key=unknown[0]
+            )
+        for name, value in data.items():
+            check_field(name, value)
         kwargs = dict(data)
-        if "requests" in kwargs:
+        if kwargs.get("requests") is not None:
             start, end = kwargs["requests"]
-            kwargs["requests"] = (int(start), None if end is None else int(end))
+            kwargs["requests"] = (start, end)
         return cls(**kwargs)
 
 
@@ -320,39 +228,92 @@ class Scenario:
         `retry-after-ms: retry_after_ms`; midstream and drop cut after 0-3 chunks.
         """
         if not 0.0 <= fault_rate <= 1.0:
-            raise ValueError("fault_rate must be within [0, 1]")
+            raise ScenarioError(f"must be within [0, 1], not {fault_rate!r}", key="fault_rate")
+        unknown_kinds = sorted(set(kinds) - set(_RANDOM_KINDS))
+        if unknown_kinds:
+            raise ScenarioError(
+                f"unknown kinds {unknown_kinds}; known: {_RANDOM_KINDS}", key="kinds"
+            )
         scenario = cls()
         scenario._random = _RandomMix(fault_rate, seed, tuple(kinds), retry_after_ms)
         return scenario
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
-        """Build from the mapping format shown in the class docstring."""
-        unknown = set(data) - {"rules", "models", "api_keys", "random"}
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Scenario:
+        """Build from the mapping format shown in the class docstring. A bad key or value
+        raises `ScenarioError` naming it (and `source`, the file it came from)."""
+        try:
+            return cls._from_dict(data)
+        except ScenarioError as error:
+            raise error.within(path=source) from None
+        except (TypeError, ValueError) as error:
+            raise ScenarioError(" ".join(str(error).split()), path=source) from None
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        if not isinstance(data, Mapping):
+            raise ScenarioError(f"a scenario must be an object, not {type(data).__name__}")
+        unknown = sorted(str(k) for k in set(data) - {"rules", "models", "api_keys", "random"})
         if unknown:
-            raise ValueError(f"unknown scenario keys: {sorted(unknown)}")
+            raise ScenarioError(
+                "unknown scenario key (known: api_keys, models, random, rules)", key=unknown[0]
+            )
         mix = data.get("random")
-        scenario = cls.random(**mix) if mix is not None else cls()
-        scenario.add(*(Rule.from_dict(r) for r in data.get("rules", ())))
-        if data.get("models") is not None:
-            scenario.models = frozenset(data["models"])
-        if data.get("api_keys") is not None:
-            scenario.api_keys = frozenset(data["api_keys"])
+        if mix is not None and not isinstance(mix, Mapping):
+            raise ScenarioError("expected an object", key="random")
+        try:
+            scenario = cls.random(**mix) if mix is not None else cls()
+        except ScenarioError as error:
+            raise error.within("random") from None
+        except TypeError as error:
+            raise ScenarioError(" ".join(str(error).split()), key="random") from None
+        rules = data.get("rules", [])
+        if not isinstance(rules, (list, tuple)):
+            raise ScenarioError("expected an array of rule objects", key="rules")
+        for i, rule in enumerate(rules):
+            try:
+                scenario.add(Rule.from_dict(rule))
+            except ScenarioError as error:
+                raise error.within(f"rules[{i}]") from None
+        for name in ("models", "api_keys"):
+            value = data.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ScenarioError("expected an array of strings", key=name)
+            setattr(scenario, name, frozenset(value))
         return scenario
 
     @classmethod
     def from_file(cls, path: str | Path) -> Scenario:
-        """Load a `.json` or `.toml` scenario file (TOML: top-level keys, `[[rules]]` tables)."""
+        """Load a `.json` or `.toml` scenario file (TOML: top-level keys, `[[rules]]` tables).
+
+        Raises `ScenarioError` (one line naming the file and the key) when the file is missing
+        or unreadable, is not valid JSON / TOML, or holds unknown keys or bad values.
+        """
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            raise ScenarioError(f"cannot read the scenario file ({reason})", path=name) from None
         if path.suffix.lower() == ".toml":
             if sys.version_info >= (3, 11):
                 import tomllib
             else:  # pragma: no cover - Python 3.10 needs the tomli backport
                 import tomli as tomllib
-
-            return cls.from_dict(tomllib.loads(text))
-        return cls.from_dict(json.loads(text))
+            try:
+                data: Any = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                reason = " ".join(str(error).split())
+                raise ScenarioError(f"not valid TOML: {reason}", path=name) from None
+        else:
+            try:
+                data = json.loads(text)
+            except ValueError as error:
+                raise ScenarioError(f"not valid JSON: {error}", path=name) from None
+        return cls.from_dict(data, source=name)
 
     @classmethod
     def replay(cls, *paths: str | Path) -> Scenario:

@@ -39,129 +39,246 @@ _FORMATS = {
     "duration": "P1D",
 }
 _TYPE_ORDER = ("object", "array", "string", "integer", "number", "boolean", "null")
-_MAX_DEPTH = 32
+_KNOWN_TYPES = frozenset(_TYPE_ORDER) | {"type_unspecified"}
+_MAX_DEPTH = 32  # nesting of the generated value
+_MAX_NODES = 10_000  # values in one generated instance
+_MAX_CHARS = 100_000  # characters of all its strings together
+_MAX_REF_CHAIN = 32  # $ref -> $ref -> ... before a schema is a value
+_RECURSE = 2  # how often one $ref may open on a path before only required parts are made
 
 
 class SchemaError(ValueError):
-    """A schema the generator cannot follow (an unresolvable `$ref`, or endless recursion)."""
+    """A schema the generator cannot follow: an unresolvable, outside or endlessly recursive
+    `$ref`, a sub-schema that is not an object, bounds no value meets, or an instance past
+    the generator's size limits. Its message names the place in the schema."""
 
 
-def instance_of(schema: Mapping[str, Any] | bool, name: str = "value") -> Any:
+class _Recursion(SchemaError):
+    """A `$ref` recursed past `_RECURSE` even with optional parts left out."""
+
+
+def instance_of(schema: Any, name: str = "value") -> Any:
     """A JSON value valid against `schema`; the same schema always gives the same value.
 
     `name` seeds string values (a property's string is its name), so replies read sensibly.
+    A recursive schema gets a small finite instance (optional parts left out, arrays at their
+    minimum length, the first `anyOf` branch that ends) when the recursion allows one.
+    Raises `SchemaError` otherwise, or when the instance would pass 10,000 values or 100,000
+    characters.
     """
     if isinstance(schema, bool):
         return {} if schema else None
-    return _Generator(schema).value(schema, name, 0, 0)
+    return _Generator(_node(schema, "schema")).value(schema, name, 0, 0, "schema")
+
+
+def _node(schema: Any, where: str) -> Mapping[str, Any] | bool:
+    if isinstance(schema, (Mapping, bool)):
+        return schema
+    raise SchemaError(f"{where}: a schema must be an object or a boolean, not {schema!r:.40}")
 
 
 class _Generator:
-    def __init__(self, root: Mapping[str, Any]) -> None:
+    def __init__(self, root: Mapping[str, Any] | bool) -> None:
         self.root = root
+        self.refs: list[str] = []  # the $refs open on the current path
+        self.nodes = 0
+        self.chars = 0
 
-    def resolve(self, schema: Mapping[str, Any], depth: int) -> Mapping[str, Any]:
+    @property
+    def minimal(self) -> bool:
+        """Inside a recursion: make only what the schema requires, so the recursion ends."""
+        return len(self.refs) != len(set(self.refs))
+
+    def resolve(self, schema: Mapping[str, Any], where: str) -> tuple[Mapping[str, Any], int]:
+        """`schema` with its `$ref` chain followed; how many refs it opened on `self.refs`."""
+        opened: list[str] = []
         while "$ref" in schema:
-            if depth > _MAX_DEPTH:
-                raise SchemaError("schema: $ref chain too deep (recursive without a base case?)")
-            ref = str(schema["$ref"])
+            ref = schema["$ref"]
+            if not isinstance(ref, str):
+                raise SchemaError(f"{where}.$ref: must be a string")
             if not ref.startswith("#"):
-                raise SchemaError(f"schema: $ref {ref!r} is not local; use #/$defs/<name>")
+                raise SchemaError(f"{where}.$ref: {ref!r:.80} is not local; use #/$defs/<name>")
+            if ref in opened or len(opened) > _MAX_REF_CHAIN:
+                raise SchemaError(f"{where}.$ref: {ref!r:.80} refers to itself (too deep)")
+            opened.append(ref)
             target: Any = self.root
             for key in [k for k in ref[1:].split("/") if k]:
                 key = key.replace("~1", "/").replace("~0", "~")
                 if not isinstance(target, Mapping) or key not in target:
-                    raise SchemaError(f"schema: $ref {ref!r} does not resolve")
+                    raise SchemaError(f"{where}.$ref: {ref!r:.80} does not resolve")
                 target = target[key]
+            if isinstance(target, bool):
+                target = {} if target else {"not": {}}
             if not isinstance(target, Mapping):
-                raise SchemaError(f"schema: $ref {ref!r} is not a schema object")
+                raise SchemaError(f"{where}.$ref: {ref!r:.80} is not a schema object")
             rest = {k: v for k, v in schema.items() if k != "$ref"}
             schema = {**target, **rest}
-            depth += 1
-        return schema
+        for ref in opened:
+            if self.refs.count(ref) >= _RECURSE and self.minimal:
+                raise _Recursion(f"{where}.$ref: {ref!r:.80} recurses without a base case")
+        self.refs += opened
+        return schema, len(opened)
 
-    def value(self, schema: Mapping[str, Any] | bool, name: str, index: int, depth: int) -> Any:
+    def value(self, schema: Any, name: str, index: int, depth: int, where: str) -> Any:
         if depth > _MAX_DEPTH:
-            raise SchemaError("schema: nesting too deep (recursive without a base case?)")
+            raise SchemaError(f"{where}: nesting too deep (recursive without a base case?)")
+        self.nodes += 1
+        if self.nodes > _MAX_NODES:
+            raise SchemaError(f"{where}: an instance would have over {_MAX_NODES:,} values")
+        schema = _node(schema, where)
         if isinstance(schema, bool):
-            return None if not schema else name
-        schema = self.resolve(schema, depth)
+            if not schema:
+                raise SchemaError(f"{where}: false admits no value")
+            return name
+        schema, opened = self.resolve(schema, where)
+        try:
+            return self._value(schema, name, index, depth, where)
+        finally:
+            if opened:
+                del self.refs[-opened:]
+
+    def _value(
+        self, schema: Mapping[str, Any], name: str, index: int, depth: int, where: str
+    ) -> Any:
         if "const" in schema:
             return schema["const"]
-        if isinstance(schema.get("enum"), list) and schema["enum"]:
+        if "enum" in schema:
             options = schema["enum"]
+            if not isinstance(options, list) or not options:
+                raise SchemaError(f"{where}.enum: must be a non-empty array")
             return options[index % len(options)]
         for key in ("anyOf", "oneOf"):
-            branches = schema.get(key)
-            if isinstance(branches, list) and branches:
-                # Siblings of anyOf (e.g. a description, or "nullable") apply to the branch.
-                base = {k: v for k, v in schema.items() if k not in (key, "nullable")}
-                branch = self.resolve(branches[0], depth + 1) if branches[0] is not True else {}
-                return self.value({**base, **branch}, name, index, depth + 1)
-        if isinstance(schema.get("allOf"), list):
-            merged = _merge([schema] + [self.resolve(s, depth + 1) for s in schema["allOf"]])
-            return self.value(merged, name, index, depth + 1)
-        kind = _type_of(schema)
+            if key in schema:
+                return self.branch(schema, key, name, index, depth, where)
+        if "allOf" in schema:
+            parts = _list_of(schema, "allOf", where)
+            resolved = []
+            for i, part in enumerate(parts):
+                part = _node(part, f"{where}.allOf.{i}")
+                part = {} if part is True else part
+                if part is False:
+                    raise SchemaError(f"{where}.allOf.{i}: false admits no value")
+                resolved.append(self.resolve(part, f"{where}.allOf.{i}")[0])
+            merged = _merge([schema, *resolved])
+            return self.value(merged, name, index, depth + 1, where)
+        kind = _type_of(schema, where)
         if kind == "object":
-            return self.object(schema, depth)
+            return self.object(schema, depth, where)
         if kind == "array":
-            return self.array(schema, name, depth)
-        if kind == "integer":
-            return _number(schema, index, integer=True)
-        if kind == "number":
-            return _number(schema, index, integer=False)
+            return self.array(schema, name, depth, where)
+        if kind in ("integer", "number"):
+            return _number(schema, index, integer=kind == "integer", where=where)
         if kind == "boolean":
             return index % 2 == 0
         if kind == "null":
             return None
-        return _string(schema, name, index)
+        text = _string(schema, name, index, where)
+        self.chars += len(text)
+        if self.chars > _MAX_CHARS:
+            raise SchemaError(f"{where}: an instance would have over {_MAX_CHARS:,} characters")
+        return text
 
-    def object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
-        properties = schema.get("properties")
+    def branch(
+        self, schema: Mapping[str, Any], key: str, name: str, index: int, depth: int, where: str
+    ) -> Any:
+        """The first branch of `anyOf`/`oneOf` that gives a value (siblings apply to it)."""
+        branches = _list_of(schema, key, where)
+        base = {k: v for k, v in schema.items() if k not in (key, "nullable")}
+        problem: SchemaError | None = None
+        for i, option in enumerate(branches):
+            at = f"{where}.{key}.{i}"
+            option = _node(option, at)
+            if option is False:
+                continue
+            branch, opened = self.resolve({} if option is True else option, at)
+            nodes, chars = self.nodes, self.chars
+            try:
+                return self.value({**base, **branch}, name, index, depth + 1, at)
+            except _Recursion as error:  # try the next branch: it may be the base case
+                problem = error
+                self.nodes, self.chars = nodes, chars
+            finally:
+                if opened:
+                    del self.refs[-opened:]
+        raise problem or SchemaError(f"{where}.{key}: no branch admits a value")
+
+    def object(self, schema: Mapping[str, Any], depth: int, where: str) -> dict[str, Any]:
+        properties = schema.get("properties", {})
+        if not isinstance(properties, Mapping):
+            raise SchemaError(f"{where}.properties: must be an object")
+        required = schema.get("required", [])
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            raise SchemaError(f"{where}.required: must be an array of strings")
         out: dict[str, Any] = {}
-        if isinstance(properties, Mapping):
-            for key, sub in properties.items():
-                out[str(key)] = self.value(sub, str(key), 0, depth + 1)
-        required = schema.get("required")
+        minimal = self.minimal
+        for key, sub in properties.items():
+            if minimal and key not in required:
+                continue
+            out[str(key)] = self.value(sub, str(key), 0, depth + 1, f"{where}.properties.{key}")
         extra = schema.get("additionalProperties", True)
-        if isinstance(required, list):
-            for key in required:
-                if str(key) not in out:
-                    sub = extra if isinstance(extra, Mapping) else {}
-                    out[str(key)] = self.value(sub, str(key), 0, depth + 1)
+        if not isinstance(extra, (bool, Mapping)):
+            raise SchemaError(f"{where}.additionalProperties: must be a schema or a boolean")
+        for key in required:
+            if key not in out:
+                sub = extra if isinstance(extra, Mapping) else {}
+                if extra is False:
+                    raise SchemaError(f"{where}.required: {key!r} is not among the properties")
+                at = f"{where}.additionalProperties"
+                out[key] = self.value(sub, key, 0, depth + 1, at)
         return out
 
-    def array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
-        prefix = schema.get("prefixItems")
-        prefix = prefix if isinstance(prefix, list) else []
+    def array(self, schema: Mapping[str, Any], name: str, depth: int, where: str) -> list[Any]:
+        prefix = schema.get("prefixItems", [])
+        if not isinstance(prefix, list):
+            raise SchemaError(f"{where}.prefixItems: must be an array")
         items = schema.get("items", {})
-        low = _int(schema.get("minItems"), 0)
-        high = _int(schema.get("maxItems"), 1 << 16)
-        count = min(max(low, 1, len(prefix)), high)
+        low = _count(schema, "minItems", where) or 0
+        high = _count(schema, "maxItems", where)
+        if high is not None and low > high:
+            raise SchemaError(f"{where}: minItems {low} is above maxItems {high}")
+        if low > _MAX_NODES:
+            raise SchemaError(f"{where}.minItems: {low} is past the emulator's {_MAX_NODES:,}")
+        wanted = low if self.minimal else max(low, 1, len(prefix))
+        count = wanted if high is None else min(wanted, high)
         out = []
         for i in range(count):
             sub = prefix[i] if i < len(prefix) else items
             if isinstance(items, list):  # draft-4 tuple form
                 sub = items[i] if i < len(items) else schema.get("additionalItems", {})
-            out.append(self.value(sub, name, i, depth + 1))
+            out.append(self.value(sub, name, i, depth + 1, f"{where}.items"))
         return out
 
 
-def _int(value: Any, default: int) -> int:
-    # Gemini's proto-JSON writes int64 fields (minItems, maxLength) as strings.
-    try:
-        return int(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default
+def _list_of(schema: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = schema[key]
+    if not isinstance(value, list) or not value:
+        raise SchemaError(f"{where}.{key}: must be a non-empty array of schemas")
+    return value
 
 
-def _type_of(schema: Mapping[str, Any]) -> str:
+def _count(schema: Mapping[str, Any], key: str, where: str) -> int | None:
+    """A non-negative integer keyword (Gemini's proto JSON writes int64s as strings)."""
+    value = schema.get(key)
+    if value is None:
+        return None
+    number = _float(value)
+    if isinstance(value, bool) or number is None or not math.isfinite(number):
+        raise SchemaError(f"{where}.{key}: must be a non-negative integer")
+    if number < 0 or not number.is_integer():
+        raise SchemaError(f"{where}.{key}: must be a non-negative integer")
+    return int(number)
+
+
+def _type_of(schema: Mapping[str, Any], where: str) -> str:
     kind = schema.get("type")
+    names = kind if isinstance(kind, list) else [kind] if kind is not None else []
+    if not all(isinstance(k, str) and k.lower() in _KNOWN_TYPES for k in names):
+        raise SchemaError(f"{where}.type: {kind!r:.60} is not a JSON schema type")
+    lowered = [str(k).lower() for k in names if str(k).lower() != "type_unspecified"]
     if isinstance(kind, list):
-        names = [str(k).lower() for k in kind]
-        return next((t for t in _TYPE_ORDER if t in names and t != "null"), "null")
-    if isinstance(kind, str) and kind.lower() != "type_unspecified":
-        return kind.lower()
+        return next((t for t in _TYPE_ORDER if t in lowered and t != "null"), "null")
+    if lowered:
+        return lowered[0]
     if "properties" in schema or "required" in schema:
         return "object"
     if "items" in schema or "prefixItems" in schema:
@@ -190,7 +307,20 @@ def _merge(schemas: list[Mapping[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _number(schema: Mapping[str, Any], index: int, *, integer: bool) -> int | float:
+def _number(schema: Mapping[str, Any], index: int, *, integer: bool, where: str) -> int | float:
+    bounds = [_float(schema.get(k, 0)) for k in ("minimum", "maximum", "multipleOf")]
+    if not all(b is not None and math.isfinite(b) for b in bounds):
+        raise SchemaError(f"{where}: minimum, maximum and multipleOf must be finite numbers")
+    try:
+        value = _bounded(schema, index, integer=integer)
+    except (OverflowError, ValueError, ZeroDivisionError):
+        value = None
+    if value is None or not math.isfinite(value):
+        raise SchemaError(f"{where}: no number meets its bounds")
+    return value
+
+
+def _bounded(schema: Mapping[str, Any], index: int, *, integer: bool) -> int | float | None:
     low, high = schema.get("minimum"), schema.get("maximum")
     ex_low, ex_high = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
     if isinstance(ex_low, bool):  # draft-4: a flag on minimum
@@ -200,6 +330,8 @@ def _number(schema: Mapping[str, Any], index: int, *, integer: bool) -> int | fl
     low, high = _float(low), _float(high)
     ex_low, ex_high = _float(ex_low), _float(ex_high)
     step = _float(schema.get("multipleOf"))
+    if step is not None and step <= 0:
+        return None
     lower = max([b for b in (low, ex_low) if b is not None], default=None)
     upper = min([b for b in (high, ex_high) if b is not None], default=None)
     if lower is None:
@@ -229,6 +361,12 @@ def _number(schema: Mapping[str, Any], index: int, *, integer: bool) -> int | fl
             candidate = ex_low + 1 if upper is None else (ex_low + upper) / 2
         if ex_high is not None and candidate >= ex_high:
             candidate = ex_high - 1 if lower is None else (lower + ex_high) / 2
+    if (lower is not None and candidate < lower) or (upper is not None and candidate > upper):
+        return None
+    if (ex_low is not None and candidate <= ex_low) or (
+        ex_high is not None and candidate >= ex_high
+    ):
+        return None
     if integer or (step is not None and float(step).is_integer()):
         return round(candidate)
     return candidate
@@ -245,12 +383,17 @@ def _float(value: Any) -> float | None:
     return None
 
 
-def _string(schema: Mapping[str, Any], name: str, index: int) -> str:
+def _string(schema: Mapping[str, Any], name: str, index: int, where: str) -> str:
     text = _FORMATS.get(str(schema.get("format", "")))
     if text is None:
         text = name if index == 0 else f"{name} {index + 1}"
-    low = _int(schema.get("minLength"), 0)
-    high = _int(schema.get("maxLength"), max(low, len(text)))
+    low = _count(schema, "minLength", where) or 0
+    high = _count(schema, "maxLength", where)
+    if high is not None and low > high:
+        raise SchemaError(f"{where}: minLength {low} is above maxLength {high}")
+    if low > _MAX_CHARS:
+        raise SchemaError(f"{where}.minLength: {low} is past the emulator's {_MAX_CHARS:,}")
+    high = max(low, len(text)) if high is None else high
     if len(text) < low:
         text = text + "x" * (low - len(text))
     if len(text) > high:

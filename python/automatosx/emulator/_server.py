@@ -16,7 +16,7 @@ from automatosx.emulator._app import create_app
 from automatosx.emulator._responses import DroppedConnection
 from automatosx.emulator._scenario import Scenario
 
-__all__ = ["EmulatorServer", "banner", "serve"]
+__all__ = ["EmulatorBindError", "EmulatorServer", "banner", "serve"]
 
 _START_TIMEOUT = 10.0
 
@@ -35,14 +35,27 @@ def _quiet_scripted_drops() -> None:
         logger.addFilter(_HideScriptedDrops())
 
 
+class EmulatorBindError(OSError):
+    """The emulator cannot listen where it was asked: the port is in use or out of range
+    (0-65535), or the host is not an address of this machine. One line, naming both."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
+    where = f"cannot listen on {host}:{port}"
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65_535:
+        raise EmulatorBindError(f"{where}: port must be an integer from 0 to 65535")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets whose proto
     # says TCP. Without it every keep-alive reply waits ~40 ms for a delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except (OSError, OverflowError, UnicodeError) as error:
+        sock.close()
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise EmulatorBindError(f"{where}: {reason}") from None
     sock.setblocking(False)
     return sock
 
@@ -221,7 +234,9 @@ def serve(
 ) -> None:
     """Serve the emulator until interrupted (Ctrl-C), printing the SDK base URLs first.
 
-    Backs `automatosx emulate --port N --scenario file.toml`.
+    Backs `automatosx emulate --port N --scenario file.toml`. Before printing anything it
+    raises `ScenarioError` for a scenario file it cannot load and `EmulatorBindError` for an
+    address it cannot listen on (both one line).
     """
     scenario = Scenario.from_file(scenario_path) if scenario_path is not None else Scenario()
     app = create_app(scenario)

@@ -19,10 +19,14 @@ __all__ = [
     "StreamBody",
     "Wire",
     "WireError",
+    "a_noun",
     "dumps",
+    "is_int",
     "is_known_model",
+    "is_number",
     "new_id",
     "retry_after_value",
+    "type_name",
 ]
 
 MODEL_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -45,6 +49,24 @@ def is_known_model(provider: str, model: str, known: frozenset[str] | None) -> b
     if known is not None:
         return model in known
     return model.startswith(MODEL_PREFIXES[provider])
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def type_name(value: Any) -> str:
+    """`value`'s JSON type, as the services name it in their errors."""
+    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
+    return names.get(type(value), "object" if isinstance(value, dict) else "null")
+
+
+def a_noun(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
 def dumps(data: Any) -> bytes:

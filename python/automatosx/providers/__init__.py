@@ -45,7 +45,7 @@ __all__ = [
 def create_provider(
     config: ProviderConfig | dict[str, Any], *, http_client: httpx2.AsyncClient | None = None
 ) -> Provider:
-    """Build the adapter for ``config`` (a ProviderConfig or a seed-shaped camelCase dict).
+    """Build the adapter for ``config`` (a ProviderConfig, or its fields as a camelCase dict).
 
     Raises ConfigurationError when the kind is not registered (listing the kinds), when its
     SDK is not installed (naming the extra to install) or when there is no API key in the

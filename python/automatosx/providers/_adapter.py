@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import httpx2
 
+from automatosx._clock import now_ms
 from automatosx.errors import (
     ProviderError,
     ProviderTimeoutError,
@@ -37,7 +38,6 @@ from automatosx.schemas import (
     RateLimitInfo,
     TokenUsage,
 )
-from automatosx.schemas import _now_ms as now_ms
 
 __all__ = [
     "MALFORMED_ERRORS",
@@ -175,6 +175,7 @@ def make_response(
         cost=None,
         metadata=None,
         created_at=now_ms(),
+        tool_calls=[],
     )
 
 

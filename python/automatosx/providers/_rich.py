@@ -16,13 +16,14 @@ import re
 from typing import Any
 
 from automatosx.errors import InvalidRequestError
-from automatosx.schemas import Reasoning, ToolCall
+from automatosx.schemas import ProviderRequest, Reasoning, ToolCall
 
 __all__ = [
     "EFFORT_BUDGET",
     "anthropic_call_id",
     "budget_of",
     "effort_of",
+    "knob_params",
     "new_call_id",
     "openai_call_id",
     "parse_arguments",
@@ -42,6 +43,30 @@ def unsupported(provider: str, what: str, fix: str) -> InvalidRequestError:
     return InvalidRequestError(
         f"{provider} cannot take {what}; {fix}", provider=provider, code="UNSUPPORTED_FEATURE"
     )
+
+
+_KNOBS = (
+    ("seed", "seed"),
+    ("presence_penalty", "presencePenalty"),
+    ("frequency_penalty", "frequencyPenalty"),
+)
+
+
+def knob_params(
+    request: ProviderRequest, kind: str, target: dict[str, Any], *, takes_knobs: bool
+) -> dict[str, Any] | None:
+    """Put ``seed``/``presencePenalty``/``frequencyPenalty`` into ``target`` (or refuse them
+    before any HTTP is sent when the provider has none), and return this kind's
+    ``providerOptions`` (None when there are none)."""
+    for name, alias in _KNOBS:
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if not takes_knobs:
+            raise unsupported(kind, alias, f"leave {alias} unset for {kind} deployments")
+        target[name] = value
+    options = request.provider_options
+    return None if options is None else options.get(kind)
 
 
 def anthropic_call_id(call_id: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 from automatosx.providers._rich import budget_of, unsupported, wire_tool_call
 from automatosx.schemas import ImagePart, ProviderRequest, TextPart, ToolCall
 
-__all__ = ["rich_params", "sdk_tool_calls", "tool_calls_of"]
+__all__ = ["gemini_config_options", "rich_params", "sdk_tool_calls", "tool_calls_of"]
 
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
@@ -129,6 +129,33 @@ def rich_params(request: ProviderRequest, params: dict[str, Any]) -> None:
             config["response_json_schema"] = fmt.json_schema
     if request.reasoning is not None:
         config["thinking_config"] = {"thinking_budget": budget_of(request.reasoning)}
+
+
+_ROUTER_OWNED = frozenset(
+    {"http_options", "should_return_http_response", "automatic_function_calling"}
+)
+
+
+def gemini_config_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``providerOptions.gemini``: fields of google-genai's ``GenerateContentConfig`` (snake_case
+    or camelCase), checked against the SDK's model before sending; the fields the adapter
+    itself owns (its HTTP options, raw-reply switch, function-calling loop) are refused."""
+    from google.genai.types import GenerateContentConfig
+
+    fields = GenerateContentConfig.model_fields
+    by_alias = {field.alias: name for name, field in fields.items() if field.alias}
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        name = key if key in fields else by_alias.get(key)
+        if name is None or name in _ROUTER_OWNED:
+            raise unsupported(
+                "gemini",
+                f"providerOptions.gemini.{key}",
+                "name a field of google-genai's GenerateContentConfig the router does not set "
+                "itself",
+            )
+        out[name] = value
+    return out
 
 
 def tool_calls_of(candidate: dict[str, Any] | None) -> list[ToolCall] | None:

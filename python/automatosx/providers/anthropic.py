@@ -30,7 +30,7 @@ from automatosx.providers._adapter import (
     wire_str,
 )
 from automatosx.providers._errors import content_filter_error, provider_error, transport_error
-from automatosx.providers._rich import wire_tool_call
+from automatosx.providers._rich import knob_params, wire_tool_call
 from automatosx.providers._rich_anthropic import rich_params, tool_calls_of
 from automatosx.providers._sse import log_skipped_event, sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
@@ -136,6 +136,10 @@ class AnthropicProvider(StainlessAdapter):
             params["stop_sequences"] = request.stop_sequences
         if rich:
             rich_params(request, params)
+        if request.has_knobs:
+            options = knob_params(request, self.kind, params, takes_knobs=False)
+            if options:
+                params["extra_body"] = {**params.get("extra_body", {}), **options}
         return params
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
@@ -160,7 +164,7 @@ class AnthropicProvider(StainlessAdapter):
             )
             _cache_details(response.tokens, usage)
             if request.tools is not None:
-                response.tool_calls = tool_calls_of(data["content"])
+                response.tool_calls = tool_calls_of(data["content"]) or []
             return response
         except MALFORMED_ERRORS as exc:
             failed: BaseException = exc

@@ -38,6 +38,8 @@ from automatosx.providers._errors import (
     seconds_from_duration,
     transport_error,
 )
+from automatosx.providers._rich import knob_params
+from automatosx.providers._rich_gemini import gemini_config_options as config_options
 from automatosx.providers._rich_gemini import rich_params, sdk_tool_calls, tool_calls_of
 from automatosx.providers.base import StreamEnd, StreamEvent
 from automatosx.schemas import (
@@ -235,6 +237,10 @@ class GeminiProvider(SdkAdapter):
         params = {"model": self._model(request), "contents": contents, "config": config}
         if rich:
             rich_params(request, params)
+        if request.has_knobs:
+            options = knob_params(request, self.kind, config, takes_knobs=True)
+            if options:
+                config.update(config_options(options))
         return params
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
@@ -277,7 +283,7 @@ class GeminiProvider(SdkAdapter):
             if metadata:
                 get = metadata.get
                 _details(response.tokens, get("cachedContentTokenCount"), get("thoughtsTokenCount"))
-            response.tool_calls = calls
+            response.tool_calls = calls or []
             return response
         except MALFORMED_ERRORS as exc:
             failed = exc

@@ -30,6 +30,7 @@ from automatosx.providers._adapter import (
     wire_str,
 )
 from automatosx.providers._errors import content_filter_error, provider_error, transport_error
+from automatosx.providers._rich import knob_params
 from automatosx.providers._rich_openai import ToolCallAssembler, rich_params, tool_calls_of
 from automatosx.providers._sse import log_skipped_event, sse_events
 from automatosx.providers.base import StreamEnd, StreamEvent
@@ -126,6 +127,10 @@ class OpenAIProvider(StainlessAdapter):
             params["stop"] = request.stop_sequences
         if request.is_rich:
             rich_params(request, params)
+        if request.has_knobs:
+            options = knob_params(request, self.kind, params, takes_knobs=True)
+            if options:
+                params["extra_body"] = {**params.get("extra_body", {}), **options}
         return params
 
     async def execute(self, request: ProviderRequest) -> ProviderResponse:
@@ -153,7 +158,7 @@ class OpenAIProvider(StainlessAdapter):
             )
             _usage_details(response.tokens, usage)
             if request.tools is not None:
-                response.tool_calls = tool_calls_of(message)
+                response.tool_calls = tool_calls_of(message) or []
             return response
         except MALFORMED_ERRORS as exc:
             failed: BaseException = exc

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from automatosx._core import CircuitBreaker, RateLimiter, monotonic_ms
-from automatosx._routing.guard import Skip
 from automatosx.errors import CircuitOpenError, RateLimitError
+from automatosx.guards import Skip
 
 __all__ = ["Budget", "Fleet", "SharedGuard"]
 

@@ -23,18 +23,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from automatosx._routing.guard import LocalGuard
 from automatosx.errors import ConfigurationError, redact
 from automatosx.shared._lease import Budget, SharedGuard
 from automatosx.shared._scripts import HEARTBEAT, LEASE
 
 if TYPE_CHECKING:
-    from automatosx._routing.plan import Deployment
-    from automatosx.schemas import RouterOptions
+    from automatosx.guards import DeploymentSpec
 
 __all__ = ["SharedState"]
 
@@ -120,29 +117,30 @@ class SharedState:
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def attach(
-        cls,
-        shared: str | SharedState,
-        deployments: Mapping[str, Deployment],
-        options: RouterOptions,
-    ) -> SharedState:
-        """Give each deployment a :class:`SharedGuard` and start the background tasks. A
-        Redis that does not answer now is not an error: the router starts degraded."""
+    def attach(cls, shared: str | SharedState) -> SharedState:
+        """The state a router's guards share (connected lazily: nothing is awaited). Its
+        :meth:`guard` is the router's guard factory; :meth:`start` then joins the fleet."""
         state = cls(shared) if isinstance(shared, str) else shared
         if state._redis is not None:
             raise ConfigurationError("shared: this SharedState is already attached to a router")
         state._connect()
-        for name, dep in deployments.items():
-            guard = dep.guard
-            if isinstance(guard, LocalGuard):
-                dep.guard = state.guards[name] = state._guard(name, guard, dep, options)
-        try:
-            await state._tick()
-        except (*_FAILURES, state._error) as exc:
-            state._degrade(exc)
-        loop = asyncio.get_running_loop()
-        state._tasks = [loop.create_task(state._run()), loop.create_task(state._listen())]
         return state
+
+    def guard(self, spec: DeploymentSpec) -> SharedGuard:
+        """The guard factory (:data:`automatosx.guards.GuardFactory`): a deployment's
+        :class:`SharedGuard`, built once when the router opens."""
+        guard = self.guards[spec.name] = self._guard(spec)
+        return guard
+
+    async def start(self) -> None:
+        """Join the fleet and start the background tasks. A Redis that does not answer now
+        is not an error: the router starts degraded."""
+        try:
+            await self._tick()
+        except (*_FAILURES, self._error) as exc:
+            self._degrade(exc)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()), loop.create_task(self._listen())]
 
     def _connect(self) -> None:
         try:
@@ -163,21 +161,20 @@ class SharedState:
         self._lease = self._redis.register_script(LEASE)
         self._beat = self._redis.register_script(HEARTBEAT)
 
-    def _guard(
-        self, name: str, local: LocalGuard, dep: Deployment, options: RouterOptions
-    ) -> SharedGuard:
-        limiter = local.limiter
-        rpm = None if limiter is None else limiter.requests_per_minute
-        tpm = None if limiter is None else limiter.tokens_per_minute
+    def _guard(self, spec: DeploymentSpec) -> SharedGuard:
+        name = spec.name
+        options = spec.options
+        rpm = spec.requests_per_minute
+        tpm = spec.tokens_per_minute
         key = f"{self.prefix}{name}:"
         return SharedGuard(
             self,
             name,
-            local.breaker,
+            spec.breaker,
             None if not rpm else Budget(key + "rpm", rpm, self.lease_fraction),
             None if not tpm else Budget(key + "tpm", tpm, self.lease_fraction),
             reset_ms=int(options.circuit_breaker_timeout),
-            probe_ttl_ms=max(1_000, int(dep.timeout_s * 1000)),
+            probe_ttl_ms=max(1_000, spec.timeout_ms),
         )
 
     async def aclose(self) -> None:

@@ -21,6 +21,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from automatosx.errors import ConfigurationError
+from automatosx.store._messages import LazyMessages, messages_json  # the recording's
 from automatosx.store.base import (
     AttemptRecord,
     ChunkRow,
@@ -28,7 +29,6 @@ from automatosx.store.base import (
     LatencyHistogram,
     LazyText,
     MetricsRow,
-    NullStore,
     Outcome,
     ProviderSummary,
     RecordSink,
@@ -43,6 +43,7 @@ from automatosx.store.base import (
     WriteFailure,
 )
 from automatosx.store.migrate import migrate  # eager: the name is also its submodule's
+from automatosx.store.null import NullStore
 
 if TYPE_CHECKING:
     from automatosx.store.dao import ProviderDAO
@@ -54,6 +55,7 @@ __all__ = [
     "Durability",
     "LatencyBucket",
     "LatencyHistogram",
+    "LazyMessages",
     "LazyText",
     "MetricsRow",
     "NullStore",
@@ -73,6 +75,7 @@ __all__ = [
     "SuccessSeries",
     "SummaryBy",
     "WriteFailure",
+    "messages_json",
     "create_store",
     "migrate",
     "open_store",

@@ -7,14 +7,16 @@ streamed chunks and health checks (tables in ``automatosx/migrations/<dialect>/`
   hot path, so an implementation must make them cheap (the SQLite store only enqueues them).
 * :class:`StoreReader` is what the CLI, the demo and users read through; reads see every write
   the same store object made before them.
-* :class:`Store` is both: what ``open_store(url)`` returns.
+* :class:`Store` is both: what ``open_store(url)`` returns. ``NullStore`` (``null.py``)
+  records nothing.
 
 Nothing here is specific to one database: a backend (SQLite, PostgreSQL) implements both
 protocols and registers a URL scheme (``automatosx.store.register_store``).
 Timestamps are milliseconds since the Unix epoch (UTC) throughout.
 
 (Over 400 lines on purpose: it is the one place that defines what a store is, records and
-protocols together, so a backend's author reads one file.)
+protocols together, so a backend's author reads one file.) The engine every SQL backend
+shares is ``_engine.py``; a backend is a ``Dialect`` (``_dialect.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ __all__ = [
     "LatencyHistogram",
     "LazyText",
     "MetricsRow",
-    "NullStore",
     "Outcome",
     "ProviderSummary",
     "RecordSink",
@@ -81,7 +82,8 @@ class RequestRecord:
     """A row of ``provider_requests``.
 
     ``messages`` is the JSON array of the messages, or ``"sha256:<hex>"`` when message capture
-    is off; ``history`` lists every state entered, in order.
+    is off; ``history`` lists every state entered, in order. ``tenant`` and ``user`` are the
+    request's (``ProviderRequest.tenant``/``.user``; columns ``tenant`` and ``end_user``).
     """
 
     id: str
@@ -99,6 +101,8 @@ class RequestRecord:
     metadata: dict[str, Any] | None
     error: str | None = None
     error_code: str | None = None
+    tenant: str | None = None
+    user: str | None = None
 
 
 @dataclass(slots=True)
@@ -290,7 +294,24 @@ class RecordSink(Protocol):
     """What the router records into. ``open()`` connects (and migrates); ``close()`` flushes.
 
     ``save_*`` may return before the row is durable (write-behind); ``flush()`` waits for it.
+    What the router reads besides the methods: ``durability`` (``"sync"`` makes it keep
+    writing a request's rows after one fails), ``write_errors`` and ``drain_write_errors()``
+    (what ``Router.store_errors`` shows).
     """
+
+    @property
+    def durability(self) -> str:
+        """``"sync"`` (a save returns once committed) or a write-behind mode."""
+        ...
+
+    @property
+    def write_errors(self) -> int:
+        """Writes lost (or values left out of a row) since the store was opened."""
+        ...
+
+    def drain_write_errors(self) -> list[WriteFailure]:
+        """The write failures reported since the last call, oldest first."""
+        ...
 
     async def open(self) -> None: ...
 
@@ -401,94 +422,3 @@ class StoreReader(Protocol):
 @runtime_checkable
 class Store(RecordSink, StoreReader, Protocol):
     """Both protocols: what ``open_store(url)`` returns and ``Router(store=...)`` accepts."""
-
-
-class NullStore:
-    """A store that records nothing: what ``store=None`` means. Every method is a no-op."""
-
-    async def open(self) -> None:
-        return None
-
-    async def save_request(self, record: RequestRecord) -> None:
-        return None
-
-    async def update_request_state(
-        self,
-        request_id: str,
-        *,
-        state: str,
-        retry_count: int,
-        history: list[str],
-        error: str | None = None,
-        error_code: str | None = None,
-        updated_at: int,
-    ) -> None:
-        return None
-
-    async def save_attempt(self, record: AttemptRecord) -> None:
-        return None
-
-    async def save_response(self, response: ProviderResponse) -> None:
-        return None
-
-    async def save_stream_chunks(self, request_id: str, chunks: Sequence[ChunkRow]) -> None:
-        return None
-
-    async def save_health_check(self, health: ProviderHealth) -> None:
-        return None
-
-    async def get_request(self, request_id: str) -> RequestRow | None:
-        return None
-
-    async def get_provider_metrics(
-        self, provider: str | None = None, date: str | None = None
-    ) -> list[MetricsRow]:
-        return []
-
-    async def get_provider_health(
-        self, provider: str | None = None, limit: int = 100
-    ) -> list[ProviderHealth]:
-        return []
-
-    async def list_requests(
-        self,
-        *,
-        state: str | None = None,
-        provider: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[RequestRow]:
-        return []
-
-    async def get_provider_summaries(
-        self, *, by: SummaryBy = "deployment"
-    ) -> list[ProviderSummary]:
-        check_summary_by(by)
-        return []
-
-    async def count_requests_by_state(self) -> dict[str, int]:
-        return {}
-
-    async def get_latency_histogram(
-        self,
-        provider: str | None = None,
-        *,
-        bounds: Sequence[int] | None = None,
-        since_ms: int | None = None,
-    ) -> list[LatencyHistogram]:
-        return []
-
-    async def get_success_series(
-        self,
-        *,
-        bucket_ms: int | None = None,
-        since_ms: int | None = None,
-        provider: str | None = None,
-    ) -> list[SuccessSeries]:
-        return []
-
-    async def flush(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None

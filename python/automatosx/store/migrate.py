@@ -1,4 +1,4 @@
-"""The migration runner: applies ``automatosx/migrations/sqlite/NNN_name.sql`` to SQLite.
+"""Migrations, for every dialect: the files, their checksums, and the checks before applying.
 
 Migrations are package data, one folder per dialect (``migrations/sqlite``,
 ``migrations/postgresql``), read with :mod:`importlib.resources`, so an installed wheel carries
@@ -7,17 +7,14 @@ version, file name and SHA-256 checksum; the runner is idempotent, applies each 
 migration in its own transaction, and refuses a database whose applied migrations were edited
 since, or that is newer than this library.
 
-A SQLite migration runs with foreign-key enforcement off (SQLite's documented way to rebuild
-a table: dropping a parent table would otherwise cascade into its children) and is committed
-only if ``PRAGMA foreign_key_check`` then finds no violation.
+How a migration is applied is the dialect's (``sqlite/_migrate.py``, ``postgres/_migrate.py``);
+:func:`migrate` is the SQLite runner over an ``aiosqlite`` connection (kept under this name).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -28,11 +25,20 @@ if TYPE_CHECKING:
 
 from automatosx.errors import MigrationError
 
-__all__ = ["Migration", "checksum", "load_migrations", "migrate", "migration_files"]
+__all__ = [
+    "CREATE_SCHEMA_MIGRATIONS",
+    "Migration",
+    "check_applied",
+    "check_checksum",
+    "checksum",
+    "load_migrations",
+    "migrate",
+    "migration_files",
+]
 
 _FILE_NAME = re.compile(r"^(\d+)_\w+\.sql$")
 
-_CREATE_SCHEMA_MIGRATIONS = """
+CREATE_SCHEMA_MIGRATIONS = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version     INTEGER PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -92,33 +98,7 @@ def load_migrations(
     return [parsed[v] for v in sorted(parsed)]
 
 
-async def migrate(
-    conn: aiosqlite.Connection, migrations: Sequence[tuple[str, str]] | None = None
-) -> list[str]:
-    """Apply the pending migrations; return the file names applied (empty if up to date).
-
-    Raises :class:`MigrationError` naming the file when a migration fails (its transaction is
-    rolled back), when an applied migration was edited after it was applied, or when the
-    database has a migration this library does not know.
-    """
-    known = load_migrations(migrations)
-    try:
-        await conn.execute(_CREATE_SCHEMA_MIGRATIONS)
-        async with conn.execute(
-            "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
-        ) as cursor:
-            applied = {int(row[0]): (str(row[1]), str(row[2])) for row in await cursor.fetchall()}
-    except sqlite3.Error as exc:
-        raise MigrationError(f"cannot read schema_migrations: {exc}") from exc
-    _check_applied(applied, known)
-    done: list[str] = []
-    for migration in known:
-        if migration.version not in applied and await _apply(conn, migration):
-            done.append(migration.name)
-    return done
-
-
-def _check_applied(applied: dict[int, tuple[str, str]], known: list[Migration]) -> None:
+def check_applied(applied: dict[int, tuple[str, str]], known: list[Migration]) -> None:
     by_version = {m.version: m for m in known}
     latest = known[-1].name if known else "none"
     for version, (name, digest) in sorted(applied.items()):
@@ -130,10 +110,10 @@ def _check_applied(applied: dict[int, tuple[str, str]], known: list[Migration]) 
                 f"the database has migration {name} (version {version}), which {why} this "
                 f"automatosx knows (latest: {latest}); use a matching automatosx version"
             )
-        _check_checksum(migration, digest)
+        check_checksum(migration, digest)
 
 
-def _check_checksum(migration: Migration, applied_checksum: str) -> None:
+def check_checksum(migration: Migration, applied_checksum: str) -> None:
     if applied_checksum != migration.checksum:
         raise MigrationError(
             f"{migration.name} was edited after it was applied to this database (checksum "
@@ -142,65 +122,13 @@ def _check_checksum(migration: Migration, applied_checksum: str) -> None:
         )
 
 
-async def _apply(conn: aiosqlite.Connection, migration: Migration) -> bool:
-    """Apply one migration in its own transaction, foreign keys off (restored after); False
-    if another process just did."""
-    rows = await conn.execute_fetchall("PRAGMA foreign_keys")
-    enforced = bool(next(iter(rows))[0])
-    if enforced:
-        await conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        return await _apply_in_transaction(conn, migration)
-    finally:
-        if enforced:
-            await conn.execute("PRAGMA foreign_keys = ON")
+async def migrate(
+    conn: aiosqlite.Connection, migrations: Sequence[tuple[str, str]] | None = None
+) -> list[str]:
+    """Apply the pending SQLite migrations on an ``aiosqlite`` connection; return the file
+    names applied (empty if up to date). See ``sqlite/_migrate.py``."""
+    from automatosx.store.sqlite._migrate import migrate_sqlite
 
-
-async def _apply_in_transaction(conn: aiosqlite.Connection, migration: Migration) -> bool:
-    try:
-        await conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise MigrationError(f"{migration.name}: cannot start a transaction: {exc}") from exc
-    try:
-        async with conn.execute(
-            "SELECT checksum FROM schema_migrations WHERE version = ?", (migration.version,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is not None:
-            await conn.execute("ROLLBACK")
-            _check_checksum(migration, str(row[0]))
-            return False
-        for statement in _split_statements(migration.sql):
-            await conn.execute(statement)
-        violations = list(await conn.execute_fetchall("PRAGMA foreign_key_check"))
-        if violations:
-            await conn.execute("ROLLBACK")
-            raise MigrationError(
-                f"{migration.name}: would break {len(violations)} foreign key(s) (first in "
-                f"table {violations[0][0]!r}); rolled back"
-            )
-        await conn.execute(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
-            " VALUES (?, ?, ?, ?)",
-            (migration.version, migration.name, migration.checksum, time.time_ns() // 1_000_000),
-        )
-        await conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            await conn.execute("ROLLBACK")
-        raise MigrationError(f"{migration.name}: {exc}") from exc
-    return True
-
-
-def _split_statements(sql: str) -> list[str]:
-    """Split a script into complete statements (trigger bodies stay whole)."""
-    statements: list[str] = []
-    start = 0
-    for end, char in enumerate(sql):
-        if char == ";" and sqlite3.complete_statement(sql[start : end + 1]):
-            statements.append(sql[start : end + 1].strip())
-            start = end + 1
-    rest = sql[start:].strip()
-    if rest and not all(line.lstrip().startswith("--") for line in rest.splitlines() if line):
-        statements.append(rest)
-    return [s for s in statements if s.strip(" \t\r\n;")]
+    raw = conn._conn  # aiosqlite runs calls on its own thread: the migration runs there too
+    done: list[str] = await conn._execute(migrate_sqlite, raw, migrations)  # type: ignore[no-untyped-call]
+    return done

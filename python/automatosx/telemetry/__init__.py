@@ -52,11 +52,8 @@ def observer_for(telemetry: bool | Observer) -> Observer | None:
 
 
 def bind(observer: Observer, deployments: Mapping[str, Any]) -> None:
-    """Tell a telemetry observer the router's deployments (kinds, addresses, breakers) and,
-    for OpenTelemetry, install the ``traceparent`` hook on their HTTP clients."""
-    describe = getattr(observer, "bind_deployments", None)
-    if describe is not None:
-        describe(deployments)
+    """For OpenTelemetry, install the ``traceparent`` hook on the deployments' HTTP clients
+    (every observer, this one too, is told the deployments by ``Observer.bind_deployments``)."""
     if getattr(observer, "propagates", False):
         from automatosx.telemetry._propagate import install
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from automatosx.observe import AttemptInfo, Observer, Outcome, RequestInfo, SkipInfo
+from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo, SkipInfo
 from automatosx.telemetry._names import (
     ATTEMPTS,
     DURATION,
@@ -156,7 +156,7 @@ class MetricsObserver(Observer):
     async def stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         _guarded("stream_restarted", self.on_stream_restarted, request, attempt)
 
-    async def request_finished(self, request: RequestInfo, outcome: Outcome) -> None:
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
         _guarded("request_finished", self.on_request_finished, request, outcome)
 
     # -- what they do (subclasses extend) ---------------------------------------------------
@@ -206,9 +206,9 @@ class MetricsObserver(Observer):
             self._sink.add(FALLBACKS, 1, cause)
 
     def on_stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
-        return None  # counted from the outcome (``Outcome.restarts``) at the request's end
+        return None  # counted from the outcome (``RequestEnd.restarts``) at the request's end
 
-    def on_request_finished(self, request: RequestInfo, outcome: Outcome) -> Live | None:
+    def on_request_finished(self, request: RequestInfo, outcome: RequestEnd) -> Live | None:
         live = self._live.pop(request.request_id, None)
         response = outcome.response
         deployment = response.provider if response is not None else request.provider
@@ -271,7 +271,7 @@ def _breaker_reader(guard: Any) -> Callable[[], str | None]:
     return read
 
 
-def _request_error(outcome: Outcome, failed: bool) -> str | None:
+def _request_error(outcome: RequestEnd, failed: bool) -> str | None:
     if not failed:
         return None
     return outcome.error_code or "_OTHER"

@@ -30,7 +30,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
-from automatosx.observe import AttemptInfo, Outcome, RequestInfo, SkipInfo
+from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo, SkipInfo
 from automatosx.telemetry._metrics import Attributes, Live, MetricsObserver
 from automatosx.telemetry._names import (
     BREAKER_STATE,
@@ -178,7 +178,7 @@ class OTelObserver(MetricsObserver):
             }
             live.span.add_event("automatosx.stream_restarted", event)
 
-    def on_request_finished(self, request: RequestInfo, outcome: Outcome) -> Live | None:
+    def on_request_finished(self, request: RequestInfo, outcome: RequestEnd) -> Live | None:
         live = super().on_request_finished(request, outcome)
         if live is None:  # invalid input: no request_started, one span for it all the same
             span = self._tracer.start_span(
@@ -205,7 +205,7 @@ class OTelObserver(MetricsObserver):
         self,
         request: RequestInfo,
         live: Live | None,
-        outcome: Outcome,
+        outcome: RequestEnd,
         response: ProviderResponse | None,
     ) -> Attributes:
         deployment = response.provider if response is not None else None

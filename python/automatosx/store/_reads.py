@@ -1,8 +1,8 @@
-"""The reads of the PostgreSQL store: the :class:`~automatosx.store.StoreReader` methods.
+"""The reads of a SQL store: the :class:`~automatosx.store.StoreReader` methods, once.
 
-A mixin of :class:`~automatosx.store.postgres.PostgresStore`: each read first waits for the
-writes the store made before it (``_drained()``), then runs on a pooled connection in one
-read-only snapshot, so the rows of one read agree with each other.
+A mixin of :class:`~automatosx.store._engine.SQLStore`: each read first waits for the writes
+made before it, then runs its queries through the dialect (``_fetch``; one read-only
+snapshot where the database has them), with the dialect's placeholders (``_m(n)``).
 """
 
 from __future__ import annotations
@@ -12,19 +12,21 @@ from datetime import date as Date
 from typing import Any
 
 from automatosx.schemas import ProviderHealth
-from automatosx.store._pg_sql import (
-    ATTEMPT_COLUMNS,
-    METRICS_COLUMNS,
-    REQUEST_COLUMNS,
-    RESPONSE_COLUMNS,
+from automatosx.store._dialect import Dialect
+from automatosx.store._rows import (
     attempt_from_row,
     health_from_row,
     metrics_from_row,
     request_from_row,
     response_from_row,
-    where_clause,
 )
-from automatosx.store._sql import SUMMARY_STATES
+from automatosx.store._schema import (
+    ATTEMPT_COLUMNS,
+    METRICS_COLUMNS,
+    REQUEST_COLUMNS,
+    RESPONSE_COLUMNS,
+    SUMMARY_STATES,
+)
 from automatosx.store._summary import (
     read_latency_histograms,
     read_success_series,
@@ -41,43 +43,47 @@ from automatosx.store.base import (
     SummaryBy,
 )
 
-__all__ = ["PgReads"]
+__all__ = ["StoreReads"]
 
 
-class PgReads:
-    """The six reads, over the pool once the writes made so far are committed."""
+class StoreReads:
+    """The reads, over ``_fetch`` (the engine's: drained writes, then the dialect)."""
 
-    _pool: Any | None
-
-    async def _drained(self) -> None:
-        raise NotImplementedError
+    _dialect: Dialect
 
     async def _fetch(self, *queries: tuple[str, Sequence[Any]]) -> list[list[Any]]:
-        """Run queries on one pooled connection, in one read-only snapshot, after the writes
-        made so far are committed."""
-        await self._drained()
-        assert self._pool is not None
-        async with (
-            self._pool.acquire() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            return [await conn.fetch(sql, *params) for sql, params in queries]
+        raise NotImplementedError
+
+    def _m(self, n: int) -> str:
+        return self._dialect.mark(n)
+
+    def _where(self, **filters: object) -> tuple[str, list[object]]:
+        """`` WHERE a = <mark> AND ...`` for the filters that are not None, and their values."""
+        used = {column: value for column, value in filters.items() if value is not None}
+        if not used:
+            return "", []
+        terms = [f"{column} = {self._m(i)}" for i, column in enumerate(used, 1)]
+        return " WHERE " + " AND ".join(terms), list(used.values())
 
     async def get_request(self, request_id: str) -> RequestRow | None:
         rows, attempts, responses, chunks = await self._fetch(
-            (f"SELECT {REQUEST_COLUMNS} FROM provider_requests WHERE id = $1", (request_id,)),
             (
-                f"SELECT {ATTEMPT_COLUMNS} FROM provider_attempts WHERE request_id = $1"
+                f"SELECT {REQUEST_COLUMNS} FROM provider_requests WHERE id = {self._m(1)}",
+                (request_id,),
+            ),
+            (
+                f"SELECT {ATTEMPT_COLUMNS} FROM provider_attempts WHERE request_id = {self._m(1)}"
                 " ORDER BY attempt",
                 (request_id,),
             ),
             (
-                f"SELECT {RESPONSE_COLUMNS} FROM provider_responses WHERE request_id = $1",
+                f"SELECT {RESPONSE_COLUMNS} FROM provider_responses"
+                f" WHERE request_id = {self._m(1)}",
                 (request_id,),
             ),
             (
                 "SELECT chunk_index, chunk_content, timestamp FROM stream_chunks"
-                " WHERE request_id = $1 ORDER BY chunk_index",
+                f" WHERE request_id = {self._m(1)} ORDER BY chunk_index",
                 (request_id,),
             ),
         )
@@ -102,18 +108,18 @@ class PgReads:
     ) -> list[RequestRow]:
         if limit < 0 or offset < 0:
             raise ValueError(f"limit and offset must be >= 0, not {limit} and {offset}")
-        where, params = where_clause(state=state, provider=provider)
+        where, params = self._where(state=state, provider=provider)
         n = len(params)
         # The page is chosen once (a CTE) and its children are read in the same snapshot.
         page = (
             f"WITH page AS (SELECT id FROM provider_requests{where}"
-            f" ORDER BY created_at DESC, id LIMIT ${n + 1} OFFSET ${n + 2})"
+            f" ORDER BY created_at DESC, id LIMIT {self._m(n + 1)} OFFSET {self._m(n + 2)})"
         )
         args = (*params, limit, offset)
         rows, attempts, responses, counts = await self._fetch(
             (
                 f"SELECT {REQUEST_COLUMNS} FROM provider_requests{where}"
-                f" ORDER BY created_at DESC, id LIMIT ${n + 1} OFFSET ${n + 2}",
+                f" ORDER BY created_at DESC, id LIMIT {self._m(n + 1)} OFFSET {self._m(n + 2)}",
                 args,
             ),
             (
@@ -151,7 +157,7 @@ class PgReads:
         self, provider: str | None = None, date: str | Date | None = None
     ) -> list[MetricsRow]:
         day = date.isoformat() if isinstance(date, Date) else date
-        where, params = where_clause(provider=provider, date=day)
+        where, params = self._where(provider=provider, date=day)
         [rows] = await self._fetch(
             (
                 f"SELECT {METRICS_COLUMNS} FROM provider_metrics{where}"
@@ -166,12 +172,12 @@ class PgReads:
     ) -> list[ProviderHealth]:
         if limit < 0:
             raise ValueError(f"limit must be >= 0, not {limit}")
-        where, params = where_clause(provider=provider)
+        where, params = self._where(provider=provider)
         [rows] = await self._fetch(
             (
                 "SELECT provider, status, latency, rate_limit_remaining, rate_limit_reset,"
                 f" error_message, checked_at FROM provider_health{where}"
-                f" ORDER BY checked_at DESC, id DESC LIMIT ${len(params) + 1}",
+                f" ORDER BY checked_at DESC, id DESC LIMIT {self._m(len(params) + 1)}",
                 (*params, limit),
             )
         )
@@ -203,7 +209,11 @@ class PgReads:
         since_ms: int | None = None,
     ) -> list[LatencyHistogram]:
         return await read_latency_histograms(
-            self._fetch_one, numbered=True, provider=provider, bounds=bounds, since_ms=since_ms
+            self._fetch_one,
+            numbered=self._m(1) != "?",
+            provider=provider,
+            bounds=bounds,
+            since_ms=since_ms,
         )
 
     async def get_success_series(
@@ -215,7 +225,7 @@ class PgReads:
     ) -> list[SuccessSeries]:
         return await read_success_series(
             self._fetch_one,
-            numbered=True,
+            numbered=self._m(1) != "?",
             bucket_ms=bucket_ms,
             since_ms=since_ms,
             provider=provider,

@@ -1,0 +1,369 @@
+"""The store engine: one write-behind :class:`~automatosx.store.Store` over any :class:`Dialect`.
+
+``save_*`` build a row (cheap) and queue it (``_queue.py``); a writer thread commits the
+queue in batches through the dialect (``_batch_writer.py``); reads (``_reads.py``) wait for
+the writes made before them, so a store reads its own writes. What a crash leaves behind is
+finalised by the next store to open the database: each open store is an *owner* with a lease
+its writer thread renews; on ``open()`` the rows left unfinished by owners whose lease lapsed
+(or whose process on this host is gone) end ``failed`` with error code ``INTERRUPTED``.
+``store/sqlite/`` and ``store/postgres/`` subclass it only for their constructor and URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from automatosx.errors import ConfigurationError, StoreError
+from automatosx.schemas import ProviderHealth, ProviderResponse
+from automatosx.store._batch_writer import BatchWriter
+from automatosx.store._dialect import Dialect
+from automatosx.store._queue import Note, WriteQueue
+from automatosx.store._reads import StoreReads
+from automatosx.store._rows import (
+    MESSAGES,
+    attempt_row,
+    dumps,
+    health_row,
+    request_row,
+    response_row,
+    state_row,
+)
+from automatosx.store._schema import (
+    INSERT_ATTEMPT,
+    INSERT_CHUNK,
+    INSERT_HEALTH,
+    INSERT_REQUEST,
+    INSERT_RESPONSE,
+    UPDATE_REQUEST_STATE,
+)
+from automatosx.store.base import (
+    AttemptRecord,
+    ChunkRow,
+    RequestRecord,
+    StoreState,
+    WriteFailure,
+    expect_type,
+)
+
+__all__ = ["EXIT_FLUSH_S", "SQLStore", "check_options"]
+
+EXIT_FLUSH_S = 2.0
+
+
+def check_options(**options: object) -> None:
+    """Refuse a store option of the wrong type, naming it."""
+    for name, value in options.items():
+        if name in (
+            "queue_size",
+            "batch_size",
+            "max_lag_requests",
+            "lease_ms",
+            "pool_size",
+            "writers",
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
+        elif name == "on_write_error":
+            if value is not None and not callable(value):
+                raise ConfigurationError(
+                    f"on_write_error must be a callable taking a WriteFailure, not {value!r}"
+                )
+        elif not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ConfigurationError(f"{name} must be a positive number, not {value!r}")
+
+
+class SQLStore(StoreReads):
+    """A :class:`~automatosx.store.Store` over ``dialect``. ``sync``: a save returns once its
+    batch is committed; otherwise once queued. The rest: see ``_queue.py``."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        durability: str,
+        sync: bool,
+        queue_size: int,
+        batch_size: int,
+        commit_interval_ms: float,
+        max_lag_ms: float,
+        max_lag_requests: int,
+        lease_ms: int,
+        on_write_error: Callable[[WriteFailure], object] | None,
+    ) -> None:
+        check_options(
+            queue_size=queue_size,
+            batch_size=batch_size,
+            commit_interval_ms=commit_interval_ms,
+            max_lag_ms=max_lag_ms,
+            max_lag_requests=max_lag_requests,
+            lease_ms=lease_ms,
+            on_write_error=on_write_error,
+        )
+        self._dialect = dialect
+        self._durability = durability
+        self._sync = sync
+        self._queue_size = queue_size
+        self._batch_size = batch_size
+        self._commit_interval_ms = float(commit_interval_ms)
+        self._max_lag_ms = float(max_lag_ms)
+        self._max_lag_requests = max_lag_requests
+        self._lease_ms = lease_ms
+        self._on_write_error = on_write_error
+        self._state = StoreState.UNOPENED
+        self._queue: WriteQueue | None = None
+        self._writer: BatchWriter | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._closing = False
+        self._owner = ""
+        self.interrupted = 0
+        """Requests of crashed owners this store finalised as INTERRUPTED when it opened."""
+        # What save_* call: the queue's own submit once open (one coroutine on the hot
+        # path); after close() it refuses by itself.
+        self._submit: Callable[..., Awaitable[None]] = self._refuse
+
+    @property
+    def durability(self) -> str:
+        return self._durability
+
+    @property
+    def state(self) -> StoreState:
+        return self._state
+
+    @property
+    def owner(self) -> str:
+        """This store's owner id in the database (``host:pid:random``; empty until open)."""
+        return self._owner
+
+    @property
+    def write_errors(self) -> int:
+        """Writes lost (or values left out of a row) since the store was opened."""
+        return self._queue.write_errors if self._queue is not None else 0
+
+    def drain_write_errors(self) -> list[WriteFailure]:
+        """The write failures reported since the last call (the latest 1000), oldest first."""
+        return self._queue.drain_write_errors() if self._queue is not None else []
+
+    def write_lag_ms(self) -> float:
+        """The age of the oldest write not yet committed (ms): what a crash now could lose."""
+        return self._queue.lag_ms() if self._queue is not None else 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, migrate, finalise crashed owners' rows, start the writer thread."""
+        if self._state is StoreState.OPENED:
+            raise StoreError(f"{self!r} is already open")
+        if self._state is StoreState.CLOSED:
+            raise StoreError(f"{self!r} is closed; a closed store cannot be reopened")
+        dialect = self._dialect
+        await dialect.open()
+        host, pid = socket.gethostname(), os.getpid()
+        owner = f"{host}:{pid}:{uuid.uuid4().hex[:12]}"
+        try:
+            self.interrupted = await dialect.claim(owner, host, pid, self._lease_ms)
+        except BaseException:
+            await dialect.close()
+            raise
+        self._owner = owner
+        queue = WriteQueue(
+            queue_size=self._queue_size,
+            batch_size=self._batch_size,
+            sync=self._sync,
+            max_lag_ms=self._max_lag_ms,
+            max_lag_requests=self._max_lag_requests,
+            on_write_error=self._on_write_error,
+            wake=_nothing,
+        )
+        writer = BatchWriter(
+            queue,
+            dialect,
+            batch_size=self._batch_size,
+            commit_interval_ms=self._commit_interval_ms,
+            owner=owner,
+            lease_ms=self._lease_ms,
+        )
+        queue._wake = writer.wake
+        writer.start()
+        self._queue, self._writer = queue, writer
+        self._watch = asyncio.create_task(self._exit_flush(), name="automatosx-store-exit")
+        self._submit = queue.submit
+        self._state = StoreState.OPENED
+
+    async def close(self) -> None:
+        """Write everything queued, stop the writer, close the connections. Idempotent.
+
+        Raises :class:`StoreError` (after closing) if writes failed since the last flush, or
+        if the writer had stopped.
+        """
+        if self._state is StoreState.UNOPENED:
+            self._state = StoreState.CLOSED
+        if self._state is StoreState.CLOSED or self._closing:
+            return
+        self._closing = True
+        queue, writer = self._queue, self._writer
+        assert queue is not None
+        assert writer is not None
+        queue.accepting = False
+        try:
+            while queue.error is None:
+                await queue.drain()
+                if queue.settled:
+                    break
+                queue.release_room()
+                await asyncio.sleep(0)  # let callers given room enqueue
+        finally:
+            writer.stop(release=queue.error is None)
+            await asyncio.to_thread(writer.join)
+            if self._watch is not None:
+                self._watch.cancel()
+            await self._dialect.close()
+            self._state = StoreState.CLOSED
+        if queue.error is not None:
+            raise queue.error
+        queue.raise_failures()
+
+    async def _exit_flush(self) -> None:
+        """Cancelled by the loop's shutdown while the store is still open (``asyncio.run``
+        returning without ``close()``): write what is queued (bounded), then warn."""
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            if not self._closing and self._queue is not None and self._writer is not None:
+                self._queue.accepting = False
+                queued = self._queue.queued + len(self._queue.inflight)
+                self._writer.stop(release=False)
+                self._writer.join(EXIT_FLUSH_S)
+                warnings.warn(  # last: with warnings as errors, the writes are made all the same
+                    f"an automatosx store was never closed; {queued} queued write(s) written at"
+                    " exit (use `async with open_store(url)` or `await store.close()`)",
+                    ResourceWarning,
+                    stacklevel=1,
+                )
+            raise
+
+    async def __aenter__(self) -> Any:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def flush(self) -> None:
+        """Wait until every write made so far is committed (or has failed).
+
+        Raises :class:`StoreError` if writes failed since the last flush (write-behind).
+        """
+        queue = self._usable()
+        await queue.drain()
+        queue.raise_failures()
+
+    # -- writes (the hot path) ------------------------------------------------------------
+
+    async def save_request(self, record: RequestRecord) -> None:
+        expect_type("save_request", record, RequestRecord)
+        metadata = self._json(record.id, "save_request.metadata", record.metadata)
+        await self._submit(
+            INSERT_REQUEST,
+            request_row(record, metadata, self._owner),
+            key=record.id,
+            prepare=None if type(record.messages) is str else _bind_messages,
+        )
+
+    async def update_request_state(
+        self,
+        request_id: str,
+        *,
+        state: str,
+        retry_count: int,
+        history: list[str],
+        error: str | None = None,
+        error_code: str | None = None,
+        updated_at: int,
+    ) -> None:
+        expect_type("update_request_state", request_id, str)
+        row = state_row(request_id, state, retry_count, history, error, error_code, updated_at)
+        await self._submit(UPDATE_REQUEST_STATE, row, key=request_id)
+
+    async def save_attempt(self, record: AttemptRecord) -> None:
+        expect_type("save_attempt", record, AttemptRecord)
+        await self._submit(INSERT_ATTEMPT, attempt_row(record), key=record.request_id)
+
+    async def save_response(self, response: ProviderResponse) -> None:
+        expect_type("save_response", response, ProviderResponse)
+        rid = response.request_id
+        metadata = self._json(rid, "save_response.metadata", response.metadata)
+        await self._submit(INSERT_RESPONSE, response_row(response, metadata), key=rid)
+
+    async def save_stream_chunks(self, request_id: str, chunks: Sequence[ChunkRow]) -> None:
+        expect_type("save_stream_chunks", request_id, str)
+        expect_type("save_stream_chunks", chunks, (list, tuple))
+        if chunks:
+            rows = [(request_id, index, text, ts) for index, text, ts in chunks]
+            await self._submit(INSERT_CHUNK, rows, many=True, key=request_id)
+
+    async def save_health_check(self, health: ProviderHealth) -> None:
+        expect_type("save_health_check", health, ProviderHealth)
+        await self._submit(INSERT_HEALTH, health_row(health))
+
+    def _json(self, key: str, kind: str, value: dict[str, Any] | None) -> str | None:
+        """``value`` as JSON; one that cannot be encoded is left out and reported, so a
+        caller's odd metadata never fails its request."""
+        if value is None:
+            return None
+        try:
+            return dumps(value)
+        except Exception as exc:
+            if self._queue is not None:
+                self._queue.report(key, kind, exc)
+            return None
+
+    async def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        """``_submit`` until the store is opened."""
+        raise self._unusable()
+
+    def _usable(self) -> WriteQueue:
+        queue = self._queue
+        if self._state is not StoreState.OPENED or queue is None or queue.error is not None:
+            raise self._unusable()
+        return queue
+
+    def _unusable(self) -> StoreError:
+        if self._queue is not None and self._queue.error is not None:
+            return self._queue.error
+        if self._state is StoreState.UNOPENED:
+            return StoreError(
+                "the store is not open: call `await store.open()` first, or use"
+                " `async with open_store(url) as store:`"
+            )
+        return StoreError("the store is closed")
+
+    async def _fetch(self, *queries: tuple[str, Sequence[Any]]) -> list[list[Any]]:
+        await self._usable().drain()
+        return await self._dialect.fetch(queries)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _bind_messages(row: tuple[Any, ...], notes: list[Note]) -> tuple[Any, ...]:
+    """In the writer: the messages column as text (a LazyText is serialized here); text
+    that cannot be produced is left out (``null``) and reported."""
+    try:
+        text = str(row[MESSAGES])
+    except Exception as exc:
+        notes.append((row[0], "save_request.messages", exc))
+        text = "null"
+    return (*row[:MESSAGES], text, *row[MESSAGES + 1 :])

@@ -1,0 +1,299 @@
+"""The write-behind queue: the caller's side of a store (submit, back-pressure, flush, reports).
+
+Contract (the writer thread's side is ``_batch_writer.py``):
+
+* **Order.** ``submit`` appends a write to the queue (the caller's hot path) and wakes the
+  writer thread if it is idle. Writes are committed in batches, in FIFO order per write kind.
+* **Loss window.** The writer is a thread: it commits whether or not the caller's event loop
+  ever yields. The *lag* is the age of the oldest write not yet committed; what a crash can
+  lose is bounded by it, and by the requests it covers.
+* **Back-pressure, never drop.** A caller waits (FIFO) while the lag exceeds ``max_lag_ms``,
+  while ``max_lag_requests`` requests have a write not yet committed (a new request waits;
+  one already lagging goes on), or while the queue is full (``queue_size``, and no more than
+  the writer commits in a quarter of ``max_lag_ms``). Waiters are let in once the writer has
+  caught up to half the bound.
+* **Reports.** Each lost write (or left-out value) is reported at once: logged at ERROR with
+  its request id (never the row), counted in ``write_errors``, kept for
+  ``drain_write_errors()``, passed to ``on_write_error``. In ``sync`` mode the failing
+  ``submit`` also raises :class:`StoreError`; otherwise ``raise_failures()`` (``flush``/
+  ``close``) raises it later.
+
+Everything here runs on the caller's loop, except ``pending``'s other end and ``committed``:
+the writer pops ops and posts :meth:`WriteQueue.settle` back with ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from automatosx.errors import StoreError, redact
+from automatosx.store._schema import Write
+from automatosx.store.base import WriteFailure
+
+__all__ = ["Note", "Prepare", "QueuedOp", "WriteQueue", "describe_error"]
+
+logger = logging.getLogger("automatosx.store")
+
+Note = tuple["str | None", str, BaseException]
+"""A value left out of a row: (request id, what, why); reported when the batch settles."""
+Prepare = Callable[[Any, list[Note]], Any]
+"""Turns a queued write's row into a bindable one, in the writer thread (off the hot path);
+a value it has to leave out is added to the notes."""
+
+# write, row (a list of rows when `many`), many, waiter (sync mode), request id, prepare,
+# monotonic time queued
+QueuedOp = tuple[Write, Any, bool, "asyncio.Future[None] | None", str | None, Prepare | None, float]
+_MAX_KEPT_FAILURES = 10
+_MAX_REPORTED = 1_000
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as a failure report shows it: type and message, secrets redacted, short."""
+    return f"{type(exc).__name__}: {redact(str(exc))[:300]}"
+
+
+class WriteQueue:
+    """The queue between callers and the writer thread. Create it on the caller's loop."""
+
+    def __init__(
+        self,
+        *,
+        queue_size: int,
+        batch_size: int,
+        sync: bool,
+        max_lag_ms: float,
+        max_lag_requests: int,
+        on_write_error: Callable[[WriteFailure], object] | None,
+        wake: Callable[[], None],
+    ) -> None:
+        self.accepting = True  # the hot-path check: False once closing or stopped
+        self.error: StoreError | None = None  # set if the writer thread died
+        self.write_errors = 0
+        self.pending: deque[QueuedOp] = deque()  # popped by the writer thread
+        self.inflight: list[QueuedOp] = []  # the batch being written (set by the writer)
+        self.room_limit = min(queue_size, batch_size)  # then what commits in max_lag / 4
+        self.queue_size = queue_size
+        self.batch_size = batch_size
+        self.sync = sync
+        self.max_lag_s = max_lag_ms / 1000
+        self._max_lag_requests = max_lag_requests
+        self._on_write_error = on_write_error
+        self._wake = wake
+        self._loop = asyncio.get_running_loop()
+        self._lagging: dict[str, int] = {}  # request id -> its writes not yet settled
+        self._room_waiters: deque[asyncio.Future[None]] = deque()
+        self._enqueued = 0
+        self._done = 0  # ops settled (written or failed)
+        self._blocked_puts = 0
+        self._granted = 0
+        self._flushers: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._failures: list[StoreError] = []
+        self._failure_count = 0
+        self._reported: deque[WriteFailure] = deque(maxlen=_MAX_REPORTED)
+
+    @property
+    def queued(self) -> int:
+        return len(self.pending)
+
+    @property
+    def lagging_requests(self) -> int:
+        """Requests with a write not yet known to be committed."""
+        return len(self._lagging)
+
+    def oldest(self) -> float | None:
+        try:
+            if self.inflight:
+                return self.inflight[0][6]
+            return self.pending[0][6] if self.pending else None
+        except IndexError:  # the writer took it meanwhile
+            return None
+
+    def lag_ms(self) -> float:
+        oldest = self.oldest()
+        return 0.0 if oldest is None else (time.monotonic() - oldest) * 1000
+
+    # -- the caller's side ----------------------------------------------------------------
+
+    async def submit(
+        self,
+        write: Write,
+        row: Any,
+        many: bool = False,
+        key: str | None = None,
+        prepare: Prepare | None = None,
+    ) -> None:
+        if not self.accepting:
+            raise self.error or StoreError("the store is closed")
+        if self._must_wait(key):
+            await self._wait_for_room()
+        waiter: asyncio.Future[None] | None = None
+        if self.sync:
+            waiter = self._loop.create_future()
+        if key is not None:
+            lagging = self._lagging
+            lagging[key] = lagging.get(key, 0) + 1
+        self.pending.append((write, row, many, waiter, key, prepare, time.monotonic()))
+        self._enqueued += 1
+        self._wake()
+        if waiter is not None:
+            await waiter
+
+    def _must_wait(self, key: str | None) -> bool:
+        if self._room_waiters or len(self.pending) + self._granted >= self.room_limit:
+            return True
+        if (
+            key is not None
+            and len(self._lagging) >= self._max_lag_requests
+            and key not in self._lagging
+        ):
+            return True
+        oldest = self.oldest()
+        return oldest is not None and time.monotonic() - oldest > self.max_lag_s
+
+    async def _wait_for_room(self) -> None:
+        room = self._loop.create_future()
+        self._room_waiters.append(room)
+        self._blocked_puts += 1
+        try:
+            await room
+        except BaseException:
+            if room in self._room_waiters:
+                self._room_waiters.remove(room)
+            elif room.done() and not room.cancelled():
+                self._granted -= 1
+                self.release_room()  # pass the room it was given on
+            raise
+        finally:
+            self._blocked_puts -= 1
+        self._granted -= 1
+        if self.error is not None:
+            raise self.error
+
+    def release_room(self) -> None:
+        if not self._room_waiters:
+            return
+        oldest = self.oldest()
+        if oldest is not None and time.monotonic() - oldest > self.max_lag_s / 2:
+            return  # hysteresis: let the writer get well under the bound first
+        if len(self._lagging) > self._max_lag_requests // 2:
+            return
+        room = self.room_limit - len(self.pending) - self._granted
+        while self._room_waiters and room > 0:
+            waiter = self._room_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                self._granted += 1
+                room -= 1
+
+    async def drain(self) -> None:
+        """Wait until the ops submitted so far are written or failed (failures not raised)."""
+        target = self._enqueued
+        if self._done >= target:
+            return
+        if self.error is not None:
+            raise self.error
+        future = self._loop.create_future()
+        self._flushers.append((target, future))
+        await future
+
+    @property
+    def settled(self) -> bool:
+        return self._blocked_puts == 0 and self._done >= self._enqueued
+
+    # -- settling (posted by the writer thread) --------------------------------------------
+
+    def settle(
+        self, batch: list[QueuedOp], failures: dict[int, BaseException], notes: list[Note]
+    ) -> None:
+        for key, kind, exc in notes:
+            self.report(key, kind, exc)
+        lagging = self._lagging
+        for i, (write, _row, _many, waiter, key, _prepare, _t) in enumerate(batch):
+            if key is not None:
+                left = lagging.get(key, 1) - 1
+                if left > 0:
+                    lagging[key] = left
+                else:
+                    lagging.pop(key, None)
+            cause = failures.get(i)
+            if cause is None:
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+                continue
+            self.report(key, write.label, cause)
+            error = StoreError(f"{write.label} failed: {describe_error(cause)}")
+            error.__cause__ = cause
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_exception(error)
+            else:
+                self._failure_count += 1
+                if len(self._failures) < _MAX_KEPT_FAILURES:
+                    self._failures.append(error)
+        self._done += len(batch)
+        flushers = self._flushers
+        while flushers and flushers[0][0] <= self._done:
+            _, future = flushers.popleft()
+            if not future.done():
+                future.set_result(None)
+        self.release_room()
+
+    def resize(self, rate: float) -> None:
+        """Hold no more than the writer commits (``rate`` per second) in max_lag / 4."""
+        drains = int(rate * self.max_lag_s / 4)
+        self.room_limit = min(self.queue_size, max(drains, self.batch_size))
+
+    def fail(self, error: StoreError) -> None:
+        """The writer thread died: refuse new writes, fail every waiter with ``error``."""
+        self.accepting = False
+        self.error = error
+        while self._flushers:
+            _, future = self._flushers.popleft()
+            if not future.done():
+                future.set_exception(error)
+        while self._room_waiters:
+            room = self._room_waiters.popleft()
+            if not room.done():
+                self._granted += 1
+                room.set_result(None)  # it wakes, sees `error`, raises it
+        for op in [*self.inflight, *self.pending]:
+            waiter = op[3]
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(error)
+
+    # -- reports --------------------------------------------------------------------------
+
+    def raise_failures(self) -> None:
+        """Raise the failures kept since the last call (write-behind) as one StoreError."""
+        if not self._failure_count:
+            return
+        count, first = self._failure_count, self._failures[0]
+        self._failures, self._failure_count = [], 0
+        raise StoreError(
+            f"{count} write(s) failed since the last flush; the first: {first}"
+        ) from first
+
+    def drain_write_errors(self) -> list[WriteFailure]:
+        reported = list(self._reported)
+        self._reported.clear()
+        return reported
+
+    def report(self, key: str | None, kind: str, exc: BaseException) -> WriteFailure:
+        """Report one lost write (or left-out value) at once: log, count, keep, call back."""
+        failure = WriteFailure(
+            request_id=key, kind=kind, error=describe_error(exc), at_ms=time.time_ns() // 10**6
+        )
+        self.write_errors += 1
+        self._reported.append(failure)
+        logger.error("store write failed: %s (request %s): %s", kind, key or "-", failure.error)
+        if self._on_write_error is not None:
+            try:
+                self._on_write_error(failure)
+            except Exception:
+                logger.exception("the store's on_write_error callback raised")
+        return failure
