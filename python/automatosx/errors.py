@@ -346,73 +346,42 @@ class CircuitOpenError(AutomatosxError):
 
 
 class BudgetExceededError(AutomatosxError):
-    """A budget has no room for an attempt's maximum cost: nothing was sent.
-
-    ``budget_id`` names the budget (``RouterOptions.budgets[].id``), ``scope`` the scope value
-    (``"user=alice"``; ``"*"`` for a budget without ``per``), ``limit`` and ``spent`` are in
-    the budget's unit (``unit``: ``"usd"`` or ``"tokens"``; ``spent`` includes what is
-    reserved by attempts under way), ``needed`` the attempt's maximum cost, and
-    ``resets_at`` the epoch seconds when its window ends (None for a ``"total"`` budget).
-    Not retried; under ``onExceeded: "reject"`` no other candidate is tried.
-    """
+    """A budget has no room for an attempt's maximum cost: nothing was sent. Names the
+    ``budget_id``, the ``scope`` value (``"user=alice"``; ``"*"`` without ``per``), ``limit``
+    and ``spent`` (reservations under way included) in ``unit`` (``"usd"`` or ``"tokens"``),
+    the attempt's maximum cost ``needed``, and ``resets_at`` (epoch seconds; None for
+    ``total``). Not retried; under ``onExceeded: "reject"`` no other candidate is tried."""
 
     code = "BUDGET_EXCEEDED"
+    _FIELDS: tuple[str, ...] = ("budget_id", "scope", "limit", "spent", "needed", "unit")
 
     def __init__(
-        self,
-        message: str,
-        *,
-        budget_id: str,
-        scope: str = "*",
-        limit: float = 0.0,
-        spent: float = 0.0,
-        needed: float = 0.0,
-        unit: str = "usd",
-        resets_at: int | None = None,
-    ) -> None:
+        self, message: str, *, budget_id: str, scope: str = "*", limit: float = 0.0,
+        spent: float = 0.0, needed: float = 0.0, unit: str = "usd", resets_at: int | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message)
-        self.budget_id = budget_id
-        self.scope = scope
-        self.limit = limit
-        self.spent = spent
-        self.needed = needed
-        self.unit = unit
-        self.resets_at = resets_at
-
-    def _fields(self) -> dict[str, Any]:
-        return {
-            "budget_id": self.budget_id,
-            "scope": self.scope,
-            "limit": self.limit,
-            "spent": self.spent,
-            "needed": self.needed,
-            "unit": self.unit,
-            "resets_at": self.resets_at,
-        }
+        self.budget_id, self.scope, self.unit, self.resets_at = budget_id, scope, unit, resets_at
+        self.limit, self.spent, self.needed = limit, spent, needed
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_budget_error, (type(self), str(self), self._fields()))
+        fields = {name: getattr(self, name) for name in (*self._FIELDS, "resets_at")}
+        return (_rebuild_budget_error, (type(self), str(self), fields))
 
 
 class UnpricedModelError(BudgetExceededError):
-    """A candidate's model has no price, so a matching USD budget cannot guard it: refused
-    before sending (or passed over under ``onExceeded: "fallback"``). ``model`` names it;
-    ``RouterOptions.unpricedModels: "allow"`` opts out (unpriced models then cost $0 in USD
-    budgets, and count in token budgets)."""
+    """A candidate's ``model`` has no price, so a matching USD budget cannot guard it: refused
+    before sending (passed over under ``onExceeded: "fallback"``). ``RouterOptions.
+    unpricedModels: "allow"`` opts out (unpriced models then cost $0 in USD budgets)."""
 
     code = "UNPRICED_MODEL"
+    _FIELDS = (*BudgetExceededError._FIELDS, "model")
 
     def __init__(self, message: str, *, model: str = "", **fields: Any) -> None:
         super().__init__(message, **fields)
         self.model = model
 
-    def _fields(self) -> dict[str, Any]:
-        return {**super()._fields(), "model": self.model}
 
-
-def _rebuild_budget_error(
-    cls: type[BudgetExceededError], message: str, fields: dict[str, Any]
-) -> BudgetExceededError:
+def _rebuild_budget_error(cls: type[BudgetExceededError], message: str, fields: Any) -> Any:
     return cls(message, **fields)
 
 

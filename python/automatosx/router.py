@@ -23,12 +23,12 @@ from pydantic import ValidationError
 
 from automatosx._quiet import without_gc
 from automatosx._routing.attempt import execute
-from automatosx._routing.deployments import build_deployments
+from automatosx._routing.deployments import build_deployments, health_of
 from automatosx._routing.guard import local_guard
 from automatosx._routing.intake import Intake, validation_message
 from automatosx._routing.plan import Deployment, Plan
 from automatosx._routing.stream import Stream
-from automatosx.errors import ConfigurationError, RequestValidationError, redact
+from automatosx.errors import ConfigurationError, RequestValidationError
 from automatosx.observe import Observer, Observers
 from automatosx.providers.base import Provider
 from automatosx.schemas import (
@@ -221,6 +221,10 @@ class Router:
             )
             observers.append(self._recorder)
         observers.extend(self._user_observers)
+        if self.options.budgets:  # an attempt guard, and an observer (its aclose, alerts)
+            from automatosx.budgets._guard import attach
+
+            observers.append(await attach(self, prices, observers))
         self._plan = Plan.build(  # builds each deployment's guards, once
             self.options,
             self._deployments,
@@ -420,7 +424,7 @@ class Router:
         store = self._store
         assert store is not None
         deps = list(self._deployments.values())
-        results = await asyncio.gather(*(_health(dep) for dep in deps))
+        results = await asyncio.gather(*(health_of(dep) for dep in deps))
         for health in results:
             await store.save_health_check(health)
         return {dep.name: health for dep, health in zip(deps, results, strict=True)}
@@ -441,12 +445,3 @@ async def _open_store(store: str | Store | None) -> Store:
         return await open_store_url(store)
     await store.open()
     return store
-
-
-async def _health(dep: Deployment) -> ProviderHealth:
-    try:
-        return await dep.provider.check_health()
-    except Exception as exc:  # an adapter must not raise here; report it as down
-        return ProviderHealth(
-            provider=dep.name, status="down", error=redact(f"{type(exc).__name__}: {exc}")
-        )

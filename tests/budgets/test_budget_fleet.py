@@ -175,10 +175,19 @@ def test_four_processes_share_one_budget_under_the_cap_and_use_95_percent(
     assert sum(r["calls"] for r in results) < admitted / 2  # no round trip per request
 
 
-async def test_redis_down_spends_a_bounded_local_share_then_reports_it(
-    prefix: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING, "automatosx.budgets")
+class _Messages(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def test_redis_down_spends_a_bounded_local_share_then_reports_it(prefix: str) -> None:
+    logged = _Messages()
+    logger = logging.getLogger("automatosx.budgets")
+    logger.addHandler(logged)
     try:
         own = _servers.start_redis()
     except _servers.ServerStartError as exc:
@@ -220,5 +229,6 @@ async def test_redis_down_spends_a_bounded_local_share_then_reports_it(
         assert state["taken_n"] <= round(limit * 1e9)
     finally:
         own.stop()
-    assert any("unreachable" in m and "share" in m for m in caplog.messages)
-    assert any("is back" in m for m in caplog.messages)
+        logger.removeHandler(logged)
+    assert [m for m in logged.messages if "unreachable" in m and "share" in m] != []
+    assert [m for m in logged.messages if "is back" in m] != []

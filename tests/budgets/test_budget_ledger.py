@@ -119,7 +119,7 @@ def test_per_user_scopes_have_their_own_limit_and_match_filters() -> None:
     assert again.scope == "user=alice"
     nobody = gate.reserve(request(), "openai", "openai", "mini", RATES)
     assert isinstance(nobody, Reservation)
-    assert nobody.claims[0].account.scope == "user=-"
+    assert nobody.claims[0][0].scope == "user=-"
     big = gate.reserve(request(user="carol"), "openai", "openai", "gpt-4o", RATES)
     assert isinstance(big, BudgetExceededError)
     assert (big.budget_id, big.unit, big.limit) == ("big", "tokens", 1.0)

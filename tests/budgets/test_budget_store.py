@@ -15,14 +15,7 @@ import pytest
 import _servers
 from automatosx.budgets import parse_budgets
 from automatosx.budgets._gate import Budgets, Reservation
-from automatosx.budgets._sql import (
-    DEFINITION,
-    SPEND,
-    connect,
-    definition_row,
-    resume_rows,
-    spend_row,
-)
+from automatosx.budgets._sql import connect, definition_row, resume_rows, spend_row
 from automatosx.budgets._status import read_status, render_json, render_text
 from automatosx.cli import main
 from automatosx.pricing import Rates
@@ -65,14 +58,9 @@ async def spend(url: str, users: list[str]) -> Budgets:
             gate.release(res)  # failed before any byte: a row charged 0
         else:
             gate.settle(res, TokenUsage(input_tokens=5, output_tokens=10))
-    async with open_store(url):  # applies the migrations
-        pass
-    db = await connect(url)
-    try:
-        await db.write(DEFINITION[db.dialect], [definition_row(s) for s in specs])
-        await db.write(SPEND[db.dialect], [spend_row(r) for r in gate.drain_records()])
-    finally:
-        await db.close()
+    async with open_store(url) as store:  # applies the migrations; writes behind, flushed
+        await store.save_budget_definitions([definition_row(s) for s in specs])
+        await store.save_budget_spend([spend_row(r) for r in gate.drain_records()])
     return gate
 
 
@@ -80,7 +68,7 @@ async def test_spend_is_recorded_per_attempt_and_added_up_per_scope(url: str) ->
     await spend(url, ["alice", "bob", "alice", "alice"])
     db = await connect(url)
     try:
-        rows = await db.fetch(
+        rows = await db.read(
             "SELECT budget_id, scope, reserved_nusd, charged_nusd, charged_tokens "
             "FROM budget_spend ORDER BY id"
         )
@@ -105,16 +93,13 @@ async def test_spend_is_recorded_per_attempt_and_added_up_per_scope(url: str) ->
 async def test_a_new_ledger_resumes_the_windows_spend(url: str) -> None:
     await spend(url, ["alice"] * 4)
     specs = parse_budgets(ENTRIES)
-    db = await connect(url)
-    try:
-        rows = await resume_rows(db, specs, NOW)
-    finally:
-        await db.close()
+    async with open_store(url) as store:  # what a router opening reads (Store.read)
+        rows = await resume_rows(store, specs, NOW)
     fresh = Budgets(specs, clock=lambda: NOW)
     fresh.resume(rows)
     res = fresh.reserve(req("alice"), "openai", "openai", "m", RATES)
     assert isinstance(res, Reservation)
-    assert res.claims[0].account.spent == 3 * (5 * 1000 + 10 * 4000)
+    assert res.claims[0][0].spent == 3 * (5 * 1000 + 10 * 4000)
 
 
 async def test_the_status_reads_every_budget_and_scope_from_the_database(url: str) -> None:
@@ -157,10 +142,7 @@ def test_the_cli_prints_budgets_from_a_sqlite_file(
 async def test_the_latest_definition_of_a_budget_counts(url: str) -> None:
     await spend(url, ["alice"])
     raised = parse_budgets([{**ENTRIES[0], "limitUsd": 0.0009}])
-    db = await connect(url)
-    try:
-        await db.write(DEFINITION[db.dialect], [definition_row(s) for s in raised])
-    finally:
-        await db.close()
+    async with open_store(url) as store:
+        await store.save_budget_definitions([definition_row(s) for s in raised])
     statuses = await read_status(url, now=NOW)
     assert {s.budget_id: s.limit_usd for s in statuses} == {"daily": 0.0009, "tokens": None}

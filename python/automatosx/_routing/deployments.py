@@ -11,12 +11,12 @@ from typing import Any
 
 from automatosx._core import CircuitBreaker, RateLimiter
 from automatosx._routing.plan import Deployment
-from automatosx.errors import ConfigurationError
+from automatosx.errors import ConfigurationError, redact
 from automatosx.guards import DeploymentSpec
 from automatosx.providers.base import Provider
-from automatosx.schemas import ProviderConfig, RouterOptions
+from automatosx.schemas import ProviderConfig, ProviderHealth, RouterOptions
 
-__all__ = ["build_deployments"]
+__all__ = ["build_deployments", "health_of"]
 
 _DEFAULT_TIMEOUT_MS = 60_000
 _DEFAULT_MAX_RETRIES = 3
@@ -132,3 +132,13 @@ def build_deployments(
             )
         deployments[deployment.name] = deployment
     return deployments
+
+
+async def health_of(dep: Deployment) -> ProviderHealth:
+    """A deployment's health check; an adapter that raises is reported down."""
+    try:
+        return await dep.provider.check_health()
+    except Exception as exc:  # an adapter must not raise here; report it as down
+        return ProviderHealth(
+            provider=dep.name, status="down", error=redact(f"{type(exc).__name__}: {exc}")
+        )

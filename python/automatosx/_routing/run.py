@@ -142,8 +142,11 @@ class Run:
             end = RequestEnd.of(m, response, self.chunks, self.n, self.restarts, answered_by)
             await notify.request_finished(self.plan, self.info, end)
 
-    async def all_failed(self) -> AllProvidersFailedError:
+    async def all_failed(self) -> Exception:
         await self.finish()
+        refusals = [getattr(a.error, "budget", None) for a in self.attempts]
+        if refusals and None not in refusals:  # every candidate was passed over by a budget
+            return refusals[0]  # type: ignore[return-value]
         return AllProvidersFailedError(self.attempts, self.request.request_id)
 
     async def admit(self, dep: Deployment, model: str, patience_ms: int, side: bool) -> bool:

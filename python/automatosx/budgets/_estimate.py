@@ -100,13 +100,19 @@ def output_cap(request: ProviderRequest, kind: str, model: str) -> int:
 
 def cost_nusd(rates: Rates, n_in: int, n_out: int) -> int:
     """Nano-dollars for ``n_in`` input and ``n_out`` output tokens, rounded up."""
-    rate_in, rate_out = rates.for_prompt(n_in)
-    return math.ceil(round((n_in * rate_in + n_out * rate_out) * NANO, 3))
+    if rates.input_tiers or rates.output_tiers:
+        rate_in, rate_out = rates.for_prompt(n_in)
+    else:
+        rate_in, rate_out = rates.input, rates.output
+    return usd_nusd(n_in * rate_in + n_out * rate_out)
 
 
 def usd_nusd(usd: float) -> int:
-    """A dollar amount (a usage's ``Rates.cost``) in nano-dollars, rounded up."""
-    return math.ceil(round(usd * NANO, 3))
+    """A dollar amount (a usage's ``Rates.cost``) in nano-dollars, rounded up (a float's
+    noise below a thousandth of a nano-dollar is not a nano-dollar more)."""
+    scaled = usd * NANO
+    whole = int(scaled)
+    return whole + 1 if scaled - whole > 1e-3 else whole
 
 
 def delivered_tokens(texts: list[str]) -> int:

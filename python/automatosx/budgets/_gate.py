@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from automatosx.budgets._config import BudgetSpec
@@ -29,17 +28,20 @@ from automatosx.budgets._estimate import (
     usd_nusd,
 )
 from automatosx.budgets._ledger import Account, Claim, Ledger, SpendRecord
+from automatosx.budgets._says import alert_of, no_room, unpriced
 from automatosx.errors import BudgetExceededError, UnpricedModelError
 from automatosx.observe import BudgetAlert
+from automatosx.pricing import Rates
 
 if TYPE_CHECKING:
-    from automatosx.pricing import Rates
     from automatosx.schemas import ProviderRequest, TokenUsage
 
 __all__ = ["Budgets", "Reservation", "scope_of"]
 
 log = logging.getLogger("automatosx.budgets")
 NANO = 1e9
+_ROUTES = 4_096
+_PRICED: object = object()  # reserve(): the rates of the (deployment, model) pair
 
 
 class Reservation:
@@ -66,7 +68,11 @@ class Reservation:
     @property
     def nusd(self) -> int:
         """The largest claim in nano-dollars (what the attempt may cost at most)."""
-        return max((c.nusd for c in self.claims), default=0)
+        return max((c[1] for c in self.claims), default=0)
+
+    @property
+    def accounts(self) -> list[Account]:
+        return [c[0] for c in self.claims]
 
 
 def scope_of(spec: BudgetSpec, values: dict[str, str | None]) -> str:
@@ -77,12 +83,50 @@ def scope_of(spec: BudgetSpec, values: dict[str, str | None]) -> str:
     return ",".join(f"{dim}={values[dim] or '-'}" for dim in spec.per)
 
 
-def _matches(spec: BudgetSpec, values: dict[str, str | None]) -> bool:
-    return all(values[dim] in names for dim, names in spec.match.items())
+Scoper = Callable[["ProviderRequest"], "str | None"]
+"""A request's scope value under a budget whose scope or match reads its tenant or user
+(None: the match filters it out)."""
+Route = tuple[tuple[tuple[BudgetSpec, "Account | None", "Scoper | None"], ...], "Rates | None"]
+
+
+def _scoper(spec: BudgetSpec, deployment: str, model: str) -> Scoper:
+    tenants = spec.match.get("tenant")
+    users = spec.match.get("user")
+    fixed = {"deployment": deployment, "model": model}
+    if spec.per == ("user",) and tenants is None and users is None:
+        return lambda request: "user=" + (request.user or "-")
+    if spec.per == ("tenant",) and tenants is None and users is None:
+        return lambda request: "tenant=" + (request.tenant or "-")
+
+    def scope(request: ProviderRequest) -> str | None:
+        if tenants is not None and request.tenant not in tenants:
+            return None
+        if users is not None and request.user not in users:
+            return None
+        if not spec.per:
+            return "*"
+        values = {**fixed, "tenant": request.tenant, "user": request.user}
+        return ",".join(f"{dim}={values[dim] or '-'}" for dim in spec.per)
+
+    return scope
 
 
 class Budgets:
     """The budgets of one router (one event loop). ``clock`` gives epoch seconds."""
+
+    __slots__ = (
+        "_routes",
+        "alerts",
+        "allow_unpriced",
+        "clock",
+        "exceeded",
+        "fleet",
+        "ledger",
+        "price",
+        "recording",
+        "records",
+        "specs",
+    )
 
     def __init__(
         self,
@@ -90,8 +134,11 @@ class Budgets:
         *,
         allow_unpriced: bool = False,
         clock: Callable[[], float] = time.time,
+        price: Callable[[str, str], Rates | None] | None = None,
     ) -> None:
         self.specs = tuple(specs)
+        self.price = price
+        """The rates of a (deployment, model) pair (``PriceBook.rates``), asked once per pair."""
         self.allow_unpriced = allow_unpriced
         self.clock = clock
         self.ledger = Ledger()
@@ -103,6 +150,7 @@ class Budgets:
         self.exceeded = 0
         """Attempts refused so far (``budget_exceeded``)."""
         self.fleet: object | None = None
+        self._routes: dict[tuple[str, str], Route] = {}
 
     # -- before the attempt ------------------------------------------------------------------
 
@@ -112,52 +160,99 @@ class Budgets:
         deployment: str,
         kind: str,
         model: str,
-        rates: Rates | None,
+        rates: Rates | object | None = _PRICED,
         attempt: int = 0,
     ) -> Reservation | BudgetExceededError | None:
         """Book the attempt's maximum cost against every matching budget, or say which has
-        no room (nothing booked). None: no budget matches, nothing to settle."""
-        values = {
-            "tenant": request.tenant,
-            "user": request.user,
-            "deployment": deployment,
-            "model": model,
-        }
+        no room (nothing booked). None: no budget matches, nothing to settle. ``rates``: the
+        model's, or by default what ``price`` gives for (deployment, model)."""
+        route = self._routes.get((deployment, model))
+        if route is None:
+            route = self._route(deployment, model)
+        entries, priced = route
+        if not entries:
+            return None
+        if rates is _PRICED:
+            rates = priced
+        n_in = input_tokens(request)
+        n_out = request.max_tokens or output_cap(request, kind, model)
+        if rates is None:
+            nusd = -1
+        elif type(rates) is Rates and not (rates.input_tiers or rates.output_tiers):
+            scaled = (n_in * rates.input + n_out * rates.output) * NANO
+            nusd = int(scaled)
+            if scaled - nusd > 1e-3:
+                nusd += 1
+        else:
+            nusd = cost_nusd(rates, n_in, n_out)  # type: ignore[arg-type]
         now = self.clock()
-        ledger = self.ledger
-        n_in = n_out = -1
         claims: list[Claim] = []
         refusal: BudgetExceededError | None = None
         soft = False  # the refusal is a "fallback" budget's (a "reject" one's wins)
-        for spec in self.specs:
-            if spec.match and not _matches(spec, values):
-                continue
-            if n_in < 0:
-                n_in = input_tokens(request)
-                n_out = output_cap(request, kind, model)
-            acc = ledger.account(spec, scope_of(spec, values), now)
-            if spec.limit_usd is None:
-                nusd = 0
-            elif rates is None:
-                if not self.allow_unpriced:
-                    if refusal is None or (soft and spec.on_exceeded == "reject"):
-                        refusal, soft = self._unpriced(acc, model), spec.on_exceeded == "fallback"
-                    continue
-                nusd = 0
+        for entry in entries:
+            spec, acc, scoper = entry
+            if scoper is not None:
+                scope = scoper(request)
+                if scope is None:
+                    continue  # its match filters the request's tenant or user out
+                acc = self.ledger.accounts.get((spec.id, scope))
+                if acc is None or (acc.end is not None and now >= acc.end):
+                    acc = self.ledger.account(spec, scope, now)
             else:
-                nusd = cost_nusd(rates, n_in, n_out)
-            tokens = n_in + n_out if spec.limit_tokens is not None else 0
-            if not acc.fits(nusd, tokens):
+                assert acc is not None
+                if acc.end is not None and now >= acc.end:
+                    acc = self.ledger.account(spec, acc.scope, now)
+            limit = acc.limit
+            claim_n = 0
+            if limit is not None:
+                if nusd >= 0:
+                    claim_n = nusd
+                elif not self.allow_unpriced:
+                    if refusal is None or (soft and spec.on_exceeded == "reject"):
+                        refusal, soft = unpriced(acc, model), spec.on_exceeded == "fallback"
+                    continue
+            limit_t = acc.limit_tokens
+            claim_t = 0 if limit_t is None else n_in + n_out
+            if (
+                acc.leased
+                or (limit is not None and acc.spent + acc.reserved + claim_n > limit)
+                or (
+                    limit_t is not None
+                    and acc.spent_tokens + acc.reserved_tokens + claim_t > limit_t
+                )
+            ) and not acc.fits(claim_n, claim_t):
                 if refusal is None or (soft and spec.on_exceeded == "reject"):
-                    refusal, soft = self._refusal(acc, nusd, tokens), spec.on_exceeded == "fallback"
+                    refusal = no_room(acc, claim_n, claim_t)
+                    soft = spec.on_exceeded == "fallback"
                 continue
-            claims.append(Claim(acc, nusd, tokens, acc.start))
+            claims.append((acc, claim_n, claim_t, acc.start))
         if refusal is not None:
             return refusal
         if not claims:
             return None
         Ledger.book(claims)
-        return Reservation(claims, rates, n_in, n_out, request.request_id, attempt)
+        return Reservation(claims, rates, n_in, n_out, request.request_id, attempt)  # type: ignore[arg-type]
+
+    def _route(self, deployment: str, model: str) -> Route:
+        """The budgets an attempt on (deployment, model) may count against — each with its
+        account when the request does not change its scope, else a function of the request
+        giving the scope — and the model's rates (computed once per pair)."""
+        entries: list[tuple[BudgetSpec, Account | None, Scoper | None]] = []
+        static = {"tenant": None, "user": None, "deployment": deployment, "model": model}
+        now = self.clock()
+        for spec in self.specs:
+            match = spec.match
+            if any(k in match and static[k] not in match[k] for k in ("deployment", "model")):
+                continue
+            if {"tenant", "user"} & (set(spec.per) | set(match)):
+                entries.append((spec, None, _scoper(spec, deployment, model)))
+            else:  # the account object is kept for good (a new window rolls it in place)
+                entries.append((spec, self.ledger.account(spec, scope_of(spec, static), now), None))
+        price = self.price
+        route = (tuple(entries), None if price is None else price(deployment, model))
+        if len(self._routes) < _ROUTES:
+            self._routes[(deployment, model)] = route
+        return route
 
     async def admit(
         self,
@@ -165,23 +260,38 @@ class Budgets:
         deployment: str,
         kind: str,
         model: str,
-        rates: Rates | None,
+        rates: Rates | object | None = _PRICED,
         attempt: int = 0,
     ) -> Reservation | BudgetExceededError | None:
-        """:meth:`reserve`; in a fleet, a lease too short for the claim is topped up first
-        (the only time a request waits on Redis's background task)."""
+        """:meth:`reserve`; then :meth:`retry` a refusal."""
         res = self.reserve(request, deployment, kind, model, rates, attempt)
-        if type(res) is not Reservation and res is not None:
-            fleet = self.fleet
-            tries = 0
-            while fleet is not None and tries < 3 and isinstance(res, BudgetExceededError):
-                acc = self.short(res)
-                if acc is None or not await fleet.top_up(acc):  # type: ignore[attr-defined]
-                    break
-                tries += 1
-                res = self.reserve(request, deployment, kind, model, rates, attempt)
-            if isinstance(res, BudgetExceededError):
-                self.exceeded += 1
+        if res is None or type(res) is Reservation:
+            return res
+        return await self.retry(res, request, deployment, kind, model, rates, attempt)
+
+    async def retry(
+        self,
+        res: Reservation | BudgetExceededError | None,
+        request: ProviderRequest,
+        deployment: str,
+        kind: str,
+        model: str,
+        rates: Rates | object | None = _PRICED,
+        attempt: int = 0,
+    ) -> Reservation | BudgetExceededError | None:
+        """After a refusal: in a fleet, a lease too short for the claim is topped up and the
+        reservation tried again (the only time a request waits on Redis's background task);
+        a refusal that stands is counted."""
+        fleet = self.fleet
+        tries = 0
+        while fleet is not None and tries < 3 and isinstance(res, BudgetExceededError):
+            acc = self.short(res)
+            if acc is None or not await fleet.top_up(acc):  # type: ignore[attr-defined]
+                break
+            tries += 1
+            res = self.reserve(request, deployment, kind, model, rates, attempt)
+        if isinstance(res, BudgetExceededError):
+            self.exceeded += 1
         return res
 
     def passes_over(self, refusal: BudgetExceededError) -> bool:
@@ -203,8 +313,22 @@ class Budgets:
     def settle(self, res: Reservation, usage: TokenUsage) -> None:
         """The attempt reported its usage: charge usage x price."""
         rates = res.rates
-        nusd = 0 if rates is None else usd_nusd(rates.cost(usage))
-        self._charge(res, nusd, usage.input_tokens + usage.output_tokens)
+        n_in = usage.input_tokens
+        n_out = usage.output_tokens
+        if rates is None:
+            nusd = 0
+        elif (
+            usage.cached_input_tokens is None
+            and usage.cache_write_tokens is None
+            and not (rates.input_tiers or rates.output_tiers)
+        ):
+            scaled = (n_in * rates.input + n_out * rates.output) * NANO
+            nusd = int(scaled)
+            if scaled - nusd > 1e-3:
+                nusd += 1
+        else:
+            nusd = usd_nusd(rates.cost(usage))
+        self._charge(res, nusd, n_in + n_out)
 
     def settle_cut(self, res: Reservation, delivered: Iterable[str]) -> None:
         """A stream ended early (cut, stalled, cancelled, restarted) after delivering these
@@ -224,135 +348,53 @@ class Budgets:
         self._charge(res, 0, 0)
 
     def _charge(self, res: Reservation, nusd: int, tokens: int) -> None:
-        at_ms = time.time_ns() // 1_000_000
-        for claim in res.claims:
-            spec = claim.account.spec
-            charge = nusd if spec.limit_usd is not None else 0
-            used = tokens if spec.limit_tokens is not None else 0
-            Ledger.settle(claim, charge, used)
-            if self.recording:
+        claims, res.claims = res.claims, []
+        recording = self.recording
+        at_ms = time.time_ns() // 1_000_000 if recording else 0
+        for claim in claims:
+            acc, claim_n, claim_t, start = claim
+            charge = 0 if acc.limit is None else nusd
+            used = 0 if acc.limit_tokens is None else tokens
+            if acc.leased or acc.start != start:
+                Ledger.settle(claim, charge, used)
+            else:  # Ledger.settle's common case, inline
+                acc.reserved -= claim_n
+                acc.reserved_tokens -= claim_t
+                acc.spent += charge
+                acc.spent_tokens += used
+            if recording:
                 self.records.append(
                     SpendRecord(
                         res.request_id,
                         res.attempt,
-                        spec.id,
-                        claim.account.scope,
-                        claim.start,
-                        claim.nusd,
+                        acc.spec.id,
+                        acc.scope,
+                        claim[3],
+                        claim[1],
                         charge,
-                        claim.tokens,
+                        claim[2],
                         used,
                         at_ms,
                     )
                 )
-            if spec.alert_at is not None:
-                self._check_alert(claim.account)
-        res.claims = []
-
-    # -- alerts and errors -------------------------------------------------------------------
-
-    def _check_alert(self, acc: Account) -> None:
-        spec = acc.spec
-        if acc.alerted == acc.start or spec.alert_at is None:
-            return
-        nusd, tokens = acc.used()
-        nusd -= acc.reserved
-        tokens -= acc.reserved_tokens
-        unit = ""
-        if acc.limit is not None and nusd >= spec.alert_at * acc.limit:
-            unit, limit, spent = "usd", acc.limit / NANO, nusd / NANO
-        elif acc.limit_tokens is not None and tokens >= spec.alert_at * acc.limit_tokens:
-            unit, limit, spent = "tokens", float(acc.limit_tokens), float(tokens)
-        if not unit:
-            return
-        acc.alerted = acc.start
-        alert = BudgetAlert(
-            spec.id,
-            acc.scope,
-            unit,
-            limit,
-            spent,
-            spec.alert_at,
-            spec.window.label,
-            acc.start,
-            acc.end,
-        )
-        log.warning(
-            "budget %r (%s) crossed %d%% of its %s limit this %s: spent %s of %s",
-            spec.id,
-            acc.scope,
-            round(spec.alert_at * 100),
-            unit,
-            spec.window.label,
-            _amount(unit, spent),
-            _amount(unit, limit),
-        )
-        self.alerts.append(alert)
-
-    def _refusal(self, acc: Account, nusd: int, tokens: int) -> BudgetExceededError:
-        spec = acc.spec
-        used, used_tokens = acc.used()
-        over_usd = acc.limit is not None and (
-            (not acc.leased and used + nusd > acc.limit) or (acc.leased and nusd > acc.lease)
-        )
-        if over_usd and acc.limit is not None:
-            unit, limit, spent, needed = "usd", acc.limit / NANO, used / NANO, nusd / NANO
-        else:
-            lt = acc.limit_tokens or 0
-            unit, limit, spent, needed = "tokens", float(lt), float(used_tokens), float(tokens)
-        fleet = " (fleet-wide)" if acc.leased else ""
-        message = (
-            f"budget {spec.id!r} ({acc.scope}) has no room{fleet}: this attempt may cost up "
-            f"to {_amount(unit, needed)}, {_amount(unit, spent)} of its "
-            f"{_amount(unit, limit)} {spec.window.label} limit is spent or reserved; "
-            f"{_resets(acc.end)}"
-        )
-        return BudgetExceededError(
-            message,
-            budget_id=spec.id,
-            scope=acc.scope,
-            limit=limit,
-            spent=spent,
-            needed=needed,
-            unit=unit,
-            resets_at=acc.end,
-        )
-
-    def _unpriced(self, acc: Account, model: str) -> UnpricedModelError:
-        spec = acc.spec
-        limit = (acc.limit or 0) / NANO
-        return UnpricedModelError(
-            f"model {model!r} has no price, so USD budget {spec.id!r} ({acc.scope}) cannot "
-            f"guard it: give its deployment 'prices' for it, or set RouterOptions."
-            f"unpricedModels to 'allow' (unpriced models then cost $0 in USD budgets)",
-            model=model,
-            budget_id=spec.id,
-            scope=acc.scope,
-            limit=limit,
-            spent=acc.used()[0] / NANO,
-            unit="usd",
-            resets_at=acc.end,
-        )
+            if acc.spec.alert_at is not None:
+                alert = alert_of(acc)
+                if alert is not None:
+                    self.alerts.append(alert)
 
     # -- reading -----------------------------------------------------------------------------
 
     def resume(self, rows: Iterable[tuple[str, str, int, int, int]]) -> None:
         """Spend read back at open: (budget id, scope, window start, nano-dollars, tokens)."""
-        resumed = self.ledger.resumed
+        ledger = self.ledger
+        specs = {spec.id: spec for spec in self.specs}
+        now = self.clock()
         for budget_id, scope, start, nusd, tokens in rows:
-            resumed[(budget_id, scope, start)] = (int(nusd), int(tokens))
+            ledger.resumed[(budget_id, scope, start)] = (int(nusd), int(tokens))
+            spec = specs.get(budget_id)
+            if spec is not None and spec.window.bounds(now)[0] == start:
+                ledger.account(spec, scope, now)  # seen at once (the gauges), not at first use
 
     def drain_records(self) -> list[SpendRecord]:
         records, self.records = self.records, []
         return records
-
-
-def _amount(unit: str, value: float) -> str:
-    return f"${value:,.6f}".rstrip("0").rstrip(".") if unit == "usd" else f"{int(value):,} tokens"
-
-
-def _resets(end: int | None) -> str:
-    if end is None:
-        return "the window is 'total': it never resets"
-    at = datetime.fromtimestamp(end, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"the window resets at {at}"

@@ -115,14 +115,8 @@ class Account:
         return self.spent + self.reserved, self.spent_tokens + self.reserved_tokens
 
 
-@dataclass(slots=True)
-class Claim:
-    """One account's share of a reservation."""
-
-    account: Account
-    nusd: int
-    tokens: int
-    start: int
+Claim = tuple[Account, int, int, int]
+"""One account's share of a reservation: (account, nano-dollars, tokens, window start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,27 +169,26 @@ class Ledger:
     @staticmethod
     def book(claims: list[Claim]) -> None:
         """Book claims that were all checked to fit (no await since the check)."""
-        for claim in claims:
-            acc = claim.account
+        for acc, nusd, tokens, _ in claims:
             acc.uses += 1
-            acc.reserved += claim.nusd
-            acc.reserved_tokens += claim.tokens
+            acc.reserved += nusd
+            acc.reserved_tokens += tokens
             if acc.leased:
-                acc.lease -= claim.nusd
-                acc.lease_tokens -= claim.tokens
+                acc.lease -= nusd
+                acc.lease_tokens -= tokens
 
     @staticmethod
     def settle(claim: Claim, nusd: int, tokens: int) -> None:
         """Replace a claim by its charge (``0, 0``: released)."""
-        acc = claim.account
-        acc.reserved -= claim.nusd
-        acc.reserved_tokens -= claim.tokens
-        if acc.start != claim.start:
+        acc, claim_n, claim_t, start = claim
+        acc.reserved -= claim_n
+        acc.reserved_tokens -= claim_t
+        if acc.start != start:
             return  # its window has ended: the charge is the store's record of that window
         acc.spent += nusd
         acc.spent_tokens += tokens
         if acc.leased:
-            acc.lease += claim.nusd - nusd
-            acc.lease_tokens += claim.tokens - tokens
+            acc.lease += claim_n - nusd
+            acc.lease_tokens += claim_t - tokens
             acc.unreported += nusd
             acc.unreported_tokens += tokens

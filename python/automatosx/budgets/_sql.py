@@ -1,10 +1,10 @@
-"""The budgets' SQL per dialect (tables: sqlite ``006_budgets``, postgresql ``005_budgets``),
-and a small connection for the reads done outside the store's write path: resuming each
-window's spend when a router opens, and ``automatosx budgets --db``.
+"""The budgets' rows and reads (tables: sqlite ``006_budgets``, postgresql ``005_budgets``).
 
-Writes — each budget's definition at ``open()``, each attempt's spend — go through the
-store's engine as record kinds of their own (``DEFINITION`` and ``SPEND`` below give each
-dialect's statement and :func:`definition_row` / :func:`spend_row` the parameters).
+Writes go through the store's engine, as record kinds of its own
+(``Store.save_budget_definitions`` at ``open()``, ``Store.save_budget_spend`` per attempt;
+:func:`definition_row` and :func:`spend_row` build the rows). Reads: a router opening resumes
+each window's spend with ``Store.read`` (:func:`resume_rows`); ``automatosx budgets --db``
+reads the database alone through :class:`Db`, without opening a store.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from automatosx.budgets._config import BudgetSpec
 from automatosx.budgets._ledger import SpendRecord
 from automatosx.errors import ConfigurationError
 
 __all__ = [
-    "DEFINITION",
-    "SPEND",
+    "TOTALS",
     "Db",
     "connect",
     "definition_row",
@@ -29,37 +28,15 @@ __all__ = [
     "spend_row",
 ]
 
-DEFINITION = {
-    "sqlite": "INSERT INTO budget_definitions (budget_id, definition, created_at) VALUES (?, ?, ?)",
-    "postgresql": (
-        "INSERT INTO budget_definitions (budget_id, definition, created_at) VALUES ($1, $2, $3)"
-    ),
-}
-_SPEND_COLUMNS = (
-    "request_id, attempt, budget_id, scope, window_start, reserved_nusd, charged_nusd, "
-    "reserved_tokens, charged_tokens, created_at"
-)
-SPEND = {
-    "sqlite": f"INSERT INTO budget_spend ({_SPEND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "postgresql": (
-        f"INSERT INTO budget_spend ({_SPEND_COLUMNS}) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ),
-}
 _DEFINITIONS = (
     "SELECT budget_id, definition FROM budget_definitions WHERE id IN "
     "(SELECT MAX(id) FROM budget_definitions GROUP BY budget_id) ORDER BY budget_id"
 )
-_TOTALS = {
-    "sqlite": (
-        "SELECT scope, charged_nusd, charged_tokens, attempts FROM budget_totals "
-        "WHERE budget_id = ? AND window_start = ? ORDER BY charged_nusd DESC, scope"
-    ),
-    "postgresql": (
-        "SELECT scope, charged_nusd, charged_tokens, attempts FROM budget_totals "
-        "WHERE budget_id = $1 AND window_start = $2 ORDER BY charged_nusd DESC, scope"
-    ),
-}
+TOTALS = (
+    "SELECT scope, charged_nusd, charged_tokens, attempts FROM budget_totals "
+    "WHERE budget_id = {1} AND window_start = {2} ORDER BY charged_nusd DESC, scope"
+)
+"""One budget's window, per scope value; ``{n}``: the dialect's placeholders."""
 
 
 def definition_row(spec: BudgetSpec) -> tuple[str, str, int]:
@@ -88,18 +65,14 @@ class Db:
         self.dialect = dialect
         self.conn = conn
 
-    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[list[Any]]:
+        """As ``Store.read``: ``{n}`` in ``sql`` is the n-th parameter's placeholder."""
         if self.dialect == "sqlite":
-            async with self.conn.execute(sql, args) as cursor:
-                return [tuple(row) for row in await cursor.fetchall()]
-        return [tuple(row) for row in await self.conn.fetch(sql, *args)]
-
-    async def write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        if self.dialect == "sqlite":
-            await self.conn.executemany(sql, rows)
-            await self.conn.commit()
-        else:
-            await self.conn.executemany(sql, rows)
+            text = sql.format(None, *["?"] * len(params))
+            async with self.conn.execute(text, tuple(params)) as cursor:
+                return [list(row) for row in await cursor.fetchall()]
+        text = sql.format(None, *[f"${i}" for i in range(1, len(params) + 1)])
+        return [list(row) for row in await self.conn.fetch(text, *params)]
 
     async def close(self) -> None:
         await self.conn.close()
@@ -130,19 +103,27 @@ async def connect(url: str) -> Db:
     return Db("sqlite", await aiosqlite.connect(path))
 
 
-async def read_definitions(db: Db) -> list[dict[str, Any]]:
+class Reader(Protocol):
+    """A store (``Store.read``) or a :class:`Db`."""
+
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[list[Any]]: ...
+
+
+async def read_definitions(db: Reader) -> list[dict[str, Any]]:
     """The budgets stored at ``open()`` (the latest definition of each id), as JSON."""
-    return [json.loads(text) for _, text in await db.fetch(_DEFINITIONS)]
+    return [json.loads(text) for _, text in await db.read(_DEFINITIONS)]
 
 
-async def read_totals(db: Db, budget_id: str, window_start: int) -> list[tuple[str, int, int, int]]:
+async def read_totals(
+    db: Reader, budget_id: str, window_start: int
+) -> list[tuple[str, int, int, int]]:
     """(scope, charged nano-dollars, charged tokens, attempts) of one budget's window."""
-    rows = await db.fetch(_TOTALS[db.dialect], budget_id, window_start)
+    rows = await db.read(TOTALS, (budget_id, window_start))
     return [(str(s), int(n), int(t), int(a)) for s, n, t, a in rows]
 
 
 async def resume_rows(
-    db: Db, specs: Iterable[BudgetSpec], now: float
+    db: Reader, specs: Iterable[BudgetSpec], now: float
 ) -> list[tuple[str, str, int, int, int]]:
     """Each budget's current window's spend per scope, for :meth:`Budgets.resume`."""
     out: list[tuple[str, str, int, int, int]] = []

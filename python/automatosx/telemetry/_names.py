@@ -23,6 +23,8 @@ __all__ = [
     "ATTEMPTS",
     "BREAKER_STATE",
     "BREAKER_STATES",
+    "BUDGET_EXCEEDED",
+    "BUDGET_GAUGES",
     "DURATION",
     "FALLBACKS",
     "METRICS",
@@ -202,6 +204,33 @@ BREAKER_STATE = MetricSpec(
     ("automatosx.deployment", "automatosx.breaker.state"),
 )
 
+_BUDGET = ("automatosx.budget.id", "automatosx.budget.scope", "automatosx.budget.unit")
+BUDGET_SPENT = MetricSpec(
+    "automatosx.budget.spent",
+    "gauge",
+    "1",
+    "Spend of each budget and scope value in its current window, reservations under way "
+    "included, in automatosx.budget.unit (usd or tokens).",
+    _BUDGET,
+)
+BUDGET_REMAINING = MetricSpec(
+    "automatosx.budget.remaining",
+    "gauge",
+    "1",
+    "What is left of each budget and scope value in its current window, in "
+    "automatosx.budget.unit (usd or tokens).",
+    _BUDGET,
+)
+BUDGET_GAUGES = (BUDGET_SPENT, BUDGET_REMAINING)
+"""Read from the router's budgets when scraped (not in :data:`METRICS`: labels come and go)."""
+BUDGET_EXCEEDED = MetricSpec(
+    "automatosx.budget.exceeded",
+    "counter",
+    "{attempt}",
+    "Attempts a budget refused before sending (budget_exceeded): rejected, or passed over.",
+    ("automatosx.budget.id", "automatosx.deployment", "error.type"),
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     DURATION,
     TIME_TO_FIRST_CHUNK,
@@ -216,6 +245,7 @@ METRICS: tuple[MetricSpec, ...] = (
     FALLBACKS,
     RESTARTS,
     BREAKER_STATE,
+    BUDGET_EXCEEDED,
 )
 
 
