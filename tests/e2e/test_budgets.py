@@ -227,3 +227,28 @@ async def test_the_budget_gauges_and_the_exceeded_counter_reach_prometheus(e2e: 
         },
     )
     assert refused == 1
+
+
+async def test_alert_at_tells_the_observers_once_per_window(e2e: Harness) -> None:
+    from automatosx import Observer
+    from automatosx.observe import BudgetAlert
+
+    class Alerts(Observer):
+        def __init__(self) -> None:
+            self.seen: list[BudgetAlert] = []
+            self.told = asyncio.Event()
+
+        async def budget_alert(self, alert: BudgetAlert) -> None:
+            self.seen.append(alert)
+            self.told.set()
+
+    alerts = Alerts()
+    cap = {"id": "cap", "limitUsd": 10 * CLAIM, "window": "day", "alertAt": 0.5}
+    async with Router(options(cap), [dep(e2e.base_url("openai"))], observers=[alerts]) as r:
+        for _ in range(8):
+            await r.execute(request(e2e))
+        await asyncio.wait_for(alerts.told.wait(), 10)  # told off the request path
+    (alert,) = alerts.seen  # crossed at the 6th request (5 x 99.99% < 50% < 6 x ...), once
+    assert (alert.budget_id, alert.scope, alert.unit, alert.alert_at) == ("cap", "*", "usd", 0.5)
+    assert 0.5 * 10 * CLAIM <= alert.spent <= 0.7 * 10 * CLAIM
+    assert alert.resets_at is not None
