@@ -94,6 +94,7 @@ bench: build-prod servers ## the benchmarks (release build); ends with PASS/MISS
 	python benches/bench_hedging.py
 	python benches/bench_telemetry.py
 	python benches/bench_shared.py
+	python benches/bench_budgets.py
 	python benches/failover_scenarios.py
 	python benches/bench_store_postgres.py --runs 3
 

@@ -152,6 +152,7 @@ class Router:
         # admission per attempt (a budget reservation) and steps before the attempt loop (a
         # response cache). See docs/architecture.md, "Seams".
         self._attempt_guards: list[AttemptGuardFactory] = []
+        self._budgets: Any = None  # budgets._guard.BudgetGuard, with RouterOptions.budgets
         self._before: list[PreRequest] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -221,10 +222,10 @@ class Router:
             )
             observers.append(self._recorder)
         observers.extend(self._user_observers)
-        if self.options.budgets:  # an attempt guard, and an observer (its aclose, alerts)
+        if self.options.budgets:  # an attempt guard (docs/guides/budgets.md)
             from automatosx.budgets._guard import attach
 
-            observers.append(await attach(self, prices, observers))
+            self._budgets = await attach(self, prices, observers)
         self._plan = Plan.build(  # builds each deployment's guards, once
             self.options,
             self._deployments,
@@ -269,6 +270,8 @@ class Router:
                 for obs in self._plan.observers.all:
                     await obs.aclose()
         finally:
+            if self._budgets is not None:  # its last spend rows, its fleet's leases
+                await self._budgets.aclose()
             if self._shared is not None:
                 await self._shared.aclose()
             if self._store is not None:

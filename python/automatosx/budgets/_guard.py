@@ -1,10 +1,11 @@
 """The budgets in a router: an attempt guard (``automatosx.guards.AttemptGuard``) and the
 background work around it.
 
-:func:`attach` is the router's whole wiring (``Router._open``): it builds one
-:class:`BudgetGuard`, starts it, adds its factory to the router's attempt guards and returns
-it as an observer, so that the router closes it (``Observer.aclose``) before the store. One
-guard serves every deployment of a router (its factory returns the same object).
+:func:`attach` is the router's wiring (``Router._open``): it builds one
+:class:`BudgetGuard`, starts it and adds its factory to the router's attempt guards; the
+router closes it (:meth:`BudgetGuard.aclose`) before the store. One guard serves every
+deployment of a router (its factory returns the same object). It is no observer: a router
+without observers does no work for them, budgets or not.
 
 Before each attempt it reserves (:meth:`Budgets.reserve`) and answers ``Admit(reservation)``,
 ``SkipCandidate`` (``onExceeded: "fallback"``: the candidate is passed over like one with an
@@ -40,7 +41,7 @@ from automatosx.guards import (
     RejectRequest,
     SkipCandidate,
 )
-from automatosx.observe import Observer, Observers
+from automatosx.observe import Observers
 
 if TYPE_CHECKING:
     from automatosx.budgets._fleet import BudgetFleet
@@ -67,9 +68,9 @@ class BudgetSkip(ProviderError):
         return (type(self), (self.budget, self.provider))
 
 
-async def attach(router: Any, prices: PriceBook | None, observers: list[Observer]) -> BudgetGuard:
+async def attach(router: Any, prices: PriceBook | None, observers: list[Any]) -> BudgetGuard:
     """Build and start the router's budgets (``RouterOptions.budgets``); add the attempt
-    guard's factory to the router's; return the guard, an observer the router closes."""
+    guard's factory to the router's; return the guard (the router closes it)."""
     guard = BudgetGuard(router.options, prices)
     store = router.store
     shared, telemetry = router._shared, router._telemetry
@@ -80,12 +81,11 @@ async def attach(router: Any, prices: PriceBook | None, observers: list[Observer
 
 def budgets_of(router: Any) -> BudgetGuard | None:
     """The router's budgets (None without any), for tests and benchmarks."""
-    plan = router._plan
-    found = [o for o in plan.observers.all if isinstance(o, BudgetGuard)] if plan else []
-    return found[0] if found else None
+    guard = router._budgets
+    return guard if isinstance(guard, BudgetGuard) else None
 
 
-class BudgetGuard(Observer):
+class BudgetGuard:
     """The budgets of one router, asked before every attempt of every deployment."""
 
     def __init__(self, options: RouterOptions, prices: PriceBook | None) -> None:
