@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import API_KEY, BASE_OPTIONS, Harness
 
-from automatosx import BudgetExceededError, ProviderResponse, Router
+from automatosx import BudgetExceededError, ProviderResponse, Router, UnpricedModelError
 from automatosx.emulator import EmulatorServer, Rule, Scenario
 
 MINI, BIG = "gpt-4o-mini", "gpt-4o"
@@ -252,3 +252,37 @@ async def test_alert_at_tells_the_observers_once_per_window(e2e: Harness) -> Non
     assert (alert.budget_id, alert.scope, alert.unit, alert.alert_at) == ("cap", "*", "usd", 0.5)
     assert 0.5 * 10 * CLAIM <= alert.spent <= 0.7 * 10 * CLAIM
     assert alert.resets_at is not None
+
+
+async def test_an_attempt_that_failed_before_any_byte_is_released_and_the_retry_charged(
+    e2e: Harness,
+) -> None:
+    e2e.scenario.add(Rule(provider="openai", request=1, status=500))
+    cap = {"id": "cap", "limitUsd": 1, "window": "day"}
+    req = request(e2e)
+    async with Router(
+        options(cap), [dep(e2e.base_url("openai"), maxRetries=1)], store=e2e.store_url
+    ) as r:
+        response = await r.execute(req)
+    failed, served = spend_rows(e2e, req["requestId"])
+    assert (failed["attempt"], failed["charged_nusd"]) == (1, 0)  # reserved, then released
+    assert failed["reserved_nusd"] > 0
+    assert (served["attempt"], served["charged_nusd"]) == (2, nusd(response.cost or 0))
+
+
+async def test_a_model_without_a_price_is_refused_under_a_usd_budget_unless_allowed(
+    e2e: Harness,
+) -> None:
+    e2e.scenario.models = frozenset({"house-model"})  # the emulator serves it; nobody prices it
+    cap = {"id": "cap", "limitUsd": 1, "window": "day"}
+    unpriced = dep(e2e.base_url("openai"), models=["house-model"], defaultModel="house-model")
+    unpriced.pop("prices")
+    async with Router(options(cap), [unpriced]) as r:
+        with pytest.raises(UnpricedModelError, match="'house-model' has no price") as info:
+            await r.execute(request(e2e))
+    assert info.value.model == "house-model"
+    assert e2e.count("openai") == 0  # refused before sending
+    async with Router(options(cap, unpricedModels="allow"), [unpriced]) as r:
+        response = await r.execute(request(e2e))
+    assert response.cost is None
+    assert e2e.count("openai") == 1
