@@ -123,16 +123,15 @@ class BudgetFleet:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await asyncio.wait({self._task}, timeout=self.timeout_s * 4)
         for _, future in self._due.values():
             if not future.done():
                 future.set_result(False)
         if self._redis is None:
             return
-        with contextlib.suppress(*_FAILURES, self._error):
-            if not self.degraded:
-                await self._sync(give_back=lambda acc: True)
-                await self._beat(keys=[self._live_key], args=[self.id, self._stale_ms, 0])
+        with contextlib.suppress(*_FAILURES, self._error):  # Redis down: fails fast
+            await self._sync(give_back=lambda acc: True)
+            await self._beat(keys=[self._live_key], args=[self.id, self._stale_ms, 0])
         with contextlib.suppress(*_FAILURES, self._error):
             await self._redis.aclose()
 
@@ -178,7 +177,7 @@ class BudgetFleet:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time() + self.poll_s
-        while True:
+        while not self._closed:  # redis-py may turn a cancel mid-command into its own error
             waiter = asyncio.ensure_future(self._wake.wait())
             try:
                 await asyncio.wait({waiter}, timeout=max(0.0, next_tick - loop.time()))
@@ -192,6 +191,8 @@ class BudgetFleet:
                 if not self.degraded:
                     await self._grant()
             except (*_FAILURES, self._error) as exc:
+                if self._closed:
+                    return  # the cancel of aclose(), as redis-py raised it
                 self._degrade(exc)
 
     async def _tick(self) -> None:
