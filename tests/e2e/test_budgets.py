@@ -286,3 +286,28 @@ async def test_a_model_without_a_price_is_refused_under_a_usd_budget_unless_allo
         response = await r.execute(request(e2e))
     assert response.cost is None
     assert e2e.count("openai") == 1
+
+
+async def test_the_budget_gauges_reach_opentelemetry(e2e: Harness) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from automatosx.telemetry import OTelObserver
+
+    reader = InMemoryMetricReader()
+    observer = OTelObserver(meter_provider=MeterProvider(metric_readers=[reader]))
+    cap = {"id": "cap", "limitUsd": 10 * CLAIM, "window": "day"}
+    async with Router(options(cap), [dep(e2e.base_url("openai"))], telemetry=observer) as r:
+        response = await r.execute(request(e2e))
+        data = reader.get_metrics_data()
+    points = {
+        metric.name: [p.value for p in metric.data.data_points]
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name.startswith("automatosx.budget.")
+    }
+    assert points["automatosx.budget.spent"] == [pytest.approx(response.cost)]
+    assert points["automatosx.budget.remaining"] == [
+        pytest.approx(10 * CLAIM - (response.cost or 0), abs=1e-9)
+    ]
