@@ -96,6 +96,7 @@ bench: build-prod servers ## the benchmarks (release build); ends with PASS/MISS
 	python benches/bench_shared.py
 	python benches/bench_cache.py
 	python benches/bench_sticky.py
+	python benches/bench_budgets.py
 	python benches/failover_scenarios.py
 	python benches/bench_store_postgres.py --runs 3
 	python benches/bench_features.py

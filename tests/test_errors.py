@@ -13,6 +13,7 @@ from automatosx.errors import (
     Attempt,
     AuthenticationError,
     AutomatosxError,
+    BudgetExceededError,
     CircuitOpenError,
     ConfigurationError,
     ContentFilterError,
@@ -30,6 +31,7 @@ from automatosx.errors import (
     RequestValidationError,
     ServerError,
     StoreError,
+    UnpricedModelError,
     redact,
 )
 
@@ -59,6 +61,8 @@ PARENTS: dict[type[BaseException], type[BaseException]] = {
     OutputValidationError: AutomatosxError,
     StoreError: AutomatosxError,
     MigrationError: StoreError,
+    BudgetExceededError: AutomatosxError,
+    UnpricedModelError: BudgetExceededError,
 }
 
 # class: (retryable, fallback, counts_against_breaker, code)
@@ -318,3 +322,20 @@ def test_other_errors_pickle() -> None:
     for error in (ConfigurationError("cfg"), StoreError("db"), MigrationError("001_x.sql")):
         copy = pickle.loads(pickle.dumps(error))
         assert (type(copy), str(copy)) == (type(error), str(error))
+
+
+def test_budget_errors_pickle_with_their_fields() -> None:
+    err = UnpricedModelError(
+        "no price", model="m", budget_id="b", scope="user=a", limit=5.0, spent=1.0, resets_at=9
+    )
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is UnpricedModelError
+    assert (back.model, back.budget_id, back.scope, back.limit, back.resets_at) == (
+        "m",
+        "b",
+        "user=a",
+        5.0,
+        9,
+    )
+    assert str(back) == "no price"
+    assert BudgetExceededError.code == "BUDGET_EXCEEDED"

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
         AuthenticationError as AuthenticationError,
     )
     from automatosx.errors import (
+        BudgetExceededError as BudgetExceededError,
+    )
+    from automatosx.errors import (
         CircuitOpenError as CircuitOpenError,
     )
     from automatosx.errors import (
@@ -97,6 +100,9 @@ if TYPE_CHECKING:
     )
     from automatosx.errors import (
         StoreError as StoreError,
+    )
+    from automatosx.errors import (
+        UnpricedModelError as UnpricedModelError,
     )
     from automatosx.observe import Observer as Observer
     from automatosx.providers.base import Provider as Provider
@@ -180,6 +186,7 @@ _LAZY_FROM: dict[str, tuple[str, ...]] = {
         "AllProvidersFailedError",
         "Attempt",
         "AuthenticationError",
+        "BudgetExceededError",
         "CircuitOpenError",
         "ConfigurationError",
         "ContentFilterError",
@@ -196,6 +203,7 @@ _LAZY_FROM: dict[str, tuple[str, ...]] = {
         "RequestValidationError",
         "ServerError",
         "StoreError",
+        "UnpricedModelError",
     ),
     "automatosx.schemas": (
         "ContentPart",

@@ -1,4 +1,4 @@
-"""The ``automatosx`` command: demo, chat, stats, health, migrate, emulate.
+"""The ``automatosx`` command: demo, chat, stats, budgets, health, migrate, emulate.
 
 User mistakes (a missing key, an unknown provider, a bad database path) print one line and
 exit non-zero; tracebacks are for bugs only.
@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
         help="add up the deployments of each provider kind (claude, openai...) in the table",
     )
 
+    budgets = sub.add_parser("budgets", help="spend of each budget and scope value, with a bar")
+    budgets.add_argument("--db", required=True, help="database file (SQLite) or store URL")
+    budgets.add_argument("--json", action="store_true", help="print a JSON document instead")
+
     health = sub.add_parser("health", help="check the providers configured in the environment")
     health.add_argument("--db", default=None, help="record the checks in this SQLite file")
     _emulator_flags(health)
@@ -114,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "emulate":
             return _emulate(args)
-        if args.command == "stats":
+        if args.command in ("stats", "budgets"):
             args.db = _existing_db_url(args.db)
         if args.command != "demo" and args.db is not None:
             args.db = _db_url(args.db)
@@ -265,7 +269,16 @@ async def _demo(args: argparse.Namespace) -> int:
     )
 
 
+async def _budgets(args: argparse.Namespace) -> int:
+    from automatosx.budgets._status import read_status, render_json, render_text
+
+    statuses = await read_status(args.db)
+    print(render_json(statuses) if args.json else render_text(statuses))
+    return 0
+
+
 _COMMANDS = {
+    "budgets": _budgets,
     "chat": _chat,
     "demo": _demo,
     "health": _health,

@@ -23,6 +23,9 @@ Every error the library raises derives from :class:`AutomatosxError`::
     │       └── ContextLengthError       the prompt is too long    fall back (a bigger
     │                                    for the model             window may take it)
     ├── CircuitOpenError                 a provider's breaker is open
+    ├── BudgetExceededError              a budget has no room for the attempt; not retried,
+    │   │                                no other candidate tried (``onExceeded: "reject"``)
+    │   └── UnpricedModelError           a USD budget cannot guard a model with no price
     ├── AllProvidersFailedError          every candidate failed; ``.attempts`` has each error
     ├── OutputValidationError            the reply did not parse into ``response_model``
     └── StoreError                       the request store failed
@@ -52,6 +55,7 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "AutomatosxError",
+    "BudgetExceededError",
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
@@ -69,6 +73,7 @@ __all__ = [
     "RequestValidationError",
     "ServerError",
     "StoreError",
+    "UnpricedModelError",
     "redact",
 ]
 
@@ -345,6 +350,46 @@ class CircuitOpenError(AutomatosxError):
         return (type(self), (self.provider,))
 
 
+class BudgetExceededError(AutomatosxError):
+    """A budget has no room for an attempt's maximum cost: nothing was sent. Names the
+    ``budget_id``, the ``scope`` value (``"user=alice"``; ``"*"`` without ``per``), ``limit``
+    and ``spent`` (reservations under way included) in ``unit`` (``"usd"`` or ``"tokens"``),
+    the attempt's maximum cost ``needed``, and ``resets_at`` (epoch seconds; None for
+    ``total``). Not retried; under ``onExceeded: "reject"`` no other candidate is tried."""
+
+    code = "BUDGET_EXCEEDED"
+    _FIELDS: tuple[str, ...] = ("budget_id", "scope", "limit", "spent", "needed", "unit")
+
+    def __init__(
+        self, message: str, *, budget_id: str, scope: str = "*", limit: float = 0.0,
+        spent: float = 0.0, needed: float = 0.0, unit: str = "usd", resets_at: int | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.budget_id, self.scope, self.unit, self.resets_at = budget_id, scope, unit, resets_at
+        self.limit, self.spent, self.needed = limit, spent, needed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {name: getattr(self, name) for name in (*self._FIELDS, "resets_at")}
+        return (_rebuild_budget_error, (type(self), str(self), fields))
+
+
+class UnpricedModelError(BudgetExceededError):
+    """A candidate's ``model`` has no price, so a matching USD budget cannot guard it: refused
+    before sending (passed over under ``onExceeded: "fallback"``). ``RouterOptions.
+    unpricedModels: "allow"`` opts out (unpriced models then cost $0 in USD budgets)."""
+
+    code = "UNPRICED_MODEL"
+    _FIELDS = (*BudgetExceededError._FIELDS, "model")
+
+    def __init__(self, message: str, *, model: str = "", **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.model = model
+
+
+def _rebuild_budget_error(cls: type[BudgetExceededError], message: str, fields: Any) -> Any:
+    return cls(message, **fields)
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One try of one provider, as recorded in ``provider_attempts``."""
@@ -386,9 +431,6 @@ class MigrationError(StoreError):
     """A migration failed, or a migration already applied to the database was edited since."""
 
 
-# -- structured output (issue 11) -----------------------------------------------------------
-
-
 class OutputValidationError(AutomatosxError):
     """The reply's text did not parse into the caller's ``response_model``. ``raw`` is the
     text as received; ``errors`` is pydantic's list of errors (each naming the field)."""
@@ -404,7 +446,5 @@ class OutputValidationError(AutomatosxError):
         return (_rebuild_output_error, (str(self), self.raw, self.errors))
 
 
-def _rebuild_output_error(
-    message: str, raw: str, errors: list[Mapping[str, Any]]
-) -> OutputValidationError:
+def _rebuild_output_error(message: str, raw: str, errors: list[Any]) -> OutputValidationError:
     return OutputValidationError(message, raw=raw, errors=errors)

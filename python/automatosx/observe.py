@@ -17,6 +17,8 @@ Events, in the order one request produces them::
                                     429's cool-down) before it was sent (or skipped)
     request_finished                the terminal state: once per request, invalid ones too
 
+    budget_alert                    a budget's spend crossed its ``alertAt`` (once a window)
+
 An exception raised by an observer propagates to the caller (the SQLite store in
 ``durability="sync"`` relies on this to raise ``StoreError``); observers that must never fail
 a request (telemetry) catch their own errors.
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttemptInfo",
+    "BudgetAlert",
     "Observer",
     "Observers",
     "RequestEnd",
@@ -167,6 +170,25 @@ class RequestEnd:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetAlert:
+    """A budget crossed its ``alertAt`` fraction in a window (told once per window)."""
+
+    budget_id: str
+    scope: str
+    """``"*"``, or the scope value (``"user=alice"``)."""
+    unit: str
+    """``"usd"`` or ``"tokens"``: which limit was crossed."""
+    limit: float
+    spent: float
+    alert_at: float
+    window: str
+    window_start: int
+    """Epoch seconds."""
+    resets_at: int | None
+    """Epoch seconds when the window ends (None for ``total``)."""
+
+
 class Observer:
     """Base class of observers: every event is a no-op coroutine; override what you need."""
 
@@ -202,6 +224,9 @@ class Observer:
         """An attempt of ``request`` waited for its deployment's limiter or cool-down."""
         return None
 
+    async def budget_alert(self, alert: BudgetAlert) -> None:
+        return None
+
     async def aclose(self) -> None:
         """Called once when the router closes."""
         return None
@@ -216,6 +241,7 @@ _EVENTS = (
     "stream_restarted",
     "request_finished",
     "limiter_waited",
+    "budget_alert",
 )
 
 
@@ -247,5 +273,6 @@ class Observers:
     stream_restarted: tuple[Observer, ...]
     request_finished: tuple[Observer, ...]
     limiter_waited: tuple[Observer, ...]
+    budget_alert: tuple[Observer, ...]
     all: tuple[Observer, ...]
     any: bool

@@ -160,10 +160,10 @@ class Router:
         self._live_limit = _LIVE_PRUNE_AT
         self._store_errors: deque[WriteFailure] = deque(maxlen=_MAX_STORE_ERRORS)
         self._recorder: StoreObserver | None = None  # the store's recording, when recording
-        # The seams the next features plug into (built into the plan at open()): extra
-        # admission per attempt (a budget reservation) and steps before the attempt loop (a
-        # response cache). See docs/architecture.md, "Seams".
+        # The seams (built into the plan at open()): extra admission per attempt (a budget
+        # reservation), steps before the attempt loop (a response cache). See "Seams".
         self._attempt_guards: list[AttemptGuardFactory] = []
+        self._budgets: Any = None  # budgets._guard.BudgetGuard, with RouterOptions.budgets
         self._before: list[PreRequest] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -237,6 +237,10 @@ class Router:
             )
             observers.append(self._recorder)
         observers.extend(self._user_observers)
+        if self.options.budgets:  # an attempt guard (docs/guides/budgets.md)
+            from automatosx.budgets._guard import attach
+
+            self._budgets = await attach(self, prices, observers)
         self._plan = Plan.build(  # builds each deployment's guards, once
             self.options,
             self._deployments,
@@ -284,6 +288,8 @@ class Router:
         finally:
             if self._extras is not None:
                 await self._extras.aclose()
+            if self._budgets is not None:  # its last spend rows, its fleet's leases
+                await self._budgets.aclose()
             if self._shared is not None:
                 await self._shared.aclose()
             if self._store is not None:

@@ -81,6 +81,10 @@ ADDED_SINCE = {
     ("index", "idx_provider_requests_tenant", "provider_requests"),
     ("index", "idx_provider_requests_owner_open", "provider_requests"),
     ("index", "sqlite_autoindex_store_owners_1", "store_owners"),
+    ("index", "idx_budget_definitions_budget", "budget_definitions"),  # 006_budgets
+    ("index", "idx_budget_spend_request", "budget_spend"),
+    ("index", "sqlite_autoindex_budget_totals_1", "budget_totals"),
+    ("trigger", "budget_totals_add", "budget_spend"),
 }
 
 

@@ -86,10 +86,7 @@ class Run:
         info: RequestInfo | None,
     ) -> None:
         first = cands[0][0]
-        self.plan = plan
-        self.cands = cands
-        self.labels = labels
-        self.pos = 0
+        self.plan, self.cands, self.labels, self.pos = plan, cands, labels, 0
         self.stream = stream  # which call this is; the adapters ignore ``request.stream``
         self.request = request
         self.sent = request  # the request as sent to the current candidate
@@ -107,8 +104,7 @@ class Run:
         self.recorded = False  # the request's end went to the observers
         self.n = 0
         self.delivered = 0  # chunks of the current attempt that reached the caller
-        self.restarting = False  # the next attempt restarts a stream that failed mid-reply
-        self.restarts = 0
+        self.restarting, self.restarts = False, 0  # restarting: after a failure mid-reply
         self.started_ns = time.perf_counter_ns()
         self.began = self.started_ns  # the current attempt's start
 
@@ -143,8 +139,11 @@ class Run:
             for obs in self.plan.observers.request_finished:
                 await obs.request_finished(self.info, end)
 
-    async def all_failed(self) -> AllProvidersFailedError:
+    async def all_failed(self) -> Exception:
         await self.finish()
+        refusals = [getattr(a.error, "budget", None) for a in self.attempts]  # all: a budget's
+        if refusals and None not in refusals:
+            return refusals[0]  # type: ignore[return-value]
         return AllProvidersFailedError(self.attempts, self.request.request_id)
 
     async def admit(self, dep: Deployment, model: str, patience_ms: int, side: bool) -> bool:

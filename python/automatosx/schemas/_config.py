@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, StringConstraints, model_validator
+from pydantic import (
+    Field,
+    JsonValue,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
 from automatosx.schemas._base import (
@@ -192,6 +199,24 @@ class ProviderRouterOptions(_SeedModel):
     )
     cache: CacheOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
     sticky_routing: StickyRoutingOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
+    budgets: list[dict[str, JsonValue]] = Field(default_factory=list, json_schema_extra=_EXTENSION)
+    """Spend caps (``docs/guides/budgets.md``): each ``{"id", "limitUsd"?, "limitTokens"?,
+    "window", "per"?, "match"?, "onExceeded"?, "alertAt"?}``; checked when set (a bad entry
+    raises ``ConfigurationError`` naming it)."""
+    unpriced_models: Literal["refuse", "allow"] = Field(
+        default="refuse", json_schema_extra=_EXTENSION
+    )
+    """A model with no price under a matching USD budget: ``refuse`` (``UnpricedModelError``)
+    or ``allow`` (it costs $0 in USD budgets)."""
+
+    @field_validator("budgets", mode="after")
+    @classmethod
+    def _check_budgets(cls, value: list[dict[str, JsonValue]]) -> list[dict[str, JsonValue]]:
+        if value:
+            from automatosx.budgets import parse_budgets
+
+            parse_budgets(value)  # raises ConfigurationError naming the entry
+        return value
 
     @model_validator(mode="after")
     def _backoff_in_order(self) -> Self:

@@ -40,6 +40,8 @@ from automatosx.store._rows import (
 )
 from automatosx.store._schema import (
     INSERT_ATTEMPT,
+    INSERT_BUDGET_DEFINITION,
+    INSERT_BUDGET_SPEND,
     INSERT_CHUNK,
     INSERT_HEALTH,
     INSERT_REQUEST,
@@ -377,6 +379,24 @@ class SQLStore(StoreReads):
     async def save_health_check(self, health: ProviderHealth) -> None:
         expect_type("save_health_check", health, ProviderHealth)
         await self._submit(INSERT_HEALTH, health_row(health))
+
+    async def save_budget_definitions(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Budgets' definitions at a router's ``open()`` (``budgets/_sql.definition_row``)."""
+        if rows:
+            await self._submit(INSERT_BUDGET_DEFINITION, list(rows), many=True)
+
+    async def save_budget_spend(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Attempts' spend per budget scope (``budgets/_sql.spend_row``)."""
+        if rows:
+            await self._submit(INSERT_BUDGET_SPEND, list(rows), many=True)
+
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[list[Any]]:
+        """The rows of one read query of a feature's own tables, after the writes queued so
+        far are committed; ``{1}``, ``{2}``... in ``sql`` are the parameters' placeholders
+        (``?`` or ``$n``, the dialect's)."""
+        marks = [self._dialect.mark(i) for i in range(1, len(params) + 1)]
+        (rows,) = await self._fetch((sql.format(None, *marks), params))
+        return [list(row) for row in rows]
 
     def _json(self, key: str, kind: str, value: dict[str, Any] | None) -> str | None:
         """``value`` as JSON; one that cannot be encoded is left out and reported, so a

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 __all__ = [
     "ATTEMPT_COLUMNS",
     "CACHE_SUMMARY",
+    "INSERT_BUDGET_DEFINITION",
+    "INSERT_BUDGET_SPEND",
     "INSERT_ATTEMPT",
     "INSERT_CHUNK",
     "INSERT_HEALTH",
@@ -116,6 +118,20 @@ UPDATE_REQUEST_STATE = Write(
     ),
     key="id",
 )
+INSERT_BUDGET_DEFINITION = Write(  # budgets (sqlite 006 / postgresql 005)
+    "save_budget_definitions",
+    "budget_definitions",
+    _cols("budget_id text, definition text, created_at int8"),
+)
+INSERT_BUDGET_SPEND = Write(
+    "save_budget_spend",
+    "budget_spend",
+    _cols(
+        "request_id text, attempt int4, budget_id text, scope text, window_start int8,"
+        " reserved_nusd int8, charged_nusd int8, reserved_tokens int8, charged_tokens int8,"
+        " created_at int8"
+    ),
+)
 WRITES = (
     INSERT_REQUEST,
     INSERT_ATTEMPT,
@@ -123,6 +139,8 @@ WRITES = (
     INSERT_CHUNK,
     INSERT_HEALTH,
     UPDATE_REQUEST_STATE,
+    INSERT_BUDGET_DEFINITION,
+    INSERT_BUDGET_SPEND,
 )
 
 REPLAYS = {

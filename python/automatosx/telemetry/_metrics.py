@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo, SkipInfo, WaitInfo
 from automatosx.telemetry._names import (
     ATTEMPTS,
+    BUDGET_EXCEEDED,
     CACHE_HITS,
     CACHE_MISSES,
     DURATION,
@@ -66,6 +67,9 @@ class Sink(Protocol):
 
     def watch_breaker(self, deployment: str, state: Callable[[], str | None]) -> None:
         """Report ``deployment``'s breaker state as read by ``state`` (None: breakers off)."""
+
+    def watch_budgets(self, read: Callable[[], list[tuple[str, str, str, float, float]]]) -> None:
+        """Report the budgets' gauges as read by ``read``: (id, scope, unit, spent, left)."""
 
 
 class Live:
@@ -122,6 +126,22 @@ class MetricsObserver(Observer):
             kind = getattr(config, "name", None) or getattr(provider, "name", None) or name
             self._servers[name] = server_of(str(kind), getattr(config, "base_url", None))
             self._sink.watch_breaker(name, _breaker_reader(dep.guard))
+
+    def bind_budgets(self, budgets: Any) -> None:
+        """The router's budgets (``budgets._guard.BudgetGuard``): their gauges read live,
+        and each refusal counted (``automatosx.budget.exceeded``)."""
+        self._sink.watch_budgets(budgets.levels)
+        sink = self._sink
+
+        def refused(error: Any, deployment: str) -> None:
+            attrs = {
+                "automatosx.budget.id": error.budget_id,
+                "automatosx.deployment": deployment,
+                "error.type": type(error).__name__,
+            }
+            _guarded("budget_exceeded", sink.add, BUDGET_EXCEEDED, 1, attrs)
+
+        budgets.refused.append(refused)
 
     def server(self, deployment: str) -> Server:
         server = self._servers.get(deployment)

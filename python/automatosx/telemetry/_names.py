@@ -25,6 +25,8 @@ __all__ = [
     "BREAKER_STATES",
     "CACHE_HITS",
     "CACHE_MISSES",
+    "BUDGET_EXCEEDED",
+    "BUDGET_GAUGES",
     "DURATION",
     "FALLBACKS",
     "METRICS",
@@ -227,6 +229,32 @@ CACHE_MISSES = MetricSpec(
     "Requests that asked the response cache and were sent to a provider.",
     ("automatosx.cache.backend",),
 )
+_BUDGET = ("automatosx.budget.id", "automatosx.budget.scope", "automatosx.budget.unit")
+BUDGET_SPENT = MetricSpec(
+    "automatosx.budget.spent",
+    "gauge",
+    "1",
+    "Spend of each budget and scope value in its current window, reservations under way "
+    "included, in automatosx.budget.unit (usd or tokens).",
+    _BUDGET,
+)
+BUDGET_REMAINING = MetricSpec(
+    "automatosx.budget.remaining",
+    "gauge",
+    "1",
+    "What is left of each budget and scope value in its current window, in "
+    "automatosx.budget.unit (usd or tokens).",
+    _BUDGET,
+)
+BUDGET_GAUGES = (BUDGET_SPENT, BUDGET_REMAINING)
+"""Read from the router's budgets when scraped (not in :data:`METRICS`: labels come and go)."""
+BUDGET_EXCEEDED = MetricSpec(
+    "automatosx.budget.exceeded",
+    "counter",
+    "{attempt}",
+    "Attempts a budget refused before sending (budget_exceeded): rejected, or passed over.",
+    ("automatosx.budget.id", "automatosx.deployment", "error.type"),
+)
 
 METRICS: tuple[MetricSpec, ...] = (
     DURATION,
@@ -245,6 +273,7 @@ METRICS: tuple[MetricSpec, ...] = (
     BREAKER_STATE,
     CACHE_HITS,
     CACHE_MISSES,
+    BUDGET_EXCEEDED,
 )
 
 

@@ -35,6 +35,7 @@ from automatosx.telemetry._metrics import Attributes, Live, MetricsObserver
 from automatosx.telemetry._names import (
     BREAKER_STATE,
     BREAKER_STATES,
+    BUDGET_GAUGES,
     METRICS,
     OPERATION,
     MetricSpec,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from automatosx.schemas import Message, ProviderRequest, ProviderResponse
 
 __all__ = ["OTelObserver"]
+
+_BUDGET_KEYS = BUDGET_GAUGES[0].labels
 
 _SCOPE = "automatosx"
 
@@ -57,7 +60,7 @@ class _OTelSink:
     """The metrics as OpenTelemetry instruments of one meter."""
 
     def __init__(self, meter_provider: MeterProvider | None) -> None:
-        meter = metrics.get_meter(_SCOPE, _version(), meter_provider=meter_provider)
+        meter = self._meter = metrics.get_meter(_SCOPE, _version(), meter_provider=meter_provider)
         self._counters: dict[str, Any] = {}
         self._histograms: dict[str, Any] = {}
         self._breakers: dict[str, Callable[[], str | None]] = {}
@@ -88,6 +91,16 @@ class _OTelSink:
 
     def watch_breaker(self, deployment: str, state: Callable[[], str | None]) -> None:
         self._breakers[deployment] = state
+
+    def watch_budgets(self, read: Callable[[], list[tuple[str, str, str, float, float]]]) -> None:
+        for i, spec in enumerate(BUDGET_GAUGES):
+
+            def observe(options: CallbackOptions, i: int = i) -> Iterable[Observation]:
+                for budget, scope, unit, *values in read():
+                    attrs = {_BUDGET_KEYS[0]: budget, _BUDGET_KEYS[1]: scope, _BUDGET_KEYS[2]: unit}
+                    yield Observation(values[i], attrs)
+
+            self._meter.create_observable_gauge(spec.name, [observe], spec.unit, spec.description)
 
     def _observe_breakers(self, options: CallbackOptions) -> Iterable[Observation]:
         for deployment, read in list(self._breakers.items()):

@@ -12,15 +12,17 @@ pre-releases), and ``prometheus-client`` is what a Prometheus user already runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import start_http_server as _start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import make_asgi_app
+from prometheus_client.registry import Collector
 
 from automatosx.telemetry._metrics import Attributes, MetricsObserver
-from automatosx.telemetry._names import BREAKER_STATES, METRICS, MetricSpec
+from automatosx.telemetry._names import BREAKER_STATES, BUDGET_GAUGES, METRICS, MetricSpec
 
 __all__ = ["PrometheusObserver", "asgi_app", "start_http_server"]
 
@@ -29,6 +31,7 @@ class _PrometheusSink:
     """The metrics as ``prometheus_client`` collectors in one registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
         self._collectors: dict[str, Any] = {}
         for spec in METRICS:
             name, labels, doc = spec.prometheus_name, spec.prometheus_labels, spec.description
@@ -55,6 +58,29 @@ class _PrometheusSink:
         gauge = self._collectors["automatosx.breaker.state"]
         for name in BREAKER_STATES:
             gauge.labels(deployment, name).set_function(_is(state, name))
+
+    def watch_budgets(self, read: Callable[[], list[tuple[str, str, str, float, float]]]) -> None:
+        self._registry.register(_Budgets(read))
+
+
+class _Budgets(Collector):
+    """The budgets' gauges, read from the router's ledger at each scrape."""
+
+    def __init__(self, read: Callable[[], list[tuple[str, str, str, float, float]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        families = [
+            GaugeMetricFamily(spec.prometheus_name, spec.description, labels=spec.prometheus_labels)
+            for spec in BUDGET_GAUGES
+        ]
+        for budget, scope, unit, *values in self._read():
+            for family, value in zip(families, values, strict=True):
+                family.add_metric([budget, scope, unit], value)
+        return families
+
+    def describe(self) -> Iterable[Metric]:
+        return []
 
 
 def _is(read: Callable[[], str | None], state: str) -> Callable[[], float]:
