@@ -126,7 +126,7 @@ def _group(n: int = 2) -> list[StubProvider]:
 def _feature_options() -> dict[str, dict[str, Any]]:
     return {
         "budgets": {
-            "budgets": [{"id": "bench", "limitUsd": 1e9, "window": "day"}],
+            "budgets": [{"id": "bench", "limitUsd": 1e6, "window": "day"}],
         },
         "sticky": {"stickyRouting": {"key": "prefix"}},
     }
