@@ -4,11 +4,13 @@ emulator, recording into a real SQLite file that is read back after the router i
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import os
 import signal
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -359,9 +361,12 @@ def in_child(router: SyncRouter, within_s: float = 60.0) -> str:
     """Fork; in the child call ``router.execute`` and report what happened through a pipe.
     The parent waits at most ``within_s``: a child that blocks is killed and reported."""
     read_end, write_end = os.pipe()
+    stacks = tempfile.NamedTemporaryFile(prefix="fork-child-", suffix=".txt", delete=False)
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         os.close(read_end)
+        # A child that blocks writes where every thread of it stood, for the report below.
+        faulthandler.dump_traceback_later(within_s - 5, exit=False, file=stacks)
         try:
             response = router.execute(request("from the child"))
             outcome = f"ok {response.provider}"
@@ -381,10 +386,12 @@ def in_child(router: SyncRouter, within_s: float = 60.0) -> str:
         else:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return "blocked"
+            return "blocked; the child's threads:\n" + Path(stacks.name).read_text()
         return os.read(read_end, 4096).decode()
     finally:
         os.close(read_end)
+        stacks.close()
+        os.unlink(stacks.name)
 
 
 def test_after_fork_the_childs_execute_works_on_a_new_loop_and_new_clients(
