@@ -361,7 +361,7 @@ def in_child(router: SyncRouter, within_s: float = 60.0) -> str:
     """Fork; in the child call ``router.execute`` and report what happened through a pipe.
     The parent waits at most ``within_s``: a child that blocks is killed and reported."""
     read_end, write_end = os.pipe()
-    stacks = tempfile.NamedTemporaryFile(prefix="fork-child-", suffix=".txt", delete=False)
+    stacks = tempfile.NamedTemporaryFile(prefix="fork-", suffix=".txt", delete=False)  # noqa: SIM115
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         os.close(read_end)
