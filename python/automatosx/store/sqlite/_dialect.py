@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,7 @@ class SQLiteDialect:
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one transaction or read at a time
+        _DIALECTS.add(self)
 
     def mark(self, n: int) -> str:
         return "?"
@@ -48,9 +50,9 @@ class SQLiteDialect:
     # -- the caller's loop ----------------------------------------------------------------
 
     async def open(self) -> None:
-        conn = await asyncio.to_thread(_connect, self.path, self._busy_timeout_ms)
+        conn = await asyncio.to_thread(self._locked, _connect, self.path, self._busy_timeout_ms)
         try:
-            await asyncio.to_thread(migrate_sqlite, conn)
+            await asyncio.to_thread(self._locked, migrate_sqlite, conn)
         except BaseException:
             conn.close()
             raise
@@ -113,6 +115,33 @@ class SQLiteDialect:
     def _locked(self, fn: Any, *args: Any) -> Any:
         with self._lock:
             return fn(*args)
+
+
+# -- os.fork() ---------------------------------------------------------------------------
+# SQLite keeps process-wide mutexes; a thread inside a SQLite call when another forks leaves
+# them locked in the child forever (its first connect hangs: a forked SyncRouter, gunicorn
+# --preload). Every SQLite call of a dialect runs under its ``_lock``, so a fork waits for the
+# calls under way and lets none start until the child exists.
+
+_DIALECTS: weakref.WeakSet[SQLiteDialect] = weakref.WeakSet()
+_HELD: list[threading.Lock] = []
+
+
+def _before_fork() -> None:
+    for dialect in list(_DIALECTS):
+        dialect._lock.acquire()
+        _HELD.append(dialect._lock)
+
+
+def _after_fork() -> None:
+    while _HELD:
+        _HELD.pop().release()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork
+    )
 
 
 # -- connection ---------------------------------------------------------------------------
