@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from binascii import hexlify
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -127,26 +128,43 @@ _Flag = Annotated[bool, _STRICT]
 
 def _new_request_id() -> str:
     """A random version-4 UUID string from ``os.urandom`` (what ``uuid.uuid4`` uses), so no
-    ``random.seed`` in user code can make two requests share an id; about twice as cheap as
-    ``str(uuid.uuid4())``. The random bytes are read 256 ids at a time: ``os.urandom`` lets
-    go of the GIL, and each release on the request's path hands the GIL to a store's writer
-    thread for up to a switch interval."""
+    ``random.seed`` in user code can make two requests share an id. The ids are made 256 at a
+    time (:func:`_refill_ids`) and popped (atomic under the GIL): ~0.1 us an id, against ~2 us
+    for ``str(uuid.uuid4())``. Reading the random bytes in blocks also matters: ``os.urandom``
+    lets go of the GIL, and each release on the request's path hands the GIL to a store's
+    writer thread for up to a switch interval."""
     try:
-        block = _random_ids.pop()
+        return _pop_id()
     except IndexError:
-        raw = _urandom(16 * _IDS_PER_READ)
-        _random_ids.extend([raw[i : i + 16] for i in range(0, len(raw), 16)])
-        block = _random_ids.pop()
-    b = bytearray(block)
-    b[6] = b[6] & 0x0F | 0x40  # version 4
-    b[8] = b[8] & 0x3F | 0x80  # RFC 4122 variant
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        _refill_ids()
+        return _pop_id()
+
+
+def _refill_ids() -> None:
+    """Format ``_IDS_PER_READ`` ids from one read of ``os.urandom``, column by column: the hex
+    digits of all ids at once, then each of the 36 columns of the 8-4-4-4-12 layout (and a
+    space between ids) is one slice assignment, so the work per id is a few C-level bytes."""
+    digits = hexlify(_urandom(16 * _IDS_PER_READ))  # 32 lowercase hex digits per id
+    out = bytearray(_ID_STRIDE * _IDS_PER_READ)
+    for column, source in enumerate(_ID_LAYOUT):
+        if source >= 0:
+            out[column::_ID_STRIDE] = digits[source::32]
+    out[14::_ID_STRIDE] = b"4" * _IDS_PER_READ  # version 4 (replaces digit 12)
+    out[19::_ID_STRIDE] = digits[16::32].translate(_VARIANT)  # RFC 4122 variant: 8, 9, a, b
+    for column in (8, 13, 18, 23):
+        out[column::_ID_STRIDE] = b"-" * _IDS_PER_READ
+    out[36::_ID_STRIDE] = b" " * _IDS_PER_READ
+    _random_ids.extend(out.decode("ascii").split())
 
 
 _urandom = os.urandom
 _IDS_PER_READ = 256
-_random_ids: list[bytes] = []  # popped (atomic under the GIL); emptied in a forked child
+_ID_STRIDE = 37  # 36 characters and a space
+_ID_LAYOUT = [*range(8), -1, *range(8, 12), -1, -1, *range(13, 16), -1, -1, *range(17, 20)]
+_ID_LAYOUT += [-1, *range(20, 32), -1]
+_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
+_random_ids: list[str] = []  # ready ids; emptied in a forked child
+_pop_id = _random_ids.pop
 os.register_at_fork(after_in_child=_random_ids.clear)
 
 
