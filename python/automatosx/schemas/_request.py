@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, StringConstraints, model_validator
 from typing_extensions import Self
@@ -30,6 +30,7 @@ from automatosx.schemas._content import (
     Tool,
     ToolChoice,
 )
+from automatosx.schemas._fast import simple_request
 
 CacheMode = Literal["read_write", "read", "write", "off"]
 
@@ -118,6 +119,17 @@ class ProviderRequest(_SeedModel):
     cache: RequestCacheOptions | None = Field(default=None, json_schema_extra=_EXTENSION)
     """Use the router's response cache for this request (see :class:`RequestCacheOptions`)."""
 
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Validate ``obj`` (a dict in the seed's JSON shape, or a ``ProviderRequest``); the
+        typical request (text messages, a few knobs) takes a path that skips pydantic-core and
+        builds the very same model (see ``schemas._fast``)."""
+        if type(obj) is dict and not options and cls is ProviderRequest:
+            fast = simple_request(cls, obj, _DEFAULTS)
+            if fast is not None:
+                return fast
+        return super().model_validate(obj, **options)
+
     @model_validator(mode="after")
     def _rich_rules(self) -> Self:
         if self.tools is not None or self.tool_choice is not None:
@@ -175,6 +187,8 @@ class ProviderRequest(_SeedModel):
 
 
 _ROUTE_FIELDS = frozenset({"provider", "model", "stream"})
+_DEFAULTS = {name: field.default for name, field in ProviderRequest.model_fields.items()}
+"""Every field in order, with its default (``request_id``'s is generated per request)."""
 
 
 def _check_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> None:
