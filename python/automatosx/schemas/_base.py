@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -73,6 +74,17 @@ def _check_text(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_check_text)]
 """A string that is valid Unicode (no lone surrogates)."""
+
+
+def _check_text_input(value: Any) -> Any:
+    return _check_text(value) if isinstance(value, str) else value
+
+
+_TEXT = BeforeValidator(_check_text_input)
+"""``Text``'s check for a bounded string: ``Annotated[str, StringConstraints(...), _TEXT]``.
+Before the string's own validation, so pydantic-core checks the bounds itself (bounds on
+``Text``, after its validator, are checked in Python) and never sees a lone surrogate (it
+would call it an "unable to parse raw data as a unicode string")."""
 
 METADATA_MAX_DEPTH = 32
 METADATA_MAX_VALUES = 10_000

@@ -19,6 +19,7 @@ from typing_extensions import Self
 
 from automatosx.schemas._base import (
     _CHECKED,
+    _TEXT,
     HttpUrlStr,
     JsonObject,
     Role,
@@ -30,7 +31,7 @@ from automatosx.schemas._base import (
 MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 """A tool's name: 1-64 of ``A-Z a-z 0-9 _ -`` (what all three providers accept)."""
-ToolCallId = Annotated[Text, StringConstraints(min_length=1, max_length=256)]
+ToolCallId = Annotated[str, StringConstraints(min_length=1, max_length=256), _TEXT]
 
 
 class TextPart(_SeedModel):
@@ -39,7 +40,7 @@ class TextPart(_SeedModel):
     model_config = _CHECKED
 
     type: Literal["text"] = "text"
-    text: Annotated[Text, StringConstraints(max_length=1_000_000)]
+    text: Annotated[str, StringConstraints(max_length=1_000_000), _TEXT]
 
 
 class ImagePart(_SeedModel):
@@ -81,7 +82,7 @@ class Tool(_SeedModel):
     model_config = _CHECKED
 
     name: ToolName
-    description: Annotated[Text, StringConstraints(max_length=100_000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=100_000), _TEXT] | None = None
     parameters: JsonObject | None = None
 
 

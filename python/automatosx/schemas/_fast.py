@@ -64,8 +64,7 @@ def simple_request(cls: type[_M], obj: dict[str, Any], defaults: dict[str, Any])
     messages_in = obj.get("messages")
     if type(messages_in) is not list or not 0 < len(messages_in) <= 1000:
         return None
-    messages = []
-    for item in messages_in:
+    for item in messages_in:  # all checked before any is built: declining costs little
         if type(item) is not dict or len(item) != 2:
             return None
         role = item.get("role")
@@ -78,8 +77,10 @@ def simple_request(cls: type[_M], obj: dict[str, Any], defaults: dict[str, Any])
             or not (content.isascii() or _is_text(content))
         ):
             return None
+    messages = []
+    for item in messages_in:
         message = _new(Message)
-        _setattr(message, "__dict__", {**_MESSAGE_DEFAULTS, "role": role, "content": content})
+        _setattr(message, "__dict__", {**_MESSAGE_DEFAULTS, **item})
         _setattr(message, "__pydantic_fields_set__", {"role", "content"})
         _setattr(message, "__pydantic_extra__", None)
         _setattr(message, "__pydantic_private__", None)

@@ -11,6 +11,7 @@ from automatosx.schemas._base import (
     _CHECKED,
     _DAY_MS,
     _EXTENSION,
+    _TEXT,
     _TTL_S,
     JsonObject,
     ProviderName,
@@ -45,7 +46,7 @@ class RequestCacheOptions(_SeedModel):
     model_config = _CHECKED
 
     ttl_s: Annotated[float, _TTL_S] | None = None
-    namespace: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
+    namespace: Annotated[str, StringConstraints(min_length=1, max_length=200), _TEXT] | None = None
     mode: CacheMode = "read_write"
 
 
@@ -56,7 +57,7 @@ class ProviderRequest(_SeedModel):
 
     request_id: UUIDStr = Field(default_factory=_new_request_id)
     provider: ProviderName | None = None
-    model: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = None
+    model: Annotated[str, StringConstraints(min_length=1, max_length=100), _TEXT] | None = None
     messages: Annotated[list[Message], Field(min_length=1, max_length=1000)]
     max_tokens: Annotated[int, Field(gt=0, le=200_000)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] = 1.0
@@ -75,12 +76,12 @@ class ProviderRequest(_SeedModel):
     response_format: ResponseFormat | None = None
     reasoning: Reasoning | None = None
     prompt_cache: bool = Field(default=False, json_schema_extra=_EXTENSION)
-    tenant: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    tenant: Annotated[str, StringConstraints(min_length=1, max_length=200), _TEXT] | None = Field(
         default=None, json_schema_extra=_EXTENSION
     )
     """Who the request is for (an organisation, a customer): scopes budgets and the response
     cache's namespace. Recorded."""
-    user: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    user: Annotated[str, StringConstraints(min_length=1, max_length=200), _TEXT] | None = Field(
         default=None, json_schema_extra=_EXTENSION
     )
     """The end user the request is made for: scopes per-user budgets. Recorded."""
