@@ -8,6 +8,7 @@ import functools
 import math
 import os
 from binascii import hexlify
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -93,26 +94,48 @@ METADATA_MAX_VALUES = 10_000
 def _check_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
     """Bound a JSON document's depth and size, and refuse NaN/inf and lone surrogates.
     Pydantic's ``JsonValue`` already refuses tuple keys, sets, tuples and cycles."""
-    budget = METADATA_MAX_VALUES
-    stack: list[tuple[JsonValue, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    _check_node(value, 1, METADATA_MAX_VALUES - 1)
+    return value
+
+
+def _check_node(node: Any, depth: int, budget: int) -> int:
+    """Check a container at ``depth`` and what it holds; returns how many more values the
+    document may hold. Scalars are checked in the loop, by exact type first (what
+    ``JsonValue`` hands over), without a call or a stack entry each."""
+    if depth > METADATA_MAX_DEPTH:
+        raise ValueError(f"is nested deeper than {METADATA_MAX_DEPTH} levels; flatten it")
+    if isinstance(node, dict):
+        for key in node:
+            if isinstance(key, str) and not key.isascii():
+                _check_text(key)
+        children: Iterable[Any] = node.values()
+    else:
+        children = node
+    for child in children:
         budget -= 1
         if budget < 0:
             raise ValueError(f"has more than {METADATA_MAX_VALUES} values; store less in it")
-        if isinstance(node, str):
-            _check_text(node)
-        elif isinstance(node, float) and not math.isfinite(node):
-            raise ValueError(f"holds {node!r}, which is not a JSON number")
-        elif isinstance(node, (dict, list)):
-            if depth > METADATA_MAX_DEPTH:
-                raise ValueError(f"is nested deeper than {METADATA_MAX_DEPTH} levels; flatten it")
-            items = node.items() if isinstance(node, dict) else enumerate(node)
-            for key, child in items:
-                if isinstance(key, str):
-                    _check_text(key)
-                stack.append((child, depth + 1))
-    return value
+        kind = type(child)
+        if kind is str:
+            if not child.isascii():
+                _check_text(child)
+        elif kind is dict or kind is list:
+            budget = _check_node(child, depth + 1, budget)
+        elif kind is float:
+            if not math.isfinite(child):
+                raise ValueError(f"holds {child!r}, which is not a JSON number")
+        elif kind in _JSON_SCALARS:
+            continue
+        elif isinstance(child, str):  # subclasses: what the exact types above do
+            _check_text(child)
+        elif isinstance(child, float) and not math.isfinite(child):
+            raise ValueError(f"holds {child!r}, which is not a JSON number")
+        elif isinstance(child, (dict, list)):
+            budget = _check_node(child, depth + 1, budget)
+    return budget
+
+
+_JSON_SCALARS = frozenset({int, bool, type(None)})
 
 
 JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_check_json)]
