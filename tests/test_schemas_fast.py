@@ -65,7 +65,7 @@ def check_same(doc: dict[str, Any]) -> bool:
         return False
     if fast is None:
         return False
-    generated = "requestId" not in doc
+    generated = "requestId" not in doc and "request_id" not in doc
     assert state(fast, generated_id=generated) == state(expected, generated_id=generated)
     assert fast.model_dump_json(by_alias=True, exclude={"request_id"}) == (
         expected.model_dump_json(by_alias=True, exclude={"request_id"})
@@ -81,6 +81,8 @@ def check_same(doc: dict[str, Any]) -> bool:
 def test_the_typical_request_takes_the_fast_path_and_equals_the_validated_one() -> None:
     assert check_same(PROMPT)
     assert check_same({**PROMPT, "requestId": REQUEST_ID})
+    snake = {"messages": PROMPT["messages"], "max_tokens": 64, "request_id": REQUEST_ID}
+    assert check_same({**snake, "top_p": 0.5})
     request = ProviderRequest.model_validate(PROMPT)
     assert type(request) is ProviderRequest
     assert request == full({**PROMPT, "requestId": request.request_id})
@@ -172,6 +174,9 @@ GOOD = {
     "provider": st.one_of(st.text(max_size=66), st.none()),
     "stream": st.booleans(),
     "requestId": st.uuids().map(str),
+    "max_tokens": st.integers(0, 10),
+    "top_p": st.floats(0, 1),
+    "request_id": st.uuids().map(str),
 }
 NEAR_REQUEST = st.fixed_dictionaries(
     {"messages": st.lists(NEAR_MESSAGE, min_size=1, max_size=4)},
@@ -212,14 +217,14 @@ def test_the_fast_path_agrees_with_full_validation(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     "doc",
     [
-        {**PROMPT, "max_tokens": 64},  # snake_case: the full path decides
+        {**PROMPT, "max_tokens": 64},  # given twice: the full path refuses it
         {**PROMPT, "stop": "END"},
         {**PROMPT, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
         {**PROMPT, "messages": [{"role": "user", "content": "hi", "name": "bob"}]},
         {**PROMPT, "temperature": "0.7"},
         {**PROMPT, "messages": [{"role": "user", "content": "a\ud800"}]},
     ],
-    ids=["snake-case", "stop", "parts", "name", "string-number", "surrogate"],
+    ids=["both-names", "stop", "parts", "name", "string-number", "surrogate"],
 )
 def test_anything_else_is_left_to_full_validation(doc: dict[str, Any]) -> None:
     assert simple_request(ProviderRequest, doc, _DEFAULTS) is None
