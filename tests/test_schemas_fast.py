@@ -94,7 +94,17 @@ def test_the_typical_request_takes_the_fast_path_and_equals_the_validated_one() 
 
 
 KEYS = ["messages", "maxTokens", "temperature", "topP", "model", "provider", "stream", "requestId"]
-OTHER_KEYS = ["max_tokens", "top_p", "request_id", "stop", "metadata", "tools", "seed", "x"]
+OTHER_KEYS = [
+    "max_tokens",
+    "top_p",
+    "request_id",
+    "tenant",
+    "user",
+    "stop",
+    "metadata",
+    "seed",
+    "x",
+]
 EDGE = st.sampled_from(
     [
         None,
@@ -177,6 +187,8 @@ GOOD = {
     "max_tokens": st.integers(0, 10),
     "top_p": st.floats(0, 1),
     "request_id": st.uuids().map(str),
+    "tenant": st.one_of(st.text(max_size=202), st.none()),
+    "user": st.one_of(st.text(max_size=202), st.none()),
 }
 NEAR_REQUEST = st.fixed_dictionaries(
     {"messages": st.lists(NEAR_MESSAGE, min_size=1, max_size=4)},

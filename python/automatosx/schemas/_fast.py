@@ -44,6 +44,8 @@ _NAMES = {
     "max_tokens": "max_tokens",
     "top_p": "top_p",
     "request_id": "request_id",
+    "tenant": "tenant",
+    "user": "user",
 }
 """The keys this path takes (the seed's camelCase names, and snake_case ones) and their
 fields."""
@@ -128,6 +130,11 @@ def simple_request(cls: type[_M], obj: dict[str, Any], defaults: dict[str, Any])
                 return None
         elif name == "stream":
             if value is not True and value is not False:
+                return None
+        elif name == "tenant" or name == "user":
+            if value is not None and (
+                type(value) is not str or not 0 < len(value) <= 200 or not _is_text(value)
+            ):
                 return None
         elif type(value) is not str or _uuid(value) is None:  # request_id
             return None
