@@ -4,6 +4,7 @@ response formats, reasoning."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -143,9 +144,18 @@ def _parts_adapter() -> TypeAdapter[list[TextPart | ImagePart]]:
     return TypeAdapter(list[ContentPart])
 
 
+_validate_list: Callable[[Any], list[TextPart | ImagePart]] | None = None
+"""pydantic-core's own ``validate_python`` of ``_parts_adapter()``, once built (the adapter's
+method and the cache in front of it cost a call each)."""
+
+
 def _validate_parts(value: list[Any]) -> list[TextPart | ImagePart]:
+    global _validate_list
+    validate = _validate_list
+    if validate is None:
+        validate = _validate_list = _parts_adapter().validator.validate_python
     try:
-        return _parts_adapter().validate_python(value)
+        return validate(value)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
