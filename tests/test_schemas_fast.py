@@ -260,3 +260,17 @@ def test_messages_built_by_the_fast_path_are_messages() -> None:
     first.content = "changed"
     with pytest.raises(ValidationError, match="role"):
         first.role = "robot"  # type: ignore[assignment]
+
+
+def test_the_defaults_the_fast_path_copies_are_immutable_values() -> None:
+    """Shared by every request it builds: a list default or a default factory (other than the
+    generated requestId) would need a value per instance, which the fast path does not make."""
+    from automatosx.schemas._fast import _MESSAGE_DEFAULTS
+
+    for model, defaults in ((ProviderRequest, _DEFAULTS), (Message, _MESSAGE_DEFAULTS)):
+        for name, field in model.model_fields.items():
+            if field.is_required() or name == "request_id":
+                continue
+            assert field.default_factory is None, name
+            assert type(defaults[name]) in (type(None), bool, int, float, str), name
+            assert defaults[name] == field.default, name
