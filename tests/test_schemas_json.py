@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automatosx.schemas import _base
+import automatosx.schemas._base as _base
 
 
 def reference(document: dict[str, Any], max_depth: int, max_values: int) -> bool:
