@@ -40,7 +40,6 @@ from automatosx.telemetry._names import (
     USAGE_REASONING,
     MetricSpec,
     Server,
-    error_type,
     modality,
     provider_name,
     server_of,

@@ -41,7 +41,6 @@ from automatosx.telemetry._names import (
     METRICS,
     OPERATION,
     MetricSpec,
-    error_type,
 )
 
 if TYPE_CHECKING:
