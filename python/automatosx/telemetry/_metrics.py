@@ -25,18 +25,12 @@ from automatosx.telemetry._names import (
     BUDGET_EXCEEDED,
     CACHE_HITS,
     CACHE_MISSES,
-    DURATION,
     FALLBACKS,
     LIMITER_WAIT,
-    OP_INPUT_TOKENS,
-    OP_OUTPUT_TOKENS,
     OPERATION,
     RESTARTS,
-    TIME_TO_FIRST_CHUNK,
     USAGE_CACHE_READ,
     USAGE_CACHE_WRITE,
-    USAGE_INPUT,
-    USAGE_OUTPUT,
     USAGE_REASONING,
     MetricSpec,
     Server,
@@ -294,30 +288,31 @@ class MetricsObserver(Observer):
         if end is None:
             attrs = self._genai(deployment, request.model, response_model)
             end = self._ends.put(key, Ending(self._sink.bind, attrs, err))
-        end.duration(DURATION, seconds)
+        end.duration(seconds)
         if live is not None and live.first_chunk_ns is not None:
-            end.plain(TIME_TO_FIRST_CHUNK, (live.first_chunk_ns - request.started_ns) / 1e9)
+            end.first_chunk()((live.first_chunk_ns - request.started_ns) / 1e9)
         if outcome.restarts:
             self._sink.add(RESTARTS, outcome.restarts, {"automatosx.deployment": deployment})
         if request.request is None:
             return live
         if response is None:  # failed: 0 under the unknown modality, as the conventions say
             unknown = end.usage("unknown")
-            unknown(USAGE_INPUT, 0)
-            unknown(USAGE_OUTPUT, 0)
+            unknown.input(0)
+            unknown.output(0)
             return live
-        usage = response.tokens
-        counted = end.usage(modality(request.request))
-        counted(USAGE_INPUT, usage.input_tokens)
-        counted(USAGE_OUTPUT, usage.output_tokens)
-        if usage.cached_input_tokens is not None:
-            counted(USAGE_CACHE_READ, usage.cached_input_tokens)
-        if usage.cache_write_tokens is not None:
-            counted(USAGE_CACHE_WRITE, usage.cache_write_tokens)
-        if usage.reasoning_tokens is not None:
-            counted(USAGE_REASONING, usage.reasoning_tokens)
-        end.plain(OP_INPUT_TOKENS, usage.input_tokens)
-        end.plain(OP_OUTPUT_TOKENS, usage.output_tokens)
+        tokens = response.tokens
+        usage = end.usage(modality(request.request))
+        usage.input(tokens.input_tokens)
+        usage.output(tokens.output_tokens)
+        if tokens.cached_input_tokens is not None:
+            usage.extra(USAGE_CACHE_READ, tokens.cached_input_tokens)
+        if tokens.cache_write_tokens is not None:
+            usage.extra(USAGE_CACHE_WRITE, tokens.cache_write_tokens)
+        if tokens.reasoning_tokens is not None:
+            usage.extra(USAGE_REASONING, tokens.reasoning_tokens)
+        op_input, op_output = end.operation or end.operation_tokens()
+        op_input(tokens.input_tokens)
+        op_output(tokens.output_tokens)
         return live
 
     def genai_attributes(
