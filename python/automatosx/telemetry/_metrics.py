@@ -247,7 +247,7 @@ class MetricsObserver(Observer):
     def on_attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         deployment, decision = attempt.provider, attempt.decision
         state = attempt.breaker_state
-        if state is not None:
+        if state is not None and self._breakers.get(deployment) != state:  # else: no news
             self._breaker_seen(deployment, state)
         err = None if attempt.error is None else type(attempt.error).__name__  # error_type
         key = (deployment, attempt.outcome, decision, err)
