@@ -6,7 +6,9 @@ telemetry row.
 points of its metrics) and returns a function that makes the same spans and the same metric
 records, with the same attributes, straight through a tracer and a meter of their own SDK
 providers. ``observer_hooks`` calls the observer's hooks for one successful ``execute``
-directly, without the router.
+directly, without the router. ``replay_observer`` runs the replay from inside routed
+requests (an observer of the same four events as the OTelObserver, doing nothing else): the
+SDK's same work where the observer does it, with none of the observer's own code.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from _stub import PROMPT
 from automatosx.schemas import ProviderRequest
 
-__all__ = ["observer_hooks", "otel_providers", "sdk_replay"]
+__all__ = ["observer_hooks", "otel_providers", "replay_observer", "sdk_replay"]
 
 _ATTEMPT_END = {
     "automatosx.attempt.outcome",
@@ -142,3 +144,25 @@ def observer_hooks(observer: Any, response: Any) -> Callable[[], None]:
         observer.on_request_finished(info, end)
 
     return hooks
+
+
+def replay_observer(replay: Callable[[], None]) -> Any:
+    """An observer told the OTelObserver's four events of an ``execute`` that does nothing
+    but run ``replay`` when the request finishes: the telemetry row's floor (the SDK's
+    same work, and the router's side of the events, inside a routed request)."""
+    from automatosx.observe import Observer, RequestEnd, RequestInfo
+
+    class ReplayObserver(Observer):
+        async def request_started(self, request: RequestInfo) -> None:
+            return None
+
+        async def attempt_started(self, request: RequestInfo, attempt: Any) -> None:
+            return None
+
+        async def attempt_ended(self, request: RequestInfo, attempt: Any) -> None:
+            return None
+
+        async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
+            replay()
+
+    return ReplayObserver()

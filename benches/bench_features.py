@@ -15,7 +15,8 @@ noisy minute on this shared machine hits both sides of every ratio. All figures 
 * ``telemetry`` (OTel SDK, in-memory span exporter behind a ``SimpleSpanProcessor``, an
   ``InMemoryMetricReader``) added over ``store=None``, divided by what the OTel SDK itself
   takes to make the same spans and metric records with the same attributes (taken from what
-  the observer recorded), called directly;
+  the observer recorded), called directly; for information, that same SDK work run by an
+  observer that does nothing else, inside routed requests (the row's floor);
 * PrometheusObserver added / ``execute`` overhead;
 * budgets, cache miss (``cache="memory"``, every request new), sticky routing (a group of two
   deployments, against the same group without it), shared state (a throwaway redis-server):
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _budget import Result, summary
-from _otel_replay import observer_hooks, otel_providers, sdk_replay
+from _otel_replay import observer_hooks, otel_providers, replay_observer, sdk_replay
 from _stub import PROMPT, StubProvider, percentile
 from automatosx import Router
 from automatosx.schemas import ProviderRequest, RouterOptions
@@ -276,6 +277,15 @@ async def build(batch: int, stream_batch: int, tmp: Path, redis_url: str | None)
     hooks = observer_hooks(observer, response)
     cases["otel_hooks"] = Case("otel_hooks", lambda i: _sync(hooks), batch)
     cases["sdk_own"] = Case("sdk_own", lambda i: _sync(replay), batch)
+    floor = Router(  # the telemetry row's floor: the SDK's same work, no observer code
+        OPTIONS,
+        providers=[StubProvider(chunks=CHUNKS)],
+        store=None,
+        telemetry=replay_observer(replay),
+    )
+    routers.append(floor)
+    await floor.open()
+    cases["sdk_routed"] = Case("sdk_routed", execute(floor), batch)
     clear.append(clear_replayed)  # both exporters emptied after each round
     exporter.clear()
     return Setup(cases, routers, skipped, clear=clear, broken=broken)
@@ -326,6 +336,12 @@ def verdicts(cases: dict[str, Case], skipped: list[str]) -> list[Result]:
         Result(
             "  (for information: OTelObserver's hooks alone / the SDK's own)",
             p["otel_hooks"] / p["sdk_own"],
+            None,
+            "x",
+        ),
+        Result(
+            "  (for information: the SDK's same work run in a routed request / the SDK's own)",
+            (p["sdk_routed"] - p["none"]) / p["sdk_own"],
             None,
             "x",
         ),

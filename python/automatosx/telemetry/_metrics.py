@@ -19,27 +19,21 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from automatosx.observe import AttemptInfo, Observer, RequestEnd, RequestInfo, SkipInfo, WaitInfo
+from automatosx.telemetry._bound import Attributes, Ending, Record, Table
 from automatosx.telemetry._names import (
     ATTEMPTS,
     BUDGET_EXCEEDED,
     CACHE_HITS,
     CACHE_MISSES,
-    DURATION,
     FALLBACKS,
     LIMITER_WAIT,
-    OP_INPUT_TOKENS,
-    OP_OUTPUT_TOKENS,
     OPERATION,
     RESTARTS,
-    TIME_TO_FIRST_CHUNK,
     USAGE_CACHE_READ,
     USAGE_CACHE_WRITE,
-    USAGE_INPUT,
-    USAGE_OUTPUT,
     USAGE_REASONING,
     MetricSpec,
     Server,
-    error_type,
     modality,
     provider_name,
     server_of,
@@ -52,12 +46,13 @@ __all__ = ["Attributes", "Live", "MetricsObserver", "Sink"]
 
 log = logging.getLogger("automatosx.telemetry")
 
-Attributes = dict[str, Any]
-"""Attribute key -> str | int | float | bool (None values are left out by the sinks)."""
-
 
 class Sink(Protocol):
     """Where measurements go."""
+
+    def bind(self, spec: MetricSpec, attributes: Attributes) -> Record:
+        """``spec``'s instrument under ``attributes`` (None values left out): a function of
+        the value that adds to a counter or records into a histogram."""
 
     def add(self, spec: MetricSpec, value: float, attributes: Attributes) -> None:
         """Add to a counter."""
@@ -107,13 +102,21 @@ def _guarded(name: str, fn: Callable[..., object], *args: Any) -> None:
 
 
 class MetricsObserver(Observer):
-    """Observer that reports the metrics of :mod:`automatosx.telemetry._names` to a sink."""
+    """Observer that reports the metrics of :mod:`automatosx.telemetry._names` to a sink.
+
+    The attribute sets are built once per label set (:mod:`._bound`), and a request's own
+    state (:class:`Live`) is made at its first attempt: the metrics need no
+    ``request_started`` (the OpenTelemetry subclass adds it for its spans)."""
 
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
         self._live: dict[str, Live] = {}
         self._servers: dict[str, Server] = {}
         self._breakers: dict[str, str] = {}
+        self._ends: Table[Ending] = Table()
+        """(deployment, request model, response model, error.type) -> its attribute sets."""
+        self._attempt_counts: Table[Record] = Table()
+        """(deployment, outcome, decision, error.type) -> the attempts counter."""
 
     # -- binding to a router's deployments (Router(..., telemetry=...) does it) ---------------
 
@@ -164,32 +167,45 @@ class MetricsObserver(Observer):
         _guarded("cache", self._sink.add, spec, 1, {"automatosx.cache.backend": backend})
 
     # -- the events ------------------------------------------------------------------------
-
-    async def request_started(self, request: RequestInfo) -> None:
-        _guarded("request_started", self.on_request_started, request)
+    # Each catches its own errors (telemetry never fails a request), inline: no wrapper call.
 
     async def candidate_skipped(self, request: RequestInfo, skip: SkipInfo) -> None:
-        _guarded("candidate_skipped", self.on_candidate_skipped, request, skip)
+        try:
+            self.on_candidate_skipped(request, skip)
+        except Exception:
+            _failed("candidate_skipped")
 
     async def attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
-        _guarded("attempt_started", self.on_attempt_started, request, attempt)
+        try:
+            self.on_attempt_started(request, attempt)
+        except Exception:
+            _failed("attempt_started")
 
     async def chunk(self, request: RequestInfo, index: int, text: str) -> None:
         live = self._live.get(request.request_id)
         if live is not None and not live.attempt_chunk:
-            _guarded("chunk", self.on_first_chunk, request, live)
+            try:
+                self.on_first_chunk(request, live)
+            except Exception:
+                _failed("chunk")
 
     async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
-        _guarded("attempt_ended", self.on_attempt_ended, request, attempt)
-
-    async def stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
-        _guarded("stream_restarted", self.on_stream_restarted, request, attempt)
+        try:
+            self.on_attempt_ended(request, attempt)
+        except Exception:
+            _failed("attempt_ended")
 
     async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
-        _guarded("request_finished", self.on_request_finished, request, outcome)
+        try:
+            self.on_request_finished(request, outcome)
+        except Exception:
+            _failed("request_finished")
 
     async def limiter_waited(self, request: RequestInfo, wait: WaitInfo) -> None:
-        _guarded("limiter_waited", self.on_limiter_waited, request, wait)
+        try:
+            self.on_limiter_waited(request, wait)
+        except Exception:
+            _failed("limiter_waited")
 
     # -- what they do (subclasses extend) ---------------------------------------------------
 
@@ -216,10 +232,12 @@ class MetricsObserver(Observer):
 
     def on_attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         live = self._live.get(request.request_id)
-        if live is not None:
+        if live is None:  # the request's first attempt
+            live = self._live[request.request_id] = Live(attempt.provider)
+        else:
             live.deployment = attempt.provider
-            live.attempt_started_ns = time.perf_counter_ns()
             live.attempt_chunk = False
+        live.attempt_started_ns = time.perf_counter_ns()
 
     def on_first_chunk(self, request: RequestInfo, live: Live) -> None:
         live.attempt_chunk = True
@@ -227,19 +245,26 @@ class MetricsObserver(Observer):
             live.first_chunk_ns = time.perf_counter_ns()
 
     def on_attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
-        self._breaker_seen(attempt.provider, attempt.breaker_state)
-        err = error_type(attempt.error)
-        attrs = {
-            "gen_ai.provider.name": self.server(attempt.provider).provider,
-            "automatosx.deployment": attempt.provider,
-            "automatosx.attempt.outcome": attempt.outcome,
-            "automatosx.attempt.decision": attempt.decision,
-            "error.type": err,
-        }
-        self._sink.add(ATTEMPTS, 1, attrs)
-        if attempt.decision == "fallback":
+        deployment, decision = attempt.provider, attempt.decision
+        state = attempt.breaker_state
+        if state is not None and self._breakers.get(deployment) != state:  # else: no news
+            self._breaker_seen(deployment, state)
+        err = None if attempt.error is None else type(attempt.error).__name__  # error_type
+        key = (deployment, attempt.outcome, decision, err)
+        count = self._attempt_counts.get(key)
+        if count is None:
+            attrs = {
+                "gen_ai.provider.name": self.server(deployment).provider,
+                "automatosx.deployment": deployment,
+                "automatosx.attempt.outcome": attempt.outcome,
+                "automatosx.attempt.decision": decision,
+                "error.type": err,
+            }
+            count = self._attempt_counts.put(key, self._sink.bind(ATTEMPTS, attrs))
+        count(1)
+        if decision == "fallback":
             cause = {
-                "automatosx.deployment": attempt.provider,
+                "automatosx.deployment": deployment,
                 "automatosx.fallback.cause": "failure",
                 "error.type": err,
             }
@@ -249,58 +274,67 @@ class MetricsObserver(Observer):
         return None  # counted from the outcome (``RequestEnd.restarts``) at the request's end
 
     def on_request_finished(self, request: RequestInfo, outcome: RequestEnd) -> Live | None:
+        seconds = (time.perf_counter_ns() - request.started_ns) / 1e9
         live = self._live.pop(request.request_id, None)
         response = outcome.response
-        deployment = response.provider if response is not None else request.provider
-        if live is not None and response is None:
-            deployment = live.deployment
-        attrs = self.genai_attributes(request, deployment, response)
-        failed = outcome.state != "completed"
-        sink = self._sink
-        seconds = (time.perf_counter_ns() - request.started_ns) / 1e9
-        sink.record(DURATION, seconds, {**attrs, "error.type": _request_error(outcome, failed)})
+        if response is not None:
+            deployment, response_model = response.provider, response.model
+        else:
+            deployment = request.provider if live is None else live.deployment
+            response_model = None
+        err = None if outcome.state == "completed" else (outcome.error_code or "_OTHER")
+        key = (deployment, request.model, response_model, err)
+        end = self._ends.get(key)
+        if end is None:
+            attrs = self._genai(deployment, request.model, response_model)
+            end = self._ends.put(key, Ending(self._sink.bind, attrs, err))
+        end.duration(seconds)
         if live is not None and live.first_chunk_ns is not None:
-            ttfc = (live.first_chunk_ns - request.started_ns) / 1e9
-            sink.record(TIME_TO_FIRST_CHUNK, ttfc, attrs)
+            end.first_chunk()((live.first_chunk_ns - request.started_ns) / 1e9)
         if outcome.restarts:
-            sink.add(RESTARTS, outcome.restarts, {"automatosx.deployment": deployment})
-        if request.request is not None:
-            self._usage(attrs, response, modality(request.request))
-        return live
-
-    def _usage(self, attrs: Attributes, response: ProviderResponse | None, mod: str) -> None:
-        sink = self._sink
+            self._sink.add(RESTARTS, outcome.restarts, {"automatosx.deployment": deployment})
+        if request.request is None:
+            return live
         if response is None:  # failed: 0 under the unknown modality, as the conventions say
-            unknown = {**attrs, "gen_ai.token.modality": "unknown"}
-            sink.add(USAGE_INPUT, 0, unknown)
-            sink.add(USAGE_OUTPUT, 0, unknown)
-            return
-        usage = response.tokens
-        counted = {**attrs, "gen_ai.token.modality": mod}
-        sink.add(USAGE_INPUT, usage.input_tokens, counted)
-        sink.add(USAGE_OUTPUT, usage.output_tokens, counted)
-        if usage.cached_input_tokens is not None:
-            sink.add(USAGE_CACHE_READ, usage.cached_input_tokens, counted)
-        if usage.cache_write_tokens is not None:
-            sink.add(USAGE_CACHE_WRITE, usage.cache_write_tokens, counted)
-        if usage.reasoning_tokens is not None:
-            sink.add(USAGE_REASONING, usage.reasoning_tokens, counted)
-        sink.record(OP_INPUT_TOKENS, usage.input_tokens, attrs)
-        sink.record(OP_OUTPUT_TOKENS, usage.output_tokens, attrs)
+            unknown = end.usage("unknown")
+            unknown.input(0)
+            unknown.output(0)
+            return live
+        tokens = response.tokens
+        usage = end.usage(modality(request.request))
+        usage.input(tokens.input_tokens)
+        usage.output(tokens.output_tokens)
+        if tokens.cached_input_tokens is not None:
+            usage.extra(USAGE_CACHE_READ, tokens.cached_input_tokens)
+        if tokens.cache_write_tokens is not None:
+            usage.extra(USAGE_CACHE_WRITE, tokens.cache_write_tokens)
+        if tokens.reasoning_tokens is not None:
+            usage.extra(USAGE_REASONING, tokens.reasoning_tokens)
+        op_input, op_output = end.operation or end.operation_tokens()
+        op_input(tokens.input_tokens)
+        op_output(tokens.output_tokens)
+        return live
 
     def genai_attributes(
         self, request: RequestInfo, deployment: str, response: ProviderResponse | None
     ) -> Attributes:
         """The GenAI attributes a request's metrics carry."""
+        return self._genai(deployment, request.model, None if response is None else response.model)
+
+    def _genai(self, deployment: str, model: str, response_model: str | None) -> Attributes:
         server = self.server(deployment)
         return {
             "gen_ai.operation.name": OPERATION,
             "gen_ai.provider.name": server.provider,
-            "gen_ai.request.model": request.model,
-            "gen_ai.response.model": None if response is None else response.model,
+            "gen_ai.request.model": model,
+            "gen_ai.response.model": response_model,
             "server.address": server.address,
             "server.port": server.port,
         }
+
+
+def _failed(event: str) -> None:
+    log.warning("telemetry: the %s event failed", event, exc_info=True)
 
 
 def _breaker_reader(guard: Any) -> Callable[[], str | None]:
@@ -309,9 +343,3 @@ def _breaker_reader(guard: Any) -> Callable[[], str | None]:
         return state
 
     return read
-
-
-def _request_error(outcome: RequestEnd, failed: bool) -> str | None:
-    if not failed:
-        return None
-    return outcome.error_code or "_OTHER"

@@ -23,6 +23,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -31,7 +32,8 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
 from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo, SkipInfo
-from automatosx.telemetry._metrics import Attributes, Live, MetricsObserver
+from automatosx.telemetry._bound import Attributes, Record, Table
+from automatosx.telemetry._metrics import Live, MetricsObserver, _failed
 from automatosx.telemetry._names import (
     BREAKER_STATE,
     BREAKER_STATES,
@@ -39,7 +41,6 @@ from automatosx.telemetry._names import (
     METRICS,
     OPERATION,
     MetricSpec,
-    error_type,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +83,12 @@ class _OTelSink:
             BREAKER_STATE.unit,
             BREAKER_STATE.description,
         )
+
+    def bind(self, spec: MetricSpec, attributes: Attributes) -> Record:
+        cleaned = _clean(attributes)
+        if spec.kind == "counter":
+            return partial(self._counters[spec.name].add, attributes=cleaned)
+        return partial(self._histograms[spec.name].record, attributes=cleaned)
 
     def add(self, spec: MetricSpec, value: float, attributes: Attributes) -> None:
         self._counters[spec.name].add(value, _clean(attributes))
@@ -135,37 +142,70 @@ class OTelObserver(MetricsObserver):
         super().__init__(_OTelSink(meter_provider))
         self._tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=tracer_provider)
         self._capture = capture_content
+        # per label set, built once (cleaned of None values): the spans' fixed attributes
+        self._request_starts: Table[tuple[str, Attributes]] = Table()
+        """(deployment asked for, model) -> the request span's name and GenAI attributes."""
+        self._attempt_starts: Table[tuple[str, Attributes]] = Table()
+        """(deployment, model) -> an attempt span's name and fixed attributes."""
+        self._servers_of: Table[Attributes] = Table()
+        """deployment -> the request span's ``gen_ai.provider.name``, ``server.*`` and
+        ``automatosx.deployment`` at its end."""
+
+    # -- the events the spans add (the metrics' are in MetricsObserver) ----------------------
+
+    async def request_started(self, request: RequestInfo) -> None:
+        try:
+            self.on_request_started(request)
+        except Exception:
+            _failed("request_started")
+
+    async def stream_restarted(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        try:
+            self.on_stream_restarted(request, attempt)
+        except Exception:
+            _failed("stream_restarted")
 
     # -- the request span --------------------------------------------------------------------
 
     def on_request_started(self, request: RequestInfo) -> Live:
         live = super().on_request_started(request)
         parent = otel_context.get_current()
-        attrs = self._request_attributes(request)
+        name, attrs = self._request_attributes(request)
         live.span = self._tracer.start_span(
-            f"{OPERATION} {request.model}",
+            name,
             context=parent,
             kind=SpanKind.CLIENT,
-            attributes=_clean(attrs),
+            attributes=attrs,
             start_time=_epoch_ns(request.started_ns),
         )
         live.parent = trace.set_span_in_context(live.span, parent)
         return live
 
-    def _request_attributes(self, request: RequestInfo) -> Attributes:
-        attrs = self.genai_attributes(request, request.provider, None)
-        attrs["gen_ai.request.stream"] = request.stream
-        attrs["automatosx.request.id"] = request.request_id
+    def _request_attributes(self, request: RequestInfo) -> tuple[str, Attributes]:
+        """The request span's name and its attributes at the start (no None values)."""
+        key = (request.provider, request.model)
+        start = self._request_starts.get(key)
+        if start is None:
+            genai = _clean(self.genai_attributes(request, request.provider, None))
+            start = self._request_starts.put(key, (f"{OPERATION} {request.model}", genai))
+        attrs = {
+            **start[1],
+            "gen_ai.request.stream": request.stream,
+            "automatosx.request.id": request.request_id,
+        }
         req = request.request
         if req is not None:
-            attrs["gen_ai.request.max_tokens"] = req.max_tokens
-            attrs["gen_ai.request.temperature"] = req.temperature
-            attrs["gen_ai.request.top_p"] = req.top_p
+            if req.max_tokens is not None:
+                attrs["gen_ai.request.max_tokens"] = req.max_tokens
+            if req.temperature is not None:
+                attrs["gen_ai.request.temperature"] = req.temperature
+            if req.top_p is not None:
+                attrs["gen_ai.request.top_p"] = req.top_p
             if req.stop_sequences:
                 attrs["gen_ai.request.stop_sequences"] = list(req.stop_sequences)
             if self._capture:
                 attrs.update(_input_messages(req))
-        return attrs
+        return start[0], attrs
 
     def on_candidate_skipped(self, request: RequestInfo, skip: SkipInfo) -> None:
         super().on_candidate_skipped(request, skip)
@@ -193,22 +233,23 @@ class OTelObserver(MetricsObserver):
 
     def on_request_finished(self, request: RequestInfo, outcome: RequestEnd) -> Live | None:
         live = super().on_request_finished(request, outcome)
-        if live is None:  # invalid input: no request_started, one span for it all the same
+        if live is None:  # invalid input: no request_started, one span all the same
+            name, attrs = self._request_attributes(request)
             span = self._tracer.start_span(
-                f"{OPERATION} {request.model}",
+                name,
                 kind=SpanKind.CLIENT,
-                attributes=_clean(self._request_attributes(request)),
+                attributes=attrs,
                 start_time=_epoch_ns(request.started_ns),
             )
         else:
-            _release(live)
+            if live.token is not None:
+                _release(live)
             if live.attempt_span is not None:  # an attempt the router did not end
                 live.attempt_span.end()
             span = live.span
-        if span is None:
-            return live
-        response = outcome.response
-        span.set_attributes(_clean(self._outcome_attributes(request, live, outcome, response)))
+            if span is None:
+                return live
+        span.set_attributes(self._outcome_attributes(request, live, outcome, outcome.response))
         if outcome.state != "completed":
             span.set_status(Status(StatusCode.ERROR, outcome.error))
         span.end()
@@ -221,15 +262,22 @@ class OTelObserver(MetricsObserver):
         outcome: RequestEnd,
         response: ProviderResponse | None,
     ) -> Attributes:
+        """The request span's attributes at its end (no None values)."""
         deployment = response.provider if response is not None else None
         if deployment is None:
             deployment = live.deployment if live is not None else request.provider
-        server = self.server(deployment)
+        server = self._servers_of.get(deployment)
+        if server is None:
+            at = self.server(deployment)
+            fixed = {
+                "gen_ai.provider.name": at.provider,
+                "server.address": at.address,
+                "server.port": at.port,
+                "automatosx.deployment": deployment,
+            }
+            server = self._servers_of.put(deployment, _clean(fixed))
         attrs: Attributes = {
-            "gen_ai.provider.name": server.provider,
-            "server.address": server.address,
-            "server.port": server.port,
-            "automatosx.deployment": deployment,
+            **server,
             "automatosx.attempts": outcome.attempts,
             "automatosx.retries": outcome.retry_count,
             "automatosx.stream.restarts": outcome.restarts,
@@ -241,14 +289,18 @@ class OTelObserver(MetricsObserver):
             attrs["error.type"] = outcome.error_code or "_OTHER"
         if response is not None:
             usage = response.tokens
-            attrs["gen_ai.response.model"] = response.model
+            if response.model is not None:
+                attrs["gen_ai.response.model"] = response.model
             if response.finish_reason is not None:
                 attrs["gen_ai.response.finish_reasons"] = [response.finish_reason]
             attrs["gen_ai.usage.input_tokens"] = usage.input_tokens
             attrs["gen_ai.usage.output_tokens"] = usage.output_tokens
-            attrs["gen_ai.usage.cache_read.input_tokens"] = usage.cached_input_tokens
-            attrs["gen_ai.usage.cache_write.input_tokens"] = usage.cache_write_tokens
-            attrs["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning_tokens
+            if usage.cached_input_tokens is not None:
+                attrs["gen_ai.usage.cache_read.input_tokens"] = usage.cached_input_tokens
+            if usage.cache_write_tokens is not None:
+                attrs["gen_ai.usage.cache_write.input_tokens"] = usage.cache_write_tokens
+            if usage.reasoning_tokens is not None:
+                attrs["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning_tokens
             if self._capture:
                 attrs["gen_ai.output.messages"] = _output_messages(response)
         return attrs
@@ -260,22 +312,28 @@ class OTelObserver(MetricsObserver):
         live = self._live.get(request.request_id)
         if live is None or live.parent is None:
             return
-        server = self.server(attempt.provider)
+        key = (attempt.provider, attempt.model)
+        start = self._attempt_starts.get(key)
+        if start is None:
+            server = self.server(attempt.provider)
+            fixed = {
+                "gen_ai.operation.name": OPERATION,
+                "gen_ai.provider.name": server.provider,
+                "gen_ai.request.model": attempt.model,
+                "server.address": server.address,
+                "server.port": server.port,
+                "automatosx.deployment": attempt.provider,
+            }
+            start = self._attempt_starts.put(key, (f"attempt {attempt.provider}", _clean(fixed)))
         attrs = {
-            "gen_ai.operation.name": OPERATION,
-            "gen_ai.provider.name": server.provider,
-            "gen_ai.request.model": attempt.model,
-            "server.address": server.address,
-            "server.port": server.port,
-            "automatosx.deployment": attempt.provider,
+            **start[1],
             "automatosx.attempt.number": attempt.number,
             "automatosx.attempt.restart": attempt.restart,
         }
-        span = self._tracer.start_span(
-            f"attempt {attempt.provider}", context=live.parent, attributes=_clean(attrs)
-        )
+        parent = live.parent
+        span = self._tracer.start_span(start[0], context=parent, attributes=attrs)
         live.attempt_span = span
-        live.token = otel_context.attach(trace.set_span_in_context(span, live.parent))
+        live.token = otel_context.attach(trace.set_span_in_context(span, parent))
         live.task = asyncio.current_task()
 
     def on_first_chunk(self, request: RequestInfo, live: Live) -> None:
@@ -291,19 +349,24 @@ class OTelObserver(MetricsObserver):
         live = self._live.get(request.request_id)
         if live is None or live.attempt_span is None:
             return
-        _release(live)
+        if live.token is not None:
+            _release(live)
         span = live.attempt_span
         live.attempt_span = None
         error = attempt.error
-        attrs = {
-            "automatosx.attempt.outcome": attempt.outcome,
-            "automatosx.attempt.decision": attempt.decision,
-            "automatosx.attempt.retry_delay_ms": attempt.retry_delay_ms,
-            "automatosx.breaker.state": attempt.breaker_state,
-            "error.type": error_type(error),
-            "automatosx.error.code": getattr(error, "code", None),
-        }
-        span.set_attributes(_clean(attrs))
+        attrs: Attributes = {"automatosx.attempt.outcome": attempt.outcome}
+        if attempt.decision is not None:
+            attrs["automatosx.attempt.decision"] = attempt.decision
+        if attempt.retry_delay_ms is not None:
+            attrs["automatosx.attempt.retry_delay_ms"] = attempt.retry_delay_ms
+        if attempt.breaker_state is not None:
+            attrs["automatosx.breaker.state"] = attempt.breaker_state
+        if error is not None:
+            attrs["error.type"] = type(error).__name__  # error_type
+            code = getattr(error, "code", None)
+            if code is not None:
+                attrs["automatosx.error.code"] = code
+        span.set_attributes(attrs)
         if error is not None:
             span.set_status(Status(StatusCode.ERROR, str(error)))
         span.end()

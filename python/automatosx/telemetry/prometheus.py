@@ -12,6 +12,7 @@ pre-releases), and ``prometheus-client`` is what a Prometheus user already runs.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,7 +22,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import make_asgi_app
 from prometheus_client.registry import Collector
 
-from automatosx.telemetry._metrics import Attributes, MetricsObserver
+from automatosx.telemetry._bound import Attributes, Record
+from automatosx.telemetry._metrics import MetricsObserver
 from automatosx.telemetry._names import BREAKER_STATES, BUDGET_GAUGES, METRICS, MetricSpec
 
 __all__ = ["PrometheusObserver", "asgi_app", "start_http_server"]
@@ -47,6 +49,19 @@ class _PrometheusSink:
     def _child(self, spec: MetricSpec, attributes: Attributes) -> Any:
         values = ["" if (v := attributes.get(k)) is None else str(v) for k in spec.labels]
         return self._collectors[spec.name].labels(*values)
+
+    def bind(self, spec: MetricSpec, attributes: Attributes) -> Record:
+        """The child's own value(s), written directly: ``Counter.inc`` and
+        ``Histogram.observe`` check, per call, that the metric is a child and the amount
+        not negative, then loop over the buckets; the label set is checked once here and
+        our amounts are durations and token counts (non-negative by the schemas). Falls
+        back to the public methods if ``prometheus_client``'s internals ever differ."""
+        child = self._child(spec, attributes)
+        if spec.kind == "counter":
+            value = getattr(child, "_value", None)
+            inc: Record = child.inc if value is None else value.inc
+            return inc
+        return _observer(child)
 
     def add(self, spec: MetricSpec, value: float, attributes: Attributes) -> None:
         self._child(spec, attributes).inc(value)
@@ -81,6 +96,28 @@ class _Budgets(Collector):
 
     def describe(self) -> Iterable[Metric]:
         return []
+
+
+def _observer(child: Any) -> Record:
+    """``child.observe`` without its per-call checks: the sum, and the first bucket whose
+    bound is >= the amount (a bisection instead of a loop; NaN counts in none, as there)."""
+    total = getattr(child, "_sum", None)
+    buckets = getattr(child, "_buckets", None)
+    bounds = getattr(child, "_upper_bounds", None)
+    if total is None or buckets is None or bounds is None or len(buckets) != len(bounds):
+        observe: Record = child.observe
+        return observe
+    add_sum = total.inc
+    incs = [bucket.inc for bucket in buckets]
+    upper = tuple(bounds)
+    last = upper[-1]
+
+    def observe_fast(amount: float) -> None:
+        add_sum(amount)
+        if amount <= last:
+            incs[bisect_left(upper, amount)](1)
+
+    return observe_fast
 
 
 def _is(read: Callable[[], str | None], state: str) -> Callable[[], float]:
