@@ -10,6 +10,11 @@ under ``onExceeded: "reject"`` is named before one under ``"fallback"``: see
 attempt that failed before any byte. Each settlement appends the attempt's
 :class:`SpendRecord` per budget to ``records`` (drained into the store) and may raise an
 ``alertAt`` alert (one warning log and one observer event per window).
+
+On the request path (:meth:`Budgets.reserve_now`, the admission chain's synchronous
+``admit_now``) the matching is done once per (deployment, model) pair (``_routes``), the
+input tokens once per request, and a reservation is one small object that settles itself
+(:meth:`Reservation.end`): no await, no allocation beyond it and its claims.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from automatosx.budgets._config import BudgetSpec
 from automatosx.budgets._estimate import (
@@ -28,6 +33,15 @@ from automatosx.budgets._estimate import (
     usd_nusd,
 )
 from automatosx.budgets._ledger import Account, Claim, Ledger, SpendRecord
+from automatosx.budgets._routes import (
+    BY_USER,
+    SCOPED,
+    STATIC,
+    Route,
+    base_floor,
+    build_route,
+    scope_of,
+)
 from automatosx.budgets._says import alert_of, no_room, unpriced
 from automatosx.errors import BudgetExceededError, UnpricedModelError
 from automatosx.observe import BudgetAlert
@@ -40,30 +54,32 @@ __all__ = ["Budgets", "Reservation", "scope_of"]
 
 log = logging.getLogger("automatosx.budgets")
 NANO = 1e9
-_ROUTES = 4_096
+_ROUTES = 4_096  # models per deployment whose route is kept
 _PRICED: object = object()  # reserve(): the rates of the (deployment, model) pair
+_new = object.__new__
+_SETTLED: list[Claim] = []  # a settled reservation's claims (never appended to)
+
+
+def _nothing() -> None:
+    return None
 
 
 class Reservation:
-    """One attempt's claims on the budgets, until it is settled."""
+    """One attempt's claims on the budgets, until it is settled: the admission chain's
+    *holding* (:meth:`end` settles it, exactly once). Made by :meth:`Budgets.reserve_now`
+    without an ``__init__`` call (it is on every attempt's path)."""
 
-    __slots__ = ("attempt", "claims", "n_in", "n_out", "rates", "request_id")
+    __slots__ = ("attempt", "budgets", "claims", "floor", "n_in", "n_out", "rates", "request_id")
 
-    def __init__(
-        self,
-        claims: list[Claim],
-        rates: Rates | None,
-        n_in: int,
-        n_out: int,
-        request_id: str,
-        attempt: int,
-    ) -> None:
-        self.claims = claims
-        self.rates = rates
-        self.n_in = n_in
-        self.n_out = n_out
-        self.request_id = request_id
-        self.attempt = attempt
+    budgets: Budgets
+    claims: list[Claim]
+    rates: Rates | None
+    floor: int
+    """The largest prompt that pays ``rates``' base rates (``_routes.base_floor``)."""
+    n_in: int
+    n_out: int
+    request_id: str
+    attempt: int
 
     @property
     def nusd(self) -> int:
@@ -74,48 +90,43 @@ class Reservation:
     def accounts(self) -> list[Account]:
         return [c[0] for c in self.claims]
 
-
-def scope_of(spec: BudgetSpec, values: dict[str, str | None]) -> str:
-    """The scope value of a request under ``spec``: ``"*"`` without ``per``, else
-    ``"user=alice"`` (``-`` for a request without that field)."""
-    if not spec.per:
-        return "*"
-    return ",".join(f"{dim}={values[dim] or '-'}" for dim in spec.per)
-
-
-Scoper = Callable[["ProviderRequest"], "str | None"]
-"""A request's scope value under a budget whose scope or match reads its tenant or user
-(None: the match filters it out)."""
-Route = tuple[tuple[tuple[BudgetSpec, "Account | None", "Scoper | None"], ...], "Rates | None"]
-
-
-def _scoper(spec: BudgetSpec, deployment: str, model: str) -> Scoper:
-    tenants = spec.match.get("tenant")
-    users = spec.match.get("user")
-    fixed = {"deployment": deployment, "model": model}
-    if spec.per == ("user",) and tenants is None and users is None:
-        return lambda request: "user=" + (request.user or "-")
-    if spec.per == ("tenant",) and tenants is None and users is None:
-        return lambda request: "tenant=" + (request.tenant or "-")
-
-    def scope(request: ProviderRequest) -> str | None:
-        if tenants is not None and request.tenant not in tenants:
-            return None
-        if users is not None and request.user not in users:
-            return None
-        if not spec.per:
-            return "*"
-        values = {**fixed, "tenant": request.tenant, "user": request.user}
-        return ",".join(f"{dim}={values[dim] or '-'}" for dim in spec.per)
-
-    return scope
+    def end(
+        self, outcome: str, usage: TokenUsage | None, delivered: int, before_any_byte: bool
+    ) -> None:
+        """The attempt ended: charge its usage x price; for an attempt the provider had
+        without a usage (a stream cut, stalled, restarted or cancelled, a hedge's loser) the
+        input estimate plus the tokens delivered; release it all when it failed (or was
+        passed over) before any byte."""
+        budgets = self.budgets
+        if usage is None:
+            if before_any_byte and (outcome == "failure" or outcome == "skipped"):
+                budgets._charge(self, 0, 0)
+            else:
+                budgets.settle_delivered(self, delivered)
+            return
+        rates = self.rates
+        n_in = usage.input_tokens
+        n_out = usage.output_tokens
+        if rates is None:
+            nusd = 0
+        elif n_in <= self.floor and not usage.cached_input_tokens and not usage.cache_write_tokens:
+            scaled = (n_in * rates.input + n_out * rates.output) * NANO  # Rates.cost's, inline
+            nusd = int(scaled)
+            if scaled - nusd > 1e-3:
+                nusd += 1
+        else:
+            nusd = usd_nusd(rates.cost(usage))
+        budgets._charge(self, nusd, n_in + n_out)
 
 
 class Budgets:
     """The budgets of one router (one event loop). ``clock`` gives epoch seconds."""
 
     __slots__ = (
+        "_last",
+        "_last_in",
         "_routes",
+        "_tables",
         "alerts",
         "allow_unpriced",
         "clock",
@@ -125,7 +136,9 @@ class Budgets:
         "price",
         "recording",
         "records",
+        "refusal",
         "specs",
+        "wake",
     )
 
     def __init__(
@@ -147,10 +160,17 @@ class Budgets:
         """Whether settlements append ``records`` (a store is attached)."""
         self.alerts: list[BudgetAlert] = []
         """Alerts not yet told to the observers (the router drains them)."""
+        self.wake: Callable[[], None] = _nothing
+        """Called after a settlement that left records or alerts (the guard's writer)."""
         self.exceeded = 0
         """Attempts refused so far (``budget_exceeded``)."""
         self.fleet: object | None = None
-        self._routes: dict[tuple[str, str], Route] = {}
+        self.refusal: BudgetExceededError | None = None
+        """The refusal of the last :meth:`reserve_now` that answered False."""
+        self._routes: dict[str, dict[str, Route]] = {}
+        self._tables: dict[str, dict[str | None, Account]] = {}
+        self._last: ProviderRequest | None = None
+        self._last_in = 0  # its input tokens
 
     # -- before the attempt ------------------------------------------------------------------
 
@@ -166,20 +186,47 @@ class Budgets:
         """Book the attempt's maximum cost against every matching budget, or say which has
         no room (nothing booked). None: no budget matches, nothing to settle. ``rates``: the
         model's, or by default what ``price`` gives for (deployment, model)."""
-        route = self._routes.get((deployment, model))
+        res = self.reserve_now(deployment, kind, model, request, attempt, rates)
+        if res is False:
+            refusal, self.refusal = self.refusal, None
+            return refusal
+        return res
+
+    def reserve_now(
+        self,
+        deployment: str,
+        kind: str,
+        model: str,
+        request: ProviderRequest,
+        attempt: int = 0,
+        rates: Rates | object | None = _PRICED,
+    ) -> Reservation | Literal[False] | None:
+        """:meth:`reserve` as the admission chain's ``admit_now``: False when refused (the
+        refusal is kept in ``refusal``). Each claim is booked as soon as it is checked (no
+        await in this method, so no other attempt sees a half-made reservation); a refusal
+        unbooks the claims before it."""
+        routes = self._routes.get(deployment)
+        route = None if routes is None else routes.get(model)
         if route is None:
             route = self._route(deployment, model)
-        entries, priced = route
+        entries, priced, floor = route
         if not entries:
             return None
         if rates is _PRICED:
             rates = priced
-        n_in = input_tokens(request)
+        else:
+            floor = base_floor(rates)  # type: ignore[arg-type]
+        if self._last is request:  # a retry, a fallback, a hedge: the same prompt
+            n_in = self._last_in
+        else:
+            n_in = input_tokens(request)
+            self._last = request
+            self._last_in = n_in
         n_out = request.max_tokens or output_cap(request, kind, model)
         if rates is None:
             nusd = -1
-        elif type(rates) is Rates and not (rates.input_tiers or rates.output_tiers):
-            scaled = (n_in * rates.input + n_out * rates.output) * NANO
+        elif n_in <= floor:  # the base rates: two multiplications
+            scaled = (n_in * rates.input + n_out * rates.output) * NANO  # type: ignore[attr-defined]
             nusd = int(scaled)
             if scaled - nusd > 1e-3:
                 nusd += 1
@@ -189,19 +236,24 @@ class Budgets:
         claims: list[Claim] = []
         refusal: BudgetExceededError | None = None
         soft = False  # the refusal is a "fallback" budget's (a "reject" one's wins)
-        for entry in entries:
-            spec, acc, scoper = entry
-            if scoper is not None:
-                scope = scoper(request)
+        for spec, how, what in entries:
+            if how == STATIC:
+                acc = what
+            elif how != SCOPED:  # BY_USER, BY_TENANT
+                value = request.user if how == BY_USER else request.tenant
+                acc = what.get(value)
+                if acc is None:
+                    scope = ("user=" if how == BY_USER else "tenant=") + (value or "-")
+                    acc = what[value] = self.ledger.account(spec, scope, now)
+            else:
+                scope = what(request)
                 if scope is None:
                     continue  # its match filters the request's tenant or user out
                 acc = self.ledger.accounts.get((spec.id, scope))
-                if acc is None or (acc.end is not None and now >= acc.end):
+                if acc is None:
                     acc = self.ledger.account(spec, scope, now)
-            else:
-                assert acc is not None
-                if acc.end is not None and now >= acc.end:
-                    acc = self.ledger.account(spec, acc.scope, now)
+            if now >= acc.until:
+                acc = self.ledger.account(spec, acc.scope, now)  # a new window, rolled in place
             limit = acc.limit
             claim_n = 0
             if limit is not None:
@@ -213,45 +265,52 @@ class Budgets:
                     continue
             limit_t = acc.limit_tokens
             claim_t = 0 if limit_t is None else n_in + n_out
-            if (
-                acc.leased
-                or (limit is not None and acc.spent + acc.reserved + claim_n > limit)
-                or (
-                    limit_t is not None
-                    and acc.spent_tokens + acc.reserved_tokens + claim_t > limit_t
-                )
-            ) and not acc.fits(claim_n, claim_t):
+            if acc.leased:
+                if not acc.fits(claim_n, claim_t):
+                    if refusal is None or (soft and spec.on_exceeded == "reject"):
+                        refusal = no_room(acc, claim_n, claim_t)
+                        soft = spec.on_exceeded == "fallback"
+                    continue
+                acc.lease -= claim_n
+                acc.lease_tokens -= claim_t
+            elif (limit is not None and acc.spent + acc.reserved + claim_n > limit) or (
+                limit_t is not None and acc.spent_tokens + acc.reserved_tokens + claim_t > limit_t
+            ):
                 if refusal is None or (soft and spec.on_exceeded == "reject"):
                     refusal = no_room(acc, claim_n, claim_t)
                     soft = spec.on_exceeded == "fallback"
                 continue
+            acc.uses += 1
+            acc.reserved += claim_n
+            acc.reserved_tokens += claim_t
             claims.append((acc, claim_n, claim_t, acc.start))
         if refusal is not None:
-            return refusal
+            Ledger.unbook(claims)
+            self.refusal = refusal
+            return False
         if not claims:
             return None
-        Ledger.book(claims)
-        return Reservation(claims, rates, n_in, n_out, request.request_id, attempt)  # type: ignore[arg-type]
+        res = _new(Reservation)
+        res.budgets = self
+        res.claims = claims
+        res.rates = rates  # type: ignore[assignment]
+        res.floor = floor
+        res.n_in = n_in
+        res.n_out = n_out
+        res.request_id = request.request_id
+        res.attempt = attempt
+        return res
 
     def _route(self, deployment: str, model: str) -> Route:
-        """The budgets an attempt on (deployment, model) may count against — each with its
-        account when the request does not change its scope, else a function of the request
-        giving the scope — and the model's rates (computed once per pair)."""
-        entries: list[tuple[BudgetSpec, Account | None, Scoper | None]] = []
-        static = {"tenant": None, "user": None, "deployment": deployment, "model": model}
-        now = self.clock()
-        for spec in self.specs:
-            match = spec.match
-            if any(k in match and static[k] not in match[k] for k in ("deployment", "model")):
-                continue
-            if {"tenant", "user"} & (set(spec.per) | set(match)):
-                entries.append((spec, None, _scoper(spec, deployment, model)))
-            else:  # the account object is kept for good (a new window rolls it in place)
-                entries.append((spec, self.ledger.account(spec, scope_of(spec, static), now), None))
+        """The route of (deployment, model), built on first use (``_routes``)."""
         price = self.price
-        route = (tuple(entries), None if price is None else price(deployment, model))
-        if len(self._routes) < _ROUTES:
-            self._routes[(deployment, model)] = route
+        rates = None if price is None else price(deployment, model)
+        route = build_route(
+            self.specs, self.ledger, self._tables, rates, deployment, model, self.clock()
+        )
+        routes = self._routes.setdefault(deployment, {})
+        if len(routes) < _ROUTES:
+            routes[model] = route
         return route
 
     async def admit(
@@ -312,23 +371,7 @@ class Budgets:
 
     def settle(self, res: Reservation, usage: TokenUsage) -> None:
         """The attempt reported its usage: charge usage x price."""
-        rates = res.rates
-        n_in = usage.input_tokens
-        n_out = usage.output_tokens
-        if rates is None:
-            nusd = 0
-        elif (
-            usage.cached_input_tokens is None
-            and usage.cache_write_tokens is None
-            and not (rates.input_tiers or rates.output_tiers)
-        ):
-            scaled = (n_in * rates.input + n_out * rates.output) * NANO
-            nusd = int(scaled)
-            if scaled - nusd > 1e-3:
-                nusd += 1
-        else:
-            nusd = usd_nusd(rates.cost(usage))
-        self._charge(res, nusd, n_in + n_out)
+        res.end("success", usage, 0, False)
 
     def settle_cut(self, res: Reservation, delivered: Iterable[str]) -> None:
         """A stream ended early (cut, stalled, cancelled, restarted) after delivering these
@@ -348,7 +391,7 @@ class Budgets:
         self._charge(res, 0, 0)
 
     def _charge(self, res: Reservation, nusd: int, tokens: int) -> None:
-        claims, res.claims = res.claims, []
+        claims, res.claims = res.claims, _SETTLED
         recording = self.recording
         at_ms = time.time_ns() // 1_000_000 if recording else 0
         for claim in claims:
@@ -369,18 +412,20 @@ class Budgets:
                         res.attempt,
                         acc.spec.id,
                         acc.scope,
-                        claim[3],
-                        claim[1],
+                        start,
+                        claim_n,
                         charge,
-                        claim[2],
+                        claim_t,
                         used,
                         at_ms,
                     )
                 )
-            if acc.spec.alert_at is not None:
+            if acc.alert_at is not None and acc.alerted != acc.start:
                 alert = alert_of(acc)
                 if alert is not None:
                     self.alerts.append(alert)
+        if recording or self.alerts:
+            self.wake()
 
     # -- reading -----------------------------------------------------------------------------
 
