@@ -30,9 +30,9 @@ from automatosx.budgets._estimate import (
     delivered_tokens,
     input_tokens,
     output_cap,
-    usd_nusd,
 )
 from automatosx.budgets._ledger import Account, Claim, Ledger, SpendRecord
+from automatosx.budgets._reservation import Reservation
 from automatosx.budgets._routes import (
     BY_USER,
     SCOPED,
@@ -62,61 +62,6 @@ _SETTLED: list[Claim] = []  # a settled reservation's claims (never appended to)
 
 def _nothing() -> None:
     return None
-
-
-class Reservation:
-    """One attempt's claims on the budgets, until it is settled: the admission chain's
-    *holding* (:meth:`end` settles it, exactly once). Made by :meth:`Budgets.reserve_now`
-    without an ``__init__`` call (it is on every attempt's path)."""
-
-    __slots__ = ("attempt", "budgets", "claims", "floor", "n_in", "n_out", "rates", "request_id")
-
-    budgets: Budgets
-    claims: list[Claim]
-    rates: Rates | None
-    floor: int
-    """The largest prompt that pays ``rates``' base rates (``_routes.base_floor``)."""
-    n_in: int
-    n_out: int
-    request_id: str
-    attempt: int
-
-    @property
-    def nusd(self) -> int:
-        """The largest claim in nano-dollars (what the attempt may cost at most)."""
-        return max((c[1] for c in self.claims), default=0)
-
-    @property
-    def accounts(self) -> list[Account]:
-        return [c[0] for c in self.claims]
-
-    def end(
-        self, outcome: str, usage: TokenUsage | None, delivered: int, before_any_byte: bool
-    ) -> None:
-        """The attempt ended: charge its usage x price; for an attempt the provider had
-        without a usage (a stream cut, stalled, restarted or cancelled, a hedge's loser) the
-        input estimate plus the tokens delivered; release it all when it failed (or was
-        passed over) before any byte."""
-        budgets = self.budgets
-        if usage is None:
-            if before_any_byte and (outcome == "failure" or outcome == "skipped"):
-                budgets._charge(self, 0, 0)
-            else:
-                budgets.settle_delivered(self, delivered)
-            return
-        rates = self.rates
-        n_in = usage.input_tokens
-        n_out = usage.output_tokens
-        if rates is None:
-            nusd = 0
-        elif n_in <= self.floor and not usage.cached_input_tokens and not usage.cache_write_tokens:
-            scaled = (n_in * rates.input + n_out * rates.output) * NANO  # Rates.cost's, inline
-            nusd = int(scaled)
-            if scaled - nusd > 1e-3:
-                nusd += 1
-        else:
-            nusd = usd_nusd(rates.cost(usage))
-        budgets._charge(self, nusd, n_in + n_out)
 
 
 class Budgets:
@@ -222,7 +167,8 @@ class Budgets:
             n_in = input_tokens(request)
             self._last = request
             self._last_in = n_in
-        n_out = request.max_tokens or output_cap(request, kind, model)
+        fields = request.__dict__  # not its attributes: see _estimate.input_tokens
+        n_out = fields["max_tokens"] or output_cap(request, kind, model)
         if rates is None:
             nusd = -1
         elif n_in <= floor:  # the base rates: two multiplications
@@ -233,14 +179,15 @@ class Budgets:
         else:
             nusd = cost_nusd(rates, n_in, n_out)  # type: ignore[arg-type]
         now = self.clock()
+        n_tok = n_in + n_out
         claims: list[Claim] = []
         refusal: BudgetExceededError | None = None
         soft = False  # the refusal is a "fallback" budget's (a "reject" one's wins)
-        for spec, how, what in entries:
+        for spec, how, what, usd, tok in entries:
             if how == STATIC:
                 acc = what
             elif how != SCOPED:  # BY_USER, BY_TENANT
-                value = request.user if how == BY_USER else request.tenant
+                value = fields["user"] if how == BY_USER else fields["tenant"]
                 acc = what.get(value)
                 if acc is None:
                     scope = ("user=" if how == BY_USER else "tenant=") + (value or "-")
@@ -254,33 +201,31 @@ class Budgets:
                     acc = self.ledger.account(spec, scope, now)
             if now >= acc.until:
                 acc = self.ledger.account(spec, acc.scope, now)  # a new window, rolled in place
-            limit = acc.limit
-            claim_n = 0
-            if limit is not None:
-                if nusd >= 0:
-                    claim_n = nusd
-                elif not self.allow_unpriced:
+            claim_n = nusd if usd else 0
+            claim_t = n_tok if tok else 0
+            if claim_n < 0:  # no price under a USD budget
+                if self.allow_unpriced:
+                    claim_n = 0
+                else:
                     if refusal is None or (soft and spec.on_exceeded == "reject"):
                         refusal, soft = unpriced(acc, model), spec.on_exceeded == "fallback"
                     continue
-            limit_t = acc.limit_tokens
-            claim_t = 0 if limit_t is None else n_in + n_out
             if acc.leased:
                 if not acc.fits(claim_n, claim_t):
                     if refusal is None or (soft and spec.on_exceeded == "reject"):
                         refusal = no_room(acc, claim_n, claim_t)
                         soft = spec.on_exceeded == "fallback"
                     continue
+                acc.uses += 1
                 acc.lease -= claim_n
                 acc.lease_tokens -= claim_t
-            elif (limit is not None and acc.spent + acc.reserved + claim_n > limit) or (
-                limit_t is not None and acc.spent_tokens + acc.reserved_tokens + claim_t > limit_t
+            elif (usd and acc.spent + acc.reserved + claim_n > acc.limit) or (
+                tok and acc.spent_tokens + acc.reserved_tokens + claim_t > acc.limit_tokens
             ):
                 if refusal is None or (soft and spec.on_exceeded == "reject"):
                     refusal = no_room(acc, claim_n, claim_t)
                     soft = spec.on_exceeded == "fallback"
                 continue
-            acc.uses += 1
             acc.reserved += claim_n
             acc.reserved_tokens += claim_t
             claims.append((acc, claim_n, claim_t, acc.start))
@@ -297,7 +242,7 @@ class Budgets:
         res.floor = floor
         res.n_in = n_in
         res.n_out = n_out
-        res.request_id = request.request_id
+        res.request_id = fields["request_id"]
         res.attempt = attempt
         return res
 
@@ -384,13 +329,14 @@ class Budgets:
         tokens delivered."""
         rates = res.rates
         nusd = 0 if rates is None else cost_nusd(rates, res.n_in, n_out)
-        self._charge(res, nusd, res.n_in + n_out)
+        self.charge(res, nusd, res.n_in + n_out)
 
     def release(self, res: Reservation) -> None:
         """The attempt failed before any byte: nothing is charged."""
-        self._charge(res, 0, 0)
+        self.charge(res, 0, 0)
 
-    def _charge(self, res: Reservation, nusd: int, tokens: int) -> None:
+    def charge(self, res: Reservation, nusd: int, tokens: int) -> None:
+        """Replace the reservation's claims by this charge (``0, 0``: released)."""
         claims, res.claims = res.claims, _SETTLED
         recording = self.recording
         at_ms = time.time_ns() // 1_000_000 if recording else 0
@@ -406,26 +352,31 @@ class Budgets:
                 acc.spent += charge
                 acc.spent_tokens += used
             if recording:
-                self.records.append(
-                    SpendRecord(
-                        res.request_id,
-                        res.attempt,
-                        acc.spec.id,
-                        acc.scope,
-                        start,
-                        claim_n,
-                        charge,
-                        claim_t,
-                        used,
-                        at_ms,
-                    )
-                )
+                self._record(res, acc, claim, charge, used, at_ms)
             if acc.alert_at is not None and acc.alerted != acc.start:
                 alert = alert_of(acc)
                 if alert is not None:
                     self.alerts.append(alert)
         if recording or self.alerts:
             self.wake()
+
+    def _record(
+        self, res: Reservation, acc: Account, claim: Claim, charge: int, used: int, at_ms: int
+    ) -> None:
+        self.records.append(
+            SpendRecord(
+                res.request_id,
+                res.attempt,
+                acc.spec.id,
+                acc.scope,
+                claim[3],
+                claim[1],
+                charge,
+                claim[2],
+                used,
+                at_ms,
+            )
+        )
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ class Account:
         self.wanted = (0, 0)
         """What a short lease lacked for the last claim refused (nusd, tokens)."""
         self.uses = 0
+        """Reservations from its lease so far (a fleet gives an unused lease back)."""
 
     def roll(self, start: int, end: int | None) -> None:
         """A new window: spend starts from zero (reservations under way stay booked)."""
@@ -179,10 +180,10 @@ class Ledger:
     def unbook(claims: list[Claim]) -> None:
         """Take back claims booked by a reservation that was then refused."""
         for acc, nusd, tokens, _ in claims:
-            acc.uses -= 1
             acc.reserved -= nusd
             acc.reserved_tokens -= tokens
             if acc.leased:
+                acc.uses -= 1
                 acc.lease += nusd
                 acc.lease_tokens += tokens
 

@@ -45,9 +45,10 @@ NO_TIER = 1 << 62
 """The base-rate floor of untiered rates: every prompt pays the base rates."""
 
 Scoper = Callable[["ProviderRequest"], "str | None"]
-Entry = tuple[BudgetSpec, int, Any]
-"""``(spec, how, what)``: ``what`` is the account (``STATIC``), the table of accounts by
-user or tenant (``BY_USER``, ``BY_TENANT``) or the scope function (``SCOPED``)."""
+Entry = tuple[BudgetSpec, int, Any, bool, bool]
+"""``(spec, how, what, usd, tokens)``: ``what`` is the account (``STATIC``), the table of
+accounts by user or tenant (``BY_USER``, ``BY_TENANT``) or the scope function (``SCOPED``);
+``usd`` / ``tokens``: whether the budget has a USD / a token limit."""
 Route = tuple[tuple[Entry, ...], "Rates | None", int]
 """``(entries, rates, floor)``: a prompt of at most ``floor`` input tokens pays the base rates."""
 
@@ -83,17 +84,19 @@ def build_route(
     entries: list[Entry] = []
     static = {"tenant": None, "user": None, "deployment": deployment, "model": model}
     for spec in specs:
+        usd, tokens = spec.limit_usd is not None, spec.limit_tokens is not None
         match = spec.match
         if any(k in match and static[k] not in match[k] for k in ("deployment", "model")):
             continue
         keyed = "tenant" not in match and "user" not in match
         if keyed and spec.per in (("user",), ("tenant",)):
             how = BY_USER if spec.per == ("user",) else BY_TENANT
-            entries.append((spec, how, tables.setdefault(spec.id, {})))
+            entries.append((spec, how, tables.setdefault(spec.id, {}), usd, tokens))
         elif {"tenant", "user"} & (set(spec.per) | set(match)):
-            entries.append((spec, SCOPED, _scoper(spec, deployment, model)))
+            entries.append((spec, SCOPED, _scoper(spec, deployment, model), usd, tokens))
         else:
-            entries.append((spec, STATIC, ledger.account(spec, scope_of(spec, static), now)))
+            acc = ledger.account(spec, scope_of(spec, static), now)
+            entries.append((spec, STATIC, acc, usd, tokens))
     return tuple(entries), rates, base_floor(rates)
 
 
