@@ -97,11 +97,11 @@ class Admissions:
             held, self.side = self.side, _EMPTY
         else:
             held, self.main = self.main, _EMPTY
-        if not held:
-            return
-        nothing = (usage is None and delivered == 0) if before_any_byte is None else before_any_byte
-        for holding in held:
-            holding.end(outcome, usage, delivered, nothing)
+        if held:
+            if before_any_byte is None:
+                before_any_byte = usage is None and delivered == 0
+            for holding in held:
+                holding.end(outcome, usage, delivered, before_any_byte)
 
     def promote(self) -> None:
         """The hedge won: what it holds is the main attempt's now."""

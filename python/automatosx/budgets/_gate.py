@@ -210,8 +210,10 @@ class Budgets:
                     if refusal is None or (soft and spec.on_exceeded == "reject"):
                         refusal, soft = unpriced(acc, model), spec.on_exceeded == "fallback"
                     continue
-            if acc.leased:
-                if not acc.fits(claim_n, claim_t):
+            if acc.leased:  # the lease must hold the claim (Account.fits, inline)
+                if ((usd and claim_n > acc.lease) or (tok and claim_t > acc.lease_tokens)) and (
+                    not acc.fits(claim_n, claim_t)
+                ):
                     if refusal is None or (soft and spec.on_exceeded == "reject"):
                         refusal = no_room(acc, claim_n, claim_t)
                         soft = spec.on_exceeded == "fallback"
@@ -226,8 +228,10 @@ class Budgets:
                     refusal = no_room(acc, claim_n, claim_t)
                     soft = spec.on_exceeded == "fallback"
                 continue
-            acc.reserved += claim_n
-            acc.reserved_tokens += claim_t
+            if claim_n:
+                acc.reserved += claim_n
+            if claim_t:
+                acc.reserved_tokens += claim_t
             claims.append((acc, claim_n, claim_t, acc.start))
         if refusal is not None:
             Ledger.unbook(claims)
@@ -342,15 +346,17 @@ class Budgets:
         at_ms = time.time_ns() // 1_000_000 if recording else 0
         for claim in claims:
             acc, claim_n, claim_t, start = claim
-            charge = 0 if acc.limit is None else nusd
+            charge = 0 if acc.limit is None else nusd  # a claim is 0 where the limit is None
             used = 0 if acc.limit_tokens is None else tokens
-            if acc.leased or acc.start != start:
-                Ledger.settle(claim, charge, used)
+            if acc.start != start or acc.leased:
+                Ledger.settle(claim, charge, used)  # its window has ended, or a fleet's lease
             else:  # Ledger.settle's common case, inline
-                acc.reserved -= claim_n
-                acc.reserved_tokens -= claim_t
-                acc.spent += charge
-                acc.spent_tokens += used
+                if charge or claim_n:
+                    acc.reserved -= claim_n
+                    acc.spent += charge
+                if used or claim_t:
+                    acc.reserved_tokens -= claim_t
+                    acc.spent_tokens += used
             if recording:
                 self._record(res, acc, claim, charge, used, at_ms)
             if acc.alert_at is not None and acc.alerted != acc.start:
