@@ -34,9 +34,10 @@ from automatosx.budgets._estimate import (
 from automatosx.budgets._ledger import Account, Claim, Ledger, SpendRecord
 from automatosx.budgets._reservation import Reservation
 from automatosx.budgets._routes import (
+    BY_BOTH,
+    BY_TENANT,
     BY_USER,
-    SCOPED,
-    STATIC,
+    FIXED,
     Route,
     base_floor,
     build_route,
@@ -71,7 +72,6 @@ class Budgets:
         "_last",
         "_last_in",
         "_routes",
-        "_tables",
         "alerts",
         "allow_unpriced",
         "clock",
@@ -113,7 +113,6 @@ class Budgets:
         self.refusal: BudgetExceededError | None = None
         """The refusal of the last :meth:`reserve_now` that answered False."""
         self._routes: dict[str, dict[str, Route]] = {}
-        self._tables: dict[str, dict[str | None, Account]] = {}
         self._last: ProviderRequest | None = None
         self._last_in = 0  # its input tokens
 
@@ -150,15 +149,15 @@ class Budgets:
         refusal is kept in ``refusal``). Each claim is booked as soon as it is checked (no
         await in this method, so no other attempt sees a half-made reservation); a refusal
         unbooks the claims before it."""
-        routes = self._routes.get(deployment)
-        route = None if routes is None else routes.get(model)
-        if route is None:
+        try:
+            route = self._routes[deployment][model]
+        except KeyError:
             route = self._route(deployment, model)
-        entries, priced, floor = route
-        if not entries:
+        if not route.entries:
             return None
         if rates is _PRICED:
-            rates = priced
+            rates = route.rates
+            floor = route.floor
         else:
             floor = base_floor(rates)  # type: ignore[arg-type]
         if self._last is request:  # a retry, a fallback, a hedge: the same prompt
@@ -179,44 +178,43 @@ class Budgets:
         else:
             nusd = cost_nusd(rates, n_in, n_out)  # type: ignore[arg-type]
         now = self.clock()
+        key = route.key
+        try:
+            if key == FIXED:
+                counters = route.kept
+            elif key == BY_USER:
+                counters = route.kept[fields["user"]]
+            elif key == BY_TENANT:
+                counters = route.kept[fields["tenant"]]
+            elif key == BY_BOTH:
+                counters = route.kept[(fields["user"], fields["tenant"])]
+            else:
+                counters = route.counters(request, self.ledger, now)
+        except KeyError:  # this user's (tenant's) first request on the route
+            counters = route.counters(request, self.ledger, now)
         n_tok = n_in + n_out
         claims: list[Claim] = []
         refusal: BudgetExceededError | None = None
         soft = False  # the refusal is a "fallback" budget's (a "reject" one's wins)
-        for spec, how, what, usd, tok in entries:
-            if how == STATIC:
-                acc = what
-            elif how != SCOPED:  # BY_USER, BY_TENANT
-                value = fields["user"] if how == BY_USER else fields["tenant"]
-                acc = what.get(value)
-                if acc is None:
-                    scope = ("user=" if how == BY_USER else "tenant=") + (value or "-")
-                    acc = what[value] = self.ledger.account(spec, scope, now)
-            else:
-                scope = what(request)
-                if scope is None:
-                    continue  # its match filters the request's tenant or user out
-                acc = self.ledger.accounts.get((spec.id, scope))
-                if acc is None:
-                    acc = self.ledger.account(spec, scope, now)
+        for acc, usd, tok in counters:
             if now >= acc.until:
-                acc = self.ledger.account(spec, acc.scope, now)  # a new window, rolled in place
+                self.ledger.account(acc.spec, acc.scope, now)  # a new window, rolled in place
             claim_n = nusd if usd else 0
             claim_t = n_tok if tok else 0
             if claim_n < 0:  # no price under a USD budget
                 if self.allow_unpriced:
                     claim_n = 0
                 else:
-                    if refusal is None or (soft and spec.on_exceeded == "reject"):
-                        refusal, soft = unpriced(acc, model), spec.on_exceeded == "fallback"
+                    if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
+                        refusal, soft = unpriced(acc, model), acc.spec.on_exceeded == "fallback"
                     continue
             if acc.leased:  # the lease must hold the claim (Account.fits, inline)
                 if ((usd and claim_n > acc.lease) or (tok and claim_t > acc.lease_tokens)) and (
                     not acc.fits(claim_n, claim_t)
                 ):
-                    if refusal is None or (soft and spec.on_exceeded == "reject"):
+                    if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
                         refusal = no_room(acc, claim_n, claim_t)
-                        soft = spec.on_exceeded == "fallback"
+                        soft = acc.spec.on_exceeded == "fallback"
                     continue
                 acc.uses += 1
                 acc.lease -= claim_n
@@ -224,9 +222,9 @@ class Budgets:
             elif (usd and acc.spent + acc.reserved + claim_n > acc.limit) or (
                 tok and acc.spent_tokens + acc.reserved_tokens + claim_t > acc.limit_tokens
             ):
-                if refusal is None or (soft and spec.on_exceeded == "reject"):
+                if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
                     refusal = no_room(acc, claim_n, claim_t)
-                    soft = spec.on_exceeded == "fallback"
+                    soft = acc.spec.on_exceeded == "fallback"
                 continue
             if claim_n:
                 acc.reserved += claim_n
@@ -254,9 +252,7 @@ class Budgets:
         """The route of (deployment, model), built on first use (``_routes``)."""
         price = self.price
         rates = None if price is None else price(deployment, model)
-        route = build_route(
-            self.specs, self.ledger, self._tables, rates, deployment, model, self.clock()
-        )
+        route = build_route(self.specs, self.ledger, rates, deployment, model, self.clock())
         routes = self._routes.setdefault(deployment, {})
         if len(routes) < _ROUTES:
             routes[model] = route
