@@ -78,6 +78,7 @@ class Budgets:
         "exceeded",
         "fleet",
         "ledger",
+        "offset",
         "price",
         "recording",
         "records",
@@ -99,6 +100,8 @@ class Budgets:
         """The rates of a (deployment, model) pair (``PriceBook.rates``), asked once per pair."""
         self.allow_unpriced = allow_unpriced
         self.clock = clock
+        self.offset = 0.0
+        """Added to ``clock``: a fleet's server clock minus the local one (``_fleet``)."""
         self.ledger = Ledger()
         self.records: list[SpendRecord] = []
         self.recording = False
@@ -115,6 +118,10 @@ class Budgets:
         self._routes: dict[str, dict[str, Route]] = {}
         self._last: ProviderRequest | None = None
         self._last_in = 0  # its input tokens
+
+    def now(self) -> float:
+        """Epoch seconds: ``clock()`` (on a fleet's server clock: plus ``offset``)."""
+        return self.clock() + self.offset
 
     # -- before the attempt ------------------------------------------------------------------
 
@@ -177,7 +184,7 @@ class Budgets:
                 nusd += 1
         else:
             nusd = cost_nusd(rates, n_in, n_out)  # type: ignore[arg-type]
-        now = self.clock()
+        now = self.clock() + self.offset
         key = route.key
         try:
             if key == FIXED:
@@ -252,7 +259,7 @@ class Budgets:
         """The route of (deployment, model), built on first use (``_routes``)."""
         price = self.price
         rates = None if price is None else price(deployment, model)
-        route = build_route(self.specs, self.ledger, rates, deployment, model, self.clock())
+        route = build_route(self.specs, self.ledger, rates, deployment, model, self.now())
         routes = self._routes.setdefault(deployment, {})
         if len(routes) < _ROUTES:
             routes[model] = route
@@ -344,15 +351,20 @@ class Budgets:
             acc, claim_n, claim_t, start = claim
             charge = 0 if acc.limit is None else nusd  # a claim is 0 where the limit is None
             used = 0 if acc.limit_tokens is None else tokens
-            if acc.start != start or acc.leased:
-                Ledger.settle(claim, charge, used)  # its window has ended, or a fleet's lease
-            else:  # Ledger.settle's common case, inline
+            if acc.start != start:  # its window has ended
+                Ledger.settle(claim, charge, used)
+            else:  # Ledger.settle, inline (adding a zero is skipped)
                 if charge or claim_n:
                     acc.reserved -= claim_n
                     acc.spent += charge
                 if used or claim_t:
                     acc.reserved_tokens -= claim_t
                     acc.spent_tokens += used
+                if acc.leased:
+                    acc.lease += claim_n - charge
+                    acc.lease_tokens += claim_t - used
+                    acc.unreported += charge
+                    acc.unreported_tokens += used
             if recording:
                 self._record(res, acc, claim, charge, used, at_ms)
             if acc.alert_at is not None and acc.alerted != acc.start:
@@ -386,7 +398,7 @@ class Budgets:
         """Spend read back at open: (budget id, scope, window start, nano-dollars, tokens)."""
         ledger = self.ledger
         specs = {spec.id: spec for spec in self.specs}
-        now = self.clock()
+        now = self.now()
         for budget_id, scope, start, nusd, tokens in rows:
             ledger.resumed[(budget_id, scope, start)] = (int(nusd), int(tokens))
             spec = specs.get(budget_id)

@@ -123,7 +123,7 @@ class BudgetGuard:
             budgets.recording = True
             await store.save_budget_definitions([definition_row(s) for s in budgets.specs])
             if shared is None:
-                budgets.resume(await resume_rows(store, budgets.specs, budgets.clock()))
+                budgets.resume(await resume_rows(store, budgets.specs, budgets.now()))
         if shared is not None:
             from automatosx.budgets._fleet import BudgetFleet
 
@@ -208,7 +208,7 @@ class BudgetGuard:
         """Each account's ``(budget id, scope, unit, spent, remaining)`` (USD or tokens), in
         its current window: what the ``automatosx.budget.*`` gauges read."""
         out: list[tuple[str, str, str, float, float]] = []
-        now = self.budgets.clock()
+        now = self.budgets.now()
         for acc in list(self.budgets.ledger.accounts.values()):
             if now >= acc.until:
                 nusd = tokens = 0
