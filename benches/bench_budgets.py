@@ -1,14 +1,26 @@
-"""Budgets' cost on the request path, with and without a fleet.
+"""Budgets' cost on the request path, in memory and leased from Redis (issue 20, item 6).
 
 Run: ``python benches/bench_budgets.py`` (starts a throwaway redis-server; prints PASS/MISS).
 
-``execute`` over the in-process stub provider, batches of each router interleaved in one
-event loop, p50 of each, differences against the same run's baseline:
+``execute`` over the in-process stub provider (``store=None``), four routers and the stub
+called directly in one event loop, batches of each interleaved, p50 of each:
 
-* local: a router with a budget (reserve the maximum cost, settle the usage) against the same
-  router without one; budget <= 2 us;
-* fleet: both routers with ``shared="redis://..."``, the budget leased from Redis; budget
-  <= 3 us, and the lease script's calls per request (no round trip per request: <= 0.01).
+* ``direct``: the stub's own ``execute`` (so that an execute's overhead is ``plain - direct``);
+* ``plain``: no budgets, no ``shared=`` (the baseline);
+* ``budgets``: a USD budget and a per-user token budget, in memory;
+* ``shared``: no budgets, ``shared="redis://..."`` (its deployment guards leased from Redis);
+* ``shared+budgets``: the same with the budgets, leased from Redis too.
+
+Reported: what budgets add to an execute's p50, in memory (``budgets - plain``, budget
+<= 2 us) and with Redis leases (``shared+budgets - shared``, budget <= 3 us), and each as a
+ratio of the router's own overhead, ``plain - direct`` (issue 23's row: <= 0.2x). On a busy
+machine the microseconds stretch with everything else; the ratios are what one run can
+compare. And whether a request makes a round trip to Redis: the commands the budgets'
+own Redis client sent during the timed batches (counted at ``execute_command``: one per round
+trip, no MONITOR), per request of that router (<= 0.01: none per request; the background
+task's few per second remain); and, for information, every command each shared router's
+server counted (``INFO commandstats``, each shared router on a server of its own, commands
+run inside a Lua script included), per request.
 """
 
 from __future__ import annotations
@@ -24,13 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import _servers
 from _budget import Result, summary
-from _stub import PROMPT, StubProvider, percentile, time_calls
+from _stub import MODEL, PROMPT, StubProvider, percentile, time_calls
 from automatosx import Router
 from automatosx.budgets._guard import budgets_of
+from automatosx.schemas import ProviderRequest
 from automatosx.shared import SharedState
 
 BATCH, ROUNDS = 1_000, 20
-LOCAL_BUDGET_US, FLEET_BUDGET_US, CALLS_PER_REQUEST = 2.0, 3.0, 0.01
+LOCAL_BUDGET_US, FLEET_BUDGET_US, RATIO, CALLS_PER_REQUEST = 2.0, 3.0, 0.2, 0.01
 OPTIONS: dict[str, Any] = {"primaryProvider": "claude", "fallbackProviders": []}
 BUDGETS = {
     "budgets": [
@@ -39,51 +52,104 @@ BUDGETS = {
     ]
 }
 REQUEST = {**PROMPT, "user": "alice"}
+NAMES = ("direct", "plain", "budgets", "shared", "shared+budgets")
 
 
-async def pair(url: str | None) -> tuple[float, float, float]:
-    """p50 (us) without and with budgets, and the lease calls per request with them."""
+def commands(client: Any) -> int:
+    """Commands the Redis server has run so far (every kind but INFO itself)."""
+    stats = client.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k != "cmdstat_info")
 
-    def shared() -> SharedState | None:
-        return None if url is None else SharedState(url, prefix=f"bench{uuid.uuid4().hex[:8]}:")
 
-    plain = Router(OPTIONS, providers=[StubProvider()], store=None, shared=shared())
-    capped = Router({**OPTIONS, **BUDGETS}, providers=[StubProvider()], store=None, shared=shared())
-    async with plain, capped:
-        off: list[int] = []
-        on: list[int] = []
-        for router in (plain, capped):  # warm up: leases, caches, prices
-            await time_calls(lambda r=router: r.execute(REQUEST), BATCH, [])
-        guard = budgets_of(capped)
+class Counted:
+    """Counts the commands a redis-py asyncio client sends (one round trip each)."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls = 0
+        send = client.execute_command
+
+        async def counted(*args: Any, **options: Any) -> Any:
+            self.calls += 1
+            return await send(*args, **options)
+
+        client.execute_command = counted
+
+
+async def measure(urls: dict[str, str]) -> tuple[dict[str, float], dict[str, float], float]:
+    """p50 (us) of each router; the commands each shared router's server ran, per request;
+    the round trips of the budgets' Redis client per request."""
+    import redis
+
+    def shared(name: str) -> SharedState:
+        return SharedState(urls[name], prefix=f"bench{uuid.uuid4().hex[:8]}:")
+
+    stub = StubProvider()
+    validated = ProviderRequest.model_validate({**REQUEST, "model": MODEL})
+    routers = {
+        "plain": Router(OPTIONS, providers=[StubProvider()], store=None),
+        "budgets": Router({**OPTIONS, **BUDGETS}, providers=[StubProvider()], store=None),
+        "shared": Router(OPTIONS, providers=[StubProvider()], store=None, shared=shared("shared")),
+        "shared+budgets": Router(
+            {**OPTIONS, **BUDGETS},
+            providers=[StubProvider()],
+            store=None,
+            shared=shared("shared+budgets"),
+        ),
+    }
+    samples: dict[str, list[int]] = {name: [] for name in NAMES}
+    clients = {name: redis.Redis.from_url(url) for name, url in urls.items()}
+    async with (
+        routers["plain"],
+        routers["budgets"],
+        routers["shared"],
+        routers["shared+budgets"],
+    ):
+        calls = {"direct": lambda: stub.execute(validated)}
+        for name, router in routers.items():
+            calls[name] = lambda r=router: r.execute(REQUEST)
+        for call in calls.values():  # warm up: leases, routes, prices
+            await time_calls(call, BATCH, [])
+        guard = budgets_of(routers["shared+budgets"])
         assert guard is not None
-        fleet = guard.fleet
-        calls_before = 0 if fleet is None else fleet.calls
+        assert guard.fleet is not None
+        trips = Counted(guard.fleet._redis)
+        before = {name: commands(client) for name, client in clients.items()}
         for _ in range(ROUNDS):
-            await time_calls(lambda: plain.execute(REQUEST), BATCH, off)
-            await time_calls(lambda: capped.execute(REQUEST), BATCH, on)
-        calls = 0 if fleet is None else fleet.calls - calls_before
-    p_off, p_on = percentile(off, 50) / 1000, percentile(on, 50) / 1000
-    return p_off, p_on, calls / (BATCH * ROUNDS)
+            for name in NAMES:
+                await time_calls(calls[name], BATCH, samples[name])
+        ran = {name: commands(client) - before[name] for name, client in clients.items()}
+    for client in clients.values():
+        client.close()
+    p50 = {name: percentile(samples[name], 50) / 1000 for name in NAMES}
+    per_request = {name: ran[name] / (BATCH * ROUNDS) for name in urls}
+    return p50, per_request, trips.calls / (BATCH * ROUNDS)
 
 
 def main() -> None:
-    local_off, local_on, _ = asyncio.run(pair(None))
-    server = _servers.start_redis()
+    servers = {name: _servers.start_redis() for name in ("shared", "shared+budgets")}
     try:
-        fleet_off, fleet_on, per_request = asyncio.run(pair(server.url))
+        p50, per_request, trips = asyncio.run(
+            measure({name: server.url for name, server in servers.items()})
+        )
     finally:
-        server.stop()
-    print(f"execute p50, local: {local_off:.2f} us without budgets, {local_on:.2f} us with")
-    print(f"execute p50, fleet: {fleet_off:.2f} us without budgets, {fleet_on:.2f} us with")
+        for server in servers.values():
+            server.stop()
+    for name in NAMES:
+        print(f"execute p50, {name:<15} {p50[name]:8.2f} us")
+    print(
+        f"Redis commands per request (INFO commandstats, Lua's included): "
+        f"{per_request['shared']:.4f} shared, {per_request['shared+budgets']:.4f} "
+        "shared+budgets"
+    )
+    local = p50["budgets"] - p50["plain"]
+    fleet = p50["shared+budgets"] - p50["shared"]
+    overhead = p50["plain"] - p50["direct"]
     results = [
-        Result("budgets: execute p50 overhead, local", local_on - local_off, LOCAL_BUDGET_US, "us"),
-        Result(
-            "budgets: execute p50 overhead, Redis leases",
-            fleet_on - fleet_off,
-            FLEET_BUDGET_US,
-            "us",
-        ),
-        Result("budgets: lease round trips per request", per_request, CALLS_PER_REQUEST, "calls"),
+        Result("budgets: execute p50 added, in memory", local, LOCAL_BUDGET_US, "us"),
+        Result("budgets: execute p50 added, Redis leases", fleet, FLEET_BUDGET_US, "us"),
+        Result("budgets: in memory / execute overhead", local / overhead, RATIO, "x"),
+        Result("budgets: Redis leases / execute overhead", fleet / overhead, RATIO, "x"),
+        Result("budgets: Redis round trips per request", trips, CALLS_PER_REQUEST, "calls"),
     ]
     for line in summary(results):
         print(line)

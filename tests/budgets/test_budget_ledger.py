@@ -221,3 +221,33 @@ def test_alert_at_tells_once_per_window(caplog: pytest.LogCaptureFixture) -> Non
     gate.settle(res, TokenUsage(input_tokens=300, output_tokens=300))
     assert len(gate.alerts) == 2
     assert gate.alerts[1].window_start == clock[0]
+
+
+def test_per_user_and_per_tenant_accounts_kept_per_route_stay_separate_and_roll() -> None:
+    req_cost = max_cost(request())
+    clock = [86_400.0 * 20_000 + 100]
+    gate = budgets(
+        {"id": "u", "limitUsd": req_cost, "window": "day", "per": ["user"]},
+        {"id": "t", "limitUsd": 2 * req_cost, "window": "day", "per": ["tenant"]},
+        clock=clock,
+    )
+
+    def ask(user: str, tenant: str) -> Reservation | BudgetExceededError | None:
+        return gate.reserve(request(user=user, tenant=tenant), "o", "o", "m", RATES)
+
+    first = ask("alice", "acme")
+    assert isinstance(first, Reservation)
+    assert sorted(a.scope for a in first.accounts) == ["tenant=acme", "user=alice"]
+    again = ask("alice", "acme")  # alice's own budget is full
+    assert isinstance(again, BudgetExceededError)
+    assert again.scope == "user=alice"
+    assert isinstance(ask("bob", "acme"), Reservation)  # bob's is not; acme is full now
+    carol = ask("carol", "acme")
+    assert isinstance(carol, BudgetExceededError)
+    assert carol.scope == "tenant=acme"
+    assert gate.ledger.accounts[("u", "user=carol")].reserved == 0  # nothing booked on a refusal
+    assert isinstance(ask("carol", "other"), Reservation)
+    clock[0] += 86_400  # the next UTC day: the kept accounts roll in place
+    gate.settle(first, TokenUsage(input_tokens=10, output_tokens=10))
+    assert isinstance(ask("alice", "acme"), Reservation)
+    assert gate.ledger.accounts[("u", "user=alice")].start == 86_400 * 20_001

@@ -7,11 +7,19 @@ What the attempt guards hold is kept in :class:`Admissions` (one per request, ow
 ``Run``) until the attempt ends; each admission is settled exactly once
 (:class:`~automatosx.guards.AttemptEnd`). A request with no attempt guard anywhere shares one
 :data:`NO_ADMISSIONS`, which does nothing.
+
+**The synchronous fast path.** An attempt guard may also offer
+``admit_now(deployment, kind, model, request, number)``, answering without an ``await`` and
+without an ``AttemptSpec``: a *holding* (an object whose ``end(outcome, usage,
+delivered_tokens, before_any_byte)`` settles it, e.g. a budget reservation), None (admitted,
+nothing held: no budget matches), or False (no answer here: its ``admit`` is awaited, e.g. a
+refusal that may wait for a fleet's lease). Every other guard goes through ``admit`` and
+``settle``, its hold kept in a :class:`GuardHold`; both kinds are settled the same way.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from automatosx.guards import (
     Admit,
@@ -27,10 +35,37 @@ if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment
     from automatosx.schemas import ProviderRequest, TokenUsage
 
-__all__ = ["NO_ADMISSIONS", "Admissions", "admit"]
+__all__ = ["NO_ADMISSIONS", "Admissions", "GuardHold", "Holding", "admit"]
 
 Ending = Literal["success", "failure", "cancelled", "cancelled_hedge", "skipped"]
-Held = list[tuple[AttemptGuard, AttemptSpec, Any]]
+
+
+class Holding(Protocol):
+    """What an admitted attempt holds until it ends; settled exactly once."""
+
+    def end(
+        self, outcome: str, usage: TokenUsage | None, delivered: int, before_any_byte: bool
+    ) -> None: ...
+
+
+Held = list[Holding]
+
+
+class GuardHold:
+    """The hold of an attempt guard admitted through ``admit``: settled by its ``settle``."""
+
+    __slots__ = ("guard", "hold", "spec")
+
+    def __init__(self, guard: AttemptGuard, spec: AttemptSpec, hold: Any) -> None:
+        self.guard = guard
+        self.spec = spec
+        self.hold = hold
+
+    def end(
+        self, outcome: str, usage: TokenUsage | None, delivered: int, before_any_byte: bool
+    ) -> None:
+        end = AttemptEnd(outcome, usage, delivered, before_any_byte)  # type: ignore[arg-type]
+        self.guard.settle(self.spec, self.hold, end)
 
 
 class Admissions:
@@ -40,8 +75,8 @@ class Admissions:
     __slots__ = ("main", "side")
 
     def __init__(self) -> None:
-        self.main: Held = []
-        self.side: Held = []
+        self.main: Held = _EMPTY
+        self.side: Held = _EMPTY
 
     def keep(self, held: Held, side: bool) -> None:
         if side:
@@ -58,21 +93,22 @@ class Admissions:
         delivered: int = 0,
         before_any_byte: bool | None = None,
     ) -> None:
-        held = self.side if side else self.main
-        if not held:
-            return
         if side:
-            self.side = []
+            held, self.side = self.side, _EMPTY
         else:
-            self.main = []
-        nothing = (usage is None and delivered == 0) if before_any_byte is None else before_any_byte
-        end = AttemptEnd(outcome, usage, delivered, nothing)
-        for guard, spec, hold in held:
-            guard.settle(spec, hold, end)
+            held, self.main = self.main, _EMPTY
+        if held:
+            if before_any_byte is None:
+                before_any_byte = usage is None and delivered == 0
+            for holding in held:
+                holding.end(outcome, usage, delivered, before_any_byte)
 
     def promote(self) -> None:
         """The hedge won: what it holds is the main attempt's now."""
-        self.main, self.side = self.side, []
+        self.main, self.side = self.side, _EMPTY
+
+
+_EMPTY: Held = []  # never appended to: whatever is held is a list of its own
 
 
 class _NoAdmissions(Admissions):
@@ -112,23 +148,33 @@ async def admit(
     """Ask the chain. Returns why to skip (or the rejection) and what was held; on a skip or
     a rejection by a later guard, what the earlier ones held is released at once."""
     skip = await dep.guard.admit(tokens, patience_ms)
-    if skip is not None or not dep.extra_guards:
-        return skip, []
-    spec = AttemptSpec(dep.name, dep.kind, model, request, number, tokens)
+    guards = dep.extra_guards
+    if skip is not None or not guards:
+        return skip, _EMPTY
     held: Held = []
-    for guard in dep.extra_guards:
+    spec: AttemptSpec | None = None
+    for guard in guards:
+        now = getattr(guard, "admit_now", None)
+        if now is not None:
+            holding = now(dep.name, dep.kind, model, request, number)
+            if holding is None:
+                continue
+            if holding is not False:
+                held.append(holding)
+                continue
+        if spec is None:
+            spec = AttemptSpec(dep.name, dep.kind, model, request, number, tokens)
         answer = await guard.admit(spec)
         if type(answer) is Admit:
-            held.append((guard, spec, answer.hold))
+            held.append(GuardHold(guard, spec, answer.hold))
             continue
-        end = AttemptEnd("skipped")
-        for earlier, earlier_spec, hold in held:
-            earlier.settle(earlier_spec, hold, end)
+        for earlier in held:
+            earlier.end("skipped", None, 0, True)
         dep.guard.released()  # the deployment's guard admitted an attempt never sent
         if isinstance(answer, SkipCandidate):
-            return answer.reason, []
+            return answer.reason, _EMPTY
         if isinstance(answer, RejectRequest):
-            return answer, []
+            return answer, _EMPTY
         raise TypeError(
             f"attempt guard {type(guard).__name__}.admit returned {type(answer).__name__}; "
             "expected Admit, SkipCandidate or RejectRequest"

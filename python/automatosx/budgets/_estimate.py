@@ -63,10 +63,16 @@ OUTPUT_LIMITS: dict[str, int] = {
 
 def input_tokens(request: ProviderRequest) -> int:
     """A safe-side estimate of the request's input tokens (see the module's docstring)."""
+    # Fields are read from the models' __dict__: a pydantic attribute is an unspecialised
+    # lookup (its class has a __getattr__), several times a dict item's cost, and this runs
+    # before every attempt.
+    fields = request.__dict__
+    messages = fields["messages"]
     size = 0
     images = 0
-    for message in request.messages:
-        content = message.content
+    for message in messages:
+        values = message.__dict__
+        content = values["content"]
         if type(content) is str:
             size += len(content) if content.isascii() else len(content.encode())
         elif isinstance(content, list):
@@ -75,13 +81,13 @@ def input_tokens(request: ProviderRequest) -> int:
                     size += len(part.text.encode())
                 else:
                     images += 1
-        if message.tool_calls is not None:
-            size += sum(len(c.name) + len(json.dumps(c.arguments)) for c in message.tool_calls)
+        calls = values["tool_calls"]
+        if calls is not None:
+            size += sum(len(c.name) + len(json.dumps(c.arguments)) for c in calls)
     extra = 0
-    if request.tools is not None or request.response_format is not None:
+    if fields["tools"] is not None or fields["response_format"] is not None:
         extra = len(request.model_dump_json(include={"tools", "response_format"}, by_alias=True))
-    n = len(request.messages)
-    return math.ceil((size + extra) / 3) + MESSAGE_OVERHEAD * n + IMAGE_TOKENS * images
+    return -(-(size + extra) // 3) + MESSAGE_OVERHEAD * len(messages) + IMAGE_TOKENS * images
 
 
 def output_cap(request: ProviderRequest, kind: str, model: str) -> int:

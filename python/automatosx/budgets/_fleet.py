@@ -108,7 +108,6 @@ class BudgetFleet:
         budgets = self.budgets
         budgets.fleet = self
         budgets.ledger.leased = True
-        budgets.clock = self.now
         try:
             await self._tick()
         except (*_FAILURES, self._error) as exc:
@@ -199,7 +198,7 @@ class BudgetFleet:
         t0 = time.time()
         seconds, micros = await self._redis.time()
         t1 = time.time()
-        self.offset = seconds + micros / 1e6 - (t0 + t1) / 2
+        self.offset = self.budgets.offset = seconds + micros / 1e6 - (t0 + t1) / 2
         self.live = int(await self._beat(keys=[self._live_key], args=[self.id, self._stale_ms, 1]))
         if self.degraded:
             self.degraded = False

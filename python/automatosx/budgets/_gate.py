@@ -10,6 +10,11 @@ under ``onExceeded: "reject"`` is named before one under ``"fallback"``: see
 attempt that failed before any byte. Each settlement appends the attempt's
 :class:`SpendRecord` per budget to ``records`` (drained into the store) and may raise an
 ``alertAt`` alert (one warning log and one observer event per window).
+
+On the request path (:meth:`Budgets.reserve_now`, the admission chain's synchronous
+``admit_now``) the matching is done once per (deployment, model) pair (``_routes``), the
+input tokens once per request, and a reservation is one small object that settles itself
+(:meth:`Reservation.end`): no await, no allocation beyond it and its claims.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from automatosx.budgets._config import BudgetSpec
 from automatosx.budgets._estimate import (
@@ -25,9 +30,19 @@ from automatosx.budgets._estimate import (
     delivered_tokens,
     input_tokens,
     output_cap,
-    usd_nusd,
 )
 from automatosx.budgets._ledger import Account, Claim, Ledger, SpendRecord
+from automatosx.budgets._reservation import Reservation
+from automatosx.budgets._routes import (
+    BY_BOTH,
+    BY_TENANT,
+    BY_USER,
+    FIXED,
+    Route,
+    base_floor,
+    build_route,
+    scope_of,
+)
 from automatosx.budgets._says import alert_of, no_room, unpriced
 from automatosx.errors import BudgetExceededError, UnpricedModelError
 from automatosx.observe import BudgetAlert
@@ -40,81 +55,22 @@ __all__ = ["Budgets", "Reservation", "scope_of"]
 
 log = logging.getLogger("automatosx.budgets")
 NANO = 1e9
-_ROUTES = 4_096
+_ROUTES = 4_096  # models per deployment whose route is kept
 _PRICED: object = object()  # reserve(): the rates of the (deployment, model) pair
+_new = object.__new__
+_SETTLED: list[Claim] = []  # a settled reservation's claims (never appended to)
 
 
-class Reservation:
-    """One attempt's claims on the budgets, until it is settled."""
-
-    __slots__ = ("attempt", "claims", "n_in", "n_out", "rates", "request_id")
-
-    def __init__(
-        self,
-        claims: list[Claim],
-        rates: Rates | None,
-        n_in: int,
-        n_out: int,
-        request_id: str,
-        attempt: int,
-    ) -> None:
-        self.claims = claims
-        self.rates = rates
-        self.n_in = n_in
-        self.n_out = n_out
-        self.request_id = request_id
-        self.attempt = attempt
-
-    @property
-    def nusd(self) -> int:
-        """The largest claim in nano-dollars (what the attempt may cost at most)."""
-        return max((c[1] for c in self.claims), default=0)
-
-    @property
-    def accounts(self) -> list[Account]:
-        return [c[0] for c in self.claims]
-
-
-def scope_of(spec: BudgetSpec, values: dict[str, str | None]) -> str:
-    """The scope value of a request under ``spec``: ``"*"`` without ``per``, else
-    ``"user=alice"`` (``-`` for a request without that field)."""
-    if not spec.per:
-        return "*"
-    return ",".join(f"{dim}={values[dim] or '-'}" for dim in spec.per)
-
-
-Scoper = Callable[["ProviderRequest"], "str | None"]
-"""A request's scope value under a budget whose scope or match reads its tenant or user
-(None: the match filters it out)."""
-Route = tuple[tuple[tuple[BudgetSpec, "Account | None", "Scoper | None"], ...], "Rates | None"]
-
-
-def _scoper(spec: BudgetSpec, deployment: str, model: str) -> Scoper:
-    tenants = spec.match.get("tenant")
-    users = spec.match.get("user")
-    fixed = {"deployment": deployment, "model": model}
-    if spec.per == ("user",) and tenants is None and users is None:
-        return lambda request: "user=" + (request.user or "-")
-    if spec.per == ("tenant",) and tenants is None and users is None:
-        return lambda request: "tenant=" + (request.tenant or "-")
-
-    def scope(request: ProviderRequest) -> str | None:
-        if tenants is not None and request.tenant not in tenants:
-            return None
-        if users is not None and request.user not in users:
-            return None
-        if not spec.per:
-            return "*"
-        values = {**fixed, "tenant": request.tenant, "user": request.user}
-        return ",".join(f"{dim}={values[dim] or '-'}" for dim in spec.per)
-
-    return scope
+def _nothing() -> None:
+    return None
 
 
 class Budgets:
     """The budgets of one router (one event loop). ``clock`` gives epoch seconds."""
 
     __slots__ = (
+        "_last",
+        "_last_in",
         "_routes",
         "alerts",
         "allow_unpriced",
@@ -122,10 +78,13 @@ class Budgets:
         "exceeded",
         "fleet",
         "ledger",
+        "offset",
         "price",
         "recording",
         "records",
+        "refusal",
         "specs",
+        "wake",
     )
 
     def __init__(
@@ -141,16 +100,28 @@ class Budgets:
         """The rates of a (deployment, model) pair (``PriceBook.rates``), asked once per pair."""
         self.allow_unpriced = allow_unpriced
         self.clock = clock
+        self.offset = 0.0
+        """Added to ``clock``: a fleet's server clock minus the local one (``_fleet``)."""
         self.ledger = Ledger()
         self.records: list[SpendRecord] = []
         self.recording = False
         """Whether settlements append ``records`` (a store is attached)."""
         self.alerts: list[BudgetAlert] = []
         """Alerts not yet told to the observers (the router drains them)."""
+        self.wake: Callable[[], None] = _nothing
+        """Called after a settlement that left records or alerts (the guard's writer)."""
         self.exceeded = 0
         """Attempts refused so far (``budget_exceeded``)."""
         self.fleet: object | None = None
-        self._routes: dict[tuple[str, str], Route] = {}
+        self.refusal: BudgetExceededError | None = None
+        """The refusal of the last :meth:`reserve_now` that answered False."""
+        self._routes: dict[str, dict[str, Route]] = {}
+        self._last: ProviderRequest | None = None
+        self._last_in = 0  # its input tokens
+
+    def now(self) -> float:
+        """Epoch seconds: ``clock()`` (on a fleet's server clock: plus ``offset``)."""
+        return self.clock() + self.offset
 
     # -- before the attempt ------------------------------------------------------------------
 
@@ -166,92 +137,132 @@ class Budgets:
         """Book the attempt's maximum cost against every matching budget, or say which has
         no room (nothing booked). None: no budget matches, nothing to settle. ``rates``: the
         model's, or by default what ``price`` gives for (deployment, model)."""
-        route = self._routes.get((deployment, model))
-        if route is None:
+        res = self.reserve_now(deployment, kind, model, request, attempt, rates)
+        if res is False:
+            refusal, self.refusal = self.refusal, None
+            return refusal
+        return res
+
+    def reserve_now(
+        self,
+        deployment: str,
+        kind: str,
+        model: str,
+        request: ProviderRequest,
+        attempt: int = 0,
+        rates: Rates | object | None = _PRICED,
+    ) -> Reservation | Literal[False] | None:
+        """:meth:`reserve` as the admission chain's ``admit_now``: False when refused (the
+        refusal is kept in ``refusal``). Each claim is booked as soon as it is checked (no
+        await in this method, so no other attempt sees a half-made reservation); a refusal
+        unbooks the claims before it."""
+        try:
+            route = self._routes[deployment][model]
+        except KeyError:
             route = self._route(deployment, model)
-        entries, priced = route
-        if not entries:
+        if not route.entries:
             return None
         if rates is _PRICED:
-            rates = priced
-        n_in = input_tokens(request)
-        n_out = request.max_tokens or output_cap(request, kind, model)
+            rates = route.rates
+            floor = route.floor
+        else:
+            floor = base_floor(rates)  # type: ignore[arg-type]
+        if self._last is request:  # a retry, a fallback, a hedge: the same prompt
+            n_in = self._last_in
+        else:
+            n_in = input_tokens(request)
+            self._last = request
+            self._last_in = n_in
+        fields = request.__dict__  # not its attributes: see _estimate.input_tokens
+        n_out = fields["max_tokens"] or output_cap(request, kind, model)
         if rates is None:
             nusd = -1
-        elif type(rates) is Rates and not (rates.input_tiers or rates.output_tiers):
-            scaled = (n_in * rates.input + n_out * rates.output) * NANO
+        elif n_in <= floor:  # the base rates: two multiplications
+            scaled = (n_in * rates.input + n_out * rates.output) * NANO  # type: ignore[attr-defined]
             nusd = int(scaled)
             if scaled - nusd > 1e-3:
                 nusd += 1
         else:
             nusd = cost_nusd(rates, n_in, n_out)  # type: ignore[arg-type]
-        now = self.clock()
+        now = self.clock() + self.offset
+        key = route.key
+        try:
+            if key == FIXED:
+                counters = route.kept
+            elif key == BY_USER:
+                counters = route.kept[fields["user"]]
+            elif key == BY_TENANT:
+                counters = route.kept[fields["tenant"]]
+            elif key == BY_BOTH:
+                counters = route.kept[(fields["user"], fields["tenant"])]
+            else:
+                counters = route.counters(request, self.ledger, now)
+        except KeyError:  # this user's (tenant's) first request on the route
+            counters = route.counters(request, self.ledger, now)
+        n_tok = n_in + n_out
         claims: list[Claim] = []
         refusal: BudgetExceededError | None = None
         soft = False  # the refusal is a "fallback" budget's (a "reject" one's wins)
-        for entry in entries:
-            spec, acc, scoper = entry
-            if scoper is not None:
-                scope = scoper(request)
-                if scope is None:
-                    continue  # its match filters the request's tenant or user out
-                acc = self.ledger.accounts.get((spec.id, scope))
-                if acc is None or (acc.end is not None and now >= acc.end):
-                    acc = self.ledger.account(spec, scope, now)
-            else:
-                assert acc is not None
-                if acc.end is not None and now >= acc.end:
-                    acc = self.ledger.account(spec, acc.scope, now)
-            limit = acc.limit
-            claim_n = 0
-            if limit is not None:
-                if nusd >= 0:
-                    claim_n = nusd
-                elif not self.allow_unpriced:
-                    if refusal is None or (soft and spec.on_exceeded == "reject"):
-                        refusal, soft = unpriced(acc, model), spec.on_exceeded == "fallback"
+        for acc, usd, tok in counters:
+            if now >= acc.until:
+                self.ledger.account(acc.spec, acc.scope, now)  # a new window, rolled in place
+            claim_n = nusd if usd else 0
+            claim_t = n_tok if tok else 0
+            if claim_n < 0:  # no price under a USD budget
+                if self.allow_unpriced:
+                    claim_n = 0
+                else:
+                    if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
+                        refusal, soft = unpriced(acc, model), acc.spec.on_exceeded == "fallback"
                     continue
-            limit_t = acc.limit_tokens
-            claim_t = 0 if limit_t is None else n_in + n_out
-            if (
-                acc.leased
-                or (limit is not None and acc.spent + acc.reserved + claim_n > limit)
-                or (
-                    limit_t is not None
-                    and acc.spent_tokens + acc.reserved_tokens + claim_t > limit_t
-                )
-            ) and not acc.fits(claim_n, claim_t):
-                if refusal is None or (soft and spec.on_exceeded == "reject"):
+            if acc.leased:  # the lease must hold the claim (Account.fits, inline)
+                if ((usd and claim_n > acc.lease) or (tok and claim_t > acc.lease_tokens)) and (
+                    not acc.fits(claim_n, claim_t)
+                ):
+                    if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
+                        refusal = no_room(acc, claim_n, claim_t)
+                        soft = acc.spec.on_exceeded == "fallback"
+                    continue
+                acc.uses += 1
+                acc.lease -= claim_n
+                acc.lease_tokens -= claim_t
+            elif (usd and acc.spent + acc.reserved + claim_n > acc.limit) or (
+                tok and acc.spent_tokens + acc.reserved_tokens + claim_t > acc.limit_tokens
+            ):
+                if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
                     refusal = no_room(acc, claim_n, claim_t)
-                    soft = spec.on_exceeded == "fallback"
+                    soft = acc.spec.on_exceeded == "fallback"
                 continue
+            if claim_n:
+                acc.reserved += claim_n
+            if claim_t:
+                acc.reserved_tokens += claim_t
             claims.append((acc, claim_n, claim_t, acc.start))
         if refusal is not None:
-            return refusal
+            Ledger.unbook(claims)
+            self.refusal = refusal
+            return False
         if not claims:
             return None
-        Ledger.book(claims)
-        return Reservation(claims, rates, n_in, n_out, request.request_id, attempt)  # type: ignore[arg-type]
+        res = _new(Reservation)
+        res.budgets = self
+        res.claims = claims
+        res.rates = rates  # type: ignore[assignment]
+        res.floor = floor
+        res.n_in = n_in
+        res.n_out = n_out
+        res.request_id = fields["request_id"]
+        res.attempt = attempt
+        return res
 
     def _route(self, deployment: str, model: str) -> Route:
-        """The budgets an attempt on (deployment, model) may count against — each with its
-        account when the request does not change its scope, else a function of the request
-        giving the scope — and the model's rates (computed once per pair)."""
-        entries: list[tuple[BudgetSpec, Account | None, Scoper | None]] = []
-        static = {"tenant": None, "user": None, "deployment": deployment, "model": model}
-        now = self.clock()
-        for spec in self.specs:
-            match = spec.match
-            if any(k in match and static[k] not in match[k] for k in ("deployment", "model")):
-                continue
-            if {"tenant", "user"} & (set(spec.per) | set(match)):
-                entries.append((spec, None, _scoper(spec, deployment, model)))
-            else:  # the account object is kept for good (a new window rolls it in place)
-                entries.append((spec, self.ledger.account(spec, scope_of(spec, static), now), None))
+        """The route of (deployment, model), built on first use (``_routes``)."""
         price = self.price
-        route = (tuple(entries), None if price is None else price(deployment, model))
-        if len(self._routes) < _ROUTES:
-            self._routes[(deployment, model)] = route
+        rates = None if price is None else price(deployment, model)
+        route = build_route(self.specs, self.ledger, rates, deployment, model, self.now())
+        routes = self._routes.setdefault(deployment, {})
+        if len(routes) < _ROUTES:
+            routes[model] = route
         return route
 
     async def admit(
@@ -312,23 +323,7 @@ class Budgets:
 
     def settle(self, res: Reservation, usage: TokenUsage) -> None:
         """The attempt reported its usage: charge usage x price."""
-        rates = res.rates
-        n_in = usage.input_tokens
-        n_out = usage.output_tokens
-        if rates is None:
-            nusd = 0
-        elif (
-            usage.cached_input_tokens is None
-            and usage.cache_write_tokens is None
-            and not (rates.input_tiers or rates.output_tiers)
-        ):
-            scaled = (n_in * rates.input + n_out * rates.output) * NANO
-            nusd = int(scaled)
-            if scaled - nusd > 1e-3:
-                nusd += 1
-        else:
-            nusd = usd_nusd(rates.cost(usage))
-        self._charge(res, nusd, n_in + n_out)
+        res.end("success", usage, 0, False)
 
     def settle_cut(self, res: Reservation, delivered: Iterable[str]) -> None:
         """A stream ended early (cut, stalled, cancelled, restarted) after delivering these
@@ -341,46 +336,61 @@ class Budgets:
         tokens delivered."""
         rates = res.rates
         nusd = 0 if rates is None else cost_nusd(rates, res.n_in, n_out)
-        self._charge(res, nusd, res.n_in + n_out)
+        self.charge(res, nusd, res.n_in + n_out)
 
     def release(self, res: Reservation) -> None:
         """The attempt failed before any byte: nothing is charged."""
-        self._charge(res, 0, 0)
+        self.charge(res, 0, 0)
 
-    def _charge(self, res: Reservation, nusd: int, tokens: int) -> None:
-        claims, res.claims = res.claims, []
+    def charge(self, res: Reservation, nusd: int, tokens: int) -> None:
+        """Replace the reservation's claims by this charge (``0, 0``: released)."""
+        claims, res.claims = res.claims, _SETTLED
         recording = self.recording
         at_ms = time.time_ns() // 1_000_000 if recording else 0
         for claim in claims:
             acc, claim_n, claim_t, start = claim
-            charge = 0 if acc.limit is None else nusd
+            charge = 0 if acc.limit is None else nusd  # a claim is 0 where the limit is None
             used = 0 if acc.limit_tokens is None else tokens
-            if acc.leased or acc.start != start:
+            if acc.start != start:  # its window has ended
                 Ledger.settle(claim, charge, used)
-            else:  # Ledger.settle's common case, inline
-                acc.reserved -= claim_n
-                acc.reserved_tokens -= claim_t
-                acc.spent += charge
-                acc.spent_tokens += used
+            else:  # Ledger.settle, inline (adding a zero is skipped)
+                if charge or claim_n:
+                    acc.reserved -= claim_n
+                    acc.spent += charge
+                if used or claim_t:
+                    acc.reserved_tokens -= claim_t
+                    acc.spent_tokens += used
+                if acc.leased:
+                    acc.lease += claim_n - charge
+                    acc.lease_tokens += claim_t - used
+                    acc.unreported += charge
+                    acc.unreported_tokens += used
             if recording:
-                self.records.append(
-                    SpendRecord(
-                        res.request_id,
-                        res.attempt,
-                        acc.spec.id,
-                        acc.scope,
-                        claim[3],
-                        claim[1],
-                        charge,
-                        claim[2],
-                        used,
-                        at_ms,
-                    )
-                )
-            if acc.spec.alert_at is not None:
+                self._record(res, acc, claim, charge, used, at_ms)
+            if acc.alert_at is not None and acc.alerted != acc.start:
                 alert = alert_of(acc)
                 if alert is not None:
                     self.alerts.append(alert)
+        if recording or self.alerts:
+            self.wake()
+
+    def _record(
+        self, res: Reservation, acc: Account, claim: Claim, charge: int, used: int, at_ms: int
+    ) -> None:
+        self.records.append(
+            SpendRecord(
+                res.request_id,
+                res.attempt,
+                acc.spec.id,
+                acc.scope,
+                claim[3],
+                claim[1],
+                charge,
+                claim[2],
+                used,
+                at_ms,
+            )
+        )
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -388,7 +398,7 @@ class Budgets:
         """Spend read back at open: (budget id, scope, window start, nano-dollars, tokens)."""
         ledger = self.ledger
         specs = {spec.id: spec for spec in self.specs}
-        now = self.clock()
+        now = self.now()
         for budget_id, scope, start, nusd, tokens in rows:
             ledger.resumed[(budget_id, scope, start)] = (int(nusd), int(tokens))
             spec = specs.get(budget_id)

@@ -94,12 +94,17 @@ class BudgetGuard:
             allow_unpriced=options.unpriced_models == "allow",
             price=None if prices is None else prices.rates,
         )
+        self.admit_now = self.budgets.reserve_now
+        """The admission chain's synchronous path (``_routing/admission.py``): a
+        :class:`Reservation` (it settles itself), None (no budget matches), or False for a
+        refusal, which :meth:`admit` then handles (a fleet's top-up, ``fallback``)."""
         self.fleet: BudgetFleet | None = None
         self.refused: list[Any] = []
         """Callbacks told of each refusal (``(error, deployment)``): the telemetry's counter."""
         self._store: Any = None
         self._observers: Observers | None = None
         self._wake = asyncio.Event()
+        self.budgets.wake = self._wake.set
         self._task: asyncio.Task[None] | None = None
 
     def factory(self, spec: DeploymentSpec) -> BudgetGuard:
@@ -118,7 +123,7 @@ class BudgetGuard:
             budgets.recording = True
             await store.save_budget_definitions([definition_row(s) for s in budgets.specs])
             if shared is None:
-                budgets.resume(await resume_rows(store, budgets.specs, budgets.clock()))
+                budgets.resume(await resume_rows(store, budgets.specs, budgets.now()))
         if shared is not None:
             from automatosx.budgets._fleet import BudgetFleet
 
@@ -169,17 +174,8 @@ class BudgetGuard:
         return RejectRequest(res)
 
     def settle(self, attempt: AttemptSpec, hold: Any, end: AttemptEnd) -> None:
-        if type(hold) is not Reservation:
-            return
-        budgets = self.budgets
-        if end.usage is not None:
-            budgets.settle(hold, end.usage)
-        elif end.before_any_byte and end.outcome in ("failure", "skipped"):
-            budgets.release(hold)  # refused or lost before the provider answered anything
-        else:  # cut, stalled, restarted, cancelled (a hedge's loser too): the provider bills
-            budgets.settle_delivered(hold, end.delivered_tokens)
-        if budgets.records or budgets.alerts:
-            self._wake.set()
+        if type(hold) is Reservation:
+            hold.end(end.outcome, end.usage, end.delivered_tokens, end.before_any_byte)
 
     # -- the background task -----------------------------------------------------------------
 
@@ -212,9 +208,9 @@ class BudgetGuard:
         """Each account's ``(budget id, scope, unit, spent, remaining)`` (USD or tokens), in
         its current window: what the ``automatosx.budget.*`` gauges read."""
         out: list[tuple[str, str, str, float, float]] = []
-        now = self.budgets.clock()
+        now = self.budgets.now()
         for acc in list(self.budgets.ledger.accounts.values()):
-            if acc.end is not None and now >= acc.end:
+            if now >= acc.until:
                 nusd = tokens = 0
             else:
                 nusd, tokens = acc.used()

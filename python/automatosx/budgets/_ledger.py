@@ -2,11 +2,12 @@
 
 An :class:`Account` is one budget for one scope value (``user=alice``) in its current window:
 ``spent`` (settled charges) and ``reserved`` (attempts under way), in nano-dollars and tokens.
-:meth:`Ledger.reserve` checks every claim of an attempt first and only then books them all,
-with no ``await`` in between: on one event loop, reservations are atomic, so any number of
-concurrent requests can never book more than the limit. :meth:`Ledger.settle` replaces a
-claim by its charge. A reservation made in a window that has since ended is settled into that
-window's record (the store's), not into the new window.
+A reservation (``Budgets.reserve_now``) checks and books each claim of an attempt, and takes
+them all back (:meth:`Ledger.unbook`) if one does not fit, with no ``await`` in between: on
+one event loop, reservations are atomic, so any number of concurrent requests can never book
+more than the limit. :meth:`Ledger.settle` replaces a claim by its charge. A reservation made
+in a window that has since ended is settled into that window's record (the store's), not into
+the new window.
 
 In a fleet (``shared=``), an account spends from a *lease* of the fleet's remainder instead of
 its own limit (``_fleet.py``): the check is then "the lease holds the claim", and settled
@@ -21,11 +22,14 @@ from automatosx.budgets._config import BudgetSpec
 
 __all__ = ["Account", "Claim", "Ledger", "SpendRecord"]
 
+_NEVER = float("inf")
+
 
 class Account:
     """One budget, one scope value, its current window."""
 
     __slots__ = (
+        "alert_at",
         "alerted",
         "end",
         "fleet_spent",
@@ -46,6 +50,7 @@ class Account:
         "start",
         "unreported",
         "unreported_tokens",
+        "until",
         "uses",
         "wanted",
     )
@@ -58,6 +63,9 @@ class Account:
         self.limit_tokens = spec.limit_tokens
         self.start = start
         self.end = end
+        self.until = _NEVER if end is None else end
+        """``end``, or infinity for a ``total`` window: a request compares ``now`` with it."""
+        self.alert_at = spec.alert_at
         self.spent = 0
         self.reserved = 0
         self.spent_tokens = 0
@@ -75,11 +83,13 @@ class Account:
         self.wanted = (0, 0)
         """What a short lease lacked for the last claim refused (nusd, tokens)."""
         self.uses = 0
+        """Reservations from its lease so far (a fleet gives an unused lease back)."""
 
     def roll(self, start: int, end: int | None) -> None:
         """A new window: spend starts from zero (reservations under way stay booked)."""
         self.start = start
         self.end = end
+        self.until = _NEVER if end is None else end
         self.spent = 0
         self.spent_tokens = 0
         self.fleet_spent = 0
@@ -155,7 +165,7 @@ class Ledger:
             acc = self.accounts[(spec.id, scope)] = Account(spec, scope, start, end)
             acc.leased = self.leased
             self._resume(acc)
-        elif acc.end is not None and now >= acc.end:
+        elif now >= acc.until:
             acc.roll(*spec.window.bounds(now))
             self._resume(acc)
         return acc
@@ -167,15 +177,15 @@ class Ledger:
                 acc.spent, acc.spent_tokens = back
 
     @staticmethod
-    def book(claims: list[Claim]) -> None:
-        """Book claims that were all checked to fit (no await since the check)."""
+    def unbook(claims: list[Claim]) -> None:
+        """Take back claims booked by a reservation that was then refused."""
         for acc, nusd, tokens, _ in claims:
-            acc.uses += 1
-            acc.reserved += nusd
-            acc.reserved_tokens += tokens
+            acc.reserved -= nusd
+            acc.reserved_tokens -= tokens
             if acc.leased:
-                acc.lease -= nusd
-                acc.lease_tokens -= tokens
+                acc.uses -= 1
+                acc.lease += nusd
+                acc.lease_tokens += tokens
 
     @staticmethod
     def settle(claim: Claim, nusd: int, tokens: int) -> None:
