@@ -225,7 +225,7 @@ class Router:
         if extras is not None:
             await extras.open(self._deployments, self._shared, self._telemetry)
             self._before.extend(extras.before)
-        observers: list[Observer] = [] if extras is None else extras.observers
+        observers: list[Observer] = []
         if not isinstance(self._store, NullStore):
             from automatosx._routing.recording import StoreObserver
 
@@ -241,6 +241,8 @@ class Router:
             from automatosx.budgets._guard import attach
 
             self._budgets = await attach(self, prices, observers)
+        if extras is not None:  # first: they mark what the others record
+            observers[:0] = extras.observers(observers)
         self._plan = Plan.build(  # builds each deployment's guards, once
             self.options,
             self._deployments,

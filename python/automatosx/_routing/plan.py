@@ -196,6 +196,7 @@ class Plan:
     restart_streams: bool
     fallback_on_content_filter: bool
     observes_latency: bool
+    """Each reply is told to its group's balancer (a latency balancer, sticky routing)."""
     hedging: Hedging | None
     attempt_guards: bool
     """Some deployment has an :class:`~automatosx.guards.AttemptGuard`."""
@@ -259,7 +260,7 @@ class Plan:
             stream_idle_timeout_s=None if idle is None else idle / 1000,
             restart_streams=options.restart_streams,
             fallback_on_content_filter=options.fallback_on_content_filter,
-            observes_latency=strategy == "latency",
+            observes_latency=strategy == "latency" or pins is not None,
             hedging=None if options.hedging is None else Hedging(options.hedging),
             attempt_guards=any(dep.extra_guards for dep in deployments.values()),
             before=tuple(before),

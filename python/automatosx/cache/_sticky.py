@@ -6,8 +6,8 @@ requests of one conversation to the deployment of their group that served the la
 
 * ``key: "prefix"``: the conversation is what stays the same across its turns — the model,
   the system prompt, the tools and the first ``prefixMessages`` messages after the system
-  prompt (default 1: the opening user message). Its pin key is the SHA-256 of their canonical
-  JSON (the response cache's form of a message and a tool, ``cache/_key.py``);
+  prompt (default 1: the opening user message). Its pin key is a SHA-256 over them, hashed
+  from the strings themselves (:func:`prefix_key`), once per request;
 * ``key: "user"`` / ``"tenant"``: the request's ``user`` / ``tenant`` field (a request
   without one is not pinned).
 
@@ -29,33 +29,65 @@ from typing import Any
 from automatosx.cache._key import _message, _tool
 from automatosx.schemas import ProviderRequest, StickyRoutingOptions
 
-__all__ = ["StickyMap", "pin_key", "prefix_form"]
+__all__ = ["StickyMap", "opens", "pin_key", "prefix_key"]
 
 
-def prefix_form(request: ProviderRequest, prefix_messages: int) -> str:
-    """The canonical JSON of what a conversation's turns share: ``{"messages": [the system
-    messages, then the first prefix_messages others], "model", "tools"}``."""
+def prefix_key(request: ProviderRequest, prefix_messages: int) -> str:
+    """The SHA-256 (hex) of what a conversation's turns share: the model, the system
+    messages, the first ``prefix_messages`` others, and the tools. Each text message is hashed
+    as its role, its length in bytes and its UTF-8 bytes, straight from the strings; a message
+    with anything else (parts, a name, tool calls) and the tools as their canonical JSON (the
+    response cache's form, ``cache/_key.py``)."""
+    h = hashlib.sha256(b"m" + (request.model or "").encode("utf-8", "surrogatepass") + b"\n")
     messages = request.messages
-    system = []
+    n = len(messages)
     i = 0
-    while i < len(messages) and messages[i].role == "system":
-        system.append(_message(messages[i]))
+    while i < n and messages[i].role == "system":
         i += 1
-    opening = [_message(m) for m in messages[i : i + prefix_messages]]
-    form: dict[str, Any] = {
-        "model": request.model,
-        "messages": system + opening,
-        "tools": None if request.tools is None else [_tool(t) for t in request.tools],
-    }
-    return json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    update = h.update
+    for m in messages[: i + prefix_messages]:
+        d = m.__dict__
+        content = d["content"]
+        if (
+            type(content) is str
+            and d["tool_calls"] is None
+            and d["name"] is None
+            and d["tool_call_id"] is None
+        ):
+            raw = content.encode("utf-8", "surrogatepass")
+            update(b"%s %d\n" % (d["role"].encode("ascii", "replace"), len(raw)))
+        else:
+            raw = _json(_message(m)).encode("ascii")
+            update(b"j %d\n" % len(raw))
+        update(raw)
+    tools = request.tools
+    if tools is not None:
+        raw = _json([_tool(t) for t in tools]).encode("ascii")
+        update(b"t %d\n" % len(raw))
+        update(raw)
+    return h.hexdigest()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def opens(request: ProviderRequest, prefix_messages: int) -> bool:
+    """Whether ``request`` is its conversation's opening (nothing after its prefix): no
+    earlier turn can have been served."""
+    messages = request.messages
+    n = len(messages)
+    i = 0
+    while i < n and messages[i].role == "system":
+        i += 1
+    return n - i <= prefix_messages
 
 
 def pin_key(request: ProviderRequest, options: StickyRoutingOptions) -> str | None:
     """The request's pin key (what identifies its conversation), or None: not pinned."""
     key = options.key
     if key == "prefix":
-        text = prefix_form(request, options.prefix_messages)
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
+        return prefix_key(request, options.prefix_messages)
     if key == "user":
         return None if request.user is None else "user:" + request.user
     return None if request.tenant is None else "tenant:" + request.tenant

@@ -58,10 +58,11 @@ class CacheWiring:
     def before(self) -> list[PreRequest]:
         return [] if self.step is None else [self.step]
 
-    @property
-    def observers(self) -> list[Observer]:
-        """Observers that must see an attempt before the store records it."""
-        return [] if self.sticky is None else [StickyObserver(self.sticky)]
+    def observers(self, others: Sequence[Observer]) -> list[Observer]:
+        """Observers that must see an attempt before ``others`` (the store, telemetry, the
+        user's) record it: sticky routing's ``followed_pin`` mark, only when someone records
+        attempts (alone it would make every request pay for the observers' events)."""
+        return [] if self.sticky is None or not others else [StickyObserver(self.sticky)]
 
     def balancer(self, group: str, inner: Any) -> Any:
         """``group``'s balancer, with its pins first when sticky routing is on."""
@@ -73,8 +74,10 @@ class CacheWiring:
 
     @property
     def fetches(self) -> bool:
-        """Whether pins must be fetched before candidates are chosen (a fleet's map)."""
-        return self._shared_map is not None
+        """Whether pins may have to be fetched before candidates are chosen (a fleet's map,
+        while this process's copy of it may be incomplete)."""
+        shared = self._shared_map
+        return shared is not None and shared.warming
 
     async def aclose(self) -> None:
         try:
