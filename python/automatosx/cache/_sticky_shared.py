@@ -190,19 +190,23 @@ class SharedStickyMap:
         pending, self._pending = self._pending, {}
         if not pending or self._redis is None:
             return
+        from redis.exceptions import ConnectionError as Disconnected
         from redis.exceptions import NoScriptError
 
-        try:
-            answers = await self._write(pending)
-        except Exception as exc:
-            if not isinstance(exc, NoScriptError):
-                self._warn(exc)
-                return
-            self._sha = None  # Redis restarted (its script cache is empty): load it again
+        answers: list[Any] = []
+        for again in (True, False):
             try:
                 answers = await self._write(pending)
-            except Exception as again:
-                self._warn(again)
+                break
+            except (NoScriptError, Disconnected) as exc:
+                # a connection the pool kept from before a restart fails once, and the
+                # restarted Redis has no script (NOSCRIPT): load it again and try once more
+                self._sha = None
+                if not again:
+                    self._warn(exc)
+                    return
+            except Exception as exc:
+                self._warn(exc)
                 return
         for key, answer in zip(pending, answers, strict=False):
             theirs = _as_member(answer, None)
