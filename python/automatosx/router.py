@@ -241,13 +241,11 @@ class Router:
             from automatosx.budgets._guard import attach
 
             self._budgets = await attach(self, prices, observers)
-        if extras is not None:  # first: they mark what the others record
-            observers[:0] = extras.observers(observers)
         self._plan = Plan.build(  # builds each deployment's guards, once
             self.options,
             self._deployments,
             prices,
-            Observers(observers),
+            Observers(observers if extras is None else extras.observers(observers)),
             guards=guards,
             attempt_guards=self._attempt_guards,
             before=self._before,

@@ -34,38 +34,39 @@ __all__ = ["StickyMap", "opens", "pin_key", "prefix_key"]
 
 def prefix_key(request: ProviderRequest, prefix_messages: int) -> str:
     """The SHA-256 (hex) of what a conversation's turns share: the model, the system
-    messages, the first ``prefix_messages`` others, and the tools. Each text message is hashed
-    as its role, its length in bytes and its UTF-8 bytes, straight from the strings; a message
-    with anything else (parts, a name, tool calls) and the tools as their canonical JSON (the
-    response cache's form, ``cache/_key.py``)."""
-    h = hashlib.sha256(b"m" + (request.model or "").encode("utf-8", "surrogatepass") + b"\n")
+    messages, the first ``prefix_messages`` others, and the tools, hashed in one call over one
+    string: each text message as its role, its length and its text, straight from the
+    strings; a message with anything else (parts, a name, tool calls) and the tools as their
+    length and canonical JSON (the response cache's form, ``cache/_key.py``). Every variable
+    part is preceded by its length, so no two prefixes make one string."""
     messages = request.messages
     n = len(messages)
     i = 0
     while i < n and messages[i].role == "system":
         i += 1
-    update = h.update
+    model = request.model or ""
+    parts = ["m", str(len(model)), model]
+    append = parts.append
     for m in messages[: i + prefix_messages]:
         d = m.__dict__
         content = d["content"]
         if (
-            type(content) is str
-            and d["tool_calls"] is None
-            and d["name"] is None
-            and d["tool_call_id"] is None
+            type(content) is not str
+            or d["tool_calls"] is not None
+            or d["name"] is not None
+            or d["tool_call_id"] is not None
         ):
-            raw = content.encode("utf-8", "surrogatepass")
-            update(b"%s %d\n" % (d["role"].encode("ascii", "replace"), len(raw)))
+            content = _json(_message(m))
+            append("j")
         else:
-            raw = _json(_message(m)).encode("ascii")
-            update(b"j %d\n" % len(raw))
-        update(raw)
+            append(d["role"])
+        append(str(len(content)))
+        append(content)
     tools = request.tools
     if tools is not None:
-        raw = _json([_tool(t) for t in tools]).encode("ascii")
-        update(b"t %d\n" % len(raw))
-        update(raw)
-    return h.hexdigest()
+        text = _json([_tool(t) for t in tools])
+        parts += ("t", str(len(text)), text)
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _json(value: Any) -> str:
@@ -138,7 +139,7 @@ class StickyMap:
         old = pins.pop(key, None)
         now = self._clock()
         pins[key] = (deployment, now + self.ttl_s)
-        while len(pins) > self.max_entries:
+        if len(pins) > self.max_entries:
             pins.popitem(last=False)
         return old is None or old[0] != deployment or old[1] <= now
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from automatosx._routing.balance import LatencyBalancer
 from automatosx.cache._sticky import StickyMap, opens, pin_key
 from automatosx.cache._sticky_shared import SharedStickyMap
 from automatosx.observe import AttemptInfo, Observer, RequestInfo
@@ -108,22 +109,25 @@ class StickyRouting:
 class StickyBalancer:
     """A group's balancer with its pins first (see the module's docstring)."""
 
-    __slots__ = ("group", "inner", "notes", "sticky")
+    __slots__ = ("group", "inner", "notes", "prefix", "samples", "sticky")
 
     def __init__(self, inner: Any, sticky: StickyRouting, group: str) -> None:
         self.inner = inner
         self.sticky = sticky
         self.group = group
+        self.prefix = group + ":"
+        self.samples = isinstance(inner, LatencyBalancer)  # the others ignore latencies
         self.notes: dict[str, Note] = {}
         sticky.balancers[group] = self
 
     def order(self, group: Sequence[Any], request: ProviderRequest | None = None) -> list[Any]:
         if request is None:
-            return list(self.inner.order(group, request))
+            return self.inner.order(group, request)  # type: ignore[no-any-return]
         sticky = self.sticky
-        key = sticky.key(request, self.group)
-        if key is None:
-            return list(self.inner.order(group, request))
+        pin = sticky.pin(request)
+        if pin is None:
+            return self.inner.order(group, request)  # type: ignore[no-any-return]
+        key = self.prefix + pin
         notes = self.notes
         if len(notes) >= _MAX_NOTES:
             notes.clear()  # requests that never answered (they all failed)
@@ -133,7 +137,7 @@ class StickyBalancer:
                 if member.name == pinned:
                     notes[request.request_id] = (key, pinned, None)
                     return [member, *group[:i], *group[i + 1 :]]
-        order = list(self.inner.order(group, request))
+        order: list[Any] = self.inner.order(group, request)
         first = order[0].name
         notes[request.request_id] = (key, None, first)
         shared = sticky.shared
@@ -145,7 +149,8 @@ class StickyBalancer:
         self, member: Any, latency_ms: float, request: ProviderRequest | None = None
     ) -> None:
         """``member`` answered ``request`` (in ``latency_ms``): it is the request's pin."""
-        self.inner.observe(member, latency_ms)
+        if self.samples:
+            self.inner.observe(member, latency_ms)
         if request is None:
             return
         note = self.notes.pop(request.request_id, None)

@@ -58,11 +58,14 @@ class CacheWiring:
     def before(self) -> list[PreRequest]:
         return [] if self.step is None else [self.step]
 
-    def observers(self, others: Sequence[Observer]) -> list[Observer]:
-        """Observers that must see an attempt before ``others`` (the store, telemetry, the
-        user's) record it: sticky routing's ``followed_pin`` mark, only when someone records
-        attempts (alone it would make every request pay for the observers' events)."""
-        return [] if self.sticky is None or not others else [StickyObserver(self.sticky)]
+    def observers(self, others: list[Observer]) -> list[Observer]:
+        """The router's observers: ``others`` (the store, telemetry, the user's), after
+        sticky routing's, which marks ``followed_pin`` before they record an attempt; only
+        when someone records attempts (alone it would make every request pay for the
+        observers' events)."""
+        if self.sticky is None or not others:
+            return others
+        return [StickyObserver(self.sticky), *others]
 
     def balancer(self, group: str, inner: Any) -> Any:
         """``group``'s balancer, with its pins first when sticky routing is on."""
