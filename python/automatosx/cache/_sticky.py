@@ -40,32 +40,30 @@ def prefix_key(request: ProviderRequest, prefix_messages: int) -> str:
     length and canonical JSON (the response cache's form, ``cache/_key.py``). Every variable
     part is preceded by its length, so no two prefixes make one string."""
     messages = request.messages
-    n = len(messages)
     i = 0
-    while i < n and messages[i].role == "system":
+    for m in messages:
+        if m.role != "system":
+            break
         i += 1
     model = request.model or ""
-    parts = ["m", str(len(model)), model]
-    append = parts.append
+    parts = [f"{len(model)} {model}"]
     for m in messages[: i + prefix_messages]:
         d = m.__dict__
         content = d["content"]
         if (
-            type(content) is not str
-            or d["tool_calls"] is not None
-            or d["name"] is not None
-            or d["tool_call_id"] is not None
+            type(content) is str
+            and d["tool_calls"] is None
+            and d["name"] is None
+            and d["tool_call_id"] is None
         ):
-            content = _json(_message(m))
-            append("j")
+            parts.append(f"{d['role']} {len(content)}\n{content}")
         else:
-            append(d["role"])
-        append(str(len(content)))
-        append(content)
+            text = _json(_message(m))
+            parts.append(f"j {len(text)}\n{text}")
     tools = request.tools
     if tools is not None:
         text = _json([_tool(t) for t in tools])
-        parts += ("t", str(len(text)), text)
+        parts.append(f"t {len(text)}\n{text}")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
