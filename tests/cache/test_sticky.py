@@ -325,3 +325,12 @@ async def test_redis_down_follows_local_pins_and_rejoins(caplog: pytest.LogCaptu
         await m.aclose()
     finally:
         server.stop()
+
+
+def test_a_map_of_one_process_keys_conversations_by_a_cheaper_hash_of_the_same_fields() -> None:
+    local = {pin_key(turn(n), opts(), stable=False) for n in range(1, 6)}
+    assert len(local) == 1
+    assert local != {pin_key(turn(1), opts())}
+    other = turn(1, system={"role": "system", "content": "another"})
+    assert pin_key(other, opts(), stable=False) not in local
+    assert pin_key(turn(1, tools=[{"name": "book"}]), opts(), stable=False) not in local

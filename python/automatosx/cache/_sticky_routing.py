@@ -61,7 +61,7 @@ class StickyRouting:
         last = self._last
         if last[0] is request:
             return last[1]
-        pin = pin_key(request, self.options)
+        pin = pin_key(request, self.options, stable=self.shared is not None)
         self._last = (request, pin)
         return pin
 
