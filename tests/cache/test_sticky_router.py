@@ -236,3 +236,21 @@ async def test_in_a_fleet_new_conversations_never_wait_for_redis_and_reach_the_f
         ]
         assert fleet_b.reads == 0  # every pin was in b's own copy
     assert [r.provider for r in seconds] == [r.provider for r in replies]
+
+
+async def test_streamed_turns_of_a_conversation_go_to_one_deployment(e2e: Harness) -> None:
+    async with sticky_router(e2e) as router:
+        served = []
+        for n in range(4):
+            messages: list[dict[str, Any]] = [system(n)]
+            turns = []
+            for turn in range(3):
+                messages.append({"role": "user", "content": f"Question {turn}?"})
+                handle = router.stream({"messages": messages, "maxTokens": 20})
+                async for _ in handle:
+                    pass
+                turns.append(handle.response.provider)  # type: ignore[union-attr]
+                messages.append({"role": "assistant", "content": "ok"})
+            served.append(turns)
+    assert all(len(set(turns)) == 1 for turns in served), served
+    assert len({turns[0] for turns in served}) > 1
