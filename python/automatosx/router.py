@@ -225,7 +225,7 @@ class Router:
         if extras is not None:
             await extras.open(self._deployments, self._shared, self._telemetry)
             self._before.extend(extras.before)
-        observers: list[Observer] = [] if extras is None else extras.observers
+        observers: list[Observer] = []
         if not isinstance(self._store, NullStore):
             from automatosx._routing.recording import StoreObserver
 
@@ -245,7 +245,7 @@ class Router:
             self.options,
             self._deployments,
             prices,
-            Observers(observers),
+            Observers(observers if extras is None else extras.observers(observers)),
             guards=guards,
             attempt_guards=self._attempt_guards,
             before=self._before,

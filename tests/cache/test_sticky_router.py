@@ -5,6 +5,7 @@ redis-server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -192,3 +193,64 @@ async def test_a_pinned_deployment_cooling_after_a_429_is_passed_over(e2e: Harne
     assert len(set(moved)) == 1
     assert moved[0] != first
     assert e2e.count("openai") == count + 1 + 3  # nothing was sent to the cooling one
+
+
+async def test_in_a_fleet_new_conversations_never_wait_for_redis_and_reach_the_fleet(
+    e2e: Harness, redis_url: str
+) -> None:
+    """Everything on (sticky routing shared by a fleet): 40 new conversations at once read
+    nothing from Redis on their way; their pins are claimed in the background, in batches,
+    and another process of the fleet follows them from its own copy."""
+    from automatosx.shared import SharedState
+
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    opts = {"primaryProvider": "pool", "stickyRouting": {"key": "prefix"}}
+    a = Router(opts, pool(e2e), store=None, shared=SharedState(redis_url, prefix=prefix))
+    b = Router(opts, pool(e2e), store=None, shared=SharedState(redis_url, prefix=prefix))
+    async with a, b:
+        fleet_a = a._extras._shared_map  # type: ignore[union-attr]
+        fleet_b = b._extras._shared_map  # type: ignore[union-attr]
+        assert fleet_a is not None
+        assert fleet_b is not None
+        openings = [[system(n), {"role": "user", "content": "Hi?"}] for n in range(40)]
+        replies = await asyncio.gather(*(a.execute({"messages": m}) for m in openings))
+        assert fleet_a.reads == 0  # openings: nothing to read
+        assert fleet_a.round_trips < len(openings)  # the claims went in batches
+        await fleet_a._flush()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while len(fleet_b.local) < len(openings):  # the fleet's messages reached b
+            assert loop.time() < deadline, len(fleet_b.local)
+            await asyncio.sleep(0.01)
+        seconds = [
+            await b.execute(
+                {
+                    "messages": [
+                        *m,
+                        {"role": "assistant", "content": "ok"},
+                        {"role": "user", "content": "?"},
+                    ]
+                }
+            )
+            for m in openings
+        ]
+        assert fleet_b.reads == 0  # every pin was in b's own copy
+    assert [r.provider for r in seconds] == [r.provider for r in replies]
+
+
+async def test_streamed_turns_of_a_conversation_go_to_one_deployment(e2e: Harness) -> None:
+    async with sticky_router(e2e) as router:
+        served = []
+        for n in range(4):
+            messages: list[dict[str, Any]] = [system(n)]
+            turns = []
+            for turn in range(3):
+                messages.append({"role": "user", "content": f"Question {turn}?"})
+                handle = router.stream({"messages": messages, "maxTokens": 20})
+                async for _ in handle:
+                    pass
+                turns.append(handle.response.provider)  # type: ignore[union-attr]
+                messages.append({"role": "assistant", "content": "ok"})
+            served.append(turns)
+    assert all(len(set(turns)) == 1 for turns in served), served
+    assert len({turns[0] for turns in served}) > 1

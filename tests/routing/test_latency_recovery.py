@@ -83,3 +83,16 @@ async def test_a_deployment_slow_once_gets_its_traffic_back_within_seconds(
         # Without a probe, east's ~150 ms estimate decays below west's 60 ms only after
         # ~40 s (half-life 30 s), with 0% of the traffic meanwhile.
         assert share >= 0.8, f"east had {share:.0%} of the traffic 5 s after it recovered"
+
+
+async def test_latency_balancing_answers_through_a_deployment_that_is_a_group_of_one(
+    emulator: EmulatorServer,
+) -> None:
+    """A reply is told to its group's balancer; a deployment alone in its group has none of
+    its own (it raised KeyError on every reply)."""
+    east, west = deployments(emulator)
+    alone = {key: value for key, value in west.items() if key != "group"} | {"id": "alone"}
+    options = {"primaryProvider": "alone", "loadBalancing": "latency", "fallbackProviders": []}
+    async with Router(options, [east, alone], store=None) as router:
+        reply = await router.execute(REQUEST)
+    assert reply.provider == "alone"

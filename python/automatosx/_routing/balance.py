@@ -64,8 +64,12 @@ class Balancer(Protocol):
         sticky balancer pins its conversation prefix, ``user`` or ``tenant`` to a member."""
         ...
 
-    def observe(self, member: Member, latency_ms: float) -> None:
-        """A latency sample of a successful attempt."""
+    def observe(
+        self, member: Member, latency_ms: float, request: ProviderRequest | None = None
+    ) -> None:
+        """``member`` answered ``request`` in ``latency_ms`` (a reply; a stream's first
+        chunk). Told only when ``Plan.observes_latency`` (a latency balancer, sticky
+        routing)."""
         ...
 
 
@@ -87,7 +91,9 @@ class WeightedBalancer:
         best.stats.current -= total
         return [best, *(m for m in group if m is not best)]
 
-    def observe(self, member: Member, latency_ms: float) -> None:
+    def observe(
+        self, member: Member, latency_ms: float, request: ProviderRequest | None = None
+    ) -> None:
         return None
 
 
@@ -106,7 +112,9 @@ class LeastInFlight:
         rest = sorted((m for m in group if m is not first), key=lambda m: m.stats.in_flight)
         return [first, *rest]
 
-    def observe(self, member: Member, latency_ms: float) -> None:
+    def observe(
+        self, member: Member, latency_ms: float, request: ProviderRequest | None = None
+    ) -> None:
         return None
 
 
@@ -169,7 +177,9 @@ class LatencyBalancer:
                 due, oldest = m, last
         return due
 
-    def observe(self, member: Member, latency_ms: float) -> None:
+    def observe(
+        self, member: Member, latency_ms: float, request: ProviderRequest | None = None
+    ) -> None:
         s = member.stats
         now = self.clock()
         s.ewma_ms = (

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from automatosx._core import Backoff, CircuitBreaker
-from automatosx._routing.balance import Balancer, MemberStats, balancer
+from automatosx._routing.balance import Balancer, MemberStats, WeightedBalancer, balancer
 from automatosx._routing.by_model import ModelRoutes
 from automatosx._routing.guard import local_guard
 from automatosx._routing.hedge import Hedging
@@ -196,6 +196,7 @@ class Plan:
     restart_streams: bool
     fallback_on_content_filter: bool
     observes_latency: bool
+    """Each reply is told to its group's balancer (a latency balancer, sticky routing)."""
     hedging: Hedging | None
     attempt_guards: bool
     """Some deployment has an :class:`~automatosx.guards.AttemptGuard`."""
@@ -234,6 +235,9 @@ class Plan:
         balancers = {g: balancer(strategy) for g, members in groups.items() if len(members) > 1}
         if pins is not None:
             balancers = {g: pins.balancer(g, b) for g, b in balancers.items()}
+        observes = strategy == "latency" or pins is not None
+        if observes:  # every reply is told to its group's balancer: a group of one's ignores it
+            balancers = {g: balancers.get(g) or WeightedBalancer() for g in groups}
         routes: dict[str, Route] = {}
         for target in [*groups, *deployments]:
             if target in routes:
@@ -259,7 +263,7 @@ class Plan:
             stream_idle_timeout_s=None if idle is None else idle / 1000,
             restart_streams=options.restart_streams,
             fallback_on_content_filter=options.fallback_on_content_filter,
-            observes_latency=strategy == "latency",
+            observes_latency=observes,
             hedging=None if options.hedging is None else Hedging(options.hedging),
             attempt_guards=any(dep.extra_guards for dep in deployments.values()),
             before=tuple(before),

@@ -231,8 +231,9 @@ class Run:
 
     def answered(self, dep: Deployment, started: int) -> None:
         """The attempt answered (a reply; a stream's first chunk)."""
-        if self.plan.observes_latency:
-            self.plan.balancers[dep.group].observe(dep, (time.perf_counter_ns() - started) / 1e6)
+        if self.plan.observes_latency:  # a latency balancer; sticky routing's pins
+            ms = (time.perf_counter_ns() - started) / 1e6
+            self.plan.balancers[dep.group].observe(dep, ms, self.request)
         if not self.stream:  # a stream stays in flight while it streams
             self.done_inflight()
 

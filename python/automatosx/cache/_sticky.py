@@ -6,8 +6,10 @@ requests of one conversation to the deployment of their group that served the la
 
 * ``key: "prefix"``: the conversation is what stays the same across its turns — the model,
   the system prompt, the tools and the first ``prefixMessages`` messages after the system
-  prompt (default 1: the opening user message). Its pin key is the SHA-256 of their canonical
-  JSON (the response cache's form of a message and a tool, ``cache/_key.py``);
+  prompt (default 1: the opening user message). Its pin key is a SHA-256 over them, hashed
+  from the strings themselves (:func:`prefix_key`), once per request; a map that is not
+  shared uses Python's own string hash instead (:func:`local_prefix_key`, several times
+  cheaper);
 * ``key: "user"`` / ``"tenant"``: the request's ``user`` / ``tenant`` field (a request
   without one is not pinned).
 
@@ -29,33 +31,101 @@ from typing import Any
 from automatosx.cache._key import _message, _tool
 from automatosx.schemas import ProviderRequest, StickyRoutingOptions
 
-__all__ = ["StickyMap", "pin_key", "prefix_form"]
+__all__ = ["StickyMap", "local_prefix_key", "opens", "pin_key", "prefix_key"]
 
 
-def prefix_form(request: ProviderRequest, prefix_messages: int) -> str:
-    """The canonical JSON of what a conversation's turns share: ``{"messages": [the system
-    messages, then the first prefix_messages others], "model", "tools"}``."""
+def prefix_key(request: ProviderRequest, prefix_messages: int) -> str:
+    """The SHA-256 (hex) of what a conversation's turns share: the model, the system
+    messages, the first ``prefix_messages`` others, and the tools, hashed in one call over one
+    string: each text message as its role, its length and its text, straight from the
+    strings; a message with anything else (parts, a name, tool calls) and the tools as their
+    length and canonical JSON (the response cache's form, ``cache/_key.py``). Every variable
+    part is preceded by its length, so no two prefixes make one string."""
     messages = request.messages
-    system = []
     i = 0
-    while i < len(messages) and messages[i].role == "system":
-        system.append(_message(messages[i]))
+    for m in messages:
+        if m.role != "system":
+            break
         i += 1
-    opening = [_message(m) for m in messages[i : i + prefix_messages]]
-    form: dict[str, Any] = {
-        "model": request.model,
-        "messages": system + opening,
-        "tools": None if request.tools is None else [_tool(t) for t in request.tools],
-    }
-    return json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    model = request.model or ""
+    parts = [f"{len(model)} {model}"]
+    for m in messages[: i + prefix_messages]:
+        d = m.__dict__
+        content = d["content"]
+        if (
+            type(content) is str
+            and d["tool_calls"] is None
+            and d["name"] is None
+            and d["tool_call_id"] is None
+        ):
+            parts.append(f"{d['role']} {len(content)}\n{content}")
+        else:
+            text = _json(_message(m))
+            parts.append(f"j {len(text)}\n{text}")
+    tools = request.tools
+    if tools is not None:
+        text = _json([_tool(t) for t in tools])
+        parts.append(f"t {len(text)}\n{text}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def pin_key(request: ProviderRequest, options: StickyRoutingOptions) -> str | None:
-    """The request's pin key (what identifies its conversation), or None: not pinned."""
+def local_prefix_key(request: ProviderRequest, prefix_messages: int) -> str:
+    """:func:`prefix_key`'s fields under Python's own 64-bit string hash: several times
+    cheaper, and enough to tell the conversations of one process apart, but not stable across
+    processes (hash randomisation): only for a map that is not shared."""
+    messages = request.messages
+    i = 0
+    for m in messages:
+        if m.role != "system":
+            break
+        i += 1
+    parts: list[object] = [request.model]
+    for m in messages[: i + prefix_messages]:
+        d = m.__dict__
+        content = d["content"]
+        if (
+            type(content) is str
+            and d["tool_calls"] is None
+            and d["name"] is None
+            and d["tool_call_id"] is None
+        ):
+            parts.append(d["role"])
+            parts.append(content)
+        else:
+            parts.append("j")
+            parts.append(_json(_message(m)))
+    tools = request.tools
+    if tools is not None:
+        parts.append("t")
+        parts.append(_json([_tool(t) for t in tools]))
+    return format(hash(tuple(parts)) & 0xFFFFFFFFFFFFFFFF, "x")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def opens(request: ProviderRequest, prefix_messages: int) -> bool:
+    """Whether ``request`` is its conversation's opening (nothing after its prefix): no
+    earlier turn can have been served."""
+    messages = request.messages
+    n = len(messages)
+    i = 0
+    while i < n and messages[i].role == "system":
+        i += 1
+    return n - i <= prefix_messages
+
+
+def pin_key(
+    request: ProviderRequest, options: StickyRoutingOptions, *, stable: bool = True
+) -> str | None:
+    """The request's pin key (what identifies its conversation), or None: not pinned.
+    ``stable``: the same in every process (a fleet's map); else the cheaper hash of one
+    process (:func:`local_prefix_key`)."""
     key = options.key
     if key == "prefix":
-        text = prefix_form(request, options.prefix_messages)
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
+        n = options.prefix_messages
+        return prefix_key(request, n) if stable else local_prefix_key(request, n)
     if key == "user":
         return None if request.user is None else "user:" + request.user
     return None if request.tenant is None else "tenant:" + request.tenant
@@ -106,7 +176,7 @@ class StickyMap:
         old = pins.pop(key, None)
         now = self._clock()
         pins[key] = (deployment, now + self.ttl_s)
-        while len(pins) > self.max_entries:
+        if len(pins) > self.max_entries:
             pins.popitem(last=False)
         return old is None or old[0] != deployment or old[1] <= now
 

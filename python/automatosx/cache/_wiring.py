@@ -58,10 +58,14 @@ class CacheWiring:
     def before(self) -> list[PreRequest]:
         return [] if self.step is None else [self.step]
 
-    @property
-    def observers(self) -> list[Observer]:
-        """Observers that must see an attempt before the store records it."""
-        return [] if self.sticky is None else [StickyObserver(self.sticky)]
+    def observers(self, others: list[Observer]) -> list[Observer]:
+        """The router's observers: ``others`` (the store, telemetry, the user's), after
+        sticky routing's, which marks ``followed_pin`` before they record an attempt; only
+        when someone records attempts (alone it would make every request pay for the
+        observers' events)."""
+        if self.sticky is None or not others:
+            return others
+        return [StickyObserver(self.sticky), *others]
 
     def balancer(self, group: str, inner: Any) -> Any:
         """``group``'s balancer, with its pins first when sticky routing is on."""
@@ -73,8 +77,10 @@ class CacheWiring:
 
     @property
     def fetches(self) -> bool:
-        """Whether pins must be fetched before candidates are chosen (a fleet's map)."""
-        return self._shared_map is not None
+        """Whether pins may have to be fetched before candidates are chosen (a fleet's map,
+        while this process's copy of it may be incomplete)."""
+        shared = self._shared_map
+        return shared is not None and shared.warming
 
     async def aclose(self) -> None:
         try:
