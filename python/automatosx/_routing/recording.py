@@ -55,7 +55,18 @@ logger = logging.getLogger("automatosx.store")
 class StoreObserver(Observer):
     """Records every request into a :class:`~automatosx.store.RecordSink`."""
 
-    __slots__ = ("chunks", "deferred", "lost", "messages", "sink", "sync")
+    __slots__ = (
+        "_attempt_nowait",
+        "_finish_nowait",
+        "_start_nowait",
+        "chunks",
+        "deferred",
+        "held",
+        "lost",
+        "messages",
+        "sink",
+        "sync",
+    )
 
     def __init__(self, sink: RecordSink, *, messages: bool = True, chunks: bool = True) -> None:
         self.sink = sink
@@ -66,6 +77,17 @@ class StoreObserver(Observer):
         """Writes the store refused at the call (write-behind), latest 1,000."""
         self.deferred: dict[str, StoreError] = {}
         """Sync mode: a request's first failed write, raised when the request finishes."""
+        # The engine stores' write-behind fast path (``store/_fast.py``): a write queued as a
+        # plain tuple without a coroutine, a request's end as one entry; None for other sinks.
+        fast = not self.sync
+        self._start_nowait = getattr(sink, "request_nowait", None) if fast else None
+        self._finish_nowait = getattr(sink, "finish_request_nowait", None) if fast else None
+        self._attempt_nowait = (
+            getattr(sink, "attempt_nowait", None) if self._finish_nowait is not None else None
+        )
+        self.held: dict[str, tuple[Any, ...]] = {}
+        """Fast path: a request's successful attempt row, queued with its end (one entry):
+        the request ends right after it."""
 
     def _failed(self, request_id: str, kind: str, exc: StoreError) -> None:
         if self.sync:
@@ -127,8 +149,25 @@ class StoreObserver(Observer):
         return False
 
     async def request_started(self, request: RequestInfo) -> None:
-        assert request.request is not None
-        row = self._row(request, request.request.messages)
+        req = request.request
+        assert req is not None
+        fast = self._start_nowait
+        if fast is not None and fast(
+            request.request_id,
+            request.provider,
+            request.model,
+            LazyMessages(req.messages, self.messages),
+            req.max_tokens,
+            req.temperature,
+            request.stream,
+            _STARTED,
+            request.created_at,
+            req.metadata,
+            req.tenant,
+            req.user,
+        ):
+            return
+        row = self._row(request, req.messages)
         try:
             cancelled = await self._write(self.sink.save_request, row)
         except StoreError as exc:
@@ -143,20 +182,28 @@ class StoreObserver(Observer):
         error = attempt.error
         status = error.status_code if isinstance(error, ProviderError) else None
         code = getattr(error, "code", None) if error is not None else None
-        record = AttemptRecord(
-            request_id=request.request_id,
-            attempt=attempt.number,
-            provider=attempt.provider,
-            model=attempt.model,
-            outcome=_OUTCOMES.get(attempt.outcome, "failure"),
-            error_code=code if isinstance(code, str) else None,
-            error=None if error is None else error_text(error),
-            status_code=status,
-            duration=attempt.duration_ms,
-            created_at=now_ms(),
-            kind=attempt.kind or None,
-            followed_pin=attempt.followed_pin,
+        row = (
+            request.request_id,
+            attempt.number,
+            attempt.provider,
+            attempt.model,
+            _OUTCOMES.get(attempt.outcome, "failure"),
+            code if isinstance(code, str) else None,
+            None if error is None else error_text(error),
+            status,
+            attempt.duration_ms,
+            now_ms(),
+            attempt.kind or None,
+            attempt.followed_pin,
         )
+        if self._attempt_nowait is not None:
+            held = self.held
+            if error is None and request.request_id not in held:
+                held[request.request_id] = row  # queued with the request's end
+                return
+            if self._attempt_nowait(row):
+                return
+        record = AttemptRecord(*row)
         cancelled = False
         try:
             cancelled = await self._write(self.sink.save_attempt, record)
@@ -184,7 +231,28 @@ class StoreObserver(Observer):
                 raise asyncio.CancelledError
             return
         rid = request.request_id
+        held = self.held.pop(rid, None) if self.held else None
+        fast = self._finish_nowait
+        updated_at = now_ms()
+        if fast is not None and fast(
+            rid,
+            held,
+            outcome.response,
+            outcome.chunks if self.chunks else None,
+            outcome.state,
+            outcome.retry_count,
+            outcome.history,
+            error,
+            outcome.error_code,
+            updated_at,
+        ):
+            return
         cancelled = False
+        if held is not None:
+            try:
+                cancelled |= await self._write(sink.save_attempt, AttemptRecord(*held))
+            except StoreError as exc:
+                self._failed(rid, "save_attempt", exc)
         if outcome.response is not None:
             try:
                 cancelled |= await self._write(sink.save_response, outcome.response)
@@ -204,7 +272,7 @@ class StoreObserver(Observer):
                 history=outcome.history,
                 error=error,
                 error_code=outcome.error_code,
-                updated_at=now_ms(),
+                updated_at=updated_at,
             )
         except StoreError as exc:
             self._failed(rid, "update_request_state", exc)
