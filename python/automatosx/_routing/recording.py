@@ -180,16 +180,21 @@ class StoreObserver(Observer):
 
     async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         error = attempt.error
-        status = error.status_code if isinstance(error, ProviderError) else None
-        code = getattr(error, "code", None) if error is not None else None
-        row = (
+        if error is None:  # the common case: nothing of an error to read
+            code = text = status = None
+        else:
+            status = error.status_code if isinstance(error, ProviderError) else None
+            code = getattr(error, "code", None)
+            code = code if isinstance(code, str) else None
+            text = error_text(error)
+        row = (  # _rows.attempt_row's values
             request.request_id,
             attempt.number,
             attempt.provider,
             attempt.model,
             _OUTCOMES.get(attempt.outcome, "failure"),
-            code if isinstance(code, str) else None,
-            None if error is None else error_text(error),
+            code,
+            text,
             status,
             attempt.duration_ms,
             now_ms(),
