@@ -97,11 +97,8 @@ class BatchWriter:
         self._thread.start()
 
     def wake(self) -> None:
-        """Called by ``submit`` after it queued a write (the hot path: cheap when busy). The
-        first call after the writer went idle sets the event; the next ones (before the
-        writer thread got the GIL back) see it woken already."""
+        """Called by ``submit`` after it queued a write (the hot path: cheap when busy)."""
         if self.idle:
-            self.idle = False
             self._event.set()
 
     def stop(self, *, release: bool) -> None:
