@@ -48,6 +48,7 @@ def error_text(error: BaseException) -> str:
 _OUTCOMES: dict[str, AttemptOutcome] = {"success": "success", "cancelled_hedge": "cancelled_hedge"}
 _STARTED = ["idle", "validating", "requesting"]  # the history once validation passed
 _MAX_LOST = 1_000
+_MAX_HELD = 10_000  # successful attempts held for their request's end (more: queued at once)
 _CANCELS_RIDDEN = 8  # a write is submitted through this many cancels of its caller
 logger = logging.getLogger("automatosx.store")
 
@@ -203,7 +204,7 @@ class StoreObserver(Observer):
         )
         if self._attempt_nowait is not None:
             held = self.held
-            if error is None and request.request_id not in held:
+            if error is None and request.request_id not in held and len(held) < _MAX_HELD:
                 held[request.request_id] = row  # queued with the request's end
                 return
             if self._attempt_nowait(row):
