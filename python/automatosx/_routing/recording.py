@@ -48,6 +48,7 @@ def error_text(error: BaseException) -> str:
 _OUTCOMES: dict[str, AttemptOutcome] = {"success": "success", "cancelled_hedge": "cancelled_hedge"}
 _STARTED = ["idle", "validating", "requesting"]  # the history once validation passed
 _MAX_LOST = 1_000
+_MAX_HELD = 10_000  # successful attempts held for their request's end (more: queued at once)
 _CANCELS_RIDDEN = 8  # a write is submitted through this many cancels of its caller
 logger = logging.getLogger("automatosx.store")
 
@@ -55,7 +56,18 @@ logger = logging.getLogger("automatosx.store")
 class StoreObserver(Observer):
     """Records every request into a :class:`~automatosx.store.RecordSink`."""
 
-    __slots__ = ("chunks", "deferred", "lost", "messages", "sink", "sync")
+    __slots__ = (
+        "_attempt_nowait",
+        "_finish_nowait",
+        "_start_nowait",
+        "chunks",
+        "deferred",
+        "held",
+        "lost",
+        "messages",
+        "sink",
+        "sync",
+    )
 
     def __init__(self, sink: RecordSink, *, messages: bool = True, chunks: bool = True) -> None:
         self.sink = sink
@@ -66,6 +78,17 @@ class StoreObserver(Observer):
         """Writes the store refused at the call (write-behind), latest 1,000."""
         self.deferred: dict[str, StoreError] = {}
         """Sync mode: a request's first failed write, raised when the request finishes."""
+        # The engine stores' write-behind fast path (``store/_fast.py``): a write queued as a
+        # plain tuple without a coroutine, a request's end as one entry; None for other sinks.
+        fast = not self.sync
+        self._start_nowait = getattr(sink, "request_nowait", None) if fast else None
+        self._finish_nowait = getattr(sink, "finish_request_nowait", None) if fast else None
+        self._attempt_nowait = (
+            getattr(sink, "attempt_nowait", None) if self._finish_nowait is not None else None
+        )
+        self.held: dict[str, tuple[Any, ...]] = {}
+        """Fast path: a request's successful attempt row, queued with its end (one entry):
+        the request ends right after it."""
 
     def _failed(self, request_id: str, kind: str, exc: StoreError) -> None:
         if self.sync:
@@ -127,8 +150,25 @@ class StoreObserver(Observer):
         return False
 
     async def request_started(self, request: RequestInfo) -> None:
-        assert request.request is not None
-        row = self._row(request, request.request.messages)
+        req = request.request
+        assert req is not None
+        fast = self._start_nowait
+        if fast is not None and fast(
+            request.request_id,
+            request.provider,
+            request.model,
+            LazyMessages(req.messages, self.messages),
+            req.max_tokens,
+            req.temperature,
+            request.stream,
+            _STARTED,
+            request.created_at,
+            req.metadata,
+            req.tenant,
+            req.user,
+        ):
+            return
+        row = self._row(request, req.messages)
         try:
             cancelled = await self._write(self.sink.save_request, row)
         except StoreError as exc:
@@ -141,22 +181,35 @@ class StoreObserver(Observer):
 
     async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         error = attempt.error
-        status = error.status_code if isinstance(error, ProviderError) else None
-        code = getattr(error, "code", None) if error is not None else None
-        record = AttemptRecord(
-            request_id=request.request_id,
-            attempt=attempt.number,
-            provider=attempt.provider,
-            model=attempt.model,
-            outcome=_OUTCOMES.get(attempt.outcome, "failure"),
-            error_code=code if isinstance(code, str) else None,
-            error=None if error is None else error_text(error),
-            status_code=status,
-            duration=attempt.duration_ms,
-            created_at=now_ms(),
-            kind=attempt.kind or None,
-            followed_pin=attempt.followed_pin,
+        if error is None:  # the common case: nothing of an error to read
+            code = text = status = None
+        else:
+            status = error.status_code if isinstance(error, ProviderError) else None
+            code = getattr(error, "code", None)
+            code = code if isinstance(code, str) else None
+            text = error_text(error)
+        row = (  # _rows.attempt_row's values
+            request.request_id,
+            attempt.number,
+            attempt.provider,
+            attempt.model,
+            _OUTCOMES.get(attempt.outcome, "failure"),
+            code,
+            text,
+            status,
+            attempt.duration_ms,
+            now_ms(),
+            attempt.kind or None,
+            attempt.followed_pin,
         )
+        if self._attempt_nowait is not None:
+            held = self.held
+            if error is None and request.request_id not in held and len(held) < _MAX_HELD:
+                held[request.request_id] = row  # queued with the request's end
+                return
+            if self._attempt_nowait(row):
+                return
+        record = AttemptRecord(*row)
         cancelled = False
         try:
             cancelled = await self._write(self.sink.save_attempt, record)
@@ -184,7 +237,28 @@ class StoreObserver(Observer):
                 raise asyncio.CancelledError
             return
         rid = request.request_id
+        held = self.held.pop(rid, None) if self.held else None
+        fast = self._finish_nowait
+        updated_at = now_ms()
+        if fast is not None and fast(
+            rid,
+            held,
+            outcome.response,
+            outcome.chunks if self.chunks else None,
+            outcome.state,
+            outcome.retry_count,
+            outcome.history,
+            error,
+            outcome.error_code,
+            updated_at,
+        ):
+            return
         cancelled = False
+        if held is not None:
+            try:
+                cancelled |= await self._write(sink.save_attempt, AttemptRecord(*held))
+            except StoreError as exc:
+                self._failed(rid, "save_attempt", exc)
         if outcome.response is not None:
             try:
                 cancelled |= await self._write(sink.save_response, outcome.response)
@@ -204,7 +278,7 @@ class StoreObserver(Observer):
                 history=outcome.history,
                 error=error,
                 error_code=outcome.error_code,
-                updated_at=now_ms(),
+                updated_at=updated_at,
             )
         except StoreError as exc:
             self._failed(rid, "update_request_state", exc)

@@ -34,7 +34,11 @@ from automatosx.errors import StoreError
 from automatosx.store._dialect import Dialect, Group
 from automatosx.store._queue import Note, QueuedOp, WriteQueue
 from automatosx.store._schema import (
+    COMPOSITE,
+    INSERT_ATTEMPT,
+    INSERT_CHUNK,
     INSERT_REQUEST,
+    INSERT_RESPONSE,
     REPLAYS,
     UPDATE_REQUEST_STATE,
     WRITES,
@@ -143,16 +147,18 @@ class BatchWriter:
                 await self._heartbeat()
                 next_beat = time.monotonic() + beat_every
             if pending:  # what was queued before any spooling first
-                batch = [pending.popleft() for _ in range(min(self._batch_limit, len(pending)))]
-            elif spool is not None and spool.ops:
-                batch = spool.take(self._batch_limit)
+                taken = [pending.popleft() for _ in range(min(self._batch_limit, len(pending)))]
+                queue.inflight = taken  # (the lag: the oldest entry's time queued)
+                batch = _parts(taken)
+            elif spool is not None and spool.ops:  # never a COMPOSITE entry (not spooled)
+                taken = batch = spool.take(self._batch_limit)
             else:
                 continue
             queue.inflight = batch
             started = time.monotonic()
             failures, notes = await self._write(batch)
             committed = time.monotonic()
-            self._resize(committed - started, committed, len(batch))
+            self._resize(committed - started, committed, len(taken))
             if self.lag_samples is not None:
                 self.lag_samples.extend((committed - op[6]) * 1000 for op in batch)
             queue.inflight = []
@@ -274,6 +280,29 @@ class BatchWriter:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await self._dialect.close_writer(conn)
+
+
+def _parts(taken: list[QueuedOp]) -> list[QueuedOp]:
+    """The entries with each ``COMPOSITE`` request end taken apart into its writes (same
+    request, same time queued), its chunk rows built here: from here on each part is an op
+    of its own, written, replayed and settled on its own (the queue counted its parts)."""
+    ops: list[QueuedOp] = []
+    append = ops.append
+    for op in taken:
+        if op[0] is not COMPOSITE:
+            append(op)
+            continue
+        attempt, response, chunks, state = op[1]
+        key, queued = op[4], op[6]
+        if attempt is not None:
+            append((INSERT_ATTEMPT, attempt, False, None, key, None, queued))
+        if response is not None:
+            append((INSERT_RESPONSE, response, False, None, key, None, queued))
+        if chunks is not None:
+            rows = [(key, index, text, ts) for index, text, ts in chunks]
+            append((INSERT_CHUNK, rows, True, None, key, None, queued))
+        append((UPDATE_REQUEST_STATE, state, False, None, key, None, queued))
+    return ops
 
 
 def _prepare(

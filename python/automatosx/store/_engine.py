@@ -26,13 +26,12 @@ from automatosx.errors import ConfigurationError, StoreError
 from automatosx.schemas import ProviderHealth, ProviderResponse
 from automatosx.store._batch_writer import BatchWriter
 from automatosx.store._dialect import Dialect
+from automatosx.store._fast import FastWrites, bind_messages
 from automatosx.store._owners import alive as _alive
-from automatosx.store._queue import Note, WriteQueue
+from automatosx.store._queue import WriteQueue
 from automatosx.store._reads import StoreReads
 from automatosx.store._rows import (
-    MESSAGES,
     attempt_row,
-    dumps,
     health_row,
     request_row,
     response_row,
@@ -103,7 +102,7 @@ def check_options(**options: object) -> None:
             raise ConfigurationError(f"{name} must be a positive number, not {value!r}")
 
 
-class SQLStore(StoreReads):
+class SQLStore(FastWrites, StoreReads):
     """A :class:`~automatosx.store.Store` over ``dialect``. ``sync``: a save returns once its
     batch is committed; otherwise once queued. The rest: see ``_queue.py``."""
 
@@ -341,7 +340,7 @@ class SQLStore(StoreReads):
             INSERT_REQUEST,
             request_row(record, metadata, self._owner),
             key=record.id,
-            prepare=None if type(record.messages) is str else _bind_messages,
+            prepare=None if type(record.messages) is str else bind_messages,
         )
 
     async def update_request_state(
@@ -398,18 +397,6 @@ class SQLStore(StoreReads):
         (rows,) = await self._fetch((sql.format(None, *marks), params))
         return [list(row) for row in rows]
 
-    def _json(self, key: str, kind: str, value: dict[str, Any] | None) -> str | None:
-        """``value`` as JSON; one that cannot be encoded is left out and reported, so a
-        caller's odd metadata never fails its request."""
-        if value is None:
-            return None
-        try:
-            return dumps(value)
-        except Exception as exc:
-            if self._queue is not None:
-                self._queue.report(key, kind, exc)
-            return None
-
     async def _refuse(self, *args: Any, **kwargs: Any) -> None:
         """``_submit`` until the store is opened."""
         raise self._unusable()
@@ -437,14 +424,3 @@ class SQLStore(StoreReads):
 
 def _nothing() -> None:
     return None
-
-
-def _bind_messages(row: tuple[Any, ...], notes: list[Note]) -> tuple[Any, ...]:
-    """In the writer: the messages column as text (a LazyText is serialized here); text
-    that cannot be produced is left out (``null``) and reported."""
-    try:
-        text = str(row[MESSAGES])
-    except Exception as exc:
-        notes.append((row[0], "save_request.messages", exc))
-        text = "null"
-    return (*row[:MESSAGES], text, *row[MESSAGES + 1 :])

@@ -173,6 +173,39 @@ class WriteQueue:
         if waiter is not None:
             await waiter
 
+    def submit_nowait(
+        self, write: Write, row: Any, key: str, prepare: Prepare | None = None, parts: int = 1
+    ) -> bool:
+        """The write-behind hot path (the router's recorder): queue one entry now, without a
+        coroutine. ``parts``: the writes it holds (a ``COMPOSITE`` request end: each part is
+        settled, counted and reported on its own; the request counts once in
+        ``max_lag_requests``). False, nothing queued, when it cannot be queued at once: sync
+        mode, closing, spooling, or any back-pressure :meth:`submit` would wait for; the
+        caller then awaits the ``save_*`` calls, which wait or spool as they must."""
+        if self.sync or not self.accepting or self._room_waiters:
+            return False
+        pending = self.pending
+        if len(pending) + self._granted >= self.room_limit:
+            return False
+        spool = self.spool
+        if spool is not None and spool.active:
+            return False
+        lagging = self._lagging
+        count = lagging.get(key)
+        if count is None:
+            if len(lagging) >= self._max_lag_requests:
+                return False
+            count = 0
+        now = time.monotonic()
+        oldest = self.oldest()
+        if oldest is not None and now - oldest > self.max_lag_s:
+            return False
+        lagging[key] = count + parts
+        pending.append((write, row, False, None, key, prepare, now))
+        self._enqueued += parts
+        self._wake()
+        return True
+
     def _queue_op(
         self,
         write: Write,

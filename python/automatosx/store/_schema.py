@@ -18,6 +18,7 @@ from dataclasses import dataclass
 __all__ = [
     "ATTEMPT_COLUMNS",
     "CACHE_SUMMARY",
+    "COMPOSITE",
     "INSERT_BUDGET_DEFINITION",
     "INSERT_BUDGET_SPEND",
     "INSERT_ATTEMPT",
@@ -132,6 +133,11 @@ INSERT_BUDGET_SPEND = Write(
         " created_at int8"
     ),
 )
+COMPOSITE = Write("finish_request", "", ())
+"""Not a write of its own: a request's end queued as ONE op (``SQLStore.finish_request_nowait``),
+its row the plain tuple ``(attempt row | None, response row | None, chunks | None, state
+row)``. The writer thread takes it apart before it writes (``_batch_writer._parts``), so each
+part is written, replayed, counted and reported as the write it is; it is never spooled."""
 WRITES = (
     INSERT_REQUEST,
     INSERT_ATTEMPT,
