@@ -28,9 +28,18 @@ if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment
     from automatosx.schemas import ProviderRequest, ProviderResponse
 
-__all__ = ["EXPIRED", "Check", "attempt", "execute", "our_cancel", "record_cancel"]
+__all__ = [
+    "EXPIRED",
+    "Check",
+    "StreamTimer",
+    "attempt",
+    "execute",
+    "our_cancel",
+    "record_cancel",
+]
 
 T = TypeVar("T")
+current_task = asyncio.current_task
 EXPIRED = "automatosx: attempt deadline"
 _PY311 = sys.version_info >= (3, 11)
 
@@ -38,6 +47,70 @@ _PY311 = sys.version_info >= (3, 11)
 def _expire(task: asyncio.Task[Any], fired: list[bool]) -> None:
     fired.append(True)
     task.cancel(EXPIRED)
+
+
+class StreamTimer:
+    """A stream's one loop timer, for all its attempts: an attempt's first-token deadline
+    (``start``), then, once its first event arrived (``streaming``), the same timer as the
+    idle watchdog, re-armed lazily (no per-chunk timer). As the watchdog it cancels the task
+    only while the stream waits on the provider (``waiting_since`` set), never while the
+    caller is busy with a chunk. ``expired``: the last cancel was this timer's."""
+
+    __slots__ = ("expired", "first", "handle", "idle", "task", "waiting_since")
+
+    def __init__(self, idle: float | None) -> None:
+        self.idle = idle
+        self.expired = False
+        self.first = False
+        self.waiting_since: float | None = None
+        self.handle: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[Any] | None = None
+
+    def start(self, task: asyncio.Task[Any], seconds: float) -> None:
+        """An attempt starts in ``task``: its first event is due within ``seconds``."""
+        self.disarm()
+        self.task, self.expired, self.first, self.waiting_since = task, False, True, None
+        loop = task.get_loop()
+        self.handle = loop.call_at(loop.time() + seconds, self.check)
+
+    def streaming(self, task: asyncio.Task[Any]) -> None:
+        """The attempt's first event arrived: the timer now watches the gaps between events
+        (kept as it is when it fires soon enough: ``check`` re-arms it from the last wait)."""
+        self.first = self.expired = False
+        self.waiting_since = None
+        if self.task is not task:  # a hedged first attempt had deadlines of its own
+            self.disarm()
+            self.task = task
+        idle, handle = self.idle, self.handle
+        if idle is None:
+            self.disarm()
+            return
+        loop = task.get_loop()
+        due = loop.time() + idle
+        if handle is None or handle.when() > due:
+            self.disarm()
+            self.handle = loop.call_at(due, self.check)
+
+    def check(self) -> None:
+        task = self.task
+        assert task is not None
+        loop = task.get_loop()
+        self.handle = None
+        since = self.waiting_since
+        now = loop.time()
+        idle = self.idle
+        if self.first or (since is not None and idle is not None and now - since >= idle):
+            self.expired = True  # no first event in time, or a gap too long
+            task.cancel(EXPIRED)
+            return
+        assert idle is not None
+        self.handle = loop.call_at((since if since is not None else now) + idle, self.check)
+
+    def disarm(self) -> None:
+        handle = self.handle
+        if handle is not None:
+            handle.cancel()
+            self.handle = None
 
 
 def our_cancel(task: asyncio.Task[Any], exc: asyncio.CancelledError) -> bool:
@@ -49,22 +122,42 @@ def our_cancel(task: asyncio.Task[Any], exc: asyncio.CancelledError) -> bool:
     return exc.args == (EXPIRED,)
 
 
-async def within(dep: Deployment, seconds: float, step: Awaitable[T], late: str) -> T:
+async def within(
+    dep: Deployment,
+    seconds: float,
+    step: Awaitable[T],
+    late: str,
+    timer: StreamTimer | None = None,
+) -> T:
     """Await ``step``, or raise ProviderTimeoutError("<late> within <seconds>") after
-    ``seconds``: one loop timer that cancels this task, not a task per attempt."""
-    task = asyncio.current_task()
+    ``seconds``: one loop timer that cancels this task, not a task per attempt. A stream's
+    ``timer`` is that timer, left running when ``step`` succeeds (it goes on as the
+    stream's idle watchdog)."""
+    task = current_task()
     assert task is not None
-    loop = task.get_loop()
     fired: list[bool] = []
-    handle = loop.call_at(loop.time() + seconds, _expire, task, fired)
+    handle = None
+    if timer is None:
+        loop = task.get_loop()
+        handle = loop.call_at(loop.time() + seconds, _expire, task, fired)
+    else:
+        timer.start(task, seconds)
     try:
-        return await step
-    except asyncio.CancelledError as exc:
-        if fired and our_cancel(task, exc):  # our timer, and no other cancel came with it
+        result = await step
+    except BaseException as exc:
+        if timer is None:
+            handle.cancel()  # type: ignore[union-attr]
+        else:
+            timer.disarm()
+            if timer.expired:
+                fired.append(True)
+        if fired and isinstance(exc, asyncio.CancelledError) and our_cancel(task, exc):
+            # our timer, and no other cancel came with it
             raise ProviderTimeoutError(f"{late} within {seconds:g}s", provider=dep.name) from None
         raise
-    finally:
+    if handle is not None:
         handle.cancel()
+    return result
 
 
 async def attempt(
@@ -72,6 +165,7 @@ async def attempt(
     step: Callable[[Deployment, ProviderRequest], Awaitable[T]],
     limit_s: Callable[[Deployment], float],
     late: str,
+    timer: StreamTimer | None = None,
 ) -> tuple[Deployment, T]:
     """Run attempts from the current candidate on until ``step`` succeeds; return the
     deployment that answered and what ``step`` returned. Raises the error the policy says
@@ -92,7 +186,7 @@ async def attempt(
             if hedging is not None and run.n == 1 and run.pos + 1 < len(cands):
                 dep, result = await race(run, hedging, dep, step, limit_s, late)
             else:
-                result = await within(dep, limit_s(dep), step(dep, run.sent), late)
+                result = await within(dep, limit_s(dep), step(dep, run.sent), late, timer)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # mapped: adapters raise ProviderError
