@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from automatosx._routing.before import answer_before, tell_abandoned, tell_after
+from automatosx._routing.deadlines import EXPIRED, FIRED, Deadlines, Entry
 from automatosx._routing.hedge import race
 from automatosx._routing.limits import timeout_of
 from automatosx._routing.policy import as_provider_error
@@ -40,74 +41,82 @@ __all__ = [
 
 T = TypeVar("T")
 current_task = asyncio.current_task
-EXPIRED = "automatosx: attempt deadline"
 _PY311 = sys.version_info >= (3, 11)
 
 
-def _expire(task: asyncio.Task[Any], fired: list[bool]) -> None:
-    fired.append(True)
-    task.cancel(EXPIRED)
-
-
 class StreamTimer:
-    """A stream's one loop timer, for all its attempts: an attempt's first-token deadline
-    (``start``), then, once its first event arrived (``streaming``), the same timer as the
+    """A stream's one deadline, for all its attempts: an attempt's first-token deadline
+    (``start``), then, once its first event arrived (``streaming``), the same deadline as the
     idle watchdog, re-armed lazily (no per-chunk timer). As the watchdog it cancels the task
     only while the stream waits on the provider (``waiting_since`` set), never while the
-    caller is busy with a chunk. ``expired``: the last cancel was this timer's."""
+    caller is busy with a chunk. ``expired``: the last cancel was this timer's. A deadline
+    is an entry of the router's :class:`Deadlines`; once a stream outlives its first idle
+    period, a loop timer of its own."""
 
-    __slots__ = ("expired", "first", "handle", "idle", "task", "waiting_since")
+    __slots__ = (
+        "deadlines",
+        "entry",
+        "expired",
+        "first",
+        "handle",
+        "idle",
+        "task",
+        "waiting_since",
+    )
 
-    def __init__(self, idle: float | None) -> None:
+    def __init__(self, deadlines: Deadlines, idle: float | None) -> None:
+        self.deadlines = deadlines
         self.idle = idle
         self.expired = False
         self.first = False
         self.waiting_since: float | None = None
+        self.entry: Entry | None = None
         self.handle: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[Any] | None = None
 
     def start(self, task: asyncio.Task[Any], seconds: float) -> None:
         """An attempt starts in ``task``: its first event is due within ``seconds``."""
-        self.disarm()
+        if self.entry is not None or self.handle is not None:
+            self.disarm()
         self.task, self.expired, self.first, self.waiting_since = task, False, True, None
-        loop = task.get_loop()
-        self.handle = loop.call_at(loop.time() + seconds, self.check)
+        self.entry = self.deadlines.arm(task, seconds, self)
 
     def streaming(self, task: asyncio.Task[Any]) -> None:
-        """The attempt's first event arrived: the timer now watches the gaps between events
-        (kept as it is when it fires soon enough: ``check`` re-arms it from the last wait)."""
+        """The attempt's first event arrived: the deadline now watches the gaps between
+        events (kept as it is when it is due soon enough: ``check`` re-arms it)."""
         self.first = self.expired = False
         self.waiting_since = None
         if self.task is not task:  # a hedged first attempt had deadlines of its own
             self.disarm()
             self.task = task
-        idle, handle = self.idle, self.handle
+        idle, entry = self.idle, self.entry
         if idle is None:
             self.disarm()
-            return
-        loop = task.get_loop()
-        due = loop.time() + idle
-        if handle is None or handle.when() > due:
+        elif entry is None or entry[0] > task.get_loop().time() + idle:
             self.disarm()
-            self.handle = loop.call_at(due, self.check)
+            self.entry = self.deadlines.arm(task, idle, self)
 
     def check(self) -> None:
+        """Due: expire the attempt, or (the caller was busy, or the last gap is shorter
+        than ``idle``) watch again from the last wait."""
         task = self.task
         assert task is not None
+        self.entry = self.handle = None
         loop = task.get_loop()
-        self.handle = None
         since = self.waiting_since
         now = loop.time()
         idle = self.idle
-        if self.first or (since is not None and idle is not None and now - since >= idle):
+        if self.first or idle is None or (since is not None and now - since >= idle):
             self.expired = True  # no first event in time, or a gap too long
             task.cancel(EXPIRED)
             return
-        assert idle is not None
         self.handle = loop.call_at((since if since is not None else now) + idle, self.check)
 
     def disarm(self) -> None:
-        handle = self.handle
+        entry, handle = self.entry, self.handle
+        if entry is not None:
+            self.deadlines.disarm(entry)
+            self.entry = None
         if handle is not None:
             handle.cancel()
             self.handle = None
@@ -127,36 +136,36 @@ async def within(
     seconds: float,
     step: Awaitable[T],
     late: str,
+    deadlines: Deadlines,
     timer: StreamTimer | None = None,
 ) -> T:
     """Await ``step``, or raise ProviderTimeoutError("<late> within <seconds>") after
-    ``seconds``: one loop timer that cancels this task, not a task per attempt. A stream's
-    ``timer`` is that timer, left running when ``step`` succeeds (it goes on as the
+    ``seconds``: a deadline of the router's ``deadlines`` cancels this task (no task per
+    attempt). A stream's ``timer`` is left running when ``step`` succeeds (it goes on as the
     stream's idle watchdog)."""
     task = current_task()
     assert task is not None
-    fired: list[bool] = []
-    handle = None
+    entry = None
     if timer is None:
-        loop = task.get_loop()
-        handle = loop.call_at(loop.time() + seconds, _expire, task, fired)
+        entry = deadlines.arm(task, seconds, None)
     else:
         timer.start(task, seconds)
     try:
         result = await step
     except BaseException as exc:
-        if timer is None:
-            handle.cancel()  # type: ignore[union-attr]
+        if entry is not None:
+            deadlines.disarm(entry)
+            fired = entry[FIRED]
         else:
+            assert timer is not None
             timer.disarm()
-            if timer.expired:
-                fired.append(True)
+            fired = timer.expired
         if fired and isinstance(exc, asyncio.CancelledError) and our_cancel(task, exc):
-            # our timer, and no other cancel came with it
+            # our deadline, and no other cancel came with it
             raise ProviderTimeoutError(f"{late} within {seconds:g}s", provider=dep.name) from None
         raise
-    if handle is not None:
-        handle.cancel()
+    if entry is not None:
+        deadlines.disarm(entry)
     return result
 
 
@@ -173,6 +182,7 @@ async def attempt(
     patience = run.plan.options.max_retry_wait_ms
     cands = run.cands
     hedging = run.plan.hedging
+    deadlines = run.plan.deadlines
     while run.pos < len(cands):
         dep, model = cands[run.pos]
         if not await run.admit(dep, model, patience, side=False):
@@ -186,7 +196,9 @@ async def attempt(
             if hedging is not None and run.n == 1 and run.pos + 1 < len(cands):
                 dep, result = await race(run, hedging, dep, step, limit_s, late)
             else:
-                result = await within(dep, limit_s(dep), step(dep, run.sent), late, timer)
+                result = await within(
+                    dep, limit_s(dep), step(dep, run.sent), late, deadlines, timer
+                )
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # mapped: adapters raise ProviderError

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from automatosx._core import Backoff, CircuitBreaker
 from automatosx._routing.balance import Balancer, MemberStats, balancer
 from automatosx._routing.by_model import ModelRoutes
+from automatosx._routing.deadlines import Deadlines
 from automatosx._routing.guard import local_guard
 from automatosx._routing.hedge import Hedging
 from automatosx._routing.waitlog import WaitLog
@@ -203,6 +204,8 @@ class Plan:
     """The pre-request steps (``before.py``), asked in order between intake and the loop."""
     ending: set[asyncio.Task[None]] = field(default_factory=set)
     """Cancelled requests still being recorded (``aclose`` waits for them)."""
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    """Every attempt's deadline, under one loop timer (``deadlines.py``)."""
     by_model: ModelRoutes | None = None
     """Where a request that names only its model goes (None: a single group)."""
     pins: Pins | None = None

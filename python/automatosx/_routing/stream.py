@@ -155,7 +155,9 @@ async def stream_request(
 
     before = plan.before
     told = not before
-    timer = StreamTimer(idle)  # one timer: each attempt's first token, then idle gaps
+    timer = StreamTimer(
+        plan.deadlines, idle
+    )  # one timer: each attempt's first token, then idle gaps
     try:
         await run.start()
         if before:
