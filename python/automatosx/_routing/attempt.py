@@ -137,14 +137,13 @@ async def within(
     step: Awaitable[T],
     late: str,
     deadlines: Deadlines,
+    task: asyncio.Task[Any],
     timer: StreamTimer | None = None,
 ) -> T:
     """Await ``step``, or raise ProviderTimeoutError("<late> within <seconds>") after
     ``seconds``: a deadline of the router's ``deadlines`` cancels this task (no task per
     attempt). A stream's ``timer`` is left running when ``step`` succeeds (it goes on as the
     stream's idle watchdog)."""
-    task = current_task()
-    assert task is not None
     entry = None
     if timer is None:
         entry = deadlines.arm(task, seconds, None)
@@ -175,6 +174,7 @@ async def attempt(
     limit_s: Callable[[Deployment], float],
     late: str,
     timer: StreamTimer | None = None,
+    task: asyncio.Task[Any] | None = None,
 ) -> tuple[Deployment, T]:
     """Run attempts from the current candidate on until ``step`` succeeds; return the
     deployment that answered and what ``step`` returned. Raises the error the policy says
@@ -183,6 +183,9 @@ async def attempt(
     cands = run.cands
     hedging = run.plan.hedging
     deadlines = run.plan.deadlines
+    if task is None:
+        task = current_task()
+        assert task is not None
     while run.pos < len(cands):
         dep, model = cands[run.pos]
         if not await run.admit(dep, model, patience, side=False):
@@ -197,7 +200,7 @@ async def attempt(
                 dep, result = await race(run, hedging, dep, step, limit_s, late)
             else:
                 result = await within(
-                    dep, limit_s(dep), step(dep, run.sent), late, deadlines, timer
+                    dep, limit_s(dep), step(dep, run.sent), late, deadlines, task, timer
                 )
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
@@ -220,6 +223,7 @@ async def execute(
     run: Run,
     check: Check | None = None,
     accept: Callable[[ProviderResponse], ProviderResponse] | None = None,
+    task: asyncio.Task[Any] | None = None,
 ) -> ProviderResponse:
     """A non-streaming request, from its start to its recorded end. ``check`` may ask again
     (a re-ask); ``accept`` (the caller's ``response_model``) checks the reply, and may replace
@@ -236,9 +240,9 @@ async def execute(
             response = await run.answered_before(hit)
             return response if accept is None else accept(response)
         limit = _timeout if run.request.timeout_ms is None else _requested(run.request)
-        dep, response = await attempt(run, _execute, limit, "no reply")
+        dep, response = await attempt(run, _execute, limit, "no reply", None, task)
         while check is not None and not await check(run, dep, response):
-            dep, response = await attempt(run, _execute, limit, "no reply")
+            dep, response = await attempt(run, _execute, limit, "no reply", None, task)
         response = await run.replied(dep, response)
         if accept is not None:
             response = accept(response)

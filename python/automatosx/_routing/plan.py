@@ -89,6 +89,9 @@ class Deployment:
     """The models its config lists (routing by model name, see ``by_model``)."""
     waits: WaitLog = field(default_factory=WaitLog)
     """Its requests' waits at admission since the last INFO line (``waits.py``)."""
+    first_token_s: float = 0.0
+    """A stream's wait for its first event here: ``timeout_s``, capped by the router's
+    ``firstTokenTimeoutMs`` (set by ``Plan.build``)."""
 
 
 Candidate = tuple[Deployment, str]
@@ -245,6 +248,9 @@ class Plan:
             routes[target] = _route([primary, *fallback_entries])
         first_token = options.first_token_timeout_ms
         idle = options.stream_idle_timeout_ms
+        for dep in deployments.values():
+            limit = dep.timeout_s
+            dep.first_token_s = limit if first_token is None else min(limit, first_token / 1000)
         return cls(
             options=options,
             deployments=deployments,

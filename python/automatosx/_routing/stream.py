@@ -148,16 +148,11 @@ async def stream_request(
     info = run.info
     idle = plan.stream_idle_timeout_s
     first = plan.first_token_timeout_s
-
-    def first_limit(dep: Deployment) -> float:
-        limit = timeout_of(run.request, dep)  # the request's timeoutMs, else the deployment's
-        return limit if first is None else min(limit, first)
-
+    timeout_ms = run.request.timeout_ms
+    first_limit = _first_limit if timeout_ms is None else _requested(timeout_ms, first)
     before = plan.before
     told = not before
-    timer = StreamTimer(
-        plan.deadlines, idle
-    )  # one timer: each attempt's first token, then idle gaps
+    timer = StreamTimer(plan.deadlines, idle)  # each attempt's first token, then idle gaps
     try:
         await run.start()
         if before:
@@ -172,10 +167,12 @@ async def stream_request(
                 yield done
                 return
         while True:
-            dep, (events, item) = await attempt(run, _open, first_limit, "no first token", timer)
-            task = asyncio.current_task()
+            task = asyncio.current_task()  # the task that iterates (per attempt: it may change)
             assert task is not None
             loop = task.get_loop()
+            dep, (events, item) = await attempt(
+                run, _open, first_limit, "no first token", timer, task
+            )
             timer.streaming(task)
             dog = None if idle is None else timer
             pull = events.__anext__
@@ -244,6 +241,18 @@ async def stream_request(
         handle._ended = True
         if not told:
             tell_abandoned(before, run.request)
+
+
+def _first_limit(dep: Deployment) -> float:
+    return dep.first_token_s  # precomputed by the plan
+
+
+def _requested(timeout_ms: int, first: float | None) -> Callable[[Deployment], float]:
+    """The request's ``timeoutMs`` in place of each deployment's, still capped by
+    ``firstTokenTimeoutMs``."""
+    limit = timeout_ms / 1000
+    capped = limit if first is None else min(limit, first)
+    return lambda dep: capped
 
 
 def _replay(run: StreamRun, hit: Answer) -> Iterator[StreamChunk]:
