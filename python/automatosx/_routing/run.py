@@ -233,8 +233,9 @@ class Run:
         """The attempt answered (a reply; a stream's first chunk)."""
         if self.plan.observes_latency:
             self.plan.balancers[dep.group].observe(dep, (time.perf_counter_ns() - started) / 1e6)
-        if not self.stream:  # a stream stays in flight while it streams
-            self.done_inflight()
+        if not self.stream and (flying := self.inflight) is not None:  # done_inflight, inline
+            self.inflight = None  # (a stream stays in flight while it streams)
+            flying.stats.in_flight -= 1
 
     async def skipped(self, dep: Deployment, reason: ProviderError | CircuitOpenError) -> None:
         m = self.machine
