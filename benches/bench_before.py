@@ -1,6 +1,6 @@
 """The routed hot path against the code before a change, side by side in one run (issue 18 item 6).
 
-Run: ``python benches/bench_before.py [--before 7d292e6] [--rounds 20]`` (``make bench``
+Run: ``python benches/bench_before.py [--before 7d292e6] [--rounds 12]`` (``make bench``
 runs it; about 2-3 minutes once the old side is built, ~10 more the first time). The old side
 is the commit ``--before``: its tree is exported (``git archive``) into
 ``.bench-cache/<commit>/`` and built there with ``maturin build --release`` (its own
@@ -161,7 +161,7 @@ def _run_side(python: Path) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", default="7d292e6", help="the commit to compare against")
-    parser.add_argument("--rounds", type=int, default=20, help="child processes per side")
+    parser.add_argument("--rounds", type=int, default=12, help="child processes per side")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

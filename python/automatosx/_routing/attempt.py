@@ -60,6 +60,7 @@ class StreamTimer:
         "first",
         "handle",
         "idle",
+        "soon",
         "task",
         "waiting_since",
     )
@@ -73,12 +74,15 @@ class StreamTimer:
         self.entry: Entry | None = None
         self.handle: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[Any] | None = None
+        self.soon = False  # the first-token deadline is due within ``idle`` of any later time
 
     def start(self, task: asyncio.Task[Any], seconds: float) -> None:
         """An attempt starts in ``task``: its first event is due within ``seconds``."""
         if self.entry is not None or self.handle is not None:
             self.disarm()
         self.task, self.expired, self.first, self.waiting_since = task, False, True, None
+        idle = self.idle
+        self.soon = idle is not None and seconds <= idle
         self.entry = self.deadlines.arm(task, seconds, self)
 
     def streaming(self, task: asyncio.Task[Any]) -> None:
@@ -92,7 +96,7 @@ class StreamTimer:
         idle, entry = self.idle, self.entry
         if idle is None:
             self.disarm()
-        elif entry is None or entry[0] > task.get_loop().time() + idle:
+        elif entry is None or (not self.soon and entry[0] > task.get_loop().time() + idle):
             self.disarm()
             self.entry = self.deadlines.arm(task, idle, self)
 

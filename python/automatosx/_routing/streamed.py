@@ -16,8 +16,10 @@ from automatosx._routing.run import Run
 from automatosx.schemas import ProviderResponse, StreamChunk, ToolCall
 
 if TYPE_CHECKING:
-    from automatosx._routing.plan import Deployment
+    from automatosx._routing.plan import Candidate, Deployment, Plan
+    from automatosx.observe import RequestInfo
     from automatosx.providers.base import StreamEnd
+    from automatosx.schemas import ProviderRequest
 
 __all__ = ["StreamRun"]
 
@@ -41,8 +43,16 @@ class StreamRun(Run):
 
     __slots__ = ("source", "template")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        plan: Plan,
+        request: ProviderRequest,
+        cands: tuple[Candidate, ...],
+        labels: list[str],
+        stream: bool,
+        info: RequestInfo | None,
+    ) -> None:
+        Run.__init__(self, plan, request, cands, labels, stream, info)  # no *args repacking
         self.source: Source = _NO_SOURCE
         self.template = _BASE  # the current attempt's chunk fields (deliver copies them)
 
@@ -54,7 +64,10 @@ class StreamRun(Run):
 
     def begin(self, dep: Deployment) -> int:
         started = super().begin(dep)
-        self._from((dep.name, self.model, self.n))
+        source = self.source = (dep.name, self.model, self.n)
+        template = self.template = _BASE.copy()
+        template["request_id"] = self.request.request_id
+        template["deployment"], template["model"], template["attempt"] = source
         return started
 
     async def hedge_won(self, first: Deployment, error: BaseException | None) -> None:
@@ -117,7 +130,7 @@ class StreamRun(Run):
         ctx = m.context
         model = end.model or ctx.model
         prices = self.plan.prices
-        response = ProviderResponse._trusted(
+        response = ProviderResponse._trusted(  # every field, in order: _trusted's fast path
             request_id=self.request.request_id,
             provider=dep.name,
             model=model,
@@ -125,10 +138,13 @@ class StreamRun(Run):
             tokens=usage,
             finish_reason=end.finish_reason,
             duration=duration,
-            tool_calls=list(end.tool_calls) if end.tool_calls else [],
             cost=None if prices is None else prices.cost(dep.name, model, usage),
             metadata=None,
             created_at=now_ms(),
+            tool_calls=list(end.tool_calls) if end.tool_calls else [],
+            parsed=None,
+            cached=False,
+            saved_cost=None,
         )
         self.succeeded(dep, response)
         if self.info is not None:
