@@ -219,7 +219,12 @@ async def stream_request(
                 err = exc
             else:
                 _disarm(dog)
-                await _aclose(events)  # past its StreamEnd: let the adapter clean up now
+                close = getattr(events, "aclose", None)  # _aclose, inline (a coroutine less):
+                if close is not None:  # past its StreamEnd, let the adapter clean up now
+                    try:
+                        await close()
+                    except Exception:  # closing a broken stream must not hide the reply
+                        log.debug("closing a provider stream failed", exc_info=True)
                 assert isinstance(item, StreamEnd)
                 handle.response = response = await run.streamed(dep, item)
                 if before:
