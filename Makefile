@@ -100,6 +100,7 @@ bench: build-prod servers ## the benchmarks (release build); ends with PASS/MISS
 	python benches/failover_scenarios.py
 	python benches/bench_store_postgres.py --runs 3
 	python benches/bench_features.py
+	python benches/bench_before.py
 
 demo: build-runtime ## the offline demo: emulator + SQLite, nothing to configure (runtime deps only)
 	python -m automatosx.cli demo

@@ -100,7 +100,10 @@ class Rates:
     def cost(self, usage: TokenUsage) -> float:
         """USD for ``usage`` at these rates (cache reads/writes at their own rates)."""
         n_in = usage.input_tokens
-        rate_in, rate_out = self.for_prompt(n_in)
+        if self.input_tiers or self.output_tiers:
+            rate_in, rate_out = self.for_prompt(n_in)
+        else:  # flat rates: for_prompt's answer, without the call
+            rate_in, rate_out = self.input, self.output
         cached = usage.cached_input_tokens
         writes = usage.cache_write_tokens
         if not cached and not writes:  # the common case: two multiplications
@@ -240,7 +243,9 @@ class PriceBook:
 
     def cost(self, provider: str, model: str, usage: TokenUsage) -> float | None:
         """USD for ``usage`` on this model, or None if its price is unknown."""
-        rates = self.rates(provider, model)
+        rates: Rates | None = self._rates.get((provider, model), _NOT_LOOKED_UP)  # inlined
+        if rates is _NOT_LOOKED_UP:
+            rates = self._resolve(provider, model)
         if rates is None:
             return None
         return rates.cost(usage)

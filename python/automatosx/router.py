@@ -279,6 +279,7 @@ class Router:
         if self._lifecycle is _Lifecycle.CLOSED:
             return
         self._lifecycle = _Lifecycle.CLOSED
+        self._intake = None
         try:
             await self._finish_live()
             await self._close_providers()
@@ -318,8 +319,8 @@ class Router:
                 await dep.provider.aclose()
 
     def _ensure_open(self) -> Intake:
-        intake = self._intake
-        if self._lifecycle is not _Lifecycle.OPENED or intake is None:
+        intake = self._intake  # set once open, None again once closed
+        if intake is None:
             raise ConfigurationError(
                 f"router is {self._lifecycle.value}: use 'async with Router(...) as router:' "
                 "(or await router.open()) before sending requests"
@@ -416,12 +417,11 @@ class Router:
             retries = self.options.max_validation_retries if retries is None else retries
             return await execute_parsed(intake, request, response_model, retries, self._tasks)
         run = await intake.open(request, False)
-        task = asyncio.current_task()
-        tasks = self._tasks
+        task, tasks = asyncio.current_task(), self._tasks
         if task is not None:
             tasks.add(task)
         try:
-            return await execute(run)
+            return await execute(run, None, None, task)
         finally:
             tasks.discard(task)
 

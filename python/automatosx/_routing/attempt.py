@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from automatosx._routing.before import answer_before, tell_abandoned, tell_after
+from automatosx._routing.deadlines import EXPIRED, FIRED, Deadlines, Entry
 from automatosx._routing.hedge import race
 from automatosx._routing.limits import timeout_of
 from automatosx._routing.policy import as_provider_error
@@ -28,16 +29,101 @@ if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment
     from automatosx.schemas import ProviderRequest, ProviderResponse
 
-__all__ = ["EXPIRED", "Check", "attempt", "execute", "our_cancel", "record_cancel"]
+__all__ = [
+    "EXPIRED",
+    "Check",
+    "StreamTimer",
+    "attempt",
+    "execute",
+    "our_cancel",
+    "record_cancel",
+]
 
 T = TypeVar("T")
-EXPIRED = "automatosx: attempt deadline"
+current_task = asyncio.current_task
 _PY311 = sys.version_info >= (3, 11)
 
 
-def _expire(task: asyncio.Task[Any], fired: list[bool]) -> None:
-    fired.append(True)
-    task.cancel(EXPIRED)
+class StreamTimer:
+    """A stream's one deadline, for all its attempts: an attempt's first-token deadline
+    (``start``), then, once its first event arrived (``streaming``), the same deadline as the
+    idle watchdog, re-armed lazily (no per-chunk timer). As the watchdog it cancels the task
+    only while the stream waits on the provider (``waiting_since`` set), never while the
+    caller is busy with a chunk. ``expired``: the last cancel was this timer's. A deadline
+    is an entry of the router's :class:`Deadlines`; once a stream outlives its first idle
+    period, a loop timer of its own."""
+
+    __slots__ = (
+        "deadlines",
+        "entry",
+        "expired",
+        "first",
+        "handle",
+        "idle",
+        "soon",
+        "task",
+        "waiting_since",
+    )
+
+    def __init__(self, deadlines: Deadlines, idle: float | None) -> None:
+        self.deadlines = deadlines
+        self.idle = idle
+        self.expired = False
+        self.first = False
+        self.waiting_since: float | None = None
+        self.entry: Entry | None = None
+        self.handle: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.soon = False  # the first-token deadline is due within ``idle`` of any later time
+
+    def start(self, task: asyncio.Task[Any], seconds: float) -> None:
+        """An attempt starts in ``task``: its first event is due within ``seconds``."""
+        if self.entry is not None or self.handle is not None:
+            self.disarm()
+        self.task, self.expired, self.first, self.waiting_since = task, False, True, None
+        idle = self.idle
+        self.soon = idle is not None and seconds <= idle
+        self.entry = self.deadlines.arm(task, seconds, self)
+
+    def streaming(self, task: asyncio.Task[Any]) -> None:
+        """The attempt's first event arrived: the deadline now watches the gaps between
+        events (kept as it is when it is due soon enough: ``check`` re-arms it)."""
+        self.first = self.expired = False
+        self.waiting_since = None
+        if self.task is not task:  # a hedged first attempt had deadlines of its own
+            self.disarm()
+            self.task = task
+        idle, entry = self.idle, self.entry
+        if idle is None:
+            self.disarm()
+        elif entry is None or (not self.soon and entry[0] > task.get_loop().time() + idle):
+            self.disarm()
+            self.entry = self.deadlines.arm(task, idle, self)
+
+    def check(self) -> None:
+        """Due: expire the attempt, or (the caller was busy, or the last gap is shorter
+        than ``idle``) watch again from the last wait."""
+        task = self.task
+        assert task is not None
+        self.entry = self.handle = None
+        loop = task.get_loop()
+        since = self.waiting_since
+        now = loop.time()
+        idle = self.idle
+        if self.first or idle is None or (since is not None and now - since >= idle):
+            self.expired = True  # no first event in time, or a gap too long
+            task.cancel(EXPIRED)
+            return
+        self.handle = loop.call_at((since if since is not None else now) + idle, self.check)
+
+    def disarm(self) -> None:
+        entry, handle = self.entry, self.handle
+        if entry is not None:
+            self.deadlines.disarm(entry)
+            self.entry = None
+        if handle is not None:
+            handle.cancel()
+            self.handle = None
 
 
 def our_cancel(task: asyncio.Task[Any], exc: asyncio.CancelledError) -> bool:
@@ -49,22 +135,41 @@ def our_cancel(task: asyncio.Task[Any], exc: asyncio.CancelledError) -> bool:
     return exc.args == (EXPIRED,)
 
 
-async def within(dep: Deployment, seconds: float, step: Awaitable[T], late: str) -> T:
+async def within(
+    dep: Deployment,
+    seconds: float,
+    step: Awaitable[T],
+    late: str,
+    deadlines: Deadlines,
+    task: asyncio.Task[Any],
+    timer: StreamTimer | None = None,
+) -> T:
     """Await ``step``, or raise ProviderTimeoutError("<late> within <seconds>") after
-    ``seconds``: one loop timer that cancels this task, not a task per attempt."""
-    task = asyncio.current_task()
-    assert task is not None
-    loop = task.get_loop()
-    fired: list[bool] = []
-    handle = loop.call_at(loop.time() + seconds, _expire, task, fired)
+    ``seconds``: a deadline of the router's ``deadlines`` cancels this task (no task per
+    attempt). A stream's ``timer`` is left running when ``step`` succeeds (it goes on as the
+    stream's idle watchdog)."""
+    entry = None
+    if timer is None:
+        entry = deadlines.arm(task, seconds, None)
+    else:
+        timer.start(task, seconds)
     try:
-        return await step
-    except asyncio.CancelledError as exc:
-        if fired and our_cancel(task, exc):  # our timer, and no other cancel came with it
+        result = await step
+    except BaseException as exc:
+        if entry is not None:
+            deadlines.disarm(entry)
+            fired = entry[FIRED]
+        else:
+            assert timer is not None
+            timer.disarm()
+            fired = timer.expired
+        if fired and isinstance(exc, asyncio.CancelledError) and our_cancel(task, exc):
+            # our deadline, and no other cancel came with it
             raise ProviderTimeoutError(f"{late} within {seconds:g}s", provider=dep.name) from None
         raise
-    finally:
-        handle.cancel()
+    if entry is not None:
+        deadlines.disarm(entry)
+    return result
 
 
 async def attempt(
@@ -72,6 +177,8 @@ async def attempt(
     step: Callable[[Deployment, ProviderRequest], Awaitable[T]],
     limit_s: Callable[[Deployment], float],
     late: str,
+    timer: StreamTimer | None = None,
+    task: asyncio.Task[Any] | None = None,
 ) -> tuple[Deployment, T]:
     """Run attempts from the current candidate on until ``step`` succeeds; return the
     deployment that answered and what ``step`` returned. Raises the error the policy says
@@ -79,6 +186,10 @@ async def attempt(
     patience = run.plan.options.max_retry_wait_ms
     cands = run.cands
     hedging = run.plan.hedging
+    deadlines = run.plan.deadlines
+    if task is None:
+        task = current_task()
+        assert task is not None
     while run.pos < len(cands):
         dep, model = cands[run.pos]
         if not await run.admit(dep, model, patience, side=False):
@@ -92,7 +203,9 @@ async def attempt(
             if hedging is not None and run.n == 1 and run.pos + 1 < len(cands):
                 dep, result = await race(run, hedging, dep, step, limit_s, late)
             else:
-                result = await within(dep, limit_s(dep), step(dep, run.sent), late)
+                result = await within(
+                    dep, limit_s(dep), step(dep, run.sent), late, deadlines, task, timer
+                )
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # mapped: adapters raise ProviderError
@@ -114,6 +227,7 @@ async def execute(
     run: Run,
     check: Check | None = None,
     accept: Callable[[ProviderResponse], ProviderResponse] | None = None,
+    task: asyncio.Task[Any] | None = None,
 ) -> ProviderResponse:
     """A non-streaming request, from its start to its recorded end. ``check`` may ask again
     (a re-ask); ``accept`` (the caller's ``response_model``) checks the reply, and may replace
@@ -130,9 +244,9 @@ async def execute(
             response = await run.answered_before(hit)
             return response if accept is None else accept(response)
         limit = _timeout if run.request.timeout_ms is None else _requested(run.request)
-        dep, response = await attempt(run, _execute, limit, "no reply")
+        dep, response = await attempt(run, _execute, limit, "no reply", None, task)
         while check is not None and not await check(run, dep, response):
-            dep, response = await attempt(run, _execute, limit, "no reply")
+            dep, response = await attempt(run, _execute, limit, "no reply", None, task)
         response = await run.replied(dep, response)
         if accept is not None:
             response = accept(response)

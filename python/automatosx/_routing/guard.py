@@ -42,7 +42,7 @@ class LocalGuard:
                 until = self.cooled_until_ms
                 wait = until - monotonic_ms() if until else 0
                 if wait <= 0 and limiter is not None:
-                    wait = limiter.try_acquire(tokens=tokens())
+                    wait = limiter.try_acquire(tokens())  # positional: no keyword parsing
                 if wait <= 0:
                     break
                 if wait > patience_ms:

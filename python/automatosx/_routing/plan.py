@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from automatosx._core import Backoff, CircuitBreaker
 from automatosx._routing.balance import Balancer, MemberStats, WeightedBalancer, balancer
 from automatosx._routing.by_model import ModelRoutes
+from automatosx._routing.deadlines import Deadlines
 from automatosx._routing.guard import local_guard
 from automatosx._routing.hedge import Hedging
 from automatosx._routing.waitlog import WaitLog
@@ -88,6 +89,9 @@ class Deployment:
     """The models its config lists (routing by model name, see ``by_model``)."""
     waits: WaitLog = field(default_factory=WaitLog)
     """Its requests' waits at admission since the last INFO line (``waits.py``)."""
+    first_token_s: float = 0.0
+    """A stream's wait for its first event here: ``timeout_s``, capped by the router's
+    ``firstTokenTimeoutMs`` (set by ``Plan.build``)."""
 
 
 Candidate = tuple[Deployment, str]
@@ -204,6 +208,8 @@ class Plan:
     """The pre-request steps (``before.py``), asked in order between intake and the loop."""
     ending: set[asyncio.Task[None]] = field(default_factory=set)
     """Cancelled requests still being recorded (``aclose`` waits for them)."""
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    """Every attempt's deadline, under one loop timer (``deadlines.py``)."""
     by_model: ModelRoutes | None = None
     """Where a request that names only its model goes (None: a single group)."""
     pins: Pins | None = None
@@ -246,6 +252,9 @@ class Plan:
             routes[target] = _route([primary, *fallback_entries])
         first_token = options.first_token_timeout_ms
         idle = options.stream_idle_timeout_ms
+        for dep in deployments.values():
+            limit = dep.timeout_s
+            dep.first_token_s = limit if first_token is None else min(limit, first_token / 1000)
         return cls(
             options=options,
             deployments=deployments,

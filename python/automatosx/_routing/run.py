@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
-from automatosx._routing.admission import NO_ADMISSIONS, Admissions, admit
+from automatosx._routing.admission import NO_ADMISSIONS, Admissions, Held, admit
 from automatosx._routing.estimate import delivered_tokens, token_estimate
 from automatosx._routing.limits import retries_of, timeout_of
 from automatosx._routing.policy import (
@@ -42,6 +42,8 @@ log = logging.getLogger("automatosx")
 
 _VALIDATION_PASSED = Event.validation_passed()
 _SEND_REQUEST = Event.send_request()
+_INITIATE = Event.initiate_request  # the per-request events, called with positional arguments
+_RECEIVE = Event.receive_response
 _CANCELLED = Event.request_failed(
     error="cancelled by the caller", code="CANCELLED", retryable=False
 )
@@ -90,8 +92,9 @@ class Run:
         self.stream = stream  # which call this is; the adapters ignore ``request.stream``
         self.request = request
         self.sent = request  # the request as sent to the current candidate
+        mine = request.max_retries  # positional: PyO3 parses keywords at ~0.25 us a call
         self.machine = ProviderStateMachine(
-            request.request_id, max_retries=retries_of(request, first), fallback_providers=labels
+            request.request_id, first.max_retries if mine is None else mine, labels
         )
         self.info = info
         self.attempts: list[Attempt] = []
@@ -111,19 +114,10 @@ class Run:
     # -- the request's start and end -----------------------------------------------------------
 
     async def start(self) -> None:
-        req = self.request
-        m = self.machine
+        req, m, first = self.request, self.machine, self.cands[0][0].name
         assert req.model is not None  # the intake set it
-        m.transition(
-            Event.initiate_request(
-                provider=self.cands[0][0].name,
-                model=req.model,
-                message_count=len(req.messages),
-                max_tokens=req.max_tokens,
-                temperature=req.temperature,
-                stream=self.stream,
-            )
-        )
+        n, tokens, temperature = len(req.messages), req.max_tokens, req.temperature
+        m.transition(_INITIATE(first, req.model, n, tokens, temperature, self.stream))
         m.transition(_VALIDATION_PASSED)
         if self.info is not None:
             for obs in self.plan.observers.request_started:
@@ -151,7 +145,13 @@ class Run:
         (the main attempt's skip is recorded). An attempt guard's rejection ends the request
         at once: recorded failed with the guard's error, which is raised."""
         began, n = time.perf_counter_ns(), self.n + 1
-        answer, held = await admit(dep, model, self.request, n, self.token_estimate, patience_ms)
+        held: Held | None = None
+        if dep.extra_guards:
+            answer, held = await admit(
+                dep, model, self.request, n, self.token_estimate, patience_ms
+            )
+        else:  # the deployment's own guard alone: asked directly (one coroutine less)
+            answer = await dep.guard.admit(self.token_estimate, patience_ms)
         if time.perf_counter_ns() - began >= WAITED_NS:  # a wait: told (waits.py)
             await waited(self.plan, self.info, dep, model, self.request, n, began, answer is None)
         if answer is None:
@@ -220,8 +220,7 @@ class Run:
         return dep
 
     def token_estimate(self) -> int:
-        """Tokens to reserve before the call (prompt chars / 4 + max_tokens), computed the
-        first time a guard asks; the guard settles it with the real usage."""
+        """Tokens to reserve (prompt chars / 4 + max_tokens), computed once, when asked."""
         if not self.estimate:
             self.estimate = token_estimate(self.request)
         return self.estimate
@@ -232,10 +231,12 @@ class Run:
     def answered(self, dep: Deployment, started: int) -> None:
         """The attempt answered (a reply; a stream's first chunk)."""
         if self.plan.observes_latency:  # a latency balancer; sticky routing's pins
-            ms = (time.perf_counter_ns() - started) / 1e6
-            self.plan.balancers[dep.group].observe(dep, ms, self.request)
-        if not self.stream:  # a stream stays in flight while it streams
-            self.done_inflight()
+            self.plan.balancers[dep.group].observe(
+                dep, (time.perf_counter_ns() - started) / 1e6, self.request
+            )
+        if not self.stream and (flying := self.inflight) is not None:  # done_inflight, inline
+            self.inflight = None  # (a stream stays in flight while it streams)
+            flying.stats.in_flight -= 1
 
     async def skipped(self, dep: Deployment, reason: ProviderError | CircuitOpenError) -> None:
         m = self.machine
@@ -246,8 +247,7 @@ class Run:
             await notify.candidate_skipped(self.plan, self.info, dep, m.context.model, reason)
 
     def advance(self) -> bool:
-        """Move to the next candidate (``fallback_to_provider``); False when none is left or
-        the machine refuses."""
+        """Next candidate (``fallback_to_provider``); False: none left, or the machine refuses."""
         self.pos += 1
         if self.pos >= len(self.cands):
             return False
@@ -354,12 +354,12 @@ class Run:
     def completion(self, response: ProviderResponse) -> Event:
         """The machine's event for the request's reply (a stream's is ``stream_complete``)."""
         usage = response.tokens
-        return Event.receive_response(
-            content=response.content,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            total_tokens=usage.total_tokens,
-            duration_ms=response.duration,
+        return _RECEIVE(
+            response.content,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.total_tokens,
+            response.duration,
         )
 
     async def answered_before(self, answer: Answer) -> ProviderResponse:

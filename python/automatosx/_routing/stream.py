@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from automatosx._routing.attempt import EXPIRED, attempt, our_cancel, record_cancel
+from automatosx._routing.attempt import StreamTimer, attempt, our_cancel, record_cancel
 from automatosx._routing.before import Answer, answer_before, tell_abandoned, tell_after
 from automatosx._routing.limits import timeout_of
 from automatosx._routing.plan import Deployment
@@ -129,39 +129,6 @@ async def _open(dep: Deployment, request: _Req) -> tuple[AsyncIterator[StreamEve
         raise
 
 
-class _Watchdog:
-    """A stream's idle timer: one per stream, re-armed lazily (no per-chunk timer). It
-    cancels the task only while the stream waits on the provider (``waiting_since`` set),
-    never while the caller is busy with a chunk."""
-
-    __slots__ = ("expired", "handle", "idle", "task", "waiting_since")
-
-    def __init__(self, task: asyncio.Task[Any], idle: float) -> None:
-        self.task = task
-        self.idle = idle
-        self.expired = False
-        self.waiting_since: float | None = None
-        loop = task.get_loop()
-        self.handle: asyncio.TimerHandle | None = loop.call_at(loop.time() + idle, self.check)
-
-    def check(self) -> None:
-        loop = self.task.get_loop()
-        since = self.waiting_since
-        now = loop.time()
-        if since is not None and now - since >= self.idle:
-            self.expired = True
-            self.task.cancel(EXPIRED)
-            return
-        base = since if since is not None else now
-        self.handle = loop.call_at(base + self.idle, self.check)
-
-    def disarm(self) -> None:
-        handle = self.handle
-        if handle is not None:
-            handle.cancel()
-            self.handle = None
-
-
 async def stream_request(
     opener: Opener, raw: ProviderRequest | Any, handle: Stream
 ) -> AsyncGenerator[StreamChunk, None]:
@@ -181,13 +148,11 @@ async def stream_request(
     info = run.info
     idle = plan.stream_idle_timeout_s
     first = plan.first_token_timeout_s
-
-    def first_limit(dep: Deployment) -> float:
-        limit = timeout_of(run.request, dep)  # the request's timeoutMs, else the deployment's
-        return limit if first is None else min(limit, first)
-
+    timeout_ms = run.request.timeout_ms
+    first_limit = _first_limit if timeout_ms is None else _requested(timeout_ms, first)
     before = plan.before
     told = not before
+    timer = StreamTimer(plan.deadlines, idle)  # each attempt's first token, then idle gaps
     try:
         await run.start()
         if before:
@@ -202,11 +167,14 @@ async def stream_request(
                 yield done
                 return
         while True:
-            dep, (events, item) = await attempt(run, _open, first_limit, "no first token")
-            task = asyncio.current_task()
+            task = asyncio.current_task()  # the task that iterates (per attempt: it may change)
             assert task is not None
             loop = task.get_loop()
-            dog = None if idle is None else _Watchdog(task, idle)
+            dep, (events, item) = await attempt(
+                run, _open, first_limit, "no first token", timer, task
+            )
+            timer.streaming(task)
+            dog = None if idle is None else timer
             pull = events.__anext__
             try:
                 while True:
@@ -251,7 +219,12 @@ async def stream_request(
                 err = exc
             else:
                 _disarm(dog)
-                await _aclose(events)  # past its StreamEnd: let the adapter clean up now
+                close = getattr(events, "aclose", None)  # _aclose, inline (a coroutine less):
+                if close is not None:  # past its StreamEnd, let the adapter clean up now
+                    try:
+                        await close()
+                    except Exception:  # closing a broken stream must not hide the reply
+                        log.debug("closing a provider stream failed", exc_info=True)
                 assert isinstance(item, StreamEnd)
                 handle.response = response = await run.streamed(dep, item)
                 if before:
@@ -269,9 +242,22 @@ async def stream_request(
             await record_cancel(run)
         raise
     finally:
+        timer.disarm()
         handle._ended = True
         if not told:
             tell_abandoned(before, run.request)
+
+
+def _first_limit(dep: Deployment) -> float:
+    return dep.first_token_s  # precomputed by the plan
+
+
+def _requested(timeout_ms: int, first: float | None) -> Callable[[Deployment], float]:
+    """The request's ``timeoutMs`` in place of each deployment's, still capped by
+    ``firstTokenTimeoutMs``."""
+    limit = timeout_ms / 1000
+    capped = limit if first is None else min(limit, first)
+    return lambda dep: capped
 
 
 def _replay(run: StreamRun, hit: Answer) -> Iterator[StreamChunk]:
@@ -296,7 +282,7 @@ async def _restarted(run: StreamRun, observers: tuple[Any, ...]) -> None:
             await obs.stream_restarted(run.info, attempt_info)
 
 
-def _disarm(dog: _Watchdog | None) -> None:
+def _disarm(dog: StreamTimer | None) -> None:
     if dog is not None:
         dog.disarm()
 
