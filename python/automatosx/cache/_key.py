@@ -36,6 +36,12 @@ that happens to equal a tenant's name is still not that tenant's default scope).
 
 A text-only request (the common case) is written by :func:`_fast_form` without building the
 object; a test holds it equal to the general path.
+
+The memory cache does not hash: :func:`memory_key` is a tuple of the same fields (the route,
+model, scope, sampling fields, then each message's role and text) for a text-only request,
+and the SHA-256 key for any other, so two requests share a memory entry exactly when their
+canonical forms are equal (a zero float is written as its ``repr`` in the tuple, so ``-0.0``
+and ``0.0`` stay apart as they do in the text). A test holds the two equivalent.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from automatosx.schemas import (
     ProviderRequest,
 )
 
-__all__ = ["KEY_VERSION", "cache_key", "canonical_form", "namespace_of"]
+__all__ = ["KEY_VERSION", "MemoryKey", "cache_key", "canonical_form", "memory_key", "namespace_of"]
 
 KEY_VERSION = 1
 _sha256 = hashlib.sha256
@@ -78,6 +84,59 @@ def cache_key(request: ProviderRequest, route: str, model: str | None) -> str:
     if text is None:
         text = canonical_form(request, route, model)
     return _sha256(text.encode("ascii")).hexdigest()
+
+
+MemoryKey = tuple[object, ...] | str
+"""The memory cache's key: a tuple (a text-only request) or the SHA-256 hex key."""
+
+
+def memory_key(request: ProviderRequest, route: str, model: str | None) -> MemoryKey:
+    """The key the memory cache keeps ``request``'s reply under (see the module's docstring):
+    equal for two requests exactly when their canonical forms are equal."""
+    d = request.__dict__
+    if (
+        d["tools"] is not None
+        or d["tool_choice"] is not None
+        or d["response_format"] is not None
+        or d["reasoning"] is not None
+        or d["provider_options"] is not None
+    ):
+        return cache_key(request, route, model)
+    opts = d["cache"]
+    namespace = None if opts is None else opts.namespace
+    stop = d["stop_sequences"]
+    temperature = d["temperature"]
+    top_p = d["top_p"]
+    presence = d["presence_penalty"]
+    frequency = d["frequency_penalty"]
+    key: list[object] = [
+        route,
+        model,
+        namespace,
+        d["tenant"] if namespace is None else None,
+        d["max_tokens"],
+        temperature if temperature else repr(float(temperature)),
+        top_p if top_p or top_p is None else repr(float(top_p)),
+        None if stop is None else tuple(stop),
+        d["parallel_tool_calls"],
+        d["seed"],
+        presence if presence or presence is None else repr(float(presence)),
+        frequency if frequency or frequency is None else repr(float(frequency)),
+    ]
+    append = key.append
+    for m in d["messages"]:
+        md = m.__dict__
+        content = md["content"]
+        if (
+            type(content) is not str
+            or md["name"] is not None
+            or md["tool_calls"] is not None
+            or md["tool_call_id"] is not None
+        ):
+            return cache_key(request, route, model)
+        append(md["role"])
+        append(content)
+    return tuple(key)
 
 
 def canonical_form(request: ProviderRequest, route: str, model: str | None) -> str:
