@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from automatosx.cache._entry import Cache, CacheDataError, CachedReply, ReplyChunk
-from automatosx.cache._key import MemoryKey, cache_key, memory_key
+from automatosx.cache._key import MemoryKey, cache_key, memory_key_hash
 from automatosx.cache._memory import MemoryCache
 from automatosx.errors import ConfigurationError, redact
 from automatosx.schemas import CacheOptions, ProviderRequest, ProviderResponse
@@ -50,11 +50,13 @@ class Lookup:
 
     __slots__ = ("flight", "h", "key", "leads", "reads", "ttl_s", "writes")
 
-    def __init__(self, key: MemoryKey, ttl_s: float, reads: bool, writes: bool) -> None:
+    def __init__(
+        self, key: MemoryKey, ttl_s: float, reads: bool, writes: bool, h: int | None = None
+    ) -> None:
         self.key = key
         """The backend's key: :func:`~automatosx.cache._key.cache_key` (the hex SHA-256), or
         for the memory cache :func:`~automatosx.cache._key.memory_key`."""
-        self.h = hash(key)
+        self.h = hash(key) if h is None else h
         """``hash(key)``, computed once: the flights and the memory cache are keyed by it
         (and compare the key itself on a match)."""
         self.ttl_s = ttl_s
@@ -75,7 +77,7 @@ class ResponseCache:
         self.default_ttl_s = opts.default_ttl_s
         self.by_default = opts.cache_by_default
         self._memory = backend if isinstance(backend, MemoryCache) else None
-        self._key = cache_key if self._memory is None else memory_key
+        self._key = _sha_key_hash if self._memory is None else memory_key_hash
         self._flights: dict[int, Lookup] = {}  # hash(key) -> the request leading its flight
         self._writes: set[asyncio.Task[None]] = set()
         self._unwritten: dict[str, CachedReply] = {}  # key -> a reply its write has not stored
@@ -115,12 +117,14 @@ class ResponseCache:
         if opts is None:
             if not self.by_default:
                 return None
-            return Lookup(self._key(request, route, model), self.default_ttl_s, True, True)
+            key, h = self._key(request, route, model)
+            return Lookup(key, self.default_ttl_s, True, True, h)
         mode = opts.mode
         if mode == "off":
             return None
         ttl = self.default_ttl_s if opts.ttl_s is None else opts.ttl_s
-        return Lookup(self._key(request, route, model), ttl, mode != "write", mode != "read")
+        key, h = self._key(request, route, model)
+        return Lookup(key, ttl, mode != "write", mode != "read", h)
 
     def fetch_now(self, lookup: Lookup) -> CachedReply | object | None:
         """:meth:`fetch` without awaiting, for the memory cache: a hit, None (a miss), or
@@ -205,8 +209,12 @@ class ResponseCache:
         """The provider's complete reply to a request that missed: store it (when the request
         writes and the reply is storable) and hand it to the flight's waiters."""
         reply = None
-        if lookup.writes and response.finish_reason != "content_filter" and not response.cached:
-            reply = CachedReply.of(response, chunks)
+        d = response.__dict__
+        if lookup.writes and d["finish_reason"] != "content_filter" and not d["cached"]:
+            if d["tool_calls"] or d["metadata"] is not None:
+                reply = CachedReply.of(response, chunks)  # copies them first
+            else:
+                reply = CachedReply(response, chunks)
             memory = self._memory
             if memory is not None:
                 memory.keep(lookup.key, reply, reply.size, lookup.ttl_s, lookup.h)
@@ -279,6 +287,11 @@ class ResponseCache:
             more,
             redact(f"{type(exc).__name__}: {exc}"),
         )
+
+
+def _sha_key_hash(request: ProviderRequest, route: str, model: str | None) -> tuple[str, int]:
+    key = cache_key(request, route, model)
+    return key, hash(key)
 
 
 def open_cache(spec: object, options: CacheOptions | None = None) -> ResponseCache:

@@ -52,30 +52,30 @@ class CacheStep:
         """:meth:`lookup` without a coroutine when the backend answers at once (the memory
         cache): an answer, None, or an awaitable of either."""
         started = _clock()
-        provider = request.provider or ""
+        d = request.__dict__
+        provider = d["provider"] or ""
         cache = self.cache
-        lookup = cache.begin(request, self._groups.get(provider, provider), request.model)
+        lookup = cache.begin(request, self._groups.get(provider, provider), d["model"])
         if lookup is None:
             return None
         reply = cache.fetch_now(lookup)  # the memory cache answers without a coroutine
         if reply is WAIT:
             return self._fetch(request, stream, lookup, started)
-        return self._answer(request, stream, lookup, reply, started)  # type: ignore[arg-type]
+        count = self.count
+        if count is not None:
+            count(reply is not None)
+        if reply is None:
+            if lookup.writes:
+                self._leading[d["request_id"]] = lookup
+            return None
+        assert isinstance(reply, CachedReply)
+        response = reply.served(d["request_id"], (_clock() - started) // 1_000_000)
+        return Answer(response, reply.items() if stream else None, "cache")
 
     async def _fetch(
         self, request: ProviderRequest, stream: bool, lookup: Lookup, started: int
     ) -> Answer | None:
         reply = await self.cache.fetch(lookup)
-        return self._answer(request, stream, lookup, reply, started)
-
-    def _answer(
-        self,
-        request: ProviderRequest,
-        stream: bool,
-        lookup: Lookup,
-        reply: CachedReply | None,
-        started: int,
-    ) -> Answer | None:
         count = self.count
         if count is not None:
             count(reply is not None)
