@@ -93,13 +93,29 @@ class CachedReply:
 
     def served(self, request_id: str, duration_ms: int) -> ProviderResponse:
         """The reply as a hit returns it: ``cached``, ``cost`` 0, ``savedCost`` what the
-        stored reply cost, the new request's id."""
+        stored reply cost, the new request's id. (:meth:`_fill` inlined: a hit's path.)"""
         data = self._data.copy()
         data["request_id"] = request_id
         data["duration"] = duration_ms
         data["cost"] = 0.0
         data["created_at"] = now_ms()
-        return self._fill(data)
+        tokens = _new(TokenUsage)
+        _setattr(tokens, "__dict__", self._tokens.copy())
+        _setattr(tokens, "__pydantic_fields_set__", _TOKEN_FIELDS)
+        _setattr(tokens, "__pydantic_extra__", None)
+        _setattr(tokens, "__pydantic_private__", None)
+        data["tokens"] = tokens
+        calls = self._calls
+        data["tool_calls"] = [c.model_copy(deep=True) for c in calls] if calls else []
+        metadata = data["metadata"]
+        if metadata is not None:
+            data["metadata"] = copy.deepcopy(metadata)
+        response = _new(ProviderResponse)
+        _setattr(response, "__dict__", data)
+        _setattr(response, "__pydantic_fields_set__", _RESPONSE_FIELDS)
+        _setattr(response, "__pydantic_extra__", None)
+        _setattr(response, "__pydantic_private__", None)
+        return response
 
     @property
     def response(self) -> ProviderResponse:
@@ -197,6 +213,8 @@ _TOKEN_FIELDS = set(_fields_of(TokenUsage))
 # Shared by every served reply (each has every field set): pydantic only adds to a model's
 # fields-set on assignment, and every name is in it already.
 _NO_ID = "00000000-0000-4000-8000-000000000000"
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _chunks(raw: Any) -> list[ReplyChunk] | None:
