@@ -1,24 +1,26 @@
 """The response cache's cost on ``execute`` (memory cache, no store), over the in-process stub.
 
 * a **miss**: distinct requests (each misses, is sent, and its reply is stored) through a
-  router with ``cache="memory"``, against the same requests through a router without a cache,
-  batches interleaved; the figure is p50(with) - p50(without). Budget: <= 3 us.
-* a **hit**: the whole ``execute`` call for a request whose reply is stored. Budget: <= 15 us.
+  router with ``cache="memory"``, against equal requests through the same router without a
+  cache, the two calls alternated one by one (so both see the same moment of a shared,
+  noisy machine); the figure is p50(with) - p50(without). Budget: <= 3 us.
+* a **hit**: the whole ``execute`` call for a request whose reply is stored, alternated with
+  the misses. Budget: <= 15 us.
 
 Requests are validated ``ProviderRequest`` objects built before timing (so both sides skip
-the same validation), each carrying ``cache: {}``. Run by ``make bench``:
-``python benches/bench_cache.py``.
+the same validation), each carrying ``cache: {}``; each router gets its own objects. Run by
+``make bench``: ``python benches/bench_cache.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
 from typing import Any
 
 from _budget import Result, summary
-from _stub import PROMPT, StubProvider, percentile, time_calls
+from _stub import PROMPT, StubProvider, percentile
 from automatosx import Router
 from automatosx.schemas import ProviderRequest
 
@@ -33,12 +35,6 @@ def requests(n: int, tag: str) -> list[ProviderRequest]:
     return out
 
 
-def _each(router: Router, reqs: list[ProviderRequest]) -> Callable[[], Awaitable[Any]]:
-    """A call that executes the next request of ``reqs`` each time."""
-    it = iter(reqs)
-    return lambda: router.execute(next(it))
-
-
 async def measure(batch: int, rounds: int) -> tuple[float, float, float]:
     """(miss overhead p50, hit p50, no-cache p50) in us."""
     plain = Router({"primaryProvider": "claude"}, providers=[StubProvider()])
@@ -47,6 +43,7 @@ async def measure(batch: int, rounds: int) -> tuple[float, float, float]:
         providers=[StubProvider()],
         cache="memory",
     )
+    clock = time.perf_counter_ns
     without: list[int] = []
     missed: list[int] = []
     hit: list[int] = []
@@ -57,11 +54,21 @@ async def measure(batch: int, rounds: int) -> tuple[float, float, float]:
             await plain.execute(req)
         for r in range(rounds):
             fresh = requests(batch, f"round {r}")
-            await time_calls(_each(plain, fresh), batch, without)
-            await time_calls(_each(cached, fresh), batch, missed)
-            await time_calls(_each(cached, warm), batch, hit)
+            same = requests(batch, f"round {r}")  # equal requests, objects of their own
+            for a, b, w in zip(fresh, same, warm, strict=True):
+                t0 = clock()
+                await plain.execute(a)
+                t1 = clock()
+                await cached.execute(b)
+                t2 = clock()
+                await cached.execute(w)
+                t3 = clock()
+                without.append(t1 - t0)
+                missed.append(t2 - t1)
+                hit.append(t3 - t2)
         probe = await cached.execute(warm[0])
         assert probe.cached, "the hit path did not hit"
+        assert not (await cached.execute(requests(1, "probe")[0])).cached
     base = percentile(without, 50)
     return (percentile(missed, 50) - base) / 1000, percentile(hit, 50) / 1000, base / 1000
 

@@ -246,3 +246,65 @@ def test_the_text_only_fast_path_writes_the_documented_form(fields: dict[str, An
 def test_the_fast_path_declines_rich_requests() -> None:
     req = ProviderRequest.model_validate({**BASE, "tools": [{"name": "f"}]})
     assert _fast_form(req, "claude", None) is None
+
+
+# Requests that differ in one field each (and some that differ only where the key is blind):
+# the memory cache's tuple key must split and merge them exactly as the canonical form does.
+_VARIANTS: list[dict[str, Any]] = [
+    {},
+    {"requestId": "7b0c5f0e-1111-4a2b-9c3d-000000000009", "metadata": {"a": 1}},
+    {"cache": {"mode": "read", "ttlS": 5}},
+    {"temperature": 0.0},
+    {"temperature": -0.0},
+    {"temperature": 1},
+    {"temperature": 1.0},
+    {"topP": 0.0},
+    {"topP": -0.0},
+    {"topP": 0.5},
+    {"presencePenalty": 0.0},
+    {"presencePenalty": -0.0},
+    {"frequencyPenalty": 0.25},
+    {"maxTokens": None},
+    {"maxTokens": 65},
+    {"stopSequences": ["a"]},
+    {"stopSequences": []},
+    {"stopSequences": ["a", "b"]},
+    {"tenant": "t-1"},
+    {"tenant": "t-2"},
+    {"tenant": "t-1", "cache": {"namespace": "n"}},
+    {"tenant": "t-2", "cache": {"namespace": "n"}},
+    {"cache": {"namespace": "t-1"}},
+    {"parallelToolCalls": True},
+    {"parallelToolCalls": False},
+    {"seed": 1},
+    {"seed": 0},
+    {"user": "u-1", "timeoutMs": 5_000, "maxRetries": 1},
+    {"messages": [{"role": "user", "content": "hi", "name": "ann"}]},
+    {"messages": [{"role": "user", "content": "hi"}]},
+    {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+    {"messages": [{"role": "user", "content": "hi", "metadata": {"k": "v"}}]},
+    {"tools": [{"name": "f"}]},
+    {"tools": [{"name": "f"}], "toolChoice": "auto"},
+    {"toolChoice": "none"},
+    {"responseFormat": {"type": "json_object"}},
+    {"reasoning": {"effort": "low"}},
+]
+
+
+def test_the_memory_key_splits_and_merges_requests_exactly_as_the_canonical_form() -> None:
+    from automatosx.cache._key import memory_key
+
+    reqs = [ProviderRequest.model_validate({**BASE, **v}) for v in _VARIANTS]
+    routes = (("claude", None), ("claude", "claude-haiku-4-5"), ("g", None))
+    cases = [(r, route, model) for r in reqs for route, model in routes]
+    forms = [canonical_form(*c) for c in cases]
+    keys = [memory_key(*c) for c in cases]
+    for i in range(len(cases)):
+        hash(keys[i])  # every key is usable in a dict
+        for j in range(len(cases)):
+            assert (keys[i] == keys[j]) == (forms[i] == forms[j]), (_VARIANTS[i // 3], j)
+    # the -0.0/0.0 pair and the int/float pair behave as in the text
+    assert memory_key(reqs[3], "c", None) != memory_key(reqs[4], "c", None)
+    assert memory_key(reqs[5], "c", None) == memory_key(reqs[6], "c", None)
+    # a rich request is keyed by its SHA-256 key
+    assert memory_key(reqs[32], "claude", None) == cache_key(reqs[32], "claude", None)

@@ -12,13 +12,17 @@ response's ``tool_calls`` in order). A request that was asked about and ends any
 failed, cancelled, or its reply refused by the caller's ``response_model`` — is told
 :meth:`~PreRequest.abandoned` instead (a cache's single flight lets its waiters go on).
 Chunks replayed from an answer are marked ``cached=True``.
+
+A step may also answer without a coroutine (the memory cache does): ``lookup_now(request,
+stream)`` returns an :class:`Answer`, None, or an awaitable of either (when it must wait), and
+``completed_now(request, response, chunks)`` stores synchronously; when a step has them, they
+are called instead of ``lookup``/``completed``, which must do the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from automatosx.schemas import ProviderRequest, ProviderResponse, ToolCall
@@ -26,8 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "PreRequest", "answer_before", "tell_abandoned", "tell_after"]
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """A step's answer to a request (a cache hit)."""
 
     response: ProviderResponse
@@ -55,12 +58,21 @@ class PreRequest(Protocol):
         ...
 
 
+LookupNow = Callable[["ProviderRequest", bool], "Answer | Awaitable[Answer | None] | None"]
+CompletedNow = Callable[["ProviderRequest", "ProviderResponse", "Sequence[str] | None"], None]
+
+
 async def answer_before(
     steps: Sequence[PreRequest], request: ProviderRequest, stream: bool
 ) -> Answer | None:
     """The first step's answer, or None (send the request)."""
     for step in steps:
-        answer = await step.lookup(request, stream)
+        now: LookupNow | None = getattr(step, "lookup_now", None)
+        if now is None:
+            answer = await step.lookup(request, stream)
+        else:
+            found = now(request, stream)
+            answer = found if found is None or isinstance(found, Answer) else await found
         if answer is not None:
             return answer
     return None
@@ -74,7 +86,11 @@ async def tell_after(
 ) -> None:
     """The request completed after its attempts: every step may store the answer."""
     for step in steps:
-        await step.completed(request, response, chunks)
+        now: CompletedNow | None = getattr(step, "completed_now", None)
+        if now is None:
+            await step.completed(request, response, chunks)
+        else:
+            now(request, response, chunks)
 
 
 def tell_abandoned(steps: Sequence[PreRequest], request: ProviderRequest) -> None:

@@ -50,40 +50,32 @@ class Cache(Protocol):
 
 class CachedReply:
     """A complete successful reply as stored, and, when it came from a stream, its chunks in
-    order. It keeps the reply's values, not its objects (plain values are cheap to hold: the
-    garbage collector does not track them), and builds a fresh response for every hit."""
+    order. It keeps the reply's field values (shallow copies of the response's and its
+    usage's), not its objects, and builds a fresh response for every hit."""
 
-    __slots__ = ("_tokens", "_values", "chunks", "cost", "size")
+    __slots__ = ("_calls", "_data", "_tokens", "chunks", "cost", "size")
 
     def __init__(self, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> None:
         """Keep ``response`` (its tool calls and metadata as they are: see :meth:`of`)."""
-        d = response.__dict__
-        t = d["tokens"].__dict__
-        self.cost: float | None = d["cost"]
-        self._values = (
-            d["provider"],
-            d["model"],
-            d["content"],
-            d["finish_reason"],
-            d["metadata"],
-            tuple(d["tool_calls"] or ()),
-        )
-        self._tokens = (
-            t["input_tokens"],
-            t["output_tokens"],
-            t["total_tokens"],
-            t.get("cached_input_tokens"),
-            t.get("cache_write_tokens"),
-            t.get("reasoning_tokens"),
-        )
-        content = d["content"]
-        if chunks is None and not self._values[5]:  # execute's text reply: the common case
+        data = response.__dict__.copy()
+        self._tokens: dict[str, Any] = data["tokens"].__dict__.copy()
+        calls = data["tool_calls"]
+        self._calls: tuple[ToolCall, ...] = tuple(calls) if calls else ()
+        cost = self.cost = data["cost"]
+        # what every hit shares; the per-hit fields are set by _build
+        data["tokens"] = data["tool_calls"] = None  # rebuilt for each hit
+        data["parsed"] = None
+        data["cached"] = True
+        data["saved_cost"] = cost
+        self._data = data
+        content = data["content"]
+        if chunks is None and not calls:  # execute's text reply: the common case
             self.chunks: tuple[ReplyChunk, ...] | None = None
             size = len(content) if content.isascii() else len(content.encode("utf-8", "replace"))
             self.size = _ENTRY_OVERHEAD + size
         else:
             self.chunks = None if chunks is None else tuple(chunks)
-            self.size = _size(content, self._values[5], self.chunks)
+            self.size = _size(content, self._calls, self.chunks)
 
     @classmethod
     def of(cls, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None) -> CachedReply:
@@ -101,54 +93,56 @@ class CachedReply:
 
     def served(self, request_id: str, duration_ms: int) -> ProviderResponse:
         """The reply as a hit returns it: ``cached``, ``cost`` 0, ``savedCost`` what the
-        stored reply cost, the new request's id."""
-        return self._build(request_id, duration_ms, True)
+        stored reply cost, the new request's id. (:meth:`_fill` inlined: a hit's path.)"""
+        data = self._data.copy()
+        data["request_id"] = request_id
+        data["duration"] = duration_ms
+        data["cost"] = 0.0
+        data["created_at"] = now_ms()
+        tokens = _new(TokenUsage)
+        _setattr(tokens, "__dict__", self._tokens.copy())
+        _setattr(tokens, "__pydantic_fields_set__", _TOKEN_FIELDS)
+        _setattr(tokens, "__pydantic_extra__", None)
+        _setattr(tokens, "__pydantic_private__", None)
+        data["tokens"] = tokens
+        calls = self._calls
+        data["tool_calls"] = [c.model_copy(deep=True) for c in calls] if calls else []
+        metadata = data["metadata"]
+        if metadata is not None:
+            data["metadata"] = copy.deepcopy(metadata)
+        response = _new(ProviderResponse)
+        _setattr(response, "__dict__", data)
+        _setattr(response, "__pydantic_fields_set__", _RESPONSE_FIELDS)
+        _setattr(response, "__pydantic_extra__", None)
+        _setattr(response, "__pydantic_private__", None)
+        return response
 
     @property
     def response(self) -> ProviderResponse:
         """The reply as the provider made it (a fresh object)."""
-        return self._build(_NO_ID, 0, False)
+        data = self._data.copy()
+        data["request_id"] = _NO_ID
+        data["duration"] = 0
+        data["cached"] = False
+        data["saved_cost"] = None
+        return self._fill(data)
 
-    def _build(self, request_id: str, duration_ms: int, cached: bool) -> ProviderResponse:
-        provider, model, content, finish, metadata, calls = self._values
-        i, o, total, read, write, reasoning = self._tokens
-        tokens = _assemble(
-            TokenUsage,
-            {
-                "input_tokens": i,
-                "output_tokens": o,
-                "total_tokens": total,
-                "cached_input_tokens": read,
-                "cache_write_tokens": write,
-                "reasoning_tokens": reasoning,
-            },
-            set(_TOKEN_FIELDS),
-        )
-        cost = self.cost
-        data = {
-            "request_id": request_id,
-            "provider": provider,
-            "model": model,
-            "content": content,
-            "tokens": tokens,
-            "finish_reason": finish,
-            "duration": duration_ms,
-            "cost": 0.0 if cached else cost,
-            "metadata": None if metadata is None else copy.deepcopy(metadata),
-            "created_at": now_ms(),
-            "tool_calls": [c.model_copy(deep=True) for c in calls] if calls else [],
-            "parsed": None,
-            "cached": cached,
-            "saved_cost": cost if cached else None,
-        }
-        return _assemble(ProviderResponse, data, set(_RESPONSE_FIELDS))
+    def _fill(self, data: dict[str, Any]) -> ProviderResponse:
+        """``data`` with fresh copies of the usage, tool calls and metadata, as a response."""
+        data["tokens"] = _assemble(TokenUsage, self._tokens.copy(), _TOKEN_FIELDS)
+        calls = self._calls
+        data["tool_calls"] = [c.model_copy(deep=True) for c in calls] if calls else []
+        metadata = data["metadata"]
+        if metadata is not None:
+            data["metadata"] = copy.deepcopy(metadata)
+        return _assemble(ProviderResponse, data, _RESPONSE_FIELDS)
 
     def items(self) -> list[str | ToolCall]:
         """What a stream hit replays, in order: texts and tool calls (copies). A reply stored
         by ``execute`` replays as its text, then its tool calls."""
         chunks = self.chunks
         if chunks is None:
-            content, calls = self._values[2], self._values[5]
+            content, calls = self._data["content"], self._calls
             chunks = ((content, None),) if content else ()
             chunks += tuple(("", c) for c in calls)
         return [text if call is None else call.model_copy(deep=True) for text, call in chunks]
@@ -214,9 +208,13 @@ class CachedReply:
         return cls(response, chunks)
 
 
-_RESPONSE_FIELDS = _fields_of(ProviderResponse)
-_TOKEN_FIELDS = _fields_of(TokenUsage)
+_RESPONSE_FIELDS = set(_fields_of(ProviderResponse))
+_TOKEN_FIELDS = set(_fields_of(TokenUsage))
+# Shared by every served reply (each has every field set): pydantic only adds to a model's
+# fields-set on assignment, and every name is in it already.
 _NO_ID = "00000000-0000-4000-8000-000000000000"
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _chunks(raw: Any) -> list[ReplyChunk] | None:

@@ -27,10 +27,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from automatosx.cache._entry import Cache, CacheDataError, CachedReply, ReplyChunk
-from automatosx.cache._key import cache_key
+from automatosx.cache._key import MemoryKey, cache_key, memory_key_hash
 from automatosx.cache._memory import MemoryCache
 from automatosx.errors import ConfigurationError, redact
 from automatosx.schemas import CacheOptions, ProviderRequest, ProviderResponse
@@ -48,10 +48,17 @@ class Lookup:
     """One request's use of the cache: its key, TTL, whether it reads and writes, and the
     flight it leads (if any)."""
 
-    __slots__ = ("flight", "key", "leads", "reads", "ttl_s", "writes")
+    __slots__ = ("flight", "h", "key", "leads", "reads", "ttl_s", "writes")
 
-    def __init__(self, key: str, ttl_s: float, reads: bool, writes: bool) -> None:
+    def __init__(
+        self, key: MemoryKey, ttl_s: float, reads: bool, writes: bool, h: int | None = None
+    ) -> None:
         self.key = key
+        """The backend's key: :func:`~automatosx.cache._key.cache_key` (the hex SHA-256), or
+        for the memory cache :func:`~automatosx.cache._key.memory_key`."""
+        self.h = hash(key) if h is None else h
+        """``hash(key)``, computed once: the flights and the memory cache are keyed by it
+        (and compare the key itself on a match)."""
         self.ttl_s = ttl_s
         self.reads = reads
         self.writes = writes
@@ -70,7 +77,8 @@ class ResponseCache:
         self.default_ttl_s = opts.default_ttl_s
         self.by_default = opts.cache_by_default
         self._memory = backend if isinstance(backend, MemoryCache) else None
-        self._flights: dict[str, Lookup] = {}  # key -> the request that leads its flight
+        self._key = _sha_key_hash if self._memory is None else memory_key_hash
+        self._flights: dict[int, Lookup] = {}  # hash(key) -> the request leading its flight
         self._writes: set[asyncio.Task[None]] = set()
         self._unwritten: dict[str, CachedReply] = {}  # key -> a reply its write has not stored
         self._warned: dict[str, tuple[float, int]] = {}
@@ -109,12 +117,14 @@ class ResponseCache:
         if opts is None:
             if not self.by_default:
                 return None
-            return Lookup(cache_key(request, route, model), self.default_ttl_s, True, True)
+            key, h = self._key(request, route, model)
+            return Lookup(key, self.default_ttl_s, True, True, h)
         mode = opts.mode
         if mode == "off":
             return None
         ttl = self.default_ttl_s if opts.ttl_s is None else opts.ttl_s
-        return Lookup(cache_key(request, route, model), ttl, mode != "write", mode != "read")
+        key, h = self._key(request, route, model)
+        return Lookup(key, ttl, mode != "write", mode != "read", h)
 
     def fetch_now(self, lookup: Lookup) -> CachedReply | object | None:
         """:meth:`fetch` without awaiting, for the memory cache: a hit, None (a miss), or
@@ -123,16 +133,17 @@ class ResponseCache:
         memory = self._memory
         if memory is None:
             return WAIT
-        key = lookup.key
+        h = lookup.h
+        flights = self._flights
         if lookup.reads:
-            reply = memory.lookup(key)
+            reply = memory.lookup(lookup.key, h)
             if reply is not None:
                 return self._hit(reply)
-            if key in self._flights:
+            if h in flights and flights[h].key == lookup.key:
                 return WAIT
         self.misses += 1
-        if lookup.writes and key not in self._flights:
-            self._flights[key] = lookup
+        if lookup.writes and h not in flights:
+            flights[h] = lookup
             lookup.leads = True
         return None
 
@@ -140,24 +151,26 @@ class ResponseCache:
         """A stored reply for ``lookup`` (a hit), or None (a miss: the caller asks the
         provider, then calls :meth:`complete` or :meth:`abandon`)."""
         key = lookup.key
+        h = lookup.h
         if lookup.reads:
             memory = self._memory
             if memory is not None:
-                reply = memory.lookup(key)
+                reply = memory.lookup(key, h)
             else:  # a reply still being written is served from here
-                reply = self._unwritten.get(key) or await self._read(key)
+                sha = cast(str, key)  # another backend's lookups carry cache_key's text
+                reply = self._unwritten.get(sha) or await self._read(sha)
             if reply is not None:
                 return self._hit(reply)
-            leader = self._flights.get(key)
-            if leader is not None:
+            leader = self._flights.get(h)
+            if leader is not None and leader.key == key:
                 reply = await self._wait(leader)
                 if reply is not None:
                     return self._hit(reply)
                 self.misses += 1
                 return None  # the leader failed: go on alone
         self.misses += 1
-        if lookup.writes and key not in self._flights:
-            self._flights[key] = lookup
+        if lookup.writes and h not in self._flights:
+            self._flights[h] = lookup
             lookup.leads = True
         return None
 
@@ -196,13 +209,17 @@ class ResponseCache:
         """The provider's complete reply to a request that missed: store it (when the request
         writes and the reply is storable) and hand it to the flight's waiters."""
         reply = None
-        if lookup.writes and response.finish_reason != "content_filter" and not response.cached:
-            reply = CachedReply.of(response, chunks)
+        d = response.__dict__
+        if lookup.writes and d["finish_reason"] != "content_filter" and not d["cached"]:
+            if d["tool_calls"] or d["metadata"] is not None:
+                reply = CachedReply.of(response, chunks)  # copies them first
+            else:
+                reply = CachedReply(response, chunks)
             memory = self._memory
             if memory is not None:
-                memory.keep(lookup.key, reply, reply.size, lookup.ttl_s)
+                memory.keep(lookup.key, reply, reply.size, lookup.ttl_s, lookup.h)
             else:
-                self._write_behind(lookup.key, reply, lookup.ttl_s)
+                self._write_behind(cast(str, lookup.key), reply, lookup.ttl_s)
         if lookup.leads:
             self._land(lookup, reply)
 
@@ -215,8 +232,10 @@ class ResponseCache:
         if not lookup.leads:
             return
         lookup.leads = False
-        if self._flights.get(lookup.key) is lookup:
-            del self._flights[lookup.key]
+        flights = self._flights
+        other = flights.pop(lookup.h, lookup)
+        if other is not lookup:  # another key's flight (the same hash): put it back
+            flights[lookup.h] = other
         flight = lookup.flight
         if flight is not None and not flight.done():
             flight.set_result(reply)
@@ -268,6 +287,11 @@ class ResponseCache:
             more,
             redact(f"{type(exc).__name__}: {exc}"),
         )
+
+
+def _sha_key_hash(request: ProviderRequest, route: str, model: str | None) -> tuple[str, int]:
+    key = cache_key(request, route, model)
+    return key, hash(key)
 
 
 def open_cache(spec: object, options: CacheOptions | None = None) -> ResponseCache:

@@ -36,6 +36,13 @@ that happens to equal a tenant's name is still not that tenant's default scope).
 
 A text-only request (the common case) is written by :func:`_fast_form` without building the
 object; a test holds it equal to the general path.
+
+The memory cache does not hash with SHA-256: :func:`memory_key` is a tuple of the same
+fields as they are (the route, model, scope, sampling fields, then each message's role, text,
+name, tool calls and tool call id) when they are all strings, numbers or None (a text-only
+request), and the SHA-256 key for any other, so two requests share a memory entry exactly
+when their canonical forms are equal (a zero float is written as its ``repr`` in the tuple,
+so ``-0.0`` and ``0.0`` stay apart as they do in the text). A test holds the two equivalent.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import contextlib
 import hashlib
 import json
 from json.encoder import encode_basestring_ascii as _enc
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from automatosx.schemas import (
@@ -56,7 +64,7 @@ from automatosx.schemas import (
     ProviderRequest,
 )
 
-__all__ = ["KEY_VERSION", "cache_key", "canonical_form", "namespace_of"]
+__all__ = ["KEY_VERSION", "MemoryKey", "cache_key", "canonical_form", "memory_key", "namespace_of"]
 
 KEY_VERSION = 1
 _sha256 = hashlib.sha256
@@ -78,6 +86,62 @@ def cache_key(request: ProviderRequest, route: str, model: str | None) -> str:
     if text is None:
         text = canonical_form(request, route, model)
     return _sha256(text.encode("ascii")).hexdigest()
+
+
+MemoryKey = tuple[object, ...] | str
+"""The memory cache's key: a tuple (a text-only request) or the SHA-256 hex key."""
+
+_FLOATS = itemgetter("temperature", "top_p", "presence_penalty", "frequency_penalty")
+_OTHERS = itemgetter(  # a set tool/format/reasoning/provider option is unhashable: the SHA path
+    "max_tokens",
+    "parallel_tool_calls",
+    "seed",
+    "tools",
+    "tool_choice",
+    "response_format",
+    "reasoning",
+    "provider_options",
+)
+_MESSAGE = itemgetter("role", "content", "name", "tool_calls", "tool_call_id")
+_DICT = attrgetter("__dict__")
+
+
+def memory_key(request: ProviderRequest, route: str, model: str | None) -> MemoryKey:
+    """The key the memory cache keeps ``request``'s reply under (see the module's docstring):
+    equal for two requests exactly when their canonical forms are equal."""
+    return memory_key_hash(request, route, model)[0]
+
+
+def memory_key_hash(
+    request: ProviderRequest, route: str, model: str | None
+) -> tuple[MemoryKey, int]:
+    """:func:`memory_key` and its hash (computed once: the memory cache is keyed by it).
+
+    The tuple holds the fields' values as they are; any that is not a string, number or
+    None (tools, a format, a list of content parts, tool calls...) makes it unhashable, and
+    the request is keyed by :func:`cache_key` instead."""
+    d = request.__dict__
+    opts = d["cache"]
+    namespace = None if opts is None else opts.namespace
+    floats = _FLOATS(d)
+    if 0.0 in floats:  # -0.0 and 0.0 are two texts in the canonical form: keep them apart
+        floats = tuple(repr(f) if f == 0.0 else f for f in floats)
+    stop = d["stop_sequences"]
+    key = (
+        route,
+        model,
+        namespace,
+        d["tenant"] if namespace is None else None,
+        floats,
+        _OTHERS(d),
+        None if stop is None else tuple(stop),
+        tuple(map(_MESSAGE, map(_DICT, d["messages"]))),
+    )
+    try:
+        return key, hash(key)
+    except TypeError:
+        sha = cache_key(request, route, model)
+        return sha, hash(sha)
 
 
 def canonical_form(request: ProviderRequest, route: str, model: str | None) -> str:

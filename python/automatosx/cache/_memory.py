@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from automatosx.cache._entry import CachedReply
@@ -22,9 +22,10 @@ class MemoryCache:
     were stored (checked when read, and evicted as the LRU turns over). Not shared between
     processes: use a SQLite or Redis cache for that.
 
-    The router keeps replies here as objects (no encoding on the request's path);
-    :meth:`get`/:meth:`set` implement the bytes :class:`~automatosx.cache.Cache` protocol
-    for other users.
+    The router keeps replies here as objects (no encoding on the request's path) under
+    :func:`~automatosx.cache._key.memory_key` (a tuple of the request's fields for a text-only
+    request: no hashing on the request's path); :meth:`get`/:meth:`set` implement the bytes
+    :class:`~automatosx.cache.Cache` protocol for other users, under their own keys.
     """
 
     __slots__ = ("_clock", "_entries", "bytes", "evictions", "max_bytes", "max_entries")
@@ -44,8 +45,10 @@ class MemoryCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._clock = clock
-        # key -> (value, size, expires at)
-        self._entries: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()
+        # hash(key) -> (key, value, size, expires at): keyed by the hash so a tuple key is
+        # hashed once per request (the caller passes it); the key itself is compared on a
+        # match, so two keys that share a hash never see each other's value
+        self._entries: OrderedDict[int, tuple[Hashable, Any, int, float]] = OrderedDict()
         self.bytes = 0
         self.evictions = 0
 
@@ -53,41 +56,55 @@ class MemoryCache:
         return len(self._entries)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._entries
+        if not isinstance(key, Hashable):
+            return False
+        entry = self._entries.get(hash(key))
+        return entry is not None and entry[0] == key
 
     # -- the router's path (objects, synchronous) ------------------------------------------
 
-    def lookup(self, key: str) -> Any:
-        """The live value under ``key`` (marked most recently used), or None."""
-        entry = self._entries.get(key)
-        if entry is None:
+    def lookup(self, key: Hashable, h: int | None = None) -> Any:
+        """The live value under ``key`` (marked most recently used), or None. ``h`` is
+        ``hash(key)`` when the caller has it."""
+        if h is None:
+            h = hash(key)
+        entries = self._entries
+        entry = entries.get(h)
+        if entry is None or entry[0] != key:
             return None
-        if entry[2] <= self._clock():
-            self._drop(key, entry[1])
+        if entry[3] <= self._clock():
+            del entries[h]
+            self.bytes -= entry[2]
             return None
-        self._entries.move_to_end(key)
-        return entry[0]
+        entries.move_to_end(h)
+        return entry[1]
 
-    def keep(self, key: str, value: Any, size: int, ttl_s: float) -> bool:
-        """Store ``value`` of ``size`` bytes for ``ttl_s`` seconds; False if it is larger
-        than the whole cache."""
+    def keep(
+        self, key: Hashable, value: Any, size: int, ttl_s: float, h: int | None = None
+    ) -> bool:
+        """Store ``value`` of ``size`` bytes for ``ttl_s`` seconds (replacing what is under
+        ``key``, or under another key of the same hash); False if it is larger than the whole
+        cache. ``h`` is ``hash(key)`` when the caller has it."""
         if size > self.max_bytes:
             return False
+        if h is None:
+            h = hash(key)
         entries = self._entries
-        old = entries.pop(key, None)
+        old = entries.pop(h, None)
         if old is not None:
-            self.bytes -= old[1]
-        entries[key] = (value, size, self._clock() + ttl_s)
+            self.bytes -= old[2]
+        entries[h] = (key, value, size, self._clock() + ttl_s)
         self.bytes += size
-        while len(entries) > self.max_entries or self.bytes > self.max_bytes:
-            _, (_, dropped, _) = entries.popitem(last=False)
-            self.bytes -= dropped
-            self.evictions += 1
+        if len(entries) > self.max_entries or self.bytes > self.max_bytes:
+            self._evict()
         return True
 
-    def _drop(self, key: str, size: int) -> None:
-        del self._entries[key]
-        self.bytes -= size
+    def _evict(self) -> None:
+        entries = self._entries
+        while len(entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, (_, _, dropped, _) = entries.popitem(last=False)
+            self.bytes -= dropped
+            self.evictions += 1
 
     def clear(self) -> None:
         self._entries.clear()

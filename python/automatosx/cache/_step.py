@@ -11,7 +11,7 @@ handed to the requests waiting for it) or :meth:`abandoned` (they go on by thems
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from automatosx._routing.before import Answer
 from automatosx.cache._entry import CachedReply
@@ -19,6 +19,8 @@ from automatosx.cache._front import WAIT, Lookup, ResponseCache
 from automatosx.schemas import ProviderRequest, ProviderResponse
 
 __all__ = ["CacheStep"]
+
+_clock = time.perf_counter_ns
 
 
 class CacheStep:
@@ -39,16 +41,41 @@ class CacheStep:
         """Told of each lookup (True: a hit): the telemetry's cache counters."""
 
     async def lookup(self, request: ProviderRequest, stream: bool) -> Answer | None:
-        started = time.perf_counter_ns()
-        provider = request.provider or ""
+        found = self.lookup_now(request, stream)
+        if found is None or isinstance(found, Answer):
+            return found
+        return await found
+
+    def lookup_now(
+        self, request: ProviderRequest, stream: bool
+    ) -> Answer | Awaitable[Answer | None] | None:
+        """:meth:`lookup` without a coroutine when the backend answers at once (the memory
+        cache): an answer, None, or an awaitable of either."""
+        started = _clock()
+        d = request.__dict__
+        provider = d["provider"] or ""
         cache = self.cache
-        lookup = cache.begin(request, self._groups.get(provider, provider), request.model)
+        lookup = cache.begin(request, self._groups.get(provider, provider), d["model"])
         if lookup is None:
             return None
         reply = cache.fetch_now(lookup)  # the memory cache answers without a coroutine
         if reply is WAIT:
-            reply = await cache.fetch(lookup)
-        assert reply is None or isinstance(reply, CachedReply)
+            return self._fetch(request, stream, lookup, started)
+        count = self.count
+        if count is not None:
+            count(reply is not None)
+        if reply is None:
+            if lookup.writes:
+                self._leading[d["request_id"]] = lookup
+            return None
+        assert isinstance(reply, CachedReply)
+        response = reply.served(d["request_id"], (_clock() - started) // 1_000_000)
+        return Answer(response, reply.items() if stream else None, "cache")
+
+    async def _fetch(
+        self, request: ProviderRequest, stream: bool, lookup: Lookup, started: int
+    ) -> Answer | None:
+        reply = await self.cache.fetch(lookup)
         count = self.count
         if count is not None:
             count(reply is not None)
@@ -56,13 +83,19 @@ class CacheStep:
             if lookup.writes:
                 self._leading[request.request_id] = lookup
             return None
-        took = (time.perf_counter_ns() - started) // 1_000_000
-        response = reply.served(request.request_id, took)
+        response = reply.served(request.request_id, (_clock() - started) // 1_000_000)
         return Answer(response, reply.items() if stream else None, "cache")
 
     async def completed(
         self, request: ProviderRequest, response: ProviderResponse, chunks: Sequence[str] | None
     ) -> None:
+        self.completed_now(request, response, chunks)
+
+    def completed_now(
+        self, request: ProviderRequest, response: ProviderResponse, chunks: Sequence[str] | None
+    ) -> None:
+        """:meth:`completed`, synchronously (storing never awaits: a backend that is not in
+        memory is written behind)."""
         lookup = self._leading.pop(request.request_id, None)
         if lookup is not None:
             kept = None if chunks is None else CachedReply.chunks_of(chunks, response)
