@@ -176,6 +176,9 @@ def make_response(
         metadata=None,
         created_at=now_ms(),
         tool_calls=[],
+        parsed=None,  # every field: _trusted's fast path
+        cached=False,
+        saved_cost=None,
     )
 
 
