@@ -1,5 +1,5 @@
 """2,000 requests (half streamed, 200 in flight) through claude -> gemini -> openai while the
-emulator fails about 30 % of calls at random (429 with retry-after, 500, 503, 529, mid-stream
+emulator fails about 40 % of calls at random (429 with retry-after, 500, 503, 529, mid-stream
 errors, dropped connections). Afterwards the database must tell exactly what the callers saw:
 one terminal row per request, attempts that add up, metrics equal to the tables they are
 derived from, and no task left behind."""
@@ -90,7 +90,7 @@ async def test_two_thousand_requests_200_in_flight_leave_a_consistent_record(
     e2e: Harness,
 ) -> None:
     e2e.emulator.app.state.scenario = e2e.scenario = Scenario.random(
-        fault_rate=0.3, seed=20, retry_after_ms=20
+        fault_rate=0.4, seed=20, retry_after_ms=20
     )
     reqs = [
         e2e.request(f"load request number {i}", stream=i % 2 == 1, maxTokens=40)
@@ -116,7 +116,9 @@ async def test_two_thousand_requests_200_in_flight_leave_a_consistent_record(
 
     seen = {o.request_id: o for o in outcomes}
     assert len(seen) == TOTAL
-    # The faults really happened, and both outcomes are represented.
+    # The faults really happened, and both outcomes are represented. At a 40 % fault rate
+    # about 30-50 of 2,000 requests fail (all six tries, an open breaker, or a stream cut after
+    # its first chunk); at 30 % it was 2-5, and a run with none failed this line in CI.
     served = sum(o.response is not None for o in outcomes)
     assert TOTAL * 0.5 < served < TOTAL
 
