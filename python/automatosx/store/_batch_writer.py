@@ -80,6 +80,7 @@ class BatchWriter:
         self._caller = asyncio.get_running_loop()
         self._event = threading.Event()
         self._stopping = False
+        self._wake_posted = False
         self._release = False
         self._batch_size = batch_size
         self._batch_limit = batch_size
@@ -98,8 +99,13 @@ class BatchWriter:
 
     def wake(self) -> None:
         """Called by ``submit`` after it queued a write (the hot path: cheap when busy)."""
-        if self.idle:
-            self._event.set()
+        if self.idle and not self._wake_posted:
+            self._wake_posted = True
+            self._caller.call_soon(self._wake_now)
+
+    def _wake_now(self) -> None:
+        self._wake_posted = False
+        self._event.set()
 
     def stop(self, *, release: bool) -> None:
         """Write what is queued, then end the thread (``join`` waits for it). ``release``:
