@@ -98,7 +98,10 @@ class BatchWriter:
         self._thread.start()
 
     def wake(self) -> None:
-        """Called by ``submit`` after it queued a write (the hot path: cheap when busy)."""
+        """Called by ``submit`` after it queued a write (the hot path: cheap when busy). The
+        wake is posted to the caller's loop, once per iteration: the writer starts once the
+        loop has run what is ready (a burst's writes in one batch, no GIL fight meanwhile);
+        a loop that does not yield delays it ``commit_interval_ms`` at most."""
         if self.idle and not self._wake_posted:
             self._wake_posted = True
             self._caller.call_soon(self._wake_now)
@@ -146,7 +149,9 @@ class BatchWriter:
                     break
                 self.idle = True
                 if not pending and not (spool is not None and spool.ops) and not self._stopping:
-                    self._event.wait(max(0.0, min(next_beat - time.monotonic(), 1.0)))
+                    # a wake posted to a loop that is busy (not yet run): look again soon
+                    most = self._interval_s if self._wake_posted else 1.0
+                    self._event.wait(max(0.0, min(next_beat - time.monotonic(), most)))
                 self._event.clear()
                 self.idle = False
             if time.monotonic() >= next_beat:
