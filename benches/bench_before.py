@@ -14,7 +14,9 @@ loop over ``_stub.py``'s stub provider, for ``store=None`` and for a SQLite writ
 
 * ``execute``: p50(routed ``execute``) - p50(the stub called directly), in us;
 * ``stream per request``: the same for a 1-chunk stream;
-* ``stream per chunk``: (100-chunk overhead - 1-chunk overhead) / 99.
+* ``stream per chunk``: (100-chunk overhead - 1-chunk overhead) / 99;
+* ``burst of 1,000``: the median wall time (ms) of 1,000 concurrent ``execute``s
+  (``asyncio.gather``), the store flushed between bursts (not timed).
 
 Each figure's verdict compares the medians over rounds: PASS when new/old <= 1.03.
 """
@@ -30,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,9 @@ METRICS = (
     ("execute_us", "execute"),
     ("stream_us", "stream per request"),
     ("per_chunk_us", "stream per chunk"),
+    ("burst_ms", "burst of 1,000"),
 )
+BURST = 1_000
 STORES = ("none", "sqlite")
 
 
@@ -138,8 +143,24 @@ async def _measure(store_kind: str) -> dict[str, float]:
         short_o = percentile(ss, 50) - percentile(ds, 50)
         out["stream_us"] = short_o / 1000
         out["per_chunk_us"] = (long_o - short_o) / 99 / 1000
+        out["burst_ms"] = await _burst(router, store)
         await router.aclose()
     return out
+
+
+async def _burst(router: Any, store: Any) -> float:
+    """The median wall time (ms) of ``BURST`` concurrent executes, after one untimed burst."""
+    from _stub import PROMPT
+
+    times: list[float] = []
+    for i in range(6):
+        started = time.perf_counter()
+        await asyncio.gather(*(router.execute(PROMPT) for _ in range(BURST)))
+        if i:  # the first one warms up
+            times.append((time.perf_counter() - started) * 1000)
+        if store is not None:
+            await store.flush()
+    return statistics.median(times)
 
 
 def child() -> None:
@@ -174,7 +195,10 @@ def main() -> None:
         for side in order:
             results[side].append(_run_side(sides[side]))
         print(f"round {rnd + 1}/{args.rounds} done", flush=True)
-    print(f"\nnew ({ROOT.name}) against {args.before}, medians over {args.rounds} rounds (us):")
+    print(
+        f"\nnew ({ROOT.name}) against {args.before}, medians over {args.rounds} rounds"
+        " (us; bursts in ms):"
+    )
     for store in STORES:
         for key, label in METRICS:
             old = statistics.median(r[store][key] for r in results["old"])

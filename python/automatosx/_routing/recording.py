@@ -58,6 +58,7 @@ class StoreObserver(Observer):
 
     __slots__ = (
         "_attempt_nowait",
+        "_enter_refused",
         "_finish_nowait",
         "_start_nowait",
         "chunks",
@@ -83,6 +84,7 @@ class StoreObserver(Observer):
         fast = not self.sync
         self._start_nowait = getattr(sink, "request_nowait", None) if fast else None
         self._finish_nowait = getattr(sink, "finish_request_nowait", None) if fast else None
+        self._enter_refused = getattr(sink, "enter_refused", None) if fast else None
         self._attempt_nowait = (
             getattr(sink, "attempt_nowait", None) if self._finish_nowait is not None else None
         )
@@ -149,24 +151,39 @@ class StoreObserver(Observer):
             return True
         return False
 
+    async def _refused(self, request_id: str) -> bool:
+        """Fast path, refused for back-pressure: the entry queued once there is room (one
+        wait, not one per ``save_*`` call); False: the ``save_*`` calls' turn."""
+        enter = self._enter_refused
+        if enter is None:
+            return False
+        try:
+            queued: bool = await enter(request_id)
+        except StoreError:  # the writer died: the save_* calls fail and report it
+            return False
+        return queued
+
     async def request_started(self, request: RequestInfo) -> None:
         req = request.request
         assert req is not None
         fast = self._start_nowait
-        if fast is not None and fast(
-            request.request_id,
-            request.provider,
-            request.model,
-            LazyMessages(req.messages, self.messages),
-            req.max_tokens,
-            req.temperature,
-            request.stream,
-            _STARTED,
-            request.created_at,
-            req.metadata,
-            req.tenant,
-            req.user,
-        ):
+        if (
+            fast is not None
+            and fast(
+                request.request_id,
+                request.provider,
+                request.model,
+                LazyMessages(req.messages, self.messages),
+                req.max_tokens,
+                req.temperature,
+                request.stream,
+                _STARTED,
+                request.created_at,
+                req.metadata,
+                req.tenant,
+                req.user,
+            )
+        ) or await self._refused(request.request_id):
             return
         row = self._row(request, req.messages)
         try:
@@ -240,18 +257,21 @@ class StoreObserver(Observer):
         held = self.held.pop(rid, None) if self.held else None
         fast = self._finish_nowait
         updated_at = now_ms()
-        if fast is not None and fast(
-            rid,
-            held,
-            outcome.response,
-            outcome.chunks if self.chunks else None,
-            outcome.state,
-            outcome.retry_count,
-            outcome.history,
-            error,
-            outcome.error_code,
-            updated_at,
-        ):
+        if (
+            fast is not None
+            and fast(
+                rid,
+                held,
+                outcome.response,
+                outcome.chunks if self.chunks else None,
+                outcome.state,
+                outcome.retry_count,
+                outcome.history,
+                error,
+                outcome.error_code,
+                updated_at,
+            )
+        ) or await self._refused(rid):
             return
         cancelled = False
         if held is not None:

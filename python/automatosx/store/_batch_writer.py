@@ -80,6 +80,7 @@ class BatchWriter:
         self._caller = asyncio.get_running_loop()
         self._event = threading.Event()
         self._stopping = False
+        self._wake_posted = False
         self._release = False
         self._batch_size = batch_size
         self._batch_limit = batch_size
@@ -97,9 +98,17 @@ class BatchWriter:
         self._thread.start()
 
     def wake(self) -> None:
-        """Called by ``submit`` after it queued a write (the hot path: cheap when busy)."""
-        if self.idle:
-            self._event.set()
+        """Called by ``submit`` after it queued a write (the hot path: cheap when busy). The
+        wake is posted to the caller's loop, once per iteration: the writer starts once the
+        loop has run what is ready (a burst's writes in one batch, no GIL fight meanwhile);
+        a loop that does not yield delays it ``commit_interval_ms`` at most."""
+        if self.idle and not self._wake_posted:
+            self._wake_posted = True
+            self._caller.call_soon(self._wake_now)
+
+    def _wake_now(self) -> None:
+        self._wake_posted = False
+        self._event.set()
 
     def stop(self, *, release: bool) -> None:
         """Write what is queued, then end the thread (``join`` waits for it). ``release``:
@@ -140,7 +149,9 @@ class BatchWriter:
                     break
                 self.idle = True
                 if not pending and not (spool is not None and spool.ops) and not self._stopping:
-                    self._event.wait(max(0.0, min(next_beat - time.monotonic(), 1.0)))
+                    # a wake posted to a loop that is busy (not yet run): look again soon
+                    most = self._interval_s if self._wake_posted else 1.0
+                    self._event.wait(max(0.0, min(next_beat - time.monotonic(), most)))
                 self._event.clear()
                 self.idle = False
             if time.monotonic() >= next_beat:

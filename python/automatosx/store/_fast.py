@@ -8,8 +8,10 @@ the update folded into the insert are built by the writer thread, off the reques
 
 Every method returns False, having queued nothing, when the write cannot be queued at once
 (not open, ``sync`` durability, closing, spooling, back-pressure, a value to leave out and
-report): the recorder then awaits the ``save_*`` calls, which wait, spool and report as
-they must. The rows written are the ones the ``save_*`` calls write.
+report). Refused for back-pressure alone, the entry is kept: the recorder awaits
+``enter_refused``, which waits for room once and queues it (a request's end stays one entry
+in a burst). Otherwise the recorder awaits the ``save_*`` calls, which wait, spool and
+report as they must. The rows written are the ones the ``save_*`` calls write.
 """
 
 from __future__ import annotations
@@ -137,6 +139,14 @@ class FastWrites:
         return queue.submit_nowait(
             COMPOSITE, (attempt, response_values, chunks, state_values), request_id, None, parts
         )
+
+    async def enter_refused(self, request_id: str) -> bool:
+        """After a ``*_nowait`` call refused for back-pressure alone: wait for room, then
+        queue the entry it built (True). False, nothing queued: the ``save_*`` calls' turn."""
+        queue = self._queue
+        if queue is None:
+            return False
+        return await queue.enter_refused(request_id)
 
     def _json(self, key: str, kind: str, value: dict[str, Any] | None) -> str | None:
         """``value`` as JSON; one that cannot be encoded is left out and reported, so a

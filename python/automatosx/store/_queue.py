@@ -34,7 +34,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from automatosx.errors import StoreError, redact
+from automatosx.errors import StoreError
+from automatosx.store._reports import Reports, describe_error
 from automatosx.store._schema import Write
 from automatosx.store._spool import Spool
 from automatosx.store.base import WriteFailure
@@ -52,16 +53,10 @@ a value it has to leave out is added to the notes."""
 # write, row (a list of rows when `many`), many, waiter (sync mode), request id, prepare,
 # monotonic time queued
 QueuedOp = tuple[Write, Any, bool, "asyncio.Future[None] | None", str | None, Prepare | None, float]
-_MAX_KEPT_FAILURES = 10
-_MAX_REPORTED = 1_000
+_CANCELS_RIDDEN = 8  # as the recorder rides them (_routing/recording.py)
 
 
-def describe_error(exc: BaseException) -> str:
-    """An exception as a failure report shows it: type and message, secrets redacted, short."""
-    return f"{type(exc).__name__}: {redact(str(exc))[:300]}"
-
-
-class WriteQueue:
+class WriteQueue(Reports):
     """The queue between callers and the writer thread. Create it on the caller's loop."""
 
     def __init__(
@@ -77,9 +72,9 @@ class WriteQueue:
         max_wait_ms: float | None = None,
         spool: Spool | None = None,
     ) -> None:
+        super().__init__(on_write_error)
         self.accepting = True  # the hot-path check: False once closing or stopped
         self.error: StoreError | None = None  # set if the writer thread died
-        self.write_errors = 0
         self.pending: deque[QueuedOp] = deque()  # popped by the writer thread
         self.inflight: list[QueuedOp] = []  # the batch being written (set by the writer)
         self.room_limit = min(queue_size, batch_size)  # then what commits in max_lag / 4
@@ -90,20 +85,21 @@ class WriteQueue:
         self.max_wait_s = None if max_wait_ms is None or sync else max_wait_ms / 1000
         self.spool = spool
         self._max_lag_requests = max_lag_requests
-        self._on_write_error = on_write_error
         self._wake = wake
         self._loop = asyncio.get_running_loop()
         self._lagging: dict[str, int] = {}  # request id -> its writes not yet settled
-        self._room_waiters: deque[asyncio.Future[None]] = deque()
+        self._room_waiters: deque[asyncio.Future[bool | None]] = deque()
+        self._wait_started: dict[asyncio.Future[bool | None], float] = {}  # bounded waits
+        self._watchdog: asyncio.TimerHandle | None = None
         self._enqueued = 0
         self._done = 0  # ops settled (written or failed)
         self._blocked_puts = 0
         self._entering = 0  # callers that waited and have not queued their write yet
         self._granted = 0
         self._flushers: deque[tuple[int, asyncio.Future[None]]] = deque()
-        self._failures: list[StoreError] = []
-        self._failure_count = 0
-        self._reported: deque[WriteFailure] = deque(maxlen=_MAX_REPORTED)
+        # the entry submit_nowait last refused for back-pressure alone: (write, row, key,
+        # prepare, parts), for enter_refused (one slot: it is called right after the refusal)
+        self.refused: tuple[Write, Any, str, Prepare | None, int] | None = None
 
     @property
     def queued(self) -> int:
@@ -145,17 +141,10 @@ class WriteQueue:
         if self._must_wait(key):
             self._entering += 1  # until queued: close() waits for it
             try:
-                if self.max_wait_s is None or spool is None:
-                    await self._wait_for_room()
-                else:
-                    try:
-                        await asyncio.wait_for(self._wait_for_room(), self.max_wait_s)
-                    except TimeoutError:  # the writer is stuck: do not hold the caller longer
-                        with spool.lock:
-                            spool.active = True
-                        logger.warning("store writer stalled: spooling writes to %s", spool.path)
-                        self._spool(write, row, many, key, prepare)
-                        return
+                if await self._wait_for_room():  # the writer is stuck: hold the caller no longer
+                    self._start_spooling()
+                    self._spool(write, row, many, key, prepare)
+                    return
                 after: asyncio.Future[None] | None = None
                 if self.sync:
                     after = self._loop.create_future()
@@ -182,28 +171,70 @@ class WriteQueue:
         ``max_lag_requests``). False, nothing queued, when it cannot be queued at once: sync
         mode, closing, spooling, or any back-pressure :meth:`submit` would wait for; the
         caller then awaits the ``save_*`` calls, which wait or spool as they must."""
-        if self.sync or not self.accepting or self._room_waiters:
-            return False
-        pending = self.pending
-        if len(pending) + self._granted >= self.room_limit:
+        if self.sync or not self.accepting:
             return False
         spool = self.spool
         if spool is not None and spool.active:
             return False
+        pending = self.pending
         lagging = self._lagging
         count = lagging.get(key)
-        if count is None:
-            if len(lagging) >= self._max_lag_requests:
-                return False
-            count = 0
         now = time.monotonic()
+        if (
+            self._room_waiters
+            or len(pending) + self._granted >= self.room_limit
+            or (count is None and len(lagging) >= self._max_lag_requests)
+        ):
+            self.refused = (write, row, key, prepare, parts)
+            return False
         oldest = self.oldest()
         if oldest is not None and now - oldest > self.max_lag_s:
+            self.refused = (write, row, key, prepare, parts)
             return False
-        lagging[key] = count + parts
+        lagging[key] = (count or 0) + parts
         pending.append((write, row, False, None, key, prepare, now))
         self._enqueued += parts
         self._wake()
+        return True
+
+    async def enter_refused(self, key: str) -> bool:
+        """Queue the entry :meth:`submit_nowait` just refused for ``key`` for back-pressure
+        alone, once there is room (a turn among :meth:`submit`'s waiters): True, queued.
+        False, nothing queued, when there is none, or the bounded wait ran out (the writer
+        is stuck: the caller's ``save_*`` calls spool). A cancel while waiting is ridden
+        (the request's rows must reach the store), then raised."""
+        refused, self.refused = self.refused, None
+        if refused is None or refused[2] != key or not self.accepting:
+            return False
+        write, row, _key, prepare, parts = refused
+        cancels = 0
+        while self._must_wait(key):
+            self._entering += 1  # until queued: close() waits for it
+            try:
+                timed_out = await self._wait_for_room()
+            except asyncio.CancelledError:
+                cancels += 1
+                if cancels > _CANCELS_RIDDEN:
+                    raise
+                continue
+            finally:
+                self._entering -= 1
+            if timed_out:
+                self._start_spooling()
+                if cancels:
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.cancel()  # the save_* calls ride it and raise it
+                return False
+            self._granted -= 1
+            break
+        lagging = self._lagging
+        lagging[key] = lagging.get(key, 0) + parts
+        self.pending.append((write, row, False, None, key, prepare, time.monotonic()))
+        self._enqueued += parts
+        self._wake()
+        if cancels:
+            raise asyncio.CancelledError
         return True
 
     def _queue_op(
@@ -257,25 +288,59 @@ class WriteQueue:
         oldest = self.oldest()
         return oldest is not None and time.monotonic() - oldest > self.max_lag_s
 
-    async def _wait_for_room(self) -> None:
-        room = self._loop.create_future()
+    async def _wait_for_room(self) -> bool | None:
+        """Wait for a turn (FIFO). True: ``max_wait_ms`` ran out first (a spool only): no
+        room is held. Otherwise the room stays counted in ``_granted`` until the caller has
+        queued its write."""
+        room: asyncio.Future[bool | None] = self._loop.create_future()
         self._room_waiters.append(room)
         self._blocked_puts += 1
+        bounded = self.max_wait_s is not None and self.spool is not None
+        if bounded:  # one timer for all waiters, not a wait_for (a task, a timer) each
+            self._wait_started[room] = time.monotonic()
+            if self._watchdog is None:
+                self._watchdog = self._loop.call_later(self.max_wait_s or 0, self._expire)
         try:
-            await room
+            timed_out = await room
         except BaseException:
             if room in self._room_waiters:
                 self._room_waiters.remove(room)
-            elif room.done() and not room.cancelled():
+            elif room.done() and not room.cancelled() and room.result() is None:
                 self._granted -= 1
                 self.release_room()  # pass the room it was given on
             raise
         finally:
             self._blocked_puts -= 1
+            if bounded:
+                self._wait_started.pop(room, None)
+        if timed_out:
+            return True
         if self.error is not None:
             self._granted -= 1
             raise self.error
-        # the room stays counted in _granted until the caller has queued its write
+        return None
+
+    def _expire(self) -> None:
+        """The waiters' timer: a waiter older than ``max_wait_ms`` is let go (True)."""
+        self._watchdog = None
+        limit = self.max_wait_s or 0
+        now = time.monotonic()
+        for room, started in list(self._wait_started.items()):  # oldest first
+            if room.done():
+                continue
+            if now - started < limit:
+                self._watchdog = self._loop.call_later(started + limit - now, self._expire)
+                return
+            if room in self._room_waiters:
+                self._room_waiters.remove(room)
+            room.set_result(True)
+
+    def _start_spooling(self) -> None:
+        spool = self.spool
+        assert spool is not None
+        with spool.lock:
+            spool.active = True
+        logger.warning("store writer stalled: spooling writes to %s", spool.path)
 
     def release_room(self) -> None:
         if not self._room_waiters:
@@ -339,9 +404,7 @@ class WriteQueue:
                 if not waiter.done():
                     waiter.set_exception(error)
             else:
-                self._failure_count += 1
-                if len(self._failures) < _MAX_KEPT_FAILURES:
-                    self._failures.append(error)
+                self.keep(error)
         self._done += len(batch)
         flushers = self._flushers
         while flushers and flushers[0][0] <= self._done:
@@ -372,35 +435,3 @@ class WriteQueue:
             waiter = op[3]
             if waiter is not None and not waiter.done():
                 waiter.set_exception(error)
-
-    # -- reports --------------------------------------------------------------------------
-
-    def raise_failures(self) -> None:
-        """Raise the failures kept since the last call (write-behind) as one StoreError."""
-        if not self._failure_count:
-            return
-        count, first = self._failure_count, self._failures[0]
-        self._failures, self._failure_count = [], 0
-        raise StoreError(
-            f"{count} write(s) failed since the last flush; the first: {first}"
-        ) from first
-
-    def drain_write_errors(self) -> list[WriteFailure]:
-        reported = list(self._reported)
-        self._reported.clear()
-        return reported
-
-    def report(self, key: str | None, kind: str, exc: BaseException) -> WriteFailure:
-        """Report one lost write (or left-out value) at once: log, count, keep, call back."""
-        failure = WriteFailure(
-            request_id=key, kind=kind, error=describe_error(exc), at_ms=time.time_ns() // 10**6
-        )
-        self.write_errors += 1
-        self._reported.append(failure)
-        logger.error("store write failed: %s (request %s): %s", kind, key or "-", failure.error)
-        if self._on_write_error is not None:
-            try:
-                self._on_write_error(failure)
-            except Exception:
-                logger.exception("the store's on_write_error callback raised")
-        return failure
