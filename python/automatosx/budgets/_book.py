@@ -34,6 +34,7 @@ from automatosx.budgets._routes import (
     Route,
     base_floor,
 )
+from automatosx.budgets._routes import SETTLED_GROUP as _SETTLED_GROUP
 from automatosx.budgets._says import alert_of, no_room, unpriced
 from automatosx.errors import BudgetExceededError
 from automatosx.observe import BudgetAlert
@@ -48,7 +49,6 @@ NANO = 1e9
 PRICED: object = object()  # reserve(): the rates of the (deployment, model) pair
 _new = object.__new__
 _SETTLED: list[Claim] = []  # a settled reservation's claims (never appended to)
-_SETTLED_GROUP = Group(())  # a settled fast reservation's group: no account
 
 
 class Booking:

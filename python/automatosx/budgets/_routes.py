@@ -39,6 +39,7 @@ __all__ = [
     "NONE",
     "NO_TIER",
     "SCOPED",
+    "SETTLED_GROUP",
     "Counters",
     "Entry",
     "Group",
@@ -80,6 +81,10 @@ class Group:
         self.both = tuple(acc for acc, usd, tok in counters if usd and tok)
         self.fast = all(usd or tok for _, usd, tok in counters) and bool(counters)
         self.alerting = any(acc.alert_at is not None for acc, _, _ in counters)
+
+
+SETTLED_GROUP = Group(())
+"""A settled fast reservation's group: no account (settling it again does nothing)."""
 
 
 class Route:
