@@ -100,8 +100,17 @@ def claims(res: object) -> object:
 
 def records(budgets: Budgets) -> list[tuple[Any, ...]]:
     return [
-        (r.request_id, r.attempt, r.budget_id, r.scope, r.window_start)
-        + (r.reserved_nusd, r.charged_nusd, r.reserved_tokens, r.charged_tokens)
+        (
+            r.request_id,
+            r.attempt,
+            r.budget_id,
+            r.scope,
+            r.window_start,
+            r.reserved_nusd,
+            r.charged_nusd,
+            r.reserved_tokens,
+            r.charged_tokens,
+        )
         for r in budgets.drain_records()
     ]
 
