@@ -188,3 +188,61 @@ def test_the_fast_path_books_and_settles_exactly_as_the_general_path(
         ]
     assert fast_answers > 100  # the fast path did answer (most reservations)
     assert refused > 5  # and the limits were reached
+
+
+WALKED = [
+    {"messages": [{"role": "user", "content": "plain ASCII"}]},
+    {
+        "messages": [
+            {"role": "system", "content": "héllo wörld ✓"},
+            {"role": "user", "content": "ok"},
+        ]
+    },
+    {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "describe ✓ this"},
+                    {"type": "image", "url": "https://example.com/a.png"},
+                    {"type": "image", "url": "https://example.com/b.png"},
+                ],
+            }
+        ],
+        "maxTokens": 50,
+    },
+    {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": "",
+                "toolCalls": [{"id": "c1", "name": "weather", "arguments": {"city": "Zürich"}}],
+            },
+            {"role": "tool", "content": "sunny", "toolCallId": "c1"},
+        ]
+    },
+]
+
+
+@pytest.mark.parametrize("fields", WALKED)
+def test_the_routers_one_walk_gives_both_estimates(fields: dict[str, Any]) -> None:
+    """The router walks a request's messages once (``prompt_estimate``): its own estimate,
+    and what a budget's input estimate needs, which ``reserve_now`` turns into exactly
+    ``input_tokens``."""
+    from automatosx._routing.estimate import prompt_estimate, prompt_walk, token_estimate
+    from automatosx.budgets._estimate import input_tokens
+
+    req = ProviderRequest.model_validate(fields)
+    assert prompt_estimate(req) == token_estimate(req)
+    walk = prompt_walk(req)
+    assert prompt_walk(req) is walk  # kept: not walked again
+    clock = [DAY * 20_000]
+    budgets = Budgets(
+        parse_budgets([{"id": "t", "limitTokens": 10**9, "window": "day"}]),
+        clock=lambda: clock[0],
+        price=lambda dep, model: RATES,
+    )
+    res = budgets.reserve_now("openai", "openai", "gpt-4o-mini", req, 1, walk)
+    assert isinstance(res, Reservation)
+    assert res.n_in == input_tokens(req) > 0

@@ -10,11 +10,13 @@ What the attempt guards hold is kept in :class:`Admissions` (one per request, ow
 :data:`NO_ADMISSIONS`, which does nothing.
 
 **The synchronous fast path.** An attempt guard may also offer
-``admit_now(deployment, kind, model, request, number)``, answering without an ``await`` and
-without an ``AttemptSpec``: a *holding* (an object whose ``end(outcome, usage,
-delivered_tokens, before_any_byte)`` settles it, e.g. a budget reservation), None (admitted,
-nothing held: no budget matches), or False (no answer here: its ``admit`` is awaited, e.g. a
-refusal that may wait for a fleet's lease). Every other guard goes through ``admit`` and
+``admit_now(deployment, kind, model, request, number, walk=None)``, answering without an
+``await`` and without an ``AttemptSpec`` (``walk``: what the one walk over the request's
+messages measured, ``estimate.prompt_walk``, so that a budget does not walk them again): a
+*holding* (an object whose ``end(outcome, usage, delivered_tokens, before_any_byte)``
+settles it, e.g. a budget reservation), None (admitted, nothing held: no budget matches), or
+False (no answer here: its ``admit`` is awaited, e.g. a refusal that may wait for a fleet's
+lease). Every other guard goes through ``admit`` and
 ``settle``, its hold kept in a :class:`GuardHold`; both kinds are settled the same way.
 
 ``Run.admit`` asks the deployment's guard itself, then :func:`admit_now`: a deployment whose
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from automatosx._routing.estimate import prompt_walk
 from automatosx.guards import (
     Admit,
     AttemptEnd,
@@ -166,7 +169,7 @@ def admit_now(dep: Deployment, model: str, request: ProviderRequest, number: int
     now = getattr(guards[0], "admit_now", None)
     if now is None:
         return None
-    holding = now(dep.name, dep.kind, model, request, number)
+    holding = now(dep.name, dep.kind, model, request, number, prompt_walk(request))
     if holding is None:
         return _EMPTY
     if holding is False:

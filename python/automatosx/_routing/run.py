@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
 from automatosx._routing.admission import NO_ADMISSIONS, Admissions, Held, Verdict, admit, admit_now
-from automatosx._routing.estimate import delivered_tokens, token_estimate
+from automatosx._routing.estimate import delivered_tokens, prompt_estimate, token_estimate
 from automatosx._routing.limits import retries_of, timeout_of
 from automatosx._routing.policy import (
     RAISE,
@@ -220,8 +220,9 @@ class Run:
 
     def token_estimate(self) -> int:
         """Tokens to reserve (prompt chars / 4 + max_tokens), computed once, when asked."""
-        if not self.estimate:
-            self.estimate = token_estimate(self.request)
+        if not self.estimate:  # with attempt guards: the walk a budget reads too
+            walk = prompt_estimate if self.plan.attempt_guards else token_estimate
+            self.estimate = walk(self.request)
         return self.estimate
 
     def delivered_tokens(self) -> int:  # the current attempt's delivered text, estimated

@@ -20,7 +20,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from automatosx.budgets._estimate import cost_nusd, input_tokens, output_cap
+from automatosx.budgets._estimate import (
+    IMAGE_TOKENS,
+    MESSAGE_OVERHEAD,
+    cost_nusd,
+    input_tokens,
+    output_cap,
+)
 from automatosx.budgets._ledger import Account, Claim, Ledger, SpendRecord
 from automatosx.budgets._reservation import Reservation
 from automatosx.budgets._routes import (
@@ -95,6 +101,7 @@ class Booking:
         model: str,
         request: ProviderRequest,
         attempt: int = 0,
+        walk: tuple[int, int, int] | None = None,
         rates: Rates | object | None = PRICED,
     ) -> Reservation | Literal[False] | None:
         """:meth:`reserve` as the admission chain's ``admit_now``: False when refused (the
@@ -114,13 +121,17 @@ class Booking:
         key = route.key
         if key == NONE:
             return None
+        fields = request.__dict__  # not its attributes: see _estimate.input_tokens
         if self._last is request:  # a retry, a fallback, a hedge: the same prompt
             n_in = self._last_in
         else:
-            n_in = input_tokens(request)
+            if walk is None or fields["tools"] is not None or fields["response_format"] is not None:
+                n_in = input_tokens(request)
+            else:  # input_tokens from the router's walk of the messages (its prompt_walk)
+                size, images, messages = walk
+                n_in = -(-size // 3) + MESSAGE_OVERHEAD * messages + IMAGE_TOKENS * images
             self._last = request
             self._last_in = n_in
-        fields = request.__dict__  # not its attributes: see _estimate.input_tokens
         n_out = fields["max_tokens"] or output_cap(request, kind, model)
         if rates is PRICED:
             rates = route.rates

@@ -103,7 +103,7 @@ class Budgets(Booking):
         """Book the attempt's maximum cost against every matching budget, or say which has
         no room (nothing booked). None: no budget matches, nothing to settle. ``rates``: the
         model's, or by default what ``price`` gives for (deployment, model)."""
-        res = self.reserve_now(deployment, kind, model, request, attempt, rates)
+        res = self.reserve_now(deployment, kind, model, request, attempt, None, rates)
         if res is False:
             refusal, self.refusal = self.refusal, None
             return refusal
