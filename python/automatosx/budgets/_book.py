@@ -39,6 +39,7 @@ from automatosx.budgets._routes import (
     Group,
     Route,
     base_floor,
+    counters_of,
 )
 from automatosx.budgets._routes import SETTLED_GROUP as _SETTLED_GROUP
 from automatosx.budgets._says import alert_of, no_room, unpriced
@@ -158,8 +159,11 @@ class Booking:
                 group = kept[fields["tenant"]]
             elif key == BY_BOTH:
                 group = kept[(fields["user"], fields["tenant"])]
-            else:
-                group = route.group(request, self.ledger, now)
+            else:  # SCOPED: counters made for each request, the general path (no Group)
+                counters = counters_of(route.entries, request, self.ledger, now)
+                return self._book(
+                    counters, model, now, nusd, n_in + n_out, n_in, rates, floor, fields, attempt
+                )
         except KeyError:  # this user's (tenant's) first request on the route
             group = route.group(request, self.ledger, now)
         n_tok = n_in + n_out
