@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
-from automatosx._routing.admission import NO_ADMISSIONS, Admissions, Held, admit
-from automatosx._routing.estimate import delivered_tokens, token_estimate
+from automatosx._routing.admission import NO_ADMISSIONS, Admissions, Held, Verdict, admit, admit_now
+from automatosx._routing.estimate import delivered_tokens, prompt_estimate, token_estimate
 from automatosx._routing.limits import retries_of, timeout_of
 from automatosx._routing.policy import (
     RAISE,
@@ -146,12 +146,11 @@ class Run:
         at once: recorded failed with the guard's error, which is raised."""
         began, n = time.perf_counter_ns(), self.n + 1
         held: Held | None = None
-        if dep.extra_guards:
-            answer, held = await admit(
-                dep, model, self.request, n, self.token_estimate, patience_ms
-            )
-        else:  # the deployment's own guard alone: asked directly (one coroutine less)
-            answer = await dep.guard.admit(self.token_estimate, patience_ms)
+        answer: Verdict = await dep.guard.admit(self.token_estimate, patience_ms)
+        if answer is None and dep.extra_guards:  # then its attempt guards (admission.py)
+            held = admit_now(dep, model, self.request, n)
+            if held is None:  # the chain must be awaited
+                answer, held = await admit(dep, model, self.request, n, self.token_estimate)
         if time.perf_counter_ns() - began >= WAITED_NS:  # a wait: told (waits.py)
             await waited(self.plan, self.info, dep, model, self.request, n, began, answer is None)
         if answer is None:
@@ -221,8 +220,9 @@ class Run:
 
     def token_estimate(self) -> int:
         """Tokens to reserve (prompt chars / 4 + max_tokens), computed once, when asked."""
-        if not self.estimate:
-            self.estimate = token_estimate(self.request)
+        if not self.estimate:  # with attempt guards: the walk a budget reads too
+            walk = prompt_estimate if self.plan.attempt_guards else token_estimate
+            self.estimate = walk(self.request)
         return self.estimate
 
     def delivered_tokens(self) -> int:  # the current attempt's delivered text, estimated
@@ -340,7 +340,7 @@ class Run:
             if prices is not None:  # a float or None: no validation needed (and ~1 us less)
                 response.__dict__["cost"] = prices.cost(dep.name, response.model, usage)
         if self.admissions is not NO_ADMISSIONS:
-            self.admissions.settle("success", usage=usage)
+            self.admissions.succeeded(usage)
 
     async def replied(self, dep: Deployment, response: ProviderResponse) -> ProviderResponse:
         """``execute``'s attempt at ``dep`` returned ``response``: the request completes."""

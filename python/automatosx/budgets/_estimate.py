@@ -62,7 +62,12 @@ OUTPUT_LIMITS: dict[str, int] = {
 
 
 def input_tokens(request: ProviderRequest) -> int:
-    """A safe-side estimate of the request's input tokens (see the module's docstring)."""
+    """A safe-side estimate of the request's input tokens (see the module's docstring).
+
+    On the request path the router has walked the messages already
+    (``_routing/estimate.prompt_estimate``): ``Budgets.reserve_now`` takes what that walk
+    measured and applies this formula to it (``tests/budgets/test_budget_fast_path.py``
+    pins the two equal)."""
     # Fields are read from the models' __dict__: a pydantic attribute is an unspecialised
     # lookup (its class has a __getattr__), several times a dict item's cost, and this runs
     # before every attempt.

@@ -22,28 +22,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from automatosx.budgets._book import PRICED, Booking
 from automatosx.budgets._config import BudgetSpec
-from automatosx.budgets._estimate import (
-    cost_nusd,
-    delivered_tokens,
-    input_tokens,
-    output_cap,
-)
-from automatosx.budgets._ledger import Account, Claim, Ledger, SpendRecord
+from automatosx.budgets._estimate import cost_nusd, delivered_tokens
+from automatosx.budgets._ledger import Account, Ledger, SpendRecord
 from automatosx.budgets._reservation import Reservation
-from automatosx.budgets._routes import (
-    BY_BOTH,
-    BY_TENANT,
-    BY_USER,
-    FIXED,
-    Route,
-    base_floor,
-    build_route,
-    scope_of,
-)
-from automatosx.budgets._says import alert_of, no_room, unpriced
+from automatosx.budgets._routes import Route, build_route, scope_of
 from automatosx.errors import BudgetExceededError, UnpricedModelError
 from automatosx.observe import BudgetAlert
 from automatosx.pricing import Rates
@@ -54,38 +40,18 @@ if TYPE_CHECKING:
 __all__ = ["Budgets", "Reservation", "scope_of"]
 
 log = logging.getLogger("automatosx.budgets")
-NANO = 1e9
 _ROUTES = 4_096  # models per deployment whose route is kept
-_PRICED: object = object()  # reserve(): the rates of the (deployment, model) pair
-_new = object.__new__
-_SETTLED: list[Claim] = []  # a settled reservation's claims (never appended to)
+_PRICED = PRICED
 
 
 def _nothing() -> None:
     return None
 
 
-class Budgets:
+class Budgets(Booking):
     """The budgets of one router (one event loop). ``clock`` gives epoch seconds."""
 
-    __slots__ = (
-        "_last",
-        "_last_in",
-        "_routes",
-        "alerts",
-        "allow_unpriced",
-        "clock",
-        "exceeded",
-        "fleet",
-        "ledger",
-        "offset",
-        "price",
-        "recording",
-        "records",
-        "refusal",
-        "specs",
-        "wake",
-    )
+    __slots__ = ("exceeded", "fleet", "price", "specs")
 
     def __init__(
         self,
@@ -137,122 +103,10 @@ class Budgets:
         """Book the attempt's maximum cost against every matching budget, or say which has
         no room (nothing booked). None: no budget matches, nothing to settle. ``rates``: the
         model's, or by default what ``price`` gives for (deployment, model)."""
-        res = self.reserve_now(deployment, kind, model, request, attempt, rates)
+        res = self.reserve_now(deployment, kind, model, request, attempt, None, rates)
         if res is False:
             refusal, self.refusal = self.refusal, None
             return refusal
-        return res
-
-    def reserve_now(
-        self,
-        deployment: str,
-        kind: str,
-        model: str,
-        request: ProviderRequest,
-        attempt: int = 0,
-        rates: Rates | object | None = _PRICED,
-    ) -> Reservation | Literal[False] | None:
-        """:meth:`reserve` as the admission chain's ``admit_now``: False when refused (the
-        refusal is kept in ``refusal``). Each claim is booked as soon as it is checked (no
-        await in this method, so no other attempt sees a half-made reservation); a refusal
-        unbooks the claims before it."""
-        try:
-            route = self._routes[deployment][model]
-        except KeyError:
-            route = self._route(deployment, model)
-        if not route.entries:
-            return None
-        if rates is _PRICED:
-            rates = route.rates
-            floor = route.floor
-        else:
-            floor = base_floor(rates)  # type: ignore[arg-type]
-        if self._last is request:  # a retry, a fallback, a hedge: the same prompt
-            n_in = self._last_in
-        else:
-            n_in = input_tokens(request)
-            self._last = request
-            self._last_in = n_in
-        fields = request.__dict__  # not its attributes: see _estimate.input_tokens
-        n_out = fields["max_tokens"] or output_cap(request, kind, model)
-        if rates is None:
-            nusd = -1
-        elif n_in <= floor:  # the base rates: two multiplications
-            scaled = (n_in * rates.input + n_out * rates.output) * NANO  # type: ignore[attr-defined]
-            nusd = int(scaled)
-            if scaled - nusd > 1e-3:
-                nusd += 1
-        else:
-            nusd = cost_nusd(rates, n_in, n_out)  # type: ignore[arg-type]
-        now = self.clock() + self.offset
-        key = route.key
-        try:
-            if key == FIXED:
-                counters = route.kept
-            elif key == BY_USER:
-                counters = route.kept[fields["user"]]
-            elif key == BY_TENANT:
-                counters = route.kept[fields["tenant"]]
-            elif key == BY_BOTH:
-                counters = route.kept[(fields["user"], fields["tenant"])]
-            else:
-                counters = route.counters(request, self.ledger, now)
-        except KeyError:  # this user's (tenant's) first request on the route
-            counters = route.counters(request, self.ledger, now)
-        n_tok = n_in + n_out
-        claims: list[Claim] = []
-        refusal: BudgetExceededError | None = None
-        soft = False  # the refusal is a "fallback" budget's (a "reject" one's wins)
-        for acc, usd, tok in counters:
-            if now >= acc.until:
-                self.ledger.account(acc.spec, acc.scope, now)  # a new window, rolled in place
-            claim_n = nusd if usd else 0
-            claim_t = n_tok if tok else 0
-            if claim_n < 0:  # no price under a USD budget
-                if self.allow_unpriced:
-                    claim_n = 0
-                else:
-                    if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
-                        refusal, soft = unpriced(acc, model), acc.spec.on_exceeded == "fallback"
-                    continue
-            if acc.leased:  # the lease must hold the claim (Account.fits, inline)
-                if ((usd and claim_n > acc.lease) or (tok and claim_t > acc.lease_tokens)) and (
-                    not acc.fits(claim_n, claim_t)
-                ):
-                    if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
-                        refusal = no_room(acc, claim_n, claim_t)
-                        soft = acc.spec.on_exceeded == "fallback"
-                    continue
-                acc.uses += 1
-                acc.lease -= claim_n
-                acc.lease_tokens -= claim_t
-            elif (usd and acc.spent + acc.reserved + claim_n > acc.limit) or (
-                tok and acc.spent_tokens + acc.reserved_tokens + claim_t > acc.limit_tokens
-            ):
-                if refusal is None or (soft and acc.spec.on_exceeded == "reject"):
-                    refusal = no_room(acc, claim_n, claim_t)
-                    soft = acc.spec.on_exceeded == "fallback"
-                continue
-            if claim_n:
-                acc.reserved += claim_n
-            if claim_t:
-                acc.reserved_tokens += claim_t
-            claims.append((acc, claim_n, claim_t, acc.start))
-        if refusal is not None:
-            Ledger.unbook(claims)
-            self.refusal = refusal
-            return False
-        if not claims:
-            return None
-        res = _new(Reservation)
-        res.budgets = self
-        res.claims = claims
-        res.rates = rates  # type: ignore[assignment]
-        res.floor = floor
-        res.n_in = n_in
-        res.n_out = n_out
-        res.request_id = fields["request_id"]
-        res.attempt = attempt
         return res
 
     def _route(self, deployment: str, model: str) -> Route:
@@ -341,58 +195,6 @@ class Budgets:
     def release(self, res: Reservation) -> None:
         """The attempt failed before any byte: nothing is charged."""
         self.charge(res, 0, 0)
-
-    def charge(self, res: Reservation, nusd: int, tokens: int) -> None:
-        """Replace the reservation's claims by this charge (``0, 0``: released)."""
-        claims, res.claims = res.claims, _SETTLED
-        recording = self.recording
-        at_ms = time.time_ns() // 1_000_000 if recording else 0
-        for claim in claims:
-            acc, claim_n, claim_t, start = claim
-            charge = 0 if acc.limit is None else nusd  # a claim is 0 where the limit is None
-            used = 0 if acc.limit_tokens is None else tokens
-            if acc.start != start:  # its window has ended
-                Ledger.settle(claim, charge, used)
-            else:  # Ledger.settle, inline (adding a zero is skipped)
-                if charge or claim_n:
-                    acc.reserved -= claim_n
-                    acc.spent += charge
-                if used or claim_t:
-                    acc.reserved_tokens -= claim_t
-                    acc.spent_tokens += used
-                if acc.leased:
-                    acc.lease += claim_n - charge
-                    acc.lease_tokens += claim_t - used
-                    acc.unreported += charge
-                    acc.unreported_tokens += used
-            if recording:
-                self._record(res, acc, claim, charge, used, at_ms)
-            if acc.alert_at is not None and acc.alerted != acc.start:
-                alert = alert_of(acc)
-                if alert is not None:
-                    self.alerts.append(alert)
-        if recording or self.alerts:
-            self.wake()
-
-    def _record(
-        self, res: Reservation, acc: Account, claim: Claim, charge: int, used: int, at_ms: int
-    ) -> None:
-        self.records.append(
-            SpendRecord(
-                res.request_id,
-                res.attempt,
-                acc.spec.id,
-                acc.scope,
-                claim[3],
-                claim[1],
-                charge,
-                claim[2],
-                used,
-                at_ms,
-            )
-        )
-
-    # -- reading -----------------------------------------------------------------------------
 
     def resume(self, rows: Iterable[tuple[str, str, int, int, int]]) -> None:
         """Spend read back at open: (budget id, scope, window start, nano-dollars, tokens)."""

@@ -14,7 +14,9 @@ tuple of ``(account, usd, tokens)``, one per budget that counts the attempt. The
 
 So :meth:`Budgets.reserve_now <automatosx.budgets._gate.Budgets.reserve_now>` does no
 matching, no string building and no price lookup per request. An account is kept for good: a
-new window rolls it in place (``Ledger.account``), so a kept tuple stays right.
+new window rolls it in place (``Ledger.account``), so a kept tuple stays right. What is kept
+is a :class:`Group`: the counters, and their accounts split by what they limit (USD, tokens,
+both), which the fast path books and settles without building claims.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ __all__ = [
     "BY_TENANT",
     "BY_USER",
     "FIXED",
+    "NONE",
     "NO_TIER",
     "SCOPED",
+    "SETTLED_GROUP",
     "Counters",
     "Entry",
+    "Group",
     "Route",
     "base_floor",
     "build_route",
@@ -46,6 +51,8 @@ __all__ = [
 ]
 
 FIXED, BY_USER, BY_TENANT, BY_BOTH, SCOPED = 0, 1, 2, 3, 4
+NONE = -1
+"""A route's key when no budget matches it."""
 NO_TIER = 1 << 62
 """The base-rate floor of untiered rates: every prompt pays the base rates."""
 _KEPT = 65_536  # users (tenants) per route whose counters are kept
@@ -57,6 +64,27 @@ Entry = tuple[BudgetSpec, int, Any]
 Counters = tuple[tuple[Account, bool, bool], ...]
 """``(account, usd, tokens)`` per budget counting the attempt: whether it has a USD / a
 token limit."""
+
+
+class Group:
+    """The counters of a route (for a user, a tenant) as the fast path walks them: the
+    accounts with a USD limit alone (``usd``), a token limit alone (``tok``), both
+    (``both``). ``fast``: every counter has a limit (a claim of nothing is the general
+    path's). ``alerting``: some account has an ``alertAt``."""
+
+    __slots__ = ("alerting", "both", "counters", "fast", "tok", "usd")
+
+    def __init__(self, counters: Counters) -> None:
+        self.counters = counters
+        self.usd = tuple(acc for acc, usd, tok in counters if usd and not tok)
+        self.tok = tuple(acc for acc, usd, tok in counters if tok and not usd)
+        self.both = tuple(acc for acc, usd, tok in counters if usd and tok)
+        self.fast = all(usd or tok for _, usd, tok in counters) and bool(counters)
+        self.alerting = any(acc.alert_at is not None for acc, _, _ in counters)
+
+
+SETTLED_GROUP = Group(())
+"""A settled fast reservation's group: no account (settling it again does nothing)."""
 
 
 class Route:
@@ -71,11 +99,11 @@ class Route:
         """A prompt of at most this many input tokens pays the base rates."""
         self.key = key
         self.kept: Any = {}
-        """``FIXED``: the counters; ``BY_*``: the counters by user, tenant or both."""
+        """``FIXED``: the :class:`Group`; ``BY_*``: the groups by user, tenant or both."""
 
-    def counters(self, request: ProviderRequest, ledger: Ledger, now: float) -> Counters:
+    def group(self, request: ProviderRequest, ledger: Ledger, now: float) -> Group:
         """The request's counters, kept (``BY_*``) when there is room."""
-        found = counters_of(self.entries, request, ledger, now)
+        found = Group(counters_of(self.entries, request, ledger, now))
         fields = request.__dict__
         key = self.key
         kept = self.kept
@@ -154,7 +182,9 @@ def build_route(
         else:
             entries.append((spec, FIXED, ledger.account(spec, scope_of(spec, static), now)))
         hows.add(entries[-1][1])
-    if SCOPED in hows:
+    if not entries:
+        key = NONE
+    elif SCOPED in hows:
         key = SCOPED
     elif BY_USER in hows:
         key = BY_BOTH if BY_TENANT in hows else BY_USER
@@ -162,9 +192,11 @@ def build_route(
         key = BY_TENANT if BY_TENANT in hows else FIXED
     route = Route(tuple(entries), rates, key)
     if key == FIXED:
-        route.kept = tuple(
-            (what, spec.limit_usd is not None, spec.limit_tokens is not None)
-            for spec, _, what in entries
+        route.kept = Group(
+            tuple(
+                (what, spec.limit_usd is not None, spec.limit_tokens is not None)
+                for spec, _, what in entries
+            )
         )
     return route
 
