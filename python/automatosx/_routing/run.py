@@ -34,6 +34,8 @@ from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo
 from automatosx.schemas import ProviderRequest, ProviderResponse
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from automatosx._routing.before import Answer
     from automatosx._routing.plan import Candidate, Deployment, Plan
 
@@ -208,13 +210,14 @@ class Run:
         dep.stats.in_flight += 1
         return started
 
-    async def attempt_began(self, dep: Deployment, started: int) -> None:
-        """Tell the observers (when observed) that the attempt begun at ``started`` starts."""
+    def attempt_began(self, dep: Deployment, started: int) -> Awaitable[None] | None:
+        """Tell the observers (when observed) that the attempt begun at ``started`` starts:
+        None when they are done, else what to await."""
         assert self.info is not None
-        attempt = AttemptInfo(self.n, dep.name, self.model, started, self.restarting, kind=dep.kind)
+        model = self.sent.model or self.model  # the current candidate's (as the machine has it)
+        attempt = AttemptInfo(self.n, dep.name, model, started, self.restarting, kind=dep.kind)
         self.attempt_info = attempt
-        if told := tell(self.plan.observers.attempt_started_calls, self.info, attempt):
-            await told
+        return tell(self.plan.observers.attempt_started_calls, self.info, attempt)
 
     def done_inflight(self) -> Deployment | None:
         """The attempt under way has ended: no longer in flight at its deployment."""
