@@ -34,10 +34,10 @@ __all__ = [
 def tell(calls: Sequence[Call], *args: Any) -> Awaitable[None] | None:
     """Call ``calls`` in order with ``args``: None when all of them are done, else an
     awaitable that awaits the first pending one, then calls (and awaits) the rest."""
-    for i, call in enumerate(calls):
+    for i, call in enumerate(calls, 1):
         pending = call(*args)
         if pending is not None:
-            rest = calls[i + 1 :]
+            rest = calls[i:]
             return _rest(pending, rest, args) if rest else pending
     return None
 

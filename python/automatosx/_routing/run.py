@@ -122,9 +122,8 @@ class Run:
         n, tokens, temperature = len(req.messages), req.max_tokens, req.temperature
         m.transition(_INITIATE(first, req.model, n, tokens, temperature, self.stream))
         m.transition(_VALIDATION_PASSED)
-        if self.info is not None and (
-            told := tell(self.plan.observers.request_started_calls, self.info)
-        ):
+        calls = self.plan.observers.request_started_calls
+        if calls and self.info is not None and (told := tell(calls, self.info)):
             await told
 
     async def finish(
