@@ -216,7 +216,8 @@ class Run:
         model = self.sent.model or self.model  # the current candidate's (as the machine has it)
         attempt = AttemptInfo(self.n, dep.name, model, started, self.restarting, kind=dep.kind)
         self.attempt_info = attempt
-        return tell(self.plan.observers.attempt_started_calls, self.info, attempt)
+        calls = self.plan.observers.attempt_started_calls
+        return tell(calls, self.info, attempt) if calls else None
 
     def done_inflight(self) -> Deployment | None:
         """The attempt under way has ended: no longer in flight at its deployment."""
@@ -356,9 +357,8 @@ class Run:
         """``execute``'s attempt at ``dep`` returned ``response``: the request completes."""
         self.succeeded(dep, response)
         self.machine.transition(self.completion(response))
-        if self.info is not None:
-            await self.ended(dep, self.began, None)
-            await self.finish(response)
+        if self.info is not None and (told := notify.replied(self, dep, response)):
+            await told
         return response
 
     def completion(self, response: ProviderResponse) -> Event:
