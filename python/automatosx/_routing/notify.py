@@ -13,21 +13,19 @@ them only when the request is observed (``run.info`` is set).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from automatosx.observe import RequestEnd, SkipInfo
+from automatosx.observe import SkipInfo
 
 if TYPE_CHECKING:
     from automatosx._routing.plan import Deployment, Plan
     from automatosx.errors import CircuitOpenError, ProviderError
     from automatosx.observe import AttemptInfo, Call, RequestInfo
-    from automatosx.schemas import ProviderResponse
 
 __all__ = [
     "attempt_ended",
     "candidate_skipped",
-    "replied",
     "side_attempt",
     "tell",
 ]
@@ -107,28 +105,3 @@ def side_attempt(
     info.outcome = outcome  # type: ignore[assignment]
     info.breaker_state = dep.guard.breaker_state
     return tell(calls, request, info)
-
-
-def replied(run: Any, dep: Deployment, response: ProviderResponse) -> Awaitable[None] | None:
-    """An observed ``execute`` (``run``: its ``Run``) completed with ``response`` from
-    ``dep``: ``Run.ended`` then ``Run.finish``, without a coroutine of their own unless an
-    observer must wait (the hot path of every recorded request)."""
-    info = run.attempt_info
-    if info is not None:
-        run.attempt_info = None
-        told = attempt_ended(run.plan, run.info, dep, info, run.began, None, None, None)
-        if told is not None:
-            return _then(told, run.finish, response)
-    run.recorded = True  # as ``Run.finish``
-    calls = run.plan.observers.request_finished_calls
-    if not calls:
-        return None
-    end = RequestEnd.of(run.machine, response, run.chunks, run.n, run.restarts)
-    return tell(calls, run.info, end)
-
-
-async def _then(
-    first: Awaitable[None], finish: Callable[[ProviderResponse], Awaitable[None]], response: Any
-) -> None:
-    await first
-    await finish(response)

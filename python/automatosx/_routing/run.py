@@ -357,8 +357,9 @@ class Run:
         """``execute``'s attempt at ``dep`` returned ``response``: the request completes."""
         self.succeeded(dep, response)
         self.machine.transition(self.completion(response))
-        if self.info is not None and (told := notify.replied(self, dep, response)):
-            await told
+        if self.info is not None:
+            await self.ended(dep, self.began, None)
+            await self.finish(response)
         return response
 
     def completion(self, response: ProviderResponse) -> Event:
