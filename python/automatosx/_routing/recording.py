@@ -23,6 +23,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from time import time_ns
 from typing import TYPE_CHECKING, Any
 
 from automatosx._clock import now_ms
@@ -236,7 +237,7 @@ class StoreObserver(Observer):
             text,
             status,
             attempt.duration_ms,
-            now_ms(),
+            time_ns() // 1_000_000,  # now_ms(), inline
             attempt.kind or None,
             attempt.followed_pin,
         )
@@ -273,7 +274,7 @@ class StoreObserver(Observer):
         rid = request.request_id
         held = self.held.pop(rid, None) if self.held else None
         fast = self._finish_nowait
-        updated_at = now_ms()
+        updated_at = time_ns() // 1_000_000  # now_ms(), inline
         if fast is not None and fast(
             rid,
             held,
