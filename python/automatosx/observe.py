@@ -19,6 +19,12 @@ Events, in the order one request produces them::
 
     budget_alert                    a budget's spend crossed its ``alertAt`` (once a window)
 
+An observer may also define ``<event>_now`` with the same arguments (the router's store
+recorder and the telemetry observers do): a plain function the router calls instead of the
+coroutine, with no await, when the class that defines it is the one that (last) overrides
+the coroutine. It does what the coroutine does and returns None, or, when it must wait, an
+awaitable (the coroutine's work from there) that the router awaits before the next observer.
+
 An exception raised by an observer propagates to the caller (the SQLite store in
 ``durability="sync"`` relies on this to raise ``StoreError``); observers that must never fail
 a request (telemetry) catch their own errors.
@@ -26,7 +32,7 @@ a request (telemetry) catch their own errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -247,9 +253,11 @@ _EVENTS = (
 
 class Observers:
     """The observers of a router, grouped by the events each one overrides (computed once,
-    so the hot path tests one tuple per event)."""
+    so the hot path tests one tuple per event). ``<event>_calls``: what to call for each of
+    them, in order: its ``<event>_now`` when it has one (the result awaited when it is not
+    None), else its coroutine method."""
 
-    __slots__ = ("all", "any", *_EVENTS)
+    __slots__ = ("all", "any", *_EVENTS, *(f"{e}_calls" for e in _EVENTS))
 
     def __init__(self, observers: Sequence[Observer] = ()) -> None:
         for obs in observers:
@@ -262,6 +270,7 @@ class Observers:
             base = getattr(Observer, event)
             chosen = tuple(o for o in self.all if getattr(type(o), event) is not base)
             setattr(self, event, chosen)
+            setattr(self, f"{event}_calls", tuple(_call_of(o, event) for o in chosen))
         self.any = bool(self.all)
 
     # Typed views of the per-event tuples set above.
@@ -274,5 +283,40 @@ class Observers:
     request_finished: tuple[Observer, ...]
     limiter_waited: tuple[Observer, ...]
     budget_alert: tuple[Observer, ...]
+    request_started_calls: tuple[Call, ...]
+    candidate_skipped_calls: tuple[Call, ...]
+    attempt_started_calls: tuple[Call, ...]
+    chunk_calls: tuple[Call, ...]
+    attempt_ended_calls: tuple[Call, ...]
+    stream_restarted_calls: tuple[Call, ...]
+    request_finished_calls: tuple[Call, ...]
+    limiter_waited_calls: tuple[Call, ...]
+    budget_alert_calls: tuple[Call, ...]
     all: tuple[Observer, ...]
     any: bool
+
+
+Call = Callable[..., "Awaitable[None] | None"]
+"""An observer's event as the router calls it: None when done, else an awaitable to await."""
+
+
+def _owner(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO that defines ``name``."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass
+    return None
+
+
+def _call_of(obs: Observer, event: str) -> Call:
+    """``obs``'s ``<event>_now`` when its class defines it at or below the class that
+    overrides the coroutine (a subclass that overrides only the coroutine gets it called),
+    else the coroutine method."""
+    now = _owner(type(obs), f"{event}_now")
+    if now is not None:
+        coroutine = _owner(type(obs), event)
+        if coroutine is not None and issubclass(now, coroutine):
+            call: Call = getattr(obs, f"{event}_now")
+            return call
+    method: Call = getattr(obs, event)
+    return method

@@ -7,6 +7,7 @@ run.py          Run: the one owner of a request's state; streamed.py: a stream's
 attempt.py      the one attempt loop execute and stream share, and each attempt's deadline
 stream.py       the stream wrapper (I/O only) and the Stream handle
 hedge.py        hedged first attempts: the race (I/O only)
+lost.py         one side of a race that did not win: its guard settled, its attempt kept
 policy.py       decide(error, context) -> Decision; machine_events(): the failure policy
 admission.py    one attempt's admission chain; guard.py: LocalGuard, the default factory
 before.py       pre-request steps (a response cache)

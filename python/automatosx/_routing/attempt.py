@@ -197,8 +197,8 @@ async def attempt(
                 break
             continue
         started = run.begin(dep)
-        if run.info is not None:
-            await run.attempt_began(dep, started)
+        if run.info is not None and (told := run.attempt_began(dep, started)):
+            await told
         try:
             if hedging is not None and run.n == 1 and run.pos + 1 < len(cands):
                 dep, result = await race(run, hedging, dep, step, limit_s, late)

@@ -127,15 +127,9 @@ class Intake:
                 seen.popitem(last=False)
         info = None
         if plan.observers.any:
-            info = RequestInfo(
-                request_id=req.request_id,
-                request=req,
-                stream=stream,
-                provider=primary,
-                model=model,
-                created_at=now_ms(),
-                started_ns=time.perf_counter_ns(),
-            )
+            now = time.time_ns() // 1_000_000  # _clock.now_ms, inline
+            rid = req.request_id  # positional: ~0.3 us less than keywords
+            info = RequestInfo(rid, req, stream, primary, model, now, time.perf_counter_ns())
         return (kind or (StreamRun if stream else Run))(plan, req, cands, labels, stream, info)
 
     async def reject(self, raw: Any, stream: bool, message: str) -> None:

@@ -23,7 +23,8 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from time import time_ns
+from typing import TYPE_CHECKING, Any
 
 from automatosx._clock import now_ms
 from automatosx.errors import ProviderError, StoreError, redact
@@ -37,6 +38,9 @@ from automatosx.store import (
     messages_json,
 )
 from automatosx.store import Outcome as AttemptOutcome
+
+if TYPE_CHECKING:
+    from automatosx.schemas import ProviderRequest
 
 __all__ = ["LazyMessages", "StoreObserver", "messages_json", "now_ms"]
 
@@ -163,27 +167,38 @@ class StoreObserver(Observer):
             return False
         return queued
 
+    # Each event's ``*_now`` (the router calls it: no await) queues the write on the fast
+    # path and returns None, else the coroutine that writes it the slow way; the coroutine
+    # event is the same, awaited.
+
     async def request_started(self, request: RequestInfo) -> None:
+        pending = self.request_started_now(request)
+        if pending is not None:
+            await pending
+
+    def request_started_now(self, request: RequestInfo) -> Awaitable[None] | None:
         req = request.request
         assert req is not None
         fast = self._start_nowait
-        if (
-            fast is not None
-            and fast(
-                request.request_id,
-                request.provider,
-                request.model,
-                LazyMessages(req.messages, self.messages),
-                req.max_tokens,
-                req.temperature,
-                request.stream,
-                _STARTED,
-                request.created_at,
-                req.metadata,
-                req.tenant,
-                req.user,
-            )
-        ) or await self._refused(request.request_id):
+        if fast is not None and fast(
+            request.request_id,
+            request.provider,
+            request.model,
+            LazyMessages(req.messages, self.messages),
+            req.max_tokens,
+            req.temperature,
+            request.stream,
+            _STARTED,
+            request.created_at,
+            req.metadata,
+            req.tenant,
+            req.user,
+        ):
+            return None
+        return self._request_started(request, req)
+
+    async def _request_started(self, request: RequestInfo, req: ProviderRequest) -> None:
+        if await self._refused(request.request_id):
             return
         row = self._row(request, req.messages)
         try:
@@ -197,6 +212,13 @@ class StoreObserver(Observer):
             raise asyncio.CancelledError
 
     async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        pending = self.attempt_ended_now(request, attempt)
+        if pending is not None:
+            await pending
+
+    def attempt_ended_now(
+        self, request: RequestInfo, attempt: AttemptInfo
+    ) -> Awaitable[None] | None:
         error = attempt.error
         if error is None:  # the common case: nothing of an error to read
             code = text = status = None
@@ -215,7 +237,7 @@ class StoreObserver(Observer):
             text,
             status,
             attempt.duration_ms,
-            now_ms(),
+            time_ns() // 1_000_000,  # now_ms(), inline
             attempt.kind or None,
             attempt.followed_pin,
         )
@@ -223,9 +245,12 @@ class StoreObserver(Observer):
             held = self.held
             if error is None and request.request_id not in held and len(held) < _MAX_HELD:
                 held[request.request_id] = row  # queued with the request's end
-                return
+                return None
             if self._attempt_nowait(row):
-                return
+                return None
+        return self._attempt_ended(request, row)
+
+    async def _attempt_ended(self, request: RequestInfo, row: tuple[Any, ...]) -> None:
         record = AttemptRecord(*row)
         cancelled = False
         try:
@@ -236,43 +261,64 @@ class StoreObserver(Observer):
             raise asyncio.CancelledError
 
     async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
-        sink = self.sink
+        pending = self.request_finished_now(request, outcome)
+        if pending is not None:
+            await pending
+
+    def request_finished_now(
+        self, request: RequestInfo, outcome: RequestEnd
+    ) -> Awaitable[None] | None:
+        if request.request is None:
+            return self._rejected(request, outcome)
         error = None if outcome.error is None else redact(outcome.error)[:2000]
-        if request.request is None:  # invalid input: the whole row in one write
-            row = self._row(request, _raw_messages(request.raw))
-            row.state = outcome.state
-            row.history = outcome.history
-            row.error = None if error is None else writable(error)
-            row.error_code = outcome.error_code
-            cancelled = False
-            try:
-                cancelled = await self._write(sink.save_request, row)
-            except StoreError as exc:
-                self._failed(request.request_id, "save_request", exc)
-                self._settle(request.request_id, outcome)
-            if cancelled:
-                raise asyncio.CancelledError
-            return
         rid = request.request_id
         held = self.held.pop(rid, None) if self.held else None
         fast = self._finish_nowait
-        updated_at = now_ms()
-        if (
-            fast is not None
-            and fast(
-                rid,
-                held,
-                outcome.response,
-                outcome.chunks if self.chunks else None,
-                outcome.state,
-                outcome.retry_count,
-                outcome.history,
-                error,
-                outcome.error_code,
-                updated_at,
-            )
-        ) or await self._refused(rid):
+        updated_at = time_ns() // 1_000_000  # now_ms(), inline
+        if fast is not None and fast(
+            rid,
+            held,
+            outcome.response,
+            outcome.chunks if self.chunks else None,
+            outcome.state,
+            outcome.retry_count,
+            outcome.history,
+            error,
+            outcome.error_code,
+            updated_at,
+        ):
+            return None
+        return self._request_finished(rid, held, outcome, error, updated_at)
+
+    async def _rejected(self, request: RequestInfo, outcome: RequestEnd) -> None:
+        """Input that failed validation: the whole row in one write."""
+        sink = self.sink
+        error = None if outcome.error is None else redact(outcome.error)[:2000]
+        row = self._row(request, _raw_messages(request.raw))
+        row.state = outcome.state
+        row.history = outcome.history
+        row.error = None if error is None else writable(error)
+        row.error_code = outcome.error_code
+        cancelled = False
+        try:
+            cancelled = await self._write(sink.save_request, row)
+        except StoreError as exc:
+            self._failed(request.request_id, "save_request", exc)
+            self._settle(request.request_id, outcome)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _request_finished(
+        self,
+        rid: str,
+        held: tuple[Any, ...] | None,
+        outcome: RequestEnd,
+        error: str | None,
+        updated_at: int,
+    ) -> None:
+        if await self._refused(rid):
             return
+        sink = self.sink
         cancelled = False
         if held is not None:
             try:

@@ -17,12 +17,13 @@ from automatosx._core import Event, InvalidTransitionError, ProviderStateMachine
 from automatosx._routing import notify
 from automatosx._routing.admission import NO_ADMISSIONS, Admissions, Held, Verdict, admit, admit_now
 from automatosx._routing.estimate import delivered_tokens, prompt_estimate, token_estimate
-from automatosx._routing.limits import retries_of, timeout_of
+from automatosx._routing.limits import retries_of
+from automatosx._routing.lost import lost
+from automatosx._routing.notify import tell
 from automatosx._routing.policy import (
     RAISE,
     AttemptContext,
     Retry,
-    as_provider_error,
     decide,
     machine_events,
 )
@@ -33,6 +34,8 @@ from automatosx.observe import AttemptInfo, RequestEnd, RequestInfo
 from automatosx.schemas import ProviderRequest, ProviderResponse
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from automatosx._routing.before import Answer
     from automatosx._routing.plan import Candidate, Deployment, Plan
 
@@ -119,19 +122,20 @@ class Run:
         n, tokens, temperature = len(req.messages), req.max_tokens, req.temperature
         m.transition(_INITIATE(first, req.model, n, tokens, temperature, self.stream))
         m.transition(_VALIDATION_PASSED)
-        if self.info is not None:
-            for obs in self.plan.observers.request_started:
-                await obs.request_started(self.info)
+        calls = self.plan.observers.request_started_calls
+        if calls and self.info is not None and (told := tell(calls, self.info)):
+            await told
 
     async def finish(
         self, response: ProviderResponse | None = None, answered_by: str | None = None
     ) -> None:
         self.recorded = True
-        if self.info is not None:
-            m = self.machine
-            end = RequestEnd.of(m, response, self.chunks, self.n, self.restarts, answered_by)
-            for obs in self.plan.observers.request_finished:
-                await obs.request_finished(self.info, end)
+        if self.info is not None and self.plan.observers.request_finished_calls:
+            end = RequestEnd.of(
+                self.machine, response, self.chunks, self.n, self.restarts, answered_by
+            )
+            if told := tell(self.plan.observers.request_finished_calls, self.info, end):
+                await told
 
     async def all_failed(self) -> Exception:
         await self.finish()
@@ -204,11 +208,15 @@ class Run:
         dep.stats.in_flight += 1
         return started
 
-    async def attempt_began(self, dep: Deployment, started: int) -> None:
-        """Tell the observers (when observed) that the attempt begun at ``started`` starts."""
+    def attempt_began(self, dep: Deployment, started: int) -> Awaitable[None] | None:
+        """Tell the observers (when observed) that the attempt begun at ``started`` starts:
+        None when they are done, else what to await."""
         assert self.info is not None
-        attempt = AttemptInfo(self.n, dep.name, self.model, started, self.restarting, kind=dep.kind)
-        self.attempt_info = await notify.attempt_started(self.plan, self.info, attempt)
+        model = self.sent.model or self.model  # the current candidate's (as the machine has it)
+        attempt = AttemptInfo(self.n, dep.name, model, started, self.restarting, kind=dep.kind)
+        self.attempt_info = attempt
+        calls = self.plan.observers.attempt_started_calls
+        return tell(calls, self.info, attempt) if calls else None
 
     def done_inflight(self) -> Deployment | None:
         """The attempt under way has ended: no longer in flight at its deployment."""
@@ -243,8 +251,10 @@ class Run:
         m.transition(Event.request_failed(error=str(reason), code=reason.code, retryable=False))
         self.attempts.append(Attempt(dep.name, m.context.model, reason, 0))
         log.debug("skipping %s: %s", dep.name, reason)
-        if self.info is not None:
-            await notify.candidate_skipped(self.plan, self.info, dep, m.context.model, reason)
+        if self.info is not None and (
+            told := notify.candidate_skipped(self.plan, self.info, dep, m.context.model, reason)
+        ):
+            await told
 
     def advance(self) -> bool:
         """Next candidate (``fallback_to_provider``); False: none left, or the machine refuses."""
@@ -280,9 +290,10 @@ class Run:
         if info is None or self.info is None:
             return
         self.attempt_info = None
-        await notify.attempt_ended(
+        if told := notify.attempt_ended(
             self.plan, self.info, dep, info, started, error, decision, delay_ms
-        )
+        ):
+            await told
 
     async def failed(self, dep: Deployment, err: ProviderError, started: int) -> bool:
         """Settle a failed attempt and act on the policy's decision: True to go on (after a
@@ -396,10 +407,14 @@ class Run:
         dep, model, started, info = side
         dep.stats.in_flight -= 1
         why = "cancelled by the caller" if cancelled else "another attempt answered first"
-        err, outcome = self._lost(dep, model, started, error, why, cancelled)
+        err, outcome = lost(self.attempts, self.request, dep, model, started, error, why, cancelled)
         self.admissions.settle(outcome, side=True, before_any_byte=True)  # type: ignore[arg-type]
-        if info is not None and self.info is not None:
-            await notify.side_attempt(self.plan, self.info, dep, info, err, outcome)
+        if (
+            info is not None
+            and self.info is not None
+            and (told := notify.side_attempt(self.plan, self.info, dep, info, err, outcome))
+        ):
+            await told
 
     async def hedge_won(self, first: Deployment, error: BaseException | None) -> None:
         """The hedge answered first: the first attempt is recorded (cancelled, or its
@@ -409,7 +424,8 @@ class Run:
         self.side = None
         hedge, _, started_ns, hedge_info = side
         self.done_inflight()
-        err, outcome = self._lost(first, self.model, None, error, "the hedge answered first")
+        why = "the hedge answered first"
+        err, outcome = lost(self.attempts, self.request, first, self.model, None, error, why)
         self.admissions.settle(outcome, before_any_byte=True)  # type: ignore[arg-type]
         self.machine.transition(
             Event.request_failed(error=str(err), code=err.code, retryable=False)
@@ -422,29 +438,10 @@ class Run:
         self.admissions.promote()
         self.began = started_ns
         self.attempt_info = hedge_info
-        if hedge_info is not None and self.info is not None:
-            await notify.attempt_started(self.plan, self.info, hedge_info)
-
-    def _lost(
-        self,
-        dep: Deployment,
-        model: str,
-        started: int | None,
-        error: BaseException | None,
-        why: str,
-        by_caller: bool = False,
-    ) -> tuple[ProviderError, str]:
-        """One side of a race ended without winning: cancelled (``error`` None: neutral for
-        its guard) or failed (the policy's verdict for its guard; kept in ``attempts``)."""
-        if error is None:
-            dep.guard.released()
-            code = "CANCELLED" if by_caller else "CANCELLED_HEDGE"
-            err = ProviderError(f"cancelled: {why}", provider=dep.name, code=code)
-            return err, "cancelled" if by_caller else "cancelled_hedge"
-        err = as_provider_error(error, dep.name, timeout_of(self.request, dep))
-        verdict = decide(err, None)
-        cool = verdict.cool_ms
-        dep.guard.failed(verdict.breaker == "failure", cool, cool is not None)
-        duration = 0 if started is None else (time.perf_counter_ns() - started) // 1_000_000
-        self.attempts.append(Attempt(dep.name, model, err, duration))
-        return err, "failure"
+        calls = self.plan.observers.attempt_started_calls
+        if (
+            hedge_info is not None
+            and self.info is not None
+            and (told := tell(calls, self.info, hedge_info))
+        ):
+            await told

@@ -168,20 +168,21 @@ class MetricsObserver(Observer):
 
     # -- the events ------------------------------------------------------------------------
     # Each catches its own errors (telemetry never fails a request), inline: no wrapper call.
+    # The router calls the ``*_now`` functions (no await); the coroutines do the same.
 
-    async def candidate_skipped(self, request: RequestInfo, skip: SkipInfo) -> None:
+    def candidate_skipped_now(self, request: RequestInfo, skip: SkipInfo) -> None:
         try:
             self.on_candidate_skipped(request, skip)
         except Exception:
             _failed("candidate_skipped")
 
-    async def attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+    def attempt_started_now(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         try:
             self.on_attempt_started(request, attempt)
         except Exception:
             _failed("attempt_started")
 
-    async def chunk(self, request: RequestInfo, index: int, text: str) -> None:
+    def chunk_now(self, request: RequestInfo, index: int, text: str) -> None:
         live = self._live.get(request.request_id)
         if live is not None and not live.attempt_chunk:
             try:
@@ -189,23 +190,41 @@ class MetricsObserver(Observer):
             except Exception:
                 _failed("chunk")
 
-    async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+    def attempt_ended_now(self, request: RequestInfo, attempt: AttemptInfo) -> None:
         try:
             self.on_attempt_ended(request, attempt)
         except Exception:
             _failed("attempt_ended")
 
-    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
+    def request_finished_now(self, request: RequestInfo, outcome: RequestEnd) -> None:
         try:
             self.on_request_finished(request, outcome)
         except Exception:
             _failed("request_finished")
 
-    async def limiter_waited(self, request: RequestInfo, wait: WaitInfo) -> None:
+    def limiter_waited_now(self, request: RequestInfo, wait: WaitInfo) -> None:
         try:
             self.on_limiter_waited(request, wait)
         except Exception:
             _failed("limiter_waited")
+
+    async def candidate_skipped(self, request: RequestInfo, skip: SkipInfo) -> None:
+        self.candidate_skipped_now(request, skip)
+
+    async def attempt_started(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        self.attempt_started_now(request, attempt)
+
+    async def chunk(self, request: RequestInfo, index: int, text: str) -> None:
+        self.chunk_now(request, index, text)
+
+    async def attempt_ended(self, request: RequestInfo, attempt: AttemptInfo) -> None:
+        self.attempt_ended_now(request, attempt)
+
+    async def request_finished(self, request: RequestInfo, outcome: RequestEnd) -> None:
+        self.request_finished_now(request, outcome)
+
+    async def limiter_waited(self, request: RequestInfo, wait: WaitInfo) -> None:
+        self.limiter_waited_now(request, wait)
 
     # -- what they do (subclasses extend) ---------------------------------------------------
 
