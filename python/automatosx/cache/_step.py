@@ -56,10 +56,12 @@ class CacheStep:
     ) -> Answer | Awaitable[Answer | None] | None:
         """:meth:`lookup` without a coroutine when the backend answers at once (the memory
         cache): an answer, None, or an awaitable of either."""
-        started = _clock()
         d = request.__dict__
-        provider = d["provider"] or ""
         cache = self.cache
+        if d["cache"] is None and not cache.by_default:  # it does not use the cache
+            return None
+        started = _clock()
+        provider = d["provider"] or ""
         route = self._groups.get(provider, provider)
         if cache._memory is not None:
             found = cache.probe(request, route, d["model"])
