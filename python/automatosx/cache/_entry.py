@@ -67,6 +67,7 @@ class CachedReply:
         data["parsed"] = None
         data["cached"] = True
         data["saved_cost"] = cost
+        data["cost"] = 0.0  # a hit's (``response`` puts the reply's back)
         self._data = data
         content = data["content"]
         if chunks is None and not calls:  # execute's text reply: the common case
@@ -97,7 +98,6 @@ class CachedReply:
         data = self._data.copy()
         data["request_id"] = request_id
         data["duration"] = duration_ms
-        data["cost"] = 0.0
         data["created_at"] = now_ms()
         tokens = _new(TokenUsage)
         _setattr(tokens, "__dict__", self._tokens.copy())
@@ -123,6 +123,7 @@ class CachedReply:
         data = self._data.copy()
         data["request_id"] = _NO_ID
         data["duration"] = 0
+        data["cost"] = self.cost
         data["cached"] = False
         data["saved_cost"] = None
         return self._fill(data)

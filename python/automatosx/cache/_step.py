@@ -26,6 +26,7 @@ from automatosx.schemas import ProviderRequest, ProviderResponse
 __all__ = ["CacheStep"]
 
 _clock = time.perf_counter_ns
+_tuple_new = tuple.__new__
 
 
 class CacheStep:
@@ -79,7 +80,8 @@ class CacheStep:
                     count(True)
                 assert isinstance(found, CachedReply)
                 response = found.served(d["request_id"], (_clock() - started) // 1_000_000)
-                return Answer(response, found.items() if stream else None, "cache")
+                # Answer(response, chunks, "cache") without its Python-level __new__
+                return _tuple_new(Answer, (response, found.items() if stream else None, "cache"))
             if count is not None:
                 count(False)
             return None
