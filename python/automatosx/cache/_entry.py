@@ -63,11 +63,8 @@ class CachedReply:
         self._calls: tuple[ToolCall, ...] = tuple(calls) if calls else ()
         cost = self.cost = data["cost"]
         # what every hit shares; the per-hit fields are set by _build
-        data["tokens"] = data["tool_calls"] = None  # rebuilt for each hit
-        data["parsed"] = None
-        data["cached"] = True
+        data.update(_SERVED)  # a hit's cost is 0 (``response`` puts the reply's back)
         data["saved_cost"] = cost
-        data["cost"] = 0.0  # a hit's (``response`` puts the reply's back)
         self._data = data
         content = data["content"]
         if chunks is None and not calls:  # execute's text reply: the common case
@@ -209,6 +206,13 @@ class CachedReply:
         return cls(response, chunks)
 
 
+_SERVED: dict[str, Any] = {
+    "tokens": None,  # rebuilt for each hit, as are the tool calls
+    "tool_calls": None,
+    "parsed": None,
+    "cached": True,
+    "cost": 0.0,
+}
 _RESPONSE_FIELDS = set(_fields_of(ProviderResponse))
 _TOKEN_FIELDS = set(_fields_of(TokenUsage))
 # Shared by every served reply (each has every field set): pydantic only adds to a model's

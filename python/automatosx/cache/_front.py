@@ -197,8 +197,17 @@ class ResponseCache:
             memory = self._memory
             assert memory is not None
             memory.keep(key, reply, reply.size, ttl, h)
-        if leads:
-            self._land_key(h, key, reply)
+        if leads:  # _land_key, inlined: most flights had no waiter
+            flights = self._flights
+            if flights.get(h) is key:
+                del flights[h]
+                if self._futures:
+                    self._land_waiters(h, reply)
+
+    def _land_waiters(self, h: int, reply: CachedReply | None) -> None:
+        flight = self._futures.pop(h, None)
+        if flight is not None and not flight.done():
+            flight.set_result(reply)
 
     def drop(self, ticket: Ticket) -> None:
         """:meth:`abandon` for :meth:`probe`'s miss."""
@@ -317,9 +326,7 @@ class ResponseCache:
         flights = self._flights
         if flights.get(h) is key:  # else another key's flight (the same hash), or none
             del flights[h]
-            flight = self._futures.pop(h, None)
-            if flight is not None and not flight.done():
-                flight.set_result(reply)
+            self._land_waiters(h, reply)
 
     # -- a backend that is not in memory -----------------------------------------------------
 
