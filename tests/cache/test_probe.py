@@ -166,3 +166,31 @@ def test_probe_and_the_general_path_count_the_same() -> None:
     assert a.hits > 0
     assert a.misses > 0
     assert len(a.backend) == len(b.backend)  # type: ignore[arg-type]
+
+
+def test_a_memory_cache_subclass_is_asked_through_its_own_lookup() -> None:
+    """``probe`` reads the LRU directly, so only the MemoryCache itself takes it: a subclass
+    that looks up its own way is asked through ``lookup`` (begin/fetch_now)."""
+    from automatosx.cache._step import CacheStep
+
+    class Counting(MemoryCache):
+        __slots__ = ("asked",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked = 0
+
+        def lookup(self, key: Any, h: int | None = None) -> Any:
+            self.asked += 1
+            return super().lookup(key, h)
+
+    assert ResponseCache(MemoryCache()).probes
+    backend = Counting()
+    step = CacheStep(ResponseCache(backend), {})
+    assert not step.cache.probes
+    req = request(cache={}, provider="claude", model="m")
+    assert step.lookup_now(req, False) is None  # a miss
+    step.completed_now(req, response(), None)
+    answer = step.lookup_now(request(cache={}, provider="claude", model="m"), False)
+    assert answer is not None
+    assert backend.asked == 2

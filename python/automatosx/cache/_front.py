@@ -85,6 +85,9 @@ class ResponseCache:
         self._entries: OrderedDict[int, tuple[Hashable, Any, int, float]] = (
             OrderedDict() if self._memory is None else self._memory._entries
         )  # the memory cache's own map (``probe`` reads it directly)
+        self.probes = type(backend) is MemoryCache
+        """Whether :meth:`probe` may be used (the memory cache itself, not a subclass that
+        may look up its own way)."""
         self._key = _sha_key_hash if self._memory is None else memory_key_hash
         # hash(key) -> the key of the request leading its flight (that very object: a flight
         # is landed by its leader alone), and the future its waiters share (made by the

@@ -64,7 +64,7 @@ class CacheStep:
         started = _clock()
         provider = d["provider"] or ""
         route = self._groups.get(provider, provider)
-        if cache._memory is not None:
+        if cache.probes:
             found = cache.probe(request, route, d["model"])
             if found is None:
                 return None
