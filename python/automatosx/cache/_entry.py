@@ -12,12 +12,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
+from time import time_ns as _time_ns
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from automatosx.schemas import ProviderResponse, TokenUsage, ToolCall, _assemble, _fields_of
-from automatosx.schemas import _now_ms as now_ms
 
 __all__ = ["Cache", "CacheDataError", "CachedReply", "ReplyChunk"]
 
@@ -95,7 +95,7 @@ class CachedReply:
         data = self._data.copy()
         data["request_id"] = request_id
         data["duration"] = duration_ms
-        data["created_at"] = now_ms()
+        data["created_at"] = _time_ns() // 1_000_000  # automatosx._clock.now_ms, inlined
         tokens = _new(TokenUsage)
         _setattr(tokens, "__dict__", self._tokens.copy())
         _setattr(tokens, "__pydantic_fields_set__", _TOKEN_FIELDS)
