@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from automatosx._routing.before import answer_before, tell_abandoned, tell_after
+from automatosx._routing.before import Answer, answer_now, tell_abandoned, tell_now
 from automatosx._routing.deadlines import EXPIRED, FIRED, Deadlines, Entry
 from automatosx._routing.hedge import race
 from automatosx._routing.limits import timeout_of
@@ -238,7 +238,8 @@ async def execute(
     told = not before
     try:
         await run.start()
-        hit = await answer_before(before, run.request, False) if before else None
+        found = answer_now(before, run.request, False) if before else None
+        hit = found if found is None or isinstance(found, Answer) else await found
         if hit is not None:
             told = True
             response = await run.answered_before(hit)
@@ -252,7 +253,8 @@ async def execute(
             response = accept(response)
         if before:
             told = True
-            await tell_after(before, run.request, response, None)
+            if (telling := tell_now(before, run.request, response, None)) is not None:
+                await telling
         return response
     except asyncio.CancelledError:
         await record_cancel(run)

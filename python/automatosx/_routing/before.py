@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from automatosx.schemas import ProviderRequest, ProviderResponse, ToolCall
 
-__all__ = ["Answer", "PreRequest", "answer_before", "tell_abandoned", "tell_after"]
+__all__ = [
+    "Answer",
+    "PreRequest",
+    "answer_before",
+    "answer_now",
+    "tell_abandoned",
+    "tell_after",
+    "tell_now",
+]
 
 
 class Answer(NamedTuple):
@@ -76,6 +84,34 @@ async def answer_before(
         if answer is not None:
             return answer
     return None
+
+
+def answer_now(
+    steps: Sequence[PreRequest], request: ProviderRequest, stream: bool
+) -> Answer | Awaitable[Answer | None] | None:
+    """:func:`answer_before` without a coroutine when the one step answers at once (the
+    memory cache): an answer, None, or an awaitable of either."""
+    if len(steps) == 1:
+        now: LookupNow | None = getattr(steps[0], "lookup_now", None)
+        if now is not None:
+            return now(request, stream)
+    return answer_before(steps, request, stream)
+
+
+def tell_now(
+    steps: Sequence[PreRequest],
+    request: ProviderRequest,
+    response: ProviderResponse,
+    chunks: Sequence[str] | None,
+) -> Awaitable[None] | None:
+    """:func:`tell_after`, done at once when the one step stores synchronously (None), else
+    an awaitable to await."""
+    if len(steps) == 1:
+        now: CompletedNow | None = getattr(steps[0], "completed_now", None)
+        if now is not None:
+            now(request, response, chunks)
+            return None
+    return tell_after(steps, request, response, chunks)
 
 
 async def tell_after(

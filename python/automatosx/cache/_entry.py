@@ -12,12 +12,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
+from time import time_ns as _time_ns
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from automatosx.schemas import ProviderResponse, TokenUsage, ToolCall, _assemble, _fields_of
-from automatosx.schemas import _now_ms as now_ms
 
 __all__ = ["Cache", "CacheDataError", "CachedReply", "ReplyChunk"]
 
@@ -63,9 +63,7 @@ class CachedReply:
         self._calls: tuple[ToolCall, ...] = tuple(calls) if calls else ()
         cost = self.cost = data["cost"]
         # what every hit shares; the per-hit fields are set by _build
-        data["tokens"] = data["tool_calls"] = None  # rebuilt for each hit
-        data["parsed"] = None
-        data["cached"] = True
+        data.update(_SERVED)  # a hit's cost is 0 (``response`` puts the reply's back)
         data["saved_cost"] = cost
         self._data = data
         content = data["content"]
@@ -97,8 +95,7 @@ class CachedReply:
         data = self._data.copy()
         data["request_id"] = request_id
         data["duration"] = duration_ms
-        data["cost"] = 0.0
-        data["created_at"] = now_ms()
+        data["created_at"] = _time_ns() // 1_000_000  # automatosx._clock.now_ms, inlined
         tokens = _new(TokenUsage)
         _setattr(tokens, "__dict__", self._tokens.copy())
         _setattr(tokens, "__pydantic_fields_set__", _TOKEN_FIELDS)
@@ -123,6 +120,7 @@ class CachedReply:
         data = self._data.copy()
         data["request_id"] = _NO_ID
         data["duration"] = 0
+        data["cost"] = self.cost
         data["cached"] = False
         data["saved_cost"] = None
         return self._fill(data)
@@ -208,6 +206,13 @@ class CachedReply:
         return cls(response, chunks)
 
 
+_SERVED: dict[str, Any] = {
+    "tokens": None,  # rebuilt for each hit, as are the tool calls
+    "tool_calls": None,
+    "parsed": None,
+    "cached": True,
+    "cost": 0.0,
+}
 _RESPONSE_FIELDS = set(_fields_of(ProviderResponse))
 _TOKEN_FIELDS = set(_fields_of(TokenUsage))
 # Shared by every served reply (each has every field set): pydantic only adds to a model's

@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from typing import Any, cast
 
 from automatosx.cache._entry import Cache, CacheDataError, CachedReply, ReplyChunk
@@ -35,20 +36,26 @@ from automatosx.cache._memory import MemoryCache
 from automatosx.errors import ConfigurationError, redact
 from automatosx.schemas import CacheOptions, ProviderRequest, ProviderResponse
 
-__all__ = ["WAIT", "Lookup", "ResponseCache", "open_cache"]
+__all__ = ["MISS", "WAIT", "Lookup", "ResponseCache", "Ticket", "open_cache"]
 
 WAIT = object()
-"""``ResponseCache.fetch_now``: the answer needs ``await fetch()``."""
+"""``ResponseCache.fetch_now``/``probe``: the answer needs ``await fetch()``."""
+MISS = object()
+"""``ResponseCache.probe``: a miss with nothing to remember (a request that does not write)."""
+Ticket = tuple[MemoryKey, int, float, bool]
+"""``ResponseCache.probe``'s miss by a request that writes: (its key, ``hash(key)``, its TTL,
+whether it leads the key's flight); handed back to ``store`` or ``drop``."""
 
 log = logging.getLogger("automatosx.cache")
 _WARN_EVERY_S = 10.0
 
 
 class Lookup:
-    """One request's use of the cache: its key, TTL, whether it reads and writes, and the
-    flight it leads (if any)."""
+    """One request's use of the cache: its key, TTL, whether it reads and writes, and
+    whether it leads the key's flight. (The memory cache's fast path, ``probe``, makes
+    none: a miss there is a :data:`Ticket`.)"""
 
-    __slots__ = ("flight", "h", "key", "leads", "reads", "ttl_s", "writes")
+    __slots__ = ("h", "key", "leads", "reads", "ttl_s", "writes")
 
     def __init__(
         self, key: MemoryKey, ttl_s: float, reads: bool, writes: bool, h: int | None = None
@@ -64,8 +71,6 @@ class Lookup:
         self.writes = writes
         self.leads = False
         """Whether identical requests that arrive meanwhile wait for this one."""
-        self.flight: asyncio.Future[CachedReply | None] | None = None
-        """Made by the first waiter; resolved with the reply, or None when it failed."""
 
 
 class ResponseCache:
@@ -77,8 +82,18 @@ class ResponseCache:
         self.default_ttl_s = opts.default_ttl_s
         self.by_default = opts.cache_by_default
         self._memory = backend if isinstance(backend, MemoryCache) else None
+        self._entries: OrderedDict[int, tuple[Hashable, Any, int, float]] = (
+            OrderedDict() if self._memory is None else self._memory._entries
+        )  # the memory cache's own map (``probe`` reads it directly)
+        self.probes = type(backend) is MemoryCache
+        """Whether :meth:`probe` may be used (the memory cache itself, not a subclass that
+        may look up its own way)."""
         self._key = _sha_key_hash if self._memory is None else memory_key_hash
-        self._flights: dict[int, Lookup] = {}  # hash(key) -> the request leading its flight
+        # hash(key) -> the key of the request leading its flight (that very object: a flight
+        # is landed by its leader alone), and the future its waiters share (made by the
+        # first waiter, so a miss nobody waits on costs no future)
+        self._flights: dict[int, MemoryKey] = {}
+        self._futures: dict[int, asyncio.Future[CachedReply | None]] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self._unwritten: dict[str, CachedReply] = {}  # key -> a reply its write has not stored
         self._warned: dict[str, tuple[float, int]] = {}
@@ -102,8 +117,8 @@ class ResponseCache:
         """Finish the stores under way, then close the backend."""
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
-        for leader in list(self._flights.values()):
-            self._land(leader, None)
+        for h, key in list(self._flights.items()):
+            self._land_key(h, key, None)
         closer = getattr(self.backend, "aclose", None)
         if callable(closer):
             await closer()
@@ -126,6 +141,82 @@ class ResponseCache:
         key, h = self._key(request, route, model)
         return Lookup(key, ttl, mode != "write", mode != "read", h)
 
+    def probe(
+        self, request: ProviderRequest, route: str, model: str | None
+    ) -> CachedReply | Ticket | object | None:
+        """The memory cache's lookup in one call (no :class:`Lookup`): None when ``request``
+        does not use the cache (as :meth:`begin`), a hit's :class:`CachedReply`, a miss's
+        :data:`Ticket` when the request writes (hand it to :meth:`store` or :meth:`drop`) or
+        :data:`MISS` when it does not, or :data:`WAIT` when an identical request's flight is
+        under way (then :meth:`begin` and :meth:`fetch` wait for it). Misses and hits are
+        counted as :meth:`fetch` counts them."""
+        opts = request.__dict__["cache"]
+        if opts is None:
+            if not self.by_default:
+                return None
+            ttl, mode = self.default_ttl_s, "read_write"
+        else:
+            mode = opts.mode
+            if mode == "off":
+                return None
+            ttl = self.default_ttl_s if opts.ttl_s is None else opts.ttl_s
+        key, h = memory_key_hash(request, route, model)
+        flights = self._flights
+        if mode != "write":
+            entries = self._entries
+            entry = entries.get(h)  # MemoryCache.lookup, inlined
+            if entry is not None and entry[0] == key:
+                memory = self._memory
+                assert memory is not None
+                if entry[3] > memory._clock():
+                    entries.move_to_end(h)
+                    hit = self._hit(entry[1])
+                    if hit is not None:
+                        return hit
+                    return MISS if mode == "read" else (key, h, ttl, False)  # a bad value
+                memory.lookup(key, h)  # expired: dropped
+            if h in flights and flights[h] == key:
+                return WAIT
+        self.misses += 1
+        if mode == "read":
+            return MISS
+        if h in flights:
+            return (key, h, ttl, False)
+        flights[h] = key
+        return (key, h, ttl, True)
+
+    def store(
+        self, ticket: Ticket, response: ProviderResponse, chunks: Sequence[ReplyChunk] | None
+    ) -> None:
+        """:meth:`complete` for :meth:`probe`'s miss."""
+        key, h, ttl, leads = ticket
+        reply = None
+        d = response.__dict__
+        if d["finish_reason"] != "content_filter" and not d["cached"]:
+            if d["tool_calls"] or d["metadata"] is not None:
+                reply = CachedReply.of(response, chunks)  # copies them first
+            else:
+                reply = CachedReply(response, chunks)
+            memory = self._memory
+            assert memory is not None
+            memory.keep(key, reply, reply.size, ttl, h)
+        if leads:  # _land_key, inlined: most flights had no waiter
+            flights = self._flights
+            if flights.get(h) is key:
+                del flights[h]
+                if self._futures:
+                    self._land_waiters(h, reply)
+
+    def _land_waiters(self, h: int, reply: CachedReply | None) -> None:
+        flight = self._futures.pop(h, None)
+        if flight is not None and not flight.done():
+            flight.set_result(reply)
+
+    def drop(self, ticket: Ticket) -> None:
+        """:meth:`abandon` for :meth:`probe`'s miss."""
+        if ticket[3]:
+            self._land_key(ticket[1], ticket[0], None)
+
     def fetch_now(self, lookup: Lookup) -> CachedReply | object | None:
         """:meth:`fetch` without awaiting, for the memory cache: a hit, None (a miss), or
         :data:`WAIT` when only :meth:`fetch` can answer (another backend; a flight to wait
@@ -139,11 +230,11 @@ class ResponseCache:
             reply = memory.lookup(lookup.key, h)
             if reply is not None:
                 return self._hit(reply)
-            if h in flights and flights[h].key == lookup.key:
+            if h in flights and flights[h] == lookup.key:
                 return WAIT
         self.misses += 1
         if lookup.writes and h not in flights:
-            flights[h] = lookup
+            flights[h] = lookup.key
             lookup.leads = True
         return None
 
@@ -162,25 +253,25 @@ class ResponseCache:
             if reply is not None:
                 return self._hit(reply)
             leader = self._flights.get(h)
-            if leader is not None and leader.key == key:
-                reply = await self._wait(leader)
+            if leader is not None and leader == key:
+                reply = await self._wait(h)
                 if reply is not None:
                     return self._hit(reply)
                 self.misses += 1
                 return None  # the leader failed: go on alone
         self.misses += 1
         if lookup.writes and h not in self._flights:
-            self._flights[h] = lookup
+            self._flights[h] = key
             lookup.leads = True
         return None
 
-    async def _wait(self, leader: Lookup) -> CachedReply | None:
-        """Wait for the leader's reply (None when it failed). The future is made by the first
-        waiter, so a miss nobody waits on costs no future."""
-        flight = leader.flight
+    async def _wait(self, h: int) -> CachedReply | None:
+        """Wait for the reply of the flight under ``h`` (None when it failed). The future is
+        made by the first waiter, so a miss nobody waits on costs no future."""
+        flight = self._futures.get(h)
         loop = asyncio.get_running_loop()
         if flight is None:
-            flight = leader.flight = loop.create_future()
+            flight = self._futures[h] = loop.create_future()
         elif flight.get_loop() is not loop:  # a router used from two loops: no waiting
             return None
         self.waiting += 1
@@ -229,16 +320,16 @@ class ResponseCache:
         self._land(lookup, None)
 
     def _land(self, lookup: Lookup, reply: CachedReply | None) -> None:
-        if not lookup.leads:
-            return
-        lookup.leads = False
+        if lookup.leads:
+            lookup.leads = False
+            self._land_key(lookup.h, lookup.key, reply)
+
+    def _land_key(self, h: int, key: MemoryKey, reply: CachedReply | None) -> None:
+        """The flight led by ``key`` (that object) ends: its waiters get ``reply``."""
         flights = self._flights
-        other = flights.pop(lookup.h, lookup)
-        if other is not lookup:  # another key's flight (the same hash): put it back
-            flights[lookup.h] = other
-        flight = lookup.flight
-        if flight is not None and not flight.done():
-            flight.set_result(reply)
+        if flights.get(h) is key:  # else another key's flight (the same hash), or none
+            del flights[h]
+            self._land_waiters(h, reply)
 
     # -- a backend that is not in memory -----------------------------------------------------
 

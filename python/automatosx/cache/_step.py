@@ -6,6 +6,11 @@ the *group* of the deployment it was routed to, so every deployment of a group s
 ``savedCost`` what it cost), or for a stream its chunks. A miss by a request that may write is
 remembered by request id until the router tells how it ended: :meth:`completed` (stored, and
 handed to the requests waiting for it) or :meth:`abandoned` (they go on by themselves).
+
+The memory cache answers in one call (``ResponseCache.probe``: the key, the LRU's probe and
+the flight's registration), its miss remembered as a tuple (a :data:`Ticket`), not a
+:class:`Lookup`; a request that must wait for an identical one's flight takes the general
+path (``begin``/``fetch``).
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from automatosx._routing.before import Answer
 from automatosx.cache._entry import CachedReply
-from automatosx.cache._front import WAIT, Lookup, ResponseCache
+from automatosx.cache._front import MISS, WAIT, Lookup, ResponseCache, Ticket
 from automatosx.schemas import ProviderRequest, ProviderResponse
 
 __all__ = ["CacheStep"]
 
 _clock = time.perf_counter_ns
+_tuple_new = tuple.__new__
 
 
 class CacheStep:
@@ -36,7 +42,7 @@ class CacheStep:
     ) -> None:
         self.cache = cache
         self._groups = groups  # deployment id -> its group
-        self._leading: dict[str, Lookup] = {}  # request id -> its miss, until it ends
+        self._leading: dict[str, Lookup | Ticket] = {}  # request id -> its miss, until it ends
         self.count = count
         """Told of each lookup (True: a hit): the telemetry's cache counters."""
 
@@ -51,11 +57,35 @@ class CacheStep:
     ) -> Answer | Awaitable[Answer | None] | None:
         """:meth:`lookup` without a coroutine when the backend answers at once (the memory
         cache): an answer, None, or an awaitable of either."""
-        started = _clock()
         d = request.__dict__
-        provider = d["provider"] or ""
         cache = self.cache
-        lookup = cache.begin(request, self._groups.get(provider, provider), d["model"])
+        if d["cache"] is None and not cache.by_default:  # it does not use the cache
+            return None
+        started = _clock()
+        provider = d["provider"] or ""
+        route = self._groups.get(provider, provider)
+        if cache.probes:
+            found = cache.probe(request, route, d["model"])
+            if found is None:
+                return None
+            count = self.count
+            if type(found) is tuple:  # a miss that writes
+                self._leading[d["request_id"]] = found
+            elif found is WAIT:  # an identical request's flight: wait for it
+                lookup = cache.begin(request, route, d["model"])
+                assert lookup is not None
+                return self._fetch(request, stream, lookup, started)
+            elif found is not MISS:
+                if count is not None:
+                    count(True)
+                assert isinstance(found, CachedReply)
+                response = found.served(d["request_id"], (_clock() - started) // 1_000_000)
+                # Answer(response, chunks, "cache") without its Python-level __new__
+                return _tuple_new(Answer, (response, found.items() if stream else None, "cache"))
+            if count is not None:
+                count(False)
+            return None
+        lookup = cache.begin(request, route, d["model"])
         if lookup is None:
             return None
         reply = cache.fetch_now(lookup)  # the memory cache answers without a coroutine
@@ -99,9 +129,15 @@ class CacheStep:
         lookup = self._leading.pop(request.request_id, None)
         if lookup is not None:
             kept = None if chunks is None else CachedReply.chunks_of(chunks, response)
-            self.cache.complete(lookup, response, kept)
+            if isinstance(lookup, tuple):
+                self.cache.store(lookup, response, kept)
+            else:
+                self.cache.complete(lookup, response, kept)
 
     def abandoned(self, request: ProviderRequest) -> None:
         lookup = self._leading.pop(request.request_id, None)
         if lookup is not None:
-            self.cache.abandon(lookup)
+            if isinstance(lookup, tuple):
+                self.cache.drop(lookup)
+            else:
+                self.cache.abandon(lookup)
