@@ -116,6 +116,8 @@ class Stream:
         """The next chunk. A text chunk of a streaming attempt is this method alone."""
         pull = self._pull
         if pull is None:
+            if self._state == _OVER:
+                raise StopAsyncIteration
             return await self._step(None)
         dog = self._dog
         try:
@@ -136,12 +138,14 @@ class Stream:
                     break
         except BaseException as exc:
             return await self._step(exc)
-        if type(item) is not str:  # text first: the common case pays one test
-            return await self._step(item)  # a tool call, the end
-        chunk = self._run.deliver(item)
-        if self._observed:
-            await self._observe(chunk, item)
-        return chunk
+        if type(item) is str:  # text first: the common case pays one test
+            chunk = self._run.deliver(item)
+            if self._observed:
+                await self._observe(chunk, item)
+            return chunk
+        if type(item) is ToolCall:
+            return await self._step(item)
+        return await self._end(item)  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
         """Stop the stream; if it had not finished, the request is recorded as CANCELLED."""
@@ -221,23 +225,22 @@ class Stream:
                 if got is None:  # an attempt to make: its first event
                     self._state = _ATTEMPT
                     got = await self._attempt(run)
-                if isinstance(got, BaseException):
-                    await self._failed(run, got)  # another attempt follows; or it raises
-                    got = None
-                    continue
-                if type(got) is str:
-                    chunk = run.deliver(got)
+                kind = type(got)
+                if kind is str:
+                    chunk = run.deliver(got)  # type: ignore[arg-type]
                     if self._observed:
-                        await self._observe(chunk, got)
+                        await self._observe(chunk, got)  # type: ignore[arg-type]
                     return chunk
-                if type(got) is ToolCall:
-                    chunk = run.deliver_tool_call(got)
+                if kind is ToolCall:
+                    chunk = run.deliver_tool_call(got)  # type: ignore[arg-type]
                     if self._observed:
                         for obs in run.plan.observers.chunk:
                             await obs.chunk(run.info, chunk.index, "")  # type: ignore[arg-type]
                     return chunk
-                assert isinstance(got, StreamEnd)
-                return await self._finished(run, got)
+                if not isinstance(got, BaseException):
+                    break
+                await self._failed(run, got)  # another attempt follows; or it raises
+                got = None
         except asyncio.CancelledError:
             self._state, self._pull = _OVER, None
             try:
@@ -250,6 +253,8 @@ class Stream:
             self._state, self._pull = _OVER, None
             self._close()
             raise
+        assert isinstance(got, StreamEnd)
+        return await self._end(got)
 
     def _open(self, run: StreamRun) -> None:
         """The request's run exists: what its attempts need, once."""
@@ -309,24 +314,35 @@ class Stream:
         if not await run.failed(dep, mapped, run.began):
             raise await run.all_failed()
 
-    async def _finished(self, run: StreamRun, end: StreamEnd) -> StreamChunk:
+    async def _end(self, end: StreamEnd) -> StreamChunk:
         """The attempt's stream reached its end: the request completes; the done chunk."""
         self._pull = None
         self._state = _OVER
-        _disarm(self._dog)
+        self._timer.disarm()
         events, self._events = self._events, None
-        close = getattr(events, "aclose", None)  # past its StreamEnd, let the adapter clean up
-        if close is not None:
+        run = self._run
+        try:
+            close = getattr(events, "aclose", None)  # past its end, let the adapter clean up
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # closing a broken stream must not hide the reply
+                    log.debug("closing a provider stream failed", exc_info=True)
+            self.response = response = await run.streamed(self._dep, end)
+            if not self._told:
+                self._told = True
+                await tell_after(run.plan.before, run.request, response, run.final_texts())
+        except asyncio.CancelledError:
             try:
-                await close()
-            except Exception:  # closing a broken stream must not hide the reply
-                log.debug("closing a provider stream failed", exc_info=True)
-        self.response = response = await run.streamed(self._dep, end)
-        before = run.plan.before
-        if before:
-            self._told = True
-            await tell_after(before, run.request, response, run.final_texts())
-        self._close()
+                if not run.recorded:
+                    await record_cancel(run)
+            finally:
+                self._close()
+            raise
+        except BaseException:
+            self._close()
+            raise
+        self._ended = True
         return run.done_chunk()
 
     async def _replayed(self) -> StreamChunk:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from automatosx._clock import now_ms
 from automatosx._core import Event
+from automatosx._routing.admission import NO_ADMISSIONS
 from automatosx._routing.run import Run
 from automatosx.schemas import ProviderResponse, StreamChunk, ToolCall
 
@@ -32,7 +33,10 @@ _chunk_of = StreamChunk._chunk
 Source = tuple[str | None, str | None, int | None]
 _NO_SOURCE: Source = (None, None, None)
 _BASE: dict[str, Any] = dict(StreamChunk._chunk("", 0, "", False, 0).__dict__)
-_FIELDS = frozenset(_BASE)
+# Shared by every chunk and streamed response (each has every field set): pydantic only
+# adds to a model's fields-set on assignment, and every name is in it already.
+_FIELDS = set(_BASE)
+_RESPONSE_FIELDS = set(ProviderResponse.model_fields)
 _new = object.__new__
 _setattr = object.__setattr__
 
@@ -106,7 +110,7 @@ class StreamRun(Run):
         data["timestamp"] = ts
         chunk = _new(StreamChunk)
         _setattr(chunk, "__dict__", data)
-        _setattr(chunk, "__pydantic_fields_set__", set(_FIELDS))
+        _setattr(chunk, "__pydantic_fields_set__", _FIELDS)
         _setattr(chunk, "__pydantic_extra__", None)
         _setattr(chunk, "__pydantic_private__", None)
         return chunk
@@ -119,34 +123,48 @@ class StreamRun(Run):
         return chunk
 
     async def streamed(self, dep: Deployment, end: StreamEnd) -> ProviderResponse:
-        """The stream at ``dep`` reached its end: the request completes."""
-        self.done_inflight()
+        """The stream at ``dep`` reached its end: the request completes (``succeeded`` and
+        ``ProviderResponse._trusted``, inline: the response is built once and priced once)."""
+        flying = self.inflight  # done_inflight, inline
+        if flying is not None:
+            self.inflight = None
+            flying.stats.in_flight -= 1
         m = self.machine
         usage = end.usage
+        total = usage.total_tokens
         duration = (time.perf_counter_ns() - self.started_ns) // 1_000_000
-        m.transition(
-            _COMPLETE(usage.input_tokens, usage.output_tokens, usage.total_tokens, duration)
-        )
+        m.transition(_COMPLETE(usage.input_tokens, usage.output_tokens, total, duration))
         ctx = m.context
         model = end.model or ctx.model
         prices = self.plan.prices
-        response = ProviderResponse._trusted(  # every field, in order: _trusted's fast path
-            request_id=self.request.request_id,
-            provider=dep.name,
-            model=model,
-            content=ctx.response,
-            tokens=usage,
-            finish_reason=end.finish_reason,
-            duration=duration,
-            cost=None if prices is None else prices.cost(dep.name, model, usage),
-            metadata=None,
-            created_at=now_ms(),
-            tool_calls=list(end.tool_calls) if end.tool_calls else [],
-            parsed=None,
-            cached=False,
-            saved_cost=None,
+        calls = end.tool_calls
+        response = _new(ProviderResponse)
+        _setattr(
+            response,
+            "__dict__",
+            {  # every field, in order
+                "request_id": self.request.request_id,
+                "provider": dep.name,
+                "model": model,
+                "content": ctx.response,
+                "tokens": usage,
+                "finish_reason": end.finish_reason,
+                "duration": duration,
+                "cost": None if prices is None else prices.cost(dep.name, model, usage),
+                "metadata": None,
+                "created_at": _clock() // 1_000_000,
+                "tool_calls": list(calls) if calls else [],
+                "parsed": None,
+                "cached": False,
+                "saved_cost": None,
+            },
         )
-        self.succeeded(dep, response)
+        _setattr(response, "__pydantic_fields_set__", _RESPONSE_FIELDS)
+        _setattr(response, "__pydantic_extra__", None)
+        _setattr(response, "__pydantic_private__", None)
+        dep.guard.succeeded(self.estimate, total)
+        if self.admissions is not NO_ADMISSIONS:
+            self.admissions.settle("success", usage=usage)
         if self.info is not None:
             await self.ended(dep, self.began, None)
             await self.finish(response)
@@ -161,7 +179,7 @@ class StreamRun(Run):
         if self.source is _NO_SOURCE:
             rid = self.request.request_id
             return StreamChunk._chunk(rid, self.delivered, "", True, now_ms(), _NO_SOURCE)
-        return self._made(self.delivered, "", True, now_ms())
+        return self._made(self.delivered, "", True, _clock() // 1_000_000)
 
     def _made(self, index: int, text: str, done: bool, ts: int) -> StreamChunk:
         data = self.template.copy()  # what StreamChunk._chunk makes, minus two calls
@@ -171,7 +189,7 @@ class StreamRun(Run):
         data["timestamp"] = ts
         chunk = _new(StreamChunk)
         _setattr(chunk, "__dict__", data)
-        _setattr(chunk, "__pydantic_fields_set__", set(_FIELDS))
+        _setattr(chunk, "__pydantic_fields_set__", _FIELDS)
         _setattr(chunk, "__pydantic_extra__", None)
         _setattr(chunk, "__pydantic_private__", None)
         return chunk
