@@ -125,10 +125,7 @@ class StreamRun(Run):
     async def streamed(self, dep: Deployment, end: StreamEnd) -> ProviderResponse:
         """The stream at ``dep`` reached its end: the request completes (``succeeded`` and
         ``ProviderResponse._trusted``, inline: the response is built once and priced once)."""
-        flying = self.inflight  # done_inflight, inline
-        if flying is not None:
-            self.inflight = None
-            flying.stats.in_flight -= 1
+        self.done_inflight()
         m = self.machine
         usage = end.usage
         total = usage.total_tokens
