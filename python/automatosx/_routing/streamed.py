@@ -33,10 +33,8 @@ _chunk_of = StreamChunk._chunk
 Source = tuple[str | None, str | None, int | None]
 _NO_SOURCE: Source = (None, None, None)
 _BASE: dict[str, Any] = dict(StreamChunk._chunk("", 0, "", False, 0).__dict__)
-# Shared by every chunk and streamed response (each has every field set): pydantic only
-# adds to a model's fields-set on assignment, and every name is in it already.
-_FIELDS = set(_BASE)
-_RESPONSE_FIELDS = set(ProviderResponse.model_fields)
+_FIELDS = frozenset(_BASE)  # every field is set: each chunk and response gets its own copy
+_RESPONSE_FIELDS = frozenset(ProviderResponse.model_fields)
 _new = object.__new__
 _setattr = object.__setattr__
 
@@ -110,7 +108,7 @@ class StreamRun(Run):
         data["timestamp"] = ts
         chunk = _new(StreamChunk)
         _setattr(chunk, "__dict__", data)
-        _setattr(chunk, "__pydantic_fields_set__", _FIELDS)
+        _setattr(chunk, "__pydantic_fields_set__", set(_FIELDS))
         _setattr(chunk, "__pydantic_extra__", None)
         _setattr(chunk, "__pydantic_private__", None)
         return chunk
@@ -156,7 +154,7 @@ class StreamRun(Run):
                 "saved_cost": None,
             },
         )
-        _setattr(response, "__pydantic_fields_set__", _RESPONSE_FIELDS)
+        _setattr(response, "__pydantic_fields_set__", set(_RESPONSE_FIELDS))
         _setattr(response, "__pydantic_extra__", None)
         _setattr(response, "__pydantic_private__", None)
         dep.guard.succeeded(self.estimate, total)
@@ -186,7 +184,7 @@ class StreamRun(Run):
         data["timestamp"] = ts
         chunk = _new(StreamChunk)
         _setattr(chunk, "__dict__", data)
-        _setattr(chunk, "__pydantic_fields_set__", _FIELDS)
+        _setattr(chunk, "__pydantic_fields_set__", set(_FIELDS))
         _setattr(chunk, "__pydantic_extra__", None)
         _setattr(chunk, "__pydantic_private__", None)
         return chunk
