@@ -42,6 +42,7 @@ from automatosx.schemas import ProviderRequest, ProviderResponse, StreamChunk, T
 __all__ = ["Stream"]
 
 log = logging.getLogger("automatosx")
+_current_task = asyncio.current_task
 _END = StreamEnd(TokenUsage())
 
 Opener = Callable[[Any, bool], Awaitable[Run]]
@@ -165,7 +166,7 @@ class Stream:
         run = self._run
         try:
             if state == _STREAMING:
-                _disarm(self._dog)
+                self._timer.disarm()
                 await _aclose(self._events)
             if not run.recorded:
                 await record_cancel(run)
@@ -207,8 +208,15 @@ class Stream:
                 self._state, self._ended = _OVER, True
                 raise
             assert isinstance(run, StreamRun)
-            self._open(run)
-        run = self._run
+            plan = run.plan  # what the run's attempts need, once
+            self._run = run
+            self._told = not plan.before
+            self._timer = StreamTimer(plan.deadlines, plan.stream_idle_timeout_s)
+            self._dog = self._events = None
+            observers = plan.observers
+            self._observed = bool(observers.chunk or observers.stream_restarted)
+        else:
+            run = self._run
         try:
             if state == _NEW:
                 await run.start()
@@ -256,35 +264,20 @@ class Stream:
         assert isinstance(got, StreamEnd)
         return await self._end(got)
 
-    def _open(self, run: StreamRun) -> None:
-        """The request's run exists: what its attempts need, once."""
-        plan = run.plan
-        self._run = run
-        self._told = not plan.before
-        self._timer = StreamTimer(plan.deadlines, plan.stream_idle_timeout_s)
-        self._dog = None
-        self._events = None
-        obs = plan.observers
-        self._observed = bool(obs.chunk or obs.stream_restarted)
-
     async def _attempt(self, run: StreamRun) -> StreamEvent:
         """Attempts from the current candidate on, until one's first event arrives; that
         attempt then streams (``_pull`` set). Returns the event."""
-        task = asyncio.current_task()  # the task that iterates (per attempt: it may change)
+        task = _current_task()  # the task that iterates (per attempt: it may change)
         assert task is not None
         timeout_ms = run.request.timeout_ms
-        plan = run.plan
         limit: Callable[[Deployment], float] = _first_limit
         if timeout_ms is not None:
-            limit = _requested(timeout_ms, plan.first_token_timeout_s)
+            limit = _requested(timeout_ms, run.plan.first_token_timeout_s)
         timer = self._timer
         dep, (events, item) = await attempt(run, _open, limit, "no first token", timer, task)
         timer.streaming(task)
         self._dep, self._events, self._task = dep, events, task
-        idle = timer.idle
-        if idle is None:
-            self._dog = None
-        else:
+        if timer.idle is not None:
             self._dog, self._loop = timer, task.get_loop()
         self._state = _STREAMING
         self._pull = events.__anext__
@@ -300,14 +293,14 @@ class Stream:
             dog.waiting_since = None
         if isinstance(exc, asyncio.CancelledError):
             if not (dog is not None and dog.expired and our_cancel(self._task, exc)):
-                _disarm(dog)
+                self._timer.disarm()
                 await _aclose(events)
                 raise exc
             exc = _idle_timeout(dep, dog.idle)
         elif not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not ours
-            _disarm(dog)
+            self._timer.disarm()
             raise exc
-        _disarm(dog)
+        self._timer.disarm()
         self._events = None
         await _aclose(events)
         mapped = as_provider_error(exc, dep.name, timeout_of(run.request, dep))
@@ -438,11 +431,6 @@ async def _restarted(run: StreamRun, observers: tuple[Any, ...]) -> None:
     if attempt_info is not None and run.info is not None:
         for obs in observers:
             await obs.stream_restarted(run.info, attempt_info)
-
-
-def _disarm(dog: StreamTimer | None) -> None:
-    if dog is not None:
-        dog.disarm()
 
 
 def _idle_timeout(dep: Deployment, idle: float | None) -> ProviderTimeoutError:

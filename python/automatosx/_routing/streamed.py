@@ -65,7 +65,7 @@ class StreamRun(Run):
         template["deployment"], template["model"], template["attempt"] = source
 
     def begin(self, dep: Deployment) -> int:
-        started = super().begin(dep)
+        started = Run.begin(self, dep)  # (super() makes an object a call)
         source = self.source = (dep.name, self.model, self.n)
         template = self.template = _BASE.copy()
         template["request_id"] = self.request.request_id
@@ -174,14 +174,10 @@ class StreamRun(Run):
         if self.source is _NO_SOURCE:
             rid = self.request.request_id
             return StreamChunk._chunk(rid, self.delivered, "", True, now_ms(), _NO_SOURCE)
-        return self._made(self.delivered, "", True, _clock() // 1_000_000)
-
-    def _made(self, index: int, text: str, done: bool, ts: int) -> StreamChunk:
         data = self.template.copy()  # what StreamChunk._chunk makes, minus two calls
-        data["index"] = index
-        data["chunk"] = text
-        data["done"] = done
-        data["timestamp"] = ts
+        data["index"] = self.delivered
+        data["done"] = True
+        data["timestamp"] = _clock() // 1_000_000
         chunk = _new(StreamChunk)
         _setattr(chunk, "__dict__", data)
         _setattr(chunk, "__pydantic_fields_set__", set(_FIELDS))
