@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from automatosx._clock import now_ms
 from automatosx._core import Event
-from automatosx._routing.admission import NO_ADMISSIONS
 from automatosx._routing.run import Run
 from automatosx.schemas import ProviderResponse, StreamChunk, ToolCall
 
@@ -121,8 +120,8 @@ class StreamRun(Run):
         return chunk
 
     async def streamed(self, dep: Deployment, end: StreamEnd) -> ProviderResponse:
-        """The stream at ``dep`` reached its end: the request completes (``succeeded`` and
-        ``ProviderResponse._trusted``, inline: the response is built once and priced once)."""
+        """The stream at ``dep`` reached its end: the request completes (the response built
+        in place, as ``ProviderResponse._trusted`` would, and priced once)."""
         self.done_inflight()
         m = self.machine
         usage = end.usage
@@ -157,9 +156,7 @@ class StreamRun(Run):
         _setattr(response, "__pydantic_fields_set__", set(_RESPONSE_FIELDS))
         _setattr(response, "__pydantic_extra__", None)
         _setattr(response, "__pydantic_private__", None)
-        dep.guard.succeeded(self.estimate, total)
-        if self.admissions is not NO_ADMISSIONS:
-            self.admissions.settle("success", usage=usage)
+        self.succeeded(dep, response)  # priced already: it settles the guards alone
         if self.info is not None:
             await self.ended(dep, self.began, None)
             await self.finish(response)
