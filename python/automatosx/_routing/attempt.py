@@ -142,33 +142,20 @@ async def within(
     late: str,
     deadlines: Deadlines,
     task: asyncio.Task[Any],
-    timer: StreamTimer | None = None,
 ) -> T:
     """Await ``step``, or raise ProviderTimeoutError("<late> within <seconds>") after
     ``seconds``: a deadline of the router's ``deadlines`` cancels this task (no task per
-    attempt). A stream's ``timer`` is left running when ``step`` succeeds (it goes on as the
-    stream's idle watchdog)."""
-    entry = None
-    if timer is None:
-        entry = deadlines.arm(task, seconds, None)
-    else:
-        timer.start(task, seconds)
+    attempt)."""
+    entry = deadlines.arm(task, seconds, None)
     try:
         result = await step
     except BaseException as exc:
-        if entry is not None:
-            deadlines.disarm(entry)
-            fired = entry[FIRED]
-        else:
-            assert timer is not None
-            timer.disarm()
-            fired = timer.expired
-        if fired and isinstance(exc, asyncio.CancelledError) and our_cancel(task, exc):
+        deadlines.disarm(entry)
+        if entry[FIRED] and isinstance(exc, asyncio.CancelledError) and our_cancel(task, exc):
             # our deadline, and no other cancel came with it
             raise ProviderTimeoutError(f"{late} within {seconds:g}s", provider=dep.name) from None
         raise
-    if entry is not None:
-        deadlines.disarm(entry)
+    deadlines.disarm(entry)
     return result
 
 
@@ -202,10 +189,20 @@ async def attempt(
         try:
             if hedging is not None and run.n == 1 and run.pos + 1 < len(cands):
                 dep, result = await race(run, hedging, dep, step, limit_s, late)
+            elif timer is not None:  # a stream's first event: ``within``, with the stream's
+                seconds = limit_s(dep)  # timer (left running: it goes on as the watchdog)
+                timer.start(task, seconds)
+                try:
+                    result = await step(dep, run.sent)
+                except BaseException as exc:
+                    timer.disarm()
+                    cancel = isinstance(exc, asyncio.CancelledError)
+                    if timer.expired and cancel and our_cancel(task, exc):  # type: ignore[arg-type]
+                        message = f"{late} within {seconds:g}s"  # our deadline, no other cancel
+                        raise ProviderTimeoutError(message, provider=dep.name) from None
+                    raise
             else:
-                result = await within(
-                    dep, limit_s(dep), step(dep, run.sent), late, deadlines, task, timer
-                )
+                result = await within(dep, limit_s(dep), step(dep, run.sent), late, deadlines, task)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # mapped: adapters raise ProviderError

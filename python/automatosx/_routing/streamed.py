@@ -32,7 +32,8 @@ _chunk_of = StreamChunk._chunk
 Source = tuple[str | None, str | None, int | None]
 _NO_SOURCE: Source = (None, None, None)
 _BASE: dict[str, Any] = dict(StreamChunk._chunk("", 0, "", False, 0).__dict__)
-_FIELDS = frozenset(_BASE)
+_FIELDS = frozenset(_BASE)  # every field is set: each chunk and response gets its own copy
+_RESPONSE_FIELDS = frozenset(ProviderResponse.model_fields)
 _new = object.__new__
 _setattr = object.__setattr__
 
@@ -63,7 +64,7 @@ class StreamRun(Run):
         template["deployment"], template["model"], template["attempt"] = source
 
     def begin(self, dep: Deployment) -> int:
-        started = super().begin(dep)
+        started = Run.begin(self, dep)  # (super() makes an object a call)
         source = self.source = (dep.name, self.model, self.n)
         template = self.template = _BASE.copy()
         template["request_id"] = self.request.request_id
@@ -119,34 +120,43 @@ class StreamRun(Run):
         return chunk
 
     async def streamed(self, dep: Deployment, end: StreamEnd) -> ProviderResponse:
-        """The stream at ``dep`` reached its end: the request completes."""
+        """The stream at ``dep`` reached its end: the request completes (the response built
+        in place, as ``ProviderResponse._trusted`` would, and priced once)."""
         self.done_inflight()
         m = self.machine
         usage = end.usage
+        total = usage.total_tokens
         duration = (time.perf_counter_ns() - self.started_ns) // 1_000_000
-        m.transition(
-            _COMPLETE(usage.input_tokens, usage.output_tokens, usage.total_tokens, duration)
-        )
+        m.transition(_COMPLETE(usage.input_tokens, usage.output_tokens, total, duration))
         ctx = m.context
         model = end.model or ctx.model
         prices = self.plan.prices
-        response = ProviderResponse._trusted(  # every field, in order: _trusted's fast path
-            request_id=self.request.request_id,
-            provider=dep.name,
-            model=model,
-            content=ctx.response,
-            tokens=usage,
-            finish_reason=end.finish_reason,
-            duration=duration,
-            cost=None if prices is None else prices.cost(dep.name, model, usage),
-            metadata=None,
-            created_at=now_ms(),
-            tool_calls=list(end.tool_calls) if end.tool_calls else [],
-            parsed=None,
-            cached=False,
-            saved_cost=None,
+        calls = end.tool_calls
+        response = _new(ProviderResponse)
+        _setattr(
+            response,
+            "__dict__",
+            {  # every field, in order
+                "request_id": self.request.request_id,
+                "provider": dep.name,
+                "model": model,
+                "content": ctx.response,
+                "tokens": usage,
+                "finish_reason": end.finish_reason,
+                "duration": duration,
+                "cost": None if prices is None else prices.cost(dep.name, model, usage),
+                "metadata": None,
+                "created_at": _clock() // 1_000_000,
+                "tool_calls": list(calls) if calls else [],
+                "parsed": None,
+                "cached": False,
+                "saved_cost": None,
+            },
         )
-        self.succeeded(dep, response)
+        _setattr(response, "__pydantic_fields_set__", set(_RESPONSE_FIELDS))
+        _setattr(response, "__pydantic_extra__", None)
+        _setattr(response, "__pydantic_private__", None)
+        self.succeeded(dep, response)  # priced already: it settles the guards alone
         if self.info is not None:
             await self.ended(dep, self.began, None)
             await self.finish(response)
@@ -161,14 +171,10 @@ class StreamRun(Run):
         if self.source is _NO_SOURCE:
             rid = self.request.request_id
             return StreamChunk._chunk(rid, self.delivered, "", True, now_ms(), _NO_SOURCE)
-        return self._made(self.delivered, "", True, now_ms())
-
-    def _made(self, index: int, text: str, done: bool, ts: int) -> StreamChunk:
         data = self.template.copy()  # what StreamChunk._chunk makes, minus two calls
-        data["index"] = index
-        data["chunk"] = text
-        data["done"] = done
-        data["timestamp"] = ts
+        data["index"] = self.delivered
+        data["done"] = True
+        data["timestamp"] = _clock() // 1_000_000
         chunk = _new(StreamChunk)
         _setattr(chunk, "__dict__", data)
         _setattr(chunk, "__pydantic_fields_set__", set(_FIELDS))
