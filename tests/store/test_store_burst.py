@@ -96,3 +96,39 @@ async def test_a_refused_start_waits_for_room_then_lands(backend: Backend) -> No
             row = await store.get_request(rid)
             assert row is not None
         assert row.request.state == "completed"
+
+
+async def test_a_request_under_way_is_not_queued_behind_new_requests_waiting(
+    backend: Backend,
+) -> None:
+    """A request whose row is not yet committed goes on (its end queued at once) while new
+    requests wait their turn: queued behind them, a burst committed every start before any
+    end, in twice the commits (the end then is a write of its own, not folded into the row)."""
+    async with backend.make(max_lag_requests=2) as store:
+        queue = store._queue
+        lock = getattr(store._dialect, "_lock", None)
+        first, second, third = new_id(), new_id(), new_id()
+        if lock is not None:
+            lock.acquire()  # SQLite: the writer cannot commit, the first two stay lagging
+        try:
+            assert start(store, first)
+            assert start(store, second)
+            assert not start(store, third)  # the bound: a new request waits
+            entered = asyncio.ensure_future(store.enter_refused(third))
+            await asyncio.sleep(0)
+            if queue.lagging_requests == 2:  # nothing committed meanwhile (PostgreSQL may)
+                assert not entered.done()
+                assert queue._room_waiters  # a waiter is queued...
+                assert finish(store, first)  # ...and a request under way goes on past it
+        finally:
+            if lock is not None:
+                lock.release()
+        assert await asyncio.wait_for(entered, 10)
+        for rid in (second, third):
+            if not finish(store, rid):
+                assert await store.enter_refused(rid)
+        await asyncio.wait_for(store.flush(), 10)
+        for rid in (first, second, third):
+            row = await store.get_request(rid)
+            assert row is not None
+            assert row.request.state == "completed"

@@ -9,9 +9,10 @@ Contract (the writer thread's side is ``_batch_writer.py``):
   lose is bounded by it, and by the requests it covers.
 * **Back-pressure, never drop.** A caller waits (FIFO) while the lag exceeds ``max_lag_ms``,
   while ``max_lag_requests`` requests have a write not yet committed (a new request waits;
-  one already lagging goes on), or while the queue is full (``queue_size``, and no more than
-  the writer commits in a quarter of ``max_lag_ms``). Waiters are let in once the writer has
-  caught up to half the bound.
+  one already lagging goes on, past the callers waiting their turn: a burst's request ends
+  are queued with their rows, folded into one insert), or while the queue is full
+  (``queue_size``, and no more than the writer commits in a quarter of ``max_lag_ms``).
+  Waiters are let in once the writer has caught up to half the bound.
 * **Reports.** Each lost write (or left-out value) is reported at once: logged at ERROR with
   its request id (never the row), counted in ``write_errors``, kept for
   ``drain_write_errors()``, passed to ``on_write_error``. In ``sync`` mode the failing
@@ -180,17 +181,18 @@ class WriteQueue(Reports):
         lagging = self._lagging
         count = lagging.get(key)
         now = time.monotonic()
-        if (
-            self._room_waiters
-            or len(pending) + self._granted >= self.room_limit
-            or (count is None and len(lagging) >= self._max_lag_requests)
-        ):
-            self.refused = (write, row, key, prepare, parts)
-            return False
-        oldest = self.oldest()
-        if oldest is not None and now - oldest > self.max_lag_s:
-            self.refused = (write, row, key, prepare, parts)
-            return False
+        if count is None:  # a request under way (a write not yet committed) goes on
+            if (
+                self._room_waiters
+                or len(pending) + self._granted >= self.room_limit
+                or len(lagging) >= self._max_lag_requests
+            ):
+                self.refused = (write, row, key, prepare, parts)
+                return False
+            oldest = self.oldest()
+            if oldest is not None and now - oldest > self.max_lag_s:
+                self.refused = (write, row, key, prepare, parts)
+                return False
         lagging[key] = (count or 0) + parts
         pending.append((write, row, False, None, key, prepare, now))
         self._enqueued += parts
