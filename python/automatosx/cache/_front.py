@@ -199,7 +199,16 @@ class ResponseCache:
                 reply = CachedReply(response, chunks)
             memory = self._memory
             assert memory is not None
-            memory.keep(key, reply, reply.size, ttl, h)
+            size = reply.size
+            if size <= memory.max_bytes:  # MemoryCache.keep, inlined
+                entries = self._entries
+                old = entries.pop(h, None)
+                if old is not None:
+                    memory.bytes -= old[2]
+                entries[h] = (key, reply, size, memory._clock() + ttl)
+                memory.bytes += size
+                if len(entries) > memory.max_entries or memory.bytes > memory.max_bytes:
+                    memory._evict()
         if leads:  # _land_key, inlined: most flights had no waiter
             flights = self._flights
             if flights.get(h) is key:

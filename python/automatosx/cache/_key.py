@@ -38,11 +38,12 @@ A text-only request (the common case) is written by :func:`_fast_form` without b
 object; a test holds it equal to the general path.
 
 The memory cache does not hash with SHA-256: :func:`memory_key` is a tuple of the same
-fields as they are (the route, model, scope, sampling fields, then each message's role, text,
-name, tool calls and tool call id) when they are all strings, numbers or None (a text-only
-request), and the SHA-256 key for any other, so two requests share a memory entry exactly
-when their canonical forms are equal (a zero float is written as its ``repr`` in the tuple,
-so ``-0.0`` and ``0.0`` stay apart as they do in the text). A test holds the two equivalent.
+fields as they are (the route, model, scope, sampling fields, then each message's role and
+text, and its name, tool calls and tool call id when any is set) when they are all strings,
+numbers or None (a text-only request), and the SHA-256 key for any other, so two requests
+share a memory entry exactly when their canonical forms are equal (a zero float is written
+as its ``repr`` in the tuple, so ``-0.0`` and ``0.0`` stay apart as they do in the text). A
+test holds the two equivalent.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import contextlib
 import hashlib
 import json
 from json.encoder import encode_basestring_ascii as _enc
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from automatosx.schemas import (
@@ -103,7 +104,6 @@ _OTHERS = itemgetter(  # a set tool/format/reasoning/provider option is unhashab
     "provider_options",
 )
 _MESSAGE = itemgetter("role", "content", "name", "tool_calls", "tool_call_id")
-_DICT = attrgetter("__dict__")
 
 
 def memory_key(request: ProviderRequest, route: str, model: str | None) -> MemoryKey:
@@ -127,6 +127,13 @@ def memory_key_hash(
     if 0.0 in floats:  # -0.0 and 0.0 are two texts in the canonical form: keep them apart
         floats = tuple(repr(f) if f == 0.0 else f for f in floats)
     stop = d["stop_sequences"]
+    messages = []
+    for m in d["messages"]:
+        md = m.__dict__
+        if md["name"] is None and md["tool_calls"] is None and md["tool_call_id"] is None:
+            messages.append((md["role"], md["content"]))  # a plain message: two fields
+        else:
+            messages.append(_MESSAGE(md))  # five: never equal to a plain one's two
     key = (
         route,
         model,
@@ -135,7 +142,7 @@ def memory_key_hash(
         floats,
         _OTHERS(d),
         None if stop is None else tuple(stop),
-        tuple(map(_MESSAGE, map(_DICT, d["messages"]))),
+        tuple(messages),
     )
     try:
         return key, hash(key)
