@@ -92,8 +92,11 @@ def cache_key(request: ProviderRequest, route: str, model: str | None) -> str:
 MemoryKey = tuple[object, ...] | str
 """The memory cache's key: a tuple (a text-only request) or the SHA-256 hex key."""
 
-_FLOATS = itemgetter("temperature", "top_p", "presence_penalty", "frequency_penalty")
-_OTHERS = itemgetter(  # a set tool/format/reasoning/provider option is unhashable: the SHA path
+_FIELDS = itemgetter(  # a set tool/format/reasoning/provider option is unhashable: the SHA path
+    "temperature",  # the four floats first (see _zeros)
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
     "max_tokens",
     "parallel_tool_calls",
     "seed",
@@ -102,6 +105,7 @@ _OTHERS = itemgetter(  # a set tool/format/reasoning/provider option is unhashab
     "response_format",
     "reasoning",
     "provider_options",
+    "stop_sequences",  # last: a list, kept as a tuple
 )
 _MESSAGE = itemgetter("role", "content", "name", "tool_calls", "tool_call_id")
 
@@ -123,10 +127,11 @@ def memory_key_hash(
     d = request.__dict__
     opts = d["cache"]
     namespace = None if opts is None else opts.namespace
-    floats = _FLOATS(d)
-    if 0.0 in floats:  # -0.0 and 0.0 are two texts in the canonical form: keep them apart
-        floats = tuple(repr(f) if f == 0.0 else f for f in floats)
-    stop = d["stop_sequences"]
+    fields = _FIELDS(d)
+    if 0.0 in fields:  # -0.0 and 0.0 are two texts in the canonical form: keep them apart
+        fields = _zeros(fields)
+    if fields[12] is not None:
+        fields = (*fields[:12], tuple(fields[12]))
     messages = []
     for m in d["messages"]:
         md = m.__dict__
@@ -139,9 +144,7 @@ def memory_key_hash(
         model,
         namespace,
         d["tenant"] if namespace is None else None,
-        floats,
-        _OTHERS(d),
-        None if stop is None else tuple(stop),
+        fields,
         tuple(messages),
     )
     try:
@@ -149,6 +152,12 @@ def memory_key_hash(
     except TypeError:
         sha = cache_key(request, route, model)
         return sha, hash(sha)
+
+
+def _zeros(fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``fields`` with each of its four floats that is zero as its ``repr``."""
+    floats = tuple(repr(f) if f == 0.0 else f for f in fields[:4])
+    return floats + fields[4:]
 
 
 def canonical_form(request: ProviderRequest, route: str, model: str | None) -> str:
