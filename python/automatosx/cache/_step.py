@@ -84,10 +84,12 @@ class CacheStep:
                     assert memory is not None
                     if entry[3] > memory._clock():
                         entries.move_to_end(h)
-                        found = cache._hit(entry[1])
-                        if found is not None:
-                            count = self.count
-                            if count is not None:
+                        found = entry[1]
+                        if type(found) is CachedReply:  # ResponseCache._hit, inlined
+                            cache.hits += 1
+                            if found.cost:
+                                cache.saved_cost += found.cost
+                            if (count := self.count) is not None:
                                 count(True)
                             response = found.served(
                                 d["request_id"], (_clock() - started) // 1_000_000
@@ -95,7 +97,8 @@ class CacheStep:
                             # Answer(response, chunks, "cache") without its Python __new__
                             items = found.items() if stream else None
                             return _tuple_new(Answer, (response, items, "cache"))
-                        # a bad value: a miss (counted by _hit), sent without waiting
+                        cache._hit(found)  # someone else's value: warned, counted a miss
+                        # a bad value: a miss, sent without waiting
                         if mode != "read":
                             self._leading[d["request_id"]] = (key, h, ttl, False)
                         if (count := self.count) is not None:
