@@ -128,7 +128,10 @@ def memory_key_hash(
     opts = d["cache"]
     namespace = None if opts is None else opts.namespace
     fields = _FIELDS(d)
-    if 0.0 in fields:  # -0.0 and 0.0 are two texts in the canonical form: keep them apart
+    t, p, r, f = fields[0], fields[1], fields[2], fields[3]
+    # any float that is zero (``not`` is true for it; ``0.0 in fields`` compares each None
+    # with 0.0 slowly): -0.0 and 0.0 are two texts in the canonical form, keep them apart
+    if not t or (p is not None and not p) or (r is not None and not r) or (f is not None and not f):
         fields = _zeros(fields)
     if fields[12] is not None:
         fields = (*fields[:12], tuple(fields[12]))
