@@ -7,8 +7,9 @@ the *group* of the deployment it was routed to, so every deployment of a group s
 remembered by request id until the router tells how it ended: :meth:`completed` (stored, and
 handed to the requests waiting for it) or :meth:`abandoned` (they go on by themselves).
 
-The memory cache answers in one call (``ResponseCache.probe``: the key, the LRU's probe and
-the flight's registration), its miss remembered as a tuple (a :data:`Ticket`), not a
+The memory cache answers in one call (``ResponseCache.probe``, inlined in :meth:`lookup_now`:
+the key, the LRU's probe and the flight's registration), its miss remembered as a tuple (a
+:data:`Ticket`), not a
 :class:`Lookup`; a request that must wait for an identical one's flight takes the general
 path (``begin``/``fetch``).
 """
