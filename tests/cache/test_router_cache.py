@@ -365,6 +365,23 @@ async def test_a_corrupt_sqlite_entry_is_a_miss_with_a_warning(
     assert e2e.count("openai") == 2
 
 
+async def test_a_foreign_object_in_the_memory_cache_is_a_miss_then_replaced(
+    e2e: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = MemoryCache()
+    async with router(e2e, backend=memory) as r:
+        await r.execute(ask(e2e))
+        for h, (key, _, size, expires) in list(memory._entries.items()):
+            memory._entries[h] = (key, "someone else's value", size, expires)
+        with caplog.at_level(logging.WARNING, logger="automatosx.cache"):
+            again = await r.execute(ask(e2e))
+        third = await r.execute(ask(e2e))
+    assert not again.cached
+    assert third.cached
+    assert "served as a miss" in caplog.text
+    assert e2e.count("openai") == 2
+
+
 async def test_the_sqlite_cache_may_be_the_request_stores_file(e2e: Harness) -> None:
     async with router(e2e, backend=e2e.store_url) as r:
         await r.execute(ask(e2e))

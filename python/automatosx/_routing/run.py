@@ -381,7 +381,10 @@ class Run:
         if response.request_id != rid:
             response = response.model_copy(update={"request_id": rid})
         self.machine.transition(self.completion(response))
-        await self.finish(response, answer.answered_by)
+        if self.info is None:  # no observer to tell: finish's one effect, without its await
+            self.recorded = True
+        else:
+            await self.finish(response, answer.answered_by)
         return response
 
     # -- a hedge beside the first attempt (hedge.py races; the bookkeeping is here) ------------

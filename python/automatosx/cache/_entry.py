@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from time import time_ns as _time_ns
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from automatosx.schemas import ProviderResponse, TokenUsage, ToolCall, _assemble, _fields_of
 
@@ -96,11 +96,11 @@ class CachedReply:
         data["request_id"] = request_id
         data["duration"] = duration_ms
         data["created_at"] = _time_ns() // 1_000_000  # automatosx._clock.now_ms, inlined
-        tokens = _new(TokenUsage)
+        tokens = _new(TokenUsage)  # _assemble, inlined (the slots set by their descriptors)
         _setattr(tokens, "__dict__", self._tokens.copy())
-        _setattr(tokens, "__pydantic_fields_set__", _TOKEN_FIELDS)
-        _setattr(tokens, "__pydantic_extra__", None)
-        _setattr(tokens, "__pydantic_private__", None)
+        _set_fields(tokens, _TOKEN_FIELDS)
+        _set_extra(tokens, None)
+        _set_private(tokens, None)
         data["tokens"] = tokens
         calls = self._calls
         data["tool_calls"] = [c.model_copy(deep=True) for c in calls] if calls else []
@@ -109,9 +109,9 @@ class CachedReply:
             data["metadata"] = copy.deepcopy(metadata)
         response = _new(ProviderResponse)
         _setattr(response, "__dict__", data)
-        _setattr(response, "__pydantic_fields_set__", _RESPONSE_FIELDS)
-        _setattr(response, "__pydantic_extra__", None)
-        _setattr(response, "__pydantic_private__", None)
+        _set_fields(response, _RESPONSE_FIELDS)
+        _set_extra(response, None)
+        _set_private(response, None)
         return response
 
     @property
@@ -220,6 +220,9 @@ _TOKEN_FIELDS = set(_fields_of(TokenUsage))
 _NO_ID = "00000000-0000-4000-8000-000000000000"
 _new = object.__new__
 _setattr = object.__setattr__
+_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _chunks(raw: Any) -> list[ReplyChunk] | None:

@@ -149,7 +149,8 @@ class ResponseCache:
         :data:`Ticket` when the request writes (hand it to :meth:`store` or :meth:`drop`) or
         :data:`MISS` when it does not, or :data:`WAIT` when an identical request's flight is
         under way (then :meth:`begin` and :meth:`fetch` wait for it). Misses and hits are
-        counted as :meth:`fetch` counts them."""
+        counted as :meth:`fetch` counts them. (``CacheStep.lookup_now`` inlines this: a
+        change here is made there too.)"""
         opts = request.__dict__["cache"]
         if opts is None:
             if not self.by_default:
@@ -199,7 +200,16 @@ class ResponseCache:
                 reply = CachedReply(response, chunks)
             memory = self._memory
             assert memory is not None
-            memory.keep(key, reply, reply.size, ttl, h)
+            size = reply.size
+            if size <= memory.max_bytes:  # MemoryCache.keep, inlined
+                entries = self._entries
+                old = entries.pop(h, None)
+                if old is not None:
+                    memory.bytes -= old[2]
+                entries[h] = (key, reply, size, memory._clock() + ttl)
+                memory.bytes += size
+                if len(entries) > memory.max_entries or memory.bytes > memory.max_bytes:
+                    memory._evict()
         if leads:  # _land_key, inlined: most flights had no waiter
             flights = self._flights
             if flights.get(h) is key:

@@ -38,11 +38,12 @@ A text-only request (the common case) is written by :func:`_fast_form` without b
 object; a test holds it equal to the general path.
 
 The memory cache does not hash with SHA-256: :func:`memory_key` is a tuple of the same
-fields as they are (the route, model, scope, sampling fields, then each message's role, text,
-name, tool calls and tool call id) when they are all strings, numbers or None (a text-only
-request), and the SHA-256 key for any other, so two requests share a memory entry exactly
-when their canonical forms are equal (a zero float is written as its ``repr`` in the tuple,
-so ``-0.0`` and ``0.0`` stay apart as they do in the text). A test holds the two equivalent.
+fields as they are (the route, model, scope, sampling fields, then each message's role and
+text, and its name, tool calls and tool call id when any is set) when they are all strings,
+numbers or None (a text-only request), and the SHA-256 key for any other, so two requests
+share a memory entry exactly when their canonical forms are equal (a zero float is written
+as its ``repr`` in the tuple, so ``-0.0`` and ``0.0`` stay apart as they do in the text). A
+test holds the two equivalent.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import contextlib
 import hashlib
 import json
 from json.encoder import encode_basestring_ascii as _enc
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from automatosx.schemas import (
@@ -91,8 +92,11 @@ def cache_key(request: ProviderRequest, route: str, model: str | None) -> str:
 MemoryKey = tuple[object, ...] | str
 """The memory cache's key: a tuple (a text-only request) or the SHA-256 hex key."""
 
-_FLOATS = itemgetter("temperature", "top_p", "presence_penalty", "frequency_penalty")
-_OTHERS = itemgetter(  # a set tool/format/reasoning/provider option is unhashable: the SHA path
+_FIELDS = itemgetter(  # a set tool/format/reasoning/provider option is unhashable: the SHA path
+    "temperature",  # the four floats first (see _zeros)
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
     "max_tokens",
     "parallel_tool_calls",
     "seed",
@@ -101,9 +105,9 @@ _OTHERS = itemgetter(  # a set tool/format/reasoning/provider option is unhashab
     "response_format",
     "reasoning",
     "provider_options",
+    "stop_sequences",  # last: a list, kept as a tuple
 )
 _MESSAGE = itemgetter("role", "content", "name", "tool_calls", "tool_call_id")
-_DICT = attrgetter("__dict__")
 
 
 def memory_key(request: ProviderRequest, route: str, model: str | None) -> MemoryKey:
@@ -123,25 +127,40 @@ def memory_key_hash(
     d = request.__dict__
     opts = d["cache"]
     namespace = None if opts is None else opts.namespace
-    floats = _FLOATS(d)
-    if 0.0 in floats:  # -0.0 and 0.0 are two texts in the canonical form: keep them apart
-        floats = tuple(repr(f) if f == 0.0 else f for f in floats)
-    stop = d["stop_sequences"]
+    fields = _FIELDS(d)
+    t, p, r, f = fields[0], fields[1], fields[2], fields[3]
+    # any float that is zero (``not`` is true for it; ``0.0 in fields`` compares each None
+    # with 0.0 slowly): -0.0 and 0.0 are two texts in the canonical form, keep them apart
+    if not t or (p is not None and not p) or (r is not None and not r) or (f is not None and not f):
+        fields = _zeros(fields)
+    if fields[12] is not None:
+        fields = (*fields[:12], tuple(fields[12]))
+    messages = []
+    for m in d["messages"]:
+        md = m.__dict__
+        if md["name"] is None and md["tool_calls"] is None and md["tool_call_id"] is None:
+            messages.append((md["role"], md["content"]))  # a plain message: two fields
+        else:
+            messages.append(_MESSAGE(md))  # five: never equal to a plain one's two
     key = (
         route,
         model,
         namespace,
         d["tenant"] if namespace is None else None,
-        floats,
-        _OTHERS(d),
-        None if stop is None else tuple(stop),
-        tuple(map(_MESSAGE, map(_DICT, d["messages"]))),
+        fields,
+        tuple(messages),
     )
     try:
         return key, hash(key)
     except TypeError:
         sha = cache_key(request, route, model)
         return sha, hash(sha)
+
+
+def _zeros(fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``fields`` with each of its four floats that is zero as its ``repr``."""
+    floats = tuple(repr(f) if f == 0.0 else f for f in fields[:4])
+    return floats + fields[4:]
 
 
 def canonical_form(request: ProviderRequest, route: str, model: str | None) -> str:
