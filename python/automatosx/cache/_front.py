@@ -149,8 +149,7 @@ class ResponseCache:
         :data:`Ticket` when the request writes (hand it to :meth:`store` or :meth:`drop`) or
         :data:`MISS` when it does not, or :data:`WAIT` when an identical request's flight is
         under way (then :meth:`begin` and :meth:`fetch` wait for it). Misses and hits are
-        counted as :meth:`fetch` counts them. (``CacheStep.lookup_now`` inlines this: a
-        change here is made there too.)"""
+        counted as :meth:`fetch` counts them. ``CacheStep.lookup_now`` asks it."""
         opts = request.__dict__["cache"]
         if opts is None:
             if not self.by_default:

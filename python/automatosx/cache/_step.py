@@ -7,9 +7,8 @@ the *group* of the deployment it was routed to, so every deployment of a group s
 remembered by request id until the router tells how it ended: :meth:`completed` (stored, and
 handed to the requests waiting for it) or :meth:`abandoned` (they go on by themselves).
 
-The memory cache answers in one call (``ResponseCache.probe``, inlined in :meth:`lookup_now`:
-the key, the LRU's probe and the flight's registration), its miss remembered as a tuple (a
-:data:`Ticket`), not a
+The memory cache answers in one call (``ResponseCache.probe``: the key, the LRU's probe and
+the flight's registration), its miss remembered as a tuple (a :data:`Ticket`), not a
 :class:`Lookup`; a request that must wait for an identical one's flight takes the general
 path (``begin``/``fetch``).
 """
@@ -21,8 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from automatosx._routing.before import Answer
 from automatosx.cache._entry import CachedReply
-from automatosx.cache._front import WAIT, Lookup, ResponseCache, Ticket
-from automatosx.cache._key import memory_key_hash
+from automatosx.cache._front import MISS, WAIT, Lookup, ResponseCache, Ticket
 from automatosx.schemas import ProviderRequest, ProviderResponse
 
 __all__ = ["CacheStep"]
@@ -61,63 +59,30 @@ class CacheStep:
         cache): an answer, None, or an awaitable of either."""
         d = request.__dict__
         cache = self.cache
-        opts = d["cache"]
-        if opts is None:
-            if not cache.by_default:  # it does not use the cache
-                return None
-            ttl, mode = cache.default_ttl_s, "read_write"
-        else:
-            mode = opts.mode
-            if mode == "off":
-                return None
-            ttl = cache.default_ttl_s if opts.ttl_s is None else opts.ttl_s
+        if d["cache"] is None and not cache.by_default:  # it does not use the cache
+            return None
         started = _clock()
         provider = d["provider"] or ""
         route = self._groups.get(provider, provider)
-        if cache.probes:  # ResponseCache.probe, inlined: the memory cache's one-call lookup
-            key, h = memory_key_hash(request, route, d["model"])
-            flights = cache._flights
-            if mode != "write":
-                entries = cache._entries
-                entry = entries.get(h)  # MemoryCache.lookup, inlined
-                if entry is not None and entry[0] == key:
-                    memory = cache._memory
-                    assert memory is not None
-                    if entry[3] > memory._clock():
-                        entries.move_to_end(h)
-                        found = entry[1]
-                        if type(found) is CachedReply:  # ResponseCache._hit, inlined
-                            cache.hits += 1
-                            if found.cost:
-                                cache.saved_cost += found.cost
-                            if (count := self.count) is not None:
-                                count(True)
-                            response = found.served(
-                                d["request_id"], (_clock() - started) // 1_000_000
-                            )
-                            # Answer(response, chunks, "cache") without its Python __new__
-                            items = found.items() if stream else None
-                            return _tuple_new(Answer, (response, items, "cache"))
-                        cache._hit(found)  # someone else's value: warned, counted a miss
-                        # a bad value: a miss, sent without waiting
-                        if mode != "read":
-                            self._leading[d["request_id"]] = (key, h, ttl, False)
-                        if (count := self.count) is not None:
-                            count(False)
-                        return None
-                    memory.lookup(key, h)  # expired: dropped
-                if h in flights and flights[h] == key:  # an identical request's flight
-                    lookup = cache.begin(request, route, d["model"])
-                    assert lookup is not None
-                    return self._fetch(request, stream, lookup, started)
-            cache.misses += 1
-            if mode != "read":
-                if h in flights:
-                    self._leading[d["request_id"]] = (key, h, ttl, False)
-                else:
-                    flights[h] = key
-                    self._leading[d["request_id"]] = (key, h, ttl, True)
-            if (count := self.count) is not None:
+        if cache.probes:
+            found = cache.probe(request, route, d["model"])
+            if found is None:
+                return None
+            count = self.count
+            if type(found) is tuple:  # a miss that writes
+                self._leading[d["request_id"]] = found
+            elif found is WAIT:  # an identical request's flight: wait for it
+                lookup = cache.begin(request, route, d["model"])
+                assert lookup is not None
+                return self._fetch(request, stream, lookup, started)
+            elif found is not MISS:
+                if count is not None:
+                    count(True)
+                assert isinstance(found, CachedReply)
+                response = found.served(d["request_id"], (_clock() - started) // 1_000_000)
+                # Answer(response, chunks, "cache") without its Python-level __new__
+                return _tuple_new(Answer, (response, found.items() if stream else None, "cache"))
+            if count is not None:
                 count(False)
             return None
         lookup = cache.begin(request, route, d["model"])
@@ -161,13 +126,13 @@ class CacheStep:
     ) -> None:
         """:meth:`completed`, synchronously (storing never awaits: a backend that is not in
         memory is written behind)."""
-        lookup = self._leading.pop(request.__dict__["request_id"], None)
+        lookup = self._leading.pop(request.request_id, None)
         if lookup is not None:
             kept = None if chunks is None else CachedReply.chunks_of(chunks, response)
-            if type(lookup) is tuple:
+            if isinstance(lookup, tuple):
                 self.cache.store(lookup, response, kept)
             else:
-                self.cache.complete(lookup, response, kept)  # type: ignore[arg-type]
+                self.cache.complete(lookup, response, kept)
 
     def abandoned(self, request: ProviderRequest) -> None:
         lookup = self._leading.pop(request.request_id, None)
