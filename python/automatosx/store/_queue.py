@@ -181,18 +181,17 @@ class WriteQueue(Reports):
         lagging = self._lagging
         count = lagging.get(key)
         now = time.monotonic()
-        if count is None:  # a request under way (a write not yet committed) goes on
-            if (
-                self._room_waiters
-                or len(pending) + self._granted >= self.room_limit
-                or len(lagging) >= self._max_lag_requests
-            ):
-                self.refused = (write, row, key, prepare, parts)
-                return False
-            oldest = self.oldest()
-            if oldest is not None and now - oldest > self.max_lag_s:
-                self.refused = (write, row, key, prepare, parts)
-                return False
+        if count is None and (  # a request under way (a write not yet committed) goes on
+            self._room_waiters
+            or len(pending) + self._granted >= self.room_limit
+            or len(lagging) >= self._max_lag_requests
+        ):
+            self.refused = (write, row, key, prepare, parts)
+            return False
+        oldest = self.oldest()  # but not past a stalled writer: it waits, then spools
+        if oldest is not None and now - oldest > self.max_lag_s:
+            self.refused = (write, row, key, prepare, parts)
+            return False
         lagging[key] = (count or 0) + parts
         pending.append((write, row, False, None, key, prepare, now))
         self._enqueued += parts
