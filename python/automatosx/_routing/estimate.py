@@ -34,6 +34,11 @@ def prompt_estimate(request: ProviderRequest) -> int:
     """:func:`token_estimate`, in the one walk over the messages that also measures what a
     budget's input estimate needs (:func:`prompt_walk`): a router with attempt guards (its
     budgets) walks a request's messages once."""
+    return _walked(request)[0]
+
+
+def _walked(request: ProviderRequest) -> tuple[int, Walk]:
+    """The estimate and the walk, each returned (the module's last walk is only a hint)."""
     chars = size = images = 0
     fields = request.__dict__  # not its attributes: see budgets' _estimate.py
     messages = fields["messages"]
@@ -54,9 +59,10 @@ def prompt_estimate(request: ProviderRequest) -> int:
         calls = values["tool_calls"]
         if calls is not None:
             size += sum(len(c.name) + len(json.dumps(c.arguments)) for c in calls)
+    walk = (size, images, len(messages))
     global _last
-    _last = (request, (size, images, len(messages)))
-    return chars // 4 + (fields["max_tokens"] or 256)
+    _last = (request, walk)
+    return chars // 4 + (fields["max_tokens"] or 256), walk
 
 
 def prompt_walk(request: ProviderRequest) -> Walk:
@@ -65,8 +71,7 @@ def prompt_walk(request: ProviderRequest) -> Walk:
     last = _last
     if last[0] is request:
         return last[1]
-    prompt_estimate(request)
-    return _last[1]
+    return _walked(request)[1]  # its own result: another thread may walk meanwhile
 
 
 def delivered_tokens(chunks: Sequence[tuple[int, str, int]], delivered: int) -> int:
